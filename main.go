@@ -1,0 +1,201 @@
+// Command wspush is a WebSocket push server for WeChat mini-programs and
+// browsers, and the tool that load-tests it.
+//
+//	wspush serve [flags]       run the server (also what a bare `wspush` runs)
+//	wspush version             print the version
+//
+// Every serve flag can also be set from the environment as WSPUSH_NAME,
+// for example WSPUSH_MAX_CONNS=50000 for --max-conns; a flag given on the
+// command line wins over the environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/wspush/wspush/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	args := os.Args[1:]
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(args)
+	case "version":
+		printVersion(os.Stdout)
+	case "help":
+		usage(os.Stdout)
+	default:
+		usage(os.Stderr)
+		os.Exit(2)
+	}
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "wspush:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  wspush serve [flags]   run the server (also what a bare "wspush" runs)
+  wspush version         print the version
+Run "wspush serve -h" for the server's flags.
+`)
+}
+
+func printVersion(w io.Writer) {
+	commit := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				commit = s.Value
+			}
+		}
+	}
+	fmt.Fprintf(w, "wspush %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// serveFlags holds the serve command's settings.
+type serveFlags struct {
+	cfg       server.Config
+	logFormat string
+	logLevel  string
+}
+
+func parseServe(args []string, getenv func(string) string) (*serveFlags, error) {
+	f := &serveFlags{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&f.cfg.Addr, "addr", server.DefaultAddr, "WebSocket listener; the endpoint is "+server.Path)
+	fs.BoolVar(&f.cfg.Echo, "echo", false, "echo mode: every data message comes back verbatim, no client protocol")
+	fs.IntVar(&f.cfg.MaxConns, "max-conns", 0, "connections beyond it get HTTP 503 at the upgrade (0: from the open-files limit)")
+	fs.IntVar(&f.cfg.MaxMessage, "max-message", server.DefaultMaxMessage, "largest inbound message in bytes; larger closes with 1009")
+	fs.DurationVar(&f.cfg.HandshakeTimeout, "handshake-timeout", server.DefaultHandshakeTimeout, "close connections that have not finished their upgrade by then")
+	fs.DurationVar(&f.cfg.PingInterval, "ping-interval", server.DefaultPingInterval, "how often an idle connection is pinged")
+	fs.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "no frame at all for this long closes the connection")
+	fs.IntVar(&f.cfg.MaxPending, "max-pending", server.DefaultMaxPending, "outbound bytes queued for one connection before it is closed as too slow")
+	fs.IntVar(&f.cfg.Loops, "loops", runtime.NumCPU(), "event loops")
+	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal, json otherwise)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+
+	// The environment fills in what the command line leaves unset.
+	var envErr error
+	fs.VisitAll(func(fl *flag.Flag) {
+		name := "WSPUSH_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := fl.Value.Set(v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	return f, nil
+}
+
+func newLogger(format, level string, w *os.File) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "auto":
+		if term.IsTerminal(int(w.Fd())) {
+			return slog.New(slog.NewTextHandler(w, opts)), nil
+		}
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want text, json or auto, got %q", format)
+}
+
+func serve(args []string) error {
+	f, err := parseServe(args, os.Getenv)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(f.logFormat, f.logLevel, os.Stderr)
+	if err != nil {
+		return err
+	}
+	f.cfg.Logger = log
+	srv := server.New(f.cfg)
+	cfg := srv.Config()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-srv.Ready():
+	}
+	log.Info("wspush serving",
+		"version", version,
+		"addr", srv.Addr().String(),
+		"endpoint", server.Path,
+		"echo", cfg.Echo,
+		"loops", cfg.Loops,
+		"max_conns", cfg.MaxConns,
+		"max_message", cfg.MaxMessage,
+		"max_pending", cfg.MaxPending,
+		"handshake_timeout", cfg.HandshakeTimeout.String(),
+		"ping_interval", cfg.PingInterval.String(),
+		"idle_timeout", cfg.IdleTimeout.String(),
+	)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case err := <-errc:
+		// gnet returns from Run without an error when accept fails fatally.
+		if err == nil {
+			err = errors.New("the event loops stopped unexpectedly")
+		}
+		return err
+	case s := <-sig:
+		log.Info("shutting down: sending 1001 Going Away", "signal", s.String(), "connections", srv.Conns())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"log/slog"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultAddr             = ":8080"
+	DefaultMaxMessage       = 64 << 10
+	DefaultHandshakeTimeout = 5 * time.Second
+	DefaultPingInterval     = 25 * time.Second
+	DefaultIdleTimeout      = 60 * time.Second
+	DefaultCloseTimeout     = 3 * time.Second
+	DefaultMaxPending       = 1 << 20
+	// MaxHeaderBytes caps an upgrade request's head; past it the answer is 431.
+	MaxHeaderBytes = 8 << 10
+)
+
+// Config configures a Server. The zero value works: every field documents
+// what zero means.
+type Config struct {
+	// Addr is the WebSocket listener, host:port. Empty means ":8080".
+	// Port 0 picks a free port; Server.Addr reports it.
+	Addr string
+	// Echo sends every data message back verbatim, as one message of the
+	// same type, instead of running the client protocol.
+	Echo bool
+	// MaxConns caps upgraded connections; past it the upgrade answers 503.
+	// Zero derives it from the open-files limit with headroom, so that
+	// accept never meets EMFILE (which would stop the whole engine).
+	MaxConns int
+	// MaxMessage caps one inbound message in bytes; larger closes with 1009.
+	// Zero means 64 KiB.
+	MaxMessage int
+	// HandshakeTimeout closes connections that have not finished their
+	// upgrade by then. Zero means 5s.
+	HandshakeTimeout time.Duration
+	// PingInterval is how long a connection may stay silent before it is
+	// pinged. Zero means 25s.
+	PingInterval time.Duration
+	// IdleTimeout closes a connection that sent no frame at all for this
+	// long. Zero means 60s.
+	IdleTimeout time.Duration
+	// CloseTimeout is how long a server-initiated close waits for the
+	// peer's close frame before it drops the TCP connection. Zero means 3s.
+	CloseTimeout time.Duration
+	// MaxPending caps the outbound bytes queued for one connection; a peer
+	// that stops reading is closed once its queue passes it. Zero means 1 MiB.
+	MaxPending int
+	// Loops is the number of event loops. Zero means one per CPU.
+	Loops int
+	// Logger receives server logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns()
+	}
+	if c.MaxMessage <= 0 {
+		c.MaxMessage = DefaultMaxMessage
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = DefaultMaxPending
+	}
+	if c.Loops <= 0 {
+		c.Loops = runtime.NumCPU()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// fdReserve is the number of descriptors kept out of the connection budget
+// for everything that is not a WebSocket: listeners, the epoll and event
+// fds of each loop, API clients, Redis, logs.
+func fdReserve(limit int) int {
+	return max(limit/50, 128)
+}
+
+// DefaultMaxConns derives the connection cap from the process's open-files
+// limit (RLIMIT_NOFILE): the limit minus a reserve for listeners, event
+// loops, API clients and handshakes still in progress.
+func DefaultMaxConns() int {
+	limit := openFilesLimit()
+	return max(limit-2*fdReserve(limit), 1)
+}
+
+func openFilesLimit() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
+		return 1 << 20
+	}
+	return int(rl.Cur)
+}

@@ -1,0 +1,206 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/wspush/wspush/frame"
+)
+
+// Connection states.
+const (
+	stateHandshake uint8 = iota // waiting for a complete upgrade request
+	stateOpen                   // upgraded, exchanging messages
+	stateClosing                // our close frame is sent; waiting for the peer's
+	stateClosed                 // gnet has closed it (OnClose ran)
+)
+
+var frameping = frame.Ping
+
+// conn is the per-connection state, kept in the gnet.Conn's context. It
+// holds no buffer while the connection is idle: partial frames wait in
+// gnet's inbound buffer, and the frame.Reader gives back its assembly buffer
+// after each message. Only the conn's event loop touches it.
+type conn struct {
+	gc   gnet.Conn
+	l    *loop
+	prev *conn // timing wheel links
+	next *conn
+
+	at     uint32 // the wheel tick this conn is filed under
+	seen   uint32 // tick of the last inbound bytes, or of entering the state
+	skip   int64  // bytes of a frame still to discard while closing
+	r      frame.Reader
+	state  uint8
+	queued bool // in the wheel
+	reason CloseReason
+}
+
+// traffic handles the bytes gnet has buffered for c. It runs on c's loop.
+func (c *conn) traffic() gnet.Action {
+	if c.state == stateOpen {
+		c.seen = c.l.now
+	}
+	if c.state == stateHandshake {
+		if act, done := c.l.upgrade(c); !done {
+			return act
+		}
+	}
+	for c.state == stateOpen || c.state == stateClosing {
+		avail := c.gc.InboundBuffered()
+		if avail == 0 {
+			return gnet.None
+		}
+		if c.skip > 0 {
+			n := int(min(c.skip, int64(avail)))
+			_, _ = c.gc.Discard(n)
+			c.skip -= int64(n)
+			continue
+		}
+		hb, _ := c.gc.Peek(min(avail, ws.MaxHeaderSize))
+		h, hn, err := frame.ParseHeader(hb)
+		if err != nil {
+			return c.fail(err, 0)
+		}
+		if hn == 0 {
+			return gnet.None
+		}
+		if c.state == stateClosing {
+			if act, more := c.closingFrame(h, hn, avail); !more {
+				return act
+			}
+			continue
+		}
+		if err := c.r.Check(h, int64(c.l.s.cfg.MaxMessage)); err != nil {
+			return c.fail(err, int64(hn)+h.Length)
+		}
+		n := hn + int(h.Length)
+		if avail < n {
+			return gnet.None // the payload is still coming: gnet keeps the bytes
+		}
+		p, err := c.gc.Peek(n)
+		if err != nil {
+			return gnet.Close
+		}
+		m, err := c.r.Frame(h, p[hn:])
+		if err != nil {
+			return c.fail(err, int64(n))
+		}
+		act := c.message(m)
+		if c.state == stateClosed {
+			return gnet.None
+		}
+		_, _ = c.gc.Discard(n)
+		c.r.Release()
+		if act != gnet.None {
+			return act
+		}
+	}
+	return gnet.None
+}
+
+// message handles one complete message or control frame.
+func (c *conn) message(m frame.Message) gnet.Action {
+	switch m.Op {
+	case ws.OpContinuation:
+		return gnet.None
+	case ws.OpPing:
+		c.send(ws.OpPong, m.Payload)
+	case ws.OpPong:
+	case ws.OpClose:
+		// RFC 6455 5.5.1: answer a close with a close, echoing the status
+		// code; RFC 6455 7.1.1: then the server drops TCP first.
+		c.reason = ReasonPeerClose
+		if m.Code == ws.StatusNoStatusRcvd {
+			c.write(frame.Close)
+		} else {
+			c.l.out = frame.AppendClose(c.l.out[:0], m.Code, "")
+			c.write(c.l.out)
+		}
+		return gnet.Close
+	default:
+		if c.l.s.cfg.Echo {
+			c.send(m.Op, m.Payload)
+		}
+	}
+	if c.state == stateOpen && c.gc.OutboundBuffered() > c.l.s.cfg.MaxPending {
+		c.reason = ReasonSlowConsumer
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// closingFrame handles a frame that arrives after our close frame went out:
+// data is skipped unread, the peer's close ends the connection. It reports
+// whether the caller should go on reading.
+func (c *conn) closingFrame(h ws.Header, hn, avail int) (gnet.Action, bool) {
+	if h.OpCode == ws.OpClose {
+		return gnet.Close, false
+	}
+	n := int64(hn) + h.Length
+	if h.OpCode.IsControl() && int64(avail) < n {
+		return gnet.None, false
+	}
+	c.skip = n
+	return gnet.None, true
+}
+
+// send writes one frame with payload p.
+func (c *conn) send(op ws.OpCode, p []byte) {
+	c.l.out = frame.AppendFrame(c.l.out[:0], op, p)
+	c.write(c.l.out)
+}
+
+// write writes b to the peer in one call. gnet copies into the conn's
+// outbound buffer only what the socket does not take at once, so b may be
+// reused as soon as write returns. A write error closes the conn inside
+// the call (OnClose runs), after which c.state is stateClosed.
+func (c *conn) write(b []byte) {
+	_, _ = c.gc.Write(b)
+}
+
+// fail fails the connection for a protocol violation: it sends the close
+// frame that err calls for and waits, bounded, for the peer's close.
+// skip is the size of the offending frame, which is discarded unread.
+func (c *conn) fail(err error, skip int64) gnet.Action {
+	var (
+		code   = frame.CloseCode(err)
+		reason = ReasonProtocolError
+	)
+	switch {
+	case errors.Is(err, frame.ErrTooLarge):
+		reason = ReasonTooLarge
+	case code == ws.StatusInvalidFramePayloadData:
+		reason = ReasonInvalidUTF8
+	}
+	if errors.Is(err, ws.ErrHeaderLengthMSB) || c.state != stateOpen {
+		// The stream cannot be followed any further.
+		if c.reason == ReasonNone {
+			c.reason = reason
+		}
+		return gnet.Close
+	}
+	c.closeWith(reason, code, err.Error())
+	if c.state == stateClosed {
+		return gnet.None
+	}
+	c.skip = skip
+	return gnet.None
+}
+
+// closeWith starts a server-initiated close: it sends a close frame with
+// code and text, then waits for the peer's close until CloseTimeout.
+func (c *conn) closeWith(reason CloseReason, code ws.StatusCode, text string) {
+	if c.state != stateOpen {
+		return
+	}
+	c.reason = reason
+	c.state = stateClosing
+	c.r.Reset()
+	c.seen = c.l.now
+	c.l.wheel.move(c, c.l.now+ticks(c.l.s.cfg.CloseTimeout))
+	c.l.out = frame.AppendClose(c.l.out[:0], code, text)
+	c.write(c.l.out)
+}

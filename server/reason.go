@@ -1,0 +1,44 @@
+package server
+
+// CloseReason records why a connection ended.
+type CloseReason uint8
+
+// Reasons a connection ends.
+const (
+	ReasonNone             CloseReason = iota
+	ReasonPeerClose                    // the peer sent a close frame
+	ReasonPeerGone                     // TCP ended without a close handshake
+	ReasonRejected                     // the upgrade was refused with an HTTP error
+	ReasonHandshakeTimeout             // the upgrade did not finish in time
+	ReasonIdleTimeout                  // no frame at all for IdleTimeout
+	ReasonProtocolError                // the peer broke RFC 6455 (1002)
+	ReasonInvalidUTF8                  // invalid UTF-8 in a text message (1007)
+	ReasonTooLarge                     // a message over MaxMessage (1009)
+	ReasonSlowConsumer                 // outbound queue passed MaxPending
+	ReasonShutdown                     // the server is going away (1001)
+	ReasonCloseTimeout                 // the peer did not answer our close in time
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	ReasonNone:             "none",
+	ReasonPeerClose:        "peer_close",
+	ReasonPeerGone:         "peer_gone",
+	ReasonRejected:         "rejected",
+	ReasonHandshakeTimeout: "handshake_timeout",
+	ReasonIdleTimeout:      "idle_timeout",
+	ReasonProtocolError:    "protocol_error",
+	ReasonInvalidUTF8:      "invalid_utf8",
+	ReasonTooLarge:         "too_large",
+	ReasonSlowConsumer:     "slow_consumer",
+	ReasonShutdown:         "shutdown",
+	ReasonCloseTimeout:     "close_timeout",
+}
+
+// String returns the reason's name as it appears in logs and metrics.
+func (r CloseReason) String() string {
+	if r < numReasons {
+		return reasonNames[r]
+	}
+	return "unknown"
+}

@@ -1,0 +1,218 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/logging"
+	"golang.org/x/sys/unix"
+)
+
+// Server is a WebSocket server on gnet event loops. Create it with New, run
+// it with Serve and stop it with Shutdown.
+type Server struct {
+	gnet.BuiltinEventEngine
+
+	cfg   Config
+	log   *slog.Logger
+	start time.Time
+
+	eng   gnet.Engine
+	ready chan struct{} // closed once the listener is up
+	addr  net.Addr
+
+	mu    sync.Mutex
+	loops []*loop // one per event loop, created as each loop opens its first conn
+
+	draining atomic.Bool
+	conns    atomic.Int64 // upgraded connections
+	upgrades atomic.Int64 // successful upgrades, ever
+	rejects  atomic.Int64 // refused upgrades, ever
+	closes   [numReasons]atomic.Int64
+}
+
+// New returns a Server for cfg, with defaults filled in.
+func New(cfg Config) *Server {
+	cfg = cfg.withDefaults()
+	return &Server{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		start: time.Now(),
+		ready: make(chan struct{}),
+	}
+}
+
+// Config returns the configuration in force, defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
+// Serve listens on Config.Addr and runs the event loops until Shutdown. It
+// returns nil after a shutdown.
+func (s *Server) Serve() error {
+	err := gnet.Run(s, "tcp://"+s.cfg.Addr,
+		gnet.WithNumEventLoop(s.cfg.Loops),
+		gnet.WithTicker(true),
+		gnet.WithReusePort(false),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{s.log}),
+		gnet.WithLogLevel(logging.WarnLevel),
+	)
+	if err != nil {
+		return fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, err)
+	}
+	return nil
+}
+
+// Ready is closed once the listener accepts connections.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr is the listener's address, once Ready is closed.
+func (s *Server) Addr() net.Addr { return s.addr }
+
+// Conns is the number of upgraded connections.
+func (s *Server) Conns() int64 { return s.conns.Load() }
+
+// Shutdown stops the server gracefully: new upgrades get 503, every
+// connection is sent 1001 Going Away, and Shutdown waits until they have
+// closed or ctx ends, then stops the event loops.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.draining.Swap(true) {
+		return nil
+	}
+	for _, l := range s.loopList() {
+		_ = l.el.Execute(ctx, gnet.RunnableFunc(func(context.Context) error {
+			l.goAway()
+			return nil
+		}))
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for s.eng.CountConnections() > 0 {
+		select {
+		case <-ctx.Done():
+			s.log.Warn("shutdown: connections left open", "count", s.eng.CountConnections())
+			return s.stop()
+		case <-t.C:
+		}
+	}
+	return s.stop()
+}
+
+func (s *Server) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.eng.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("server: stop: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) loopList() []*loop {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*loop(nil), s.loops...)
+}
+
+// loopOf returns the state of event loop el, creating it on first use.
+func (s *Server) loopOf(el gnet.EventLoop) *loop {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.loops {
+		if l.el == el {
+			return l
+		}
+	}
+	l := newLoop(s, el)
+	s.loops = append(s.loops, l)
+	return l
+}
+
+// OnBoot records the listener's address. It implements gnet.EventHandler.
+func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	s.eng = eng
+	if fd, err := eng.Dup(); err == nil {
+		if sa, err := unix.Getsockname(fd); err == nil {
+			switch a := sa.(type) {
+			case *unix.SockaddrInet4:
+				s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+			case *unix.SockaddrInet6:
+				s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+			}
+		}
+		_ = unix.Close(fd)
+	}
+	close(s.ready)
+	return gnet.None
+}
+
+// OnOpen starts the handshake deadline of a new TCP connection. Past the
+// descriptor budget it refuses the connection at once with a 503, so that
+// accept never meets EMFILE. It implements gnet.EventHandler.
+func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	l := s.loopOf(gc.EventLoop())
+	if s.draining.Load() || s.eng.CountConnections() > s.cfg.MaxConns+fdReserve(s.cfg.MaxConns) {
+		s.rejects.Add(1)
+		s.closes[ReasonRejected].Add(1)
+		return appendHTTPError(nil, 503, "unavailable", "the server is at its connection limit", ""), gnet.Close
+	}
+	c := &conn{gc: gc, l: l, seen: l.now}
+	gc.SetContext(c)
+	l.wheel.add(c, l.now+ticks(s.cfg.HandshakeTimeout))
+	return nil, gnet.None
+}
+
+// OnTraffic reads what arrived for a connection. It implements
+// gnet.EventHandler.
+func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, ok := gc.Context().(*conn)
+	if !ok {
+		return gnet.Close
+	}
+	return c.traffic()
+}
+
+// OnClose releases a connection's state. It implements gnet.EventHandler.
+func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
+	c, ok := gc.Context().(*conn)
+	if !ok {
+		return gnet.None
+	}
+	c.l.wheel.remove(c)
+	c.r.Reset()
+	if c.state == stateOpen || c.state == stateClosing {
+		s.conns.Add(-1)
+	}
+	if c.reason == ReasonNone {
+		c.reason = ReasonPeerGone
+	}
+	c.state = stateClosed
+	s.closes[c.reason].Add(1)
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("connection closed", "remote", gc.RemoteAddr().String(), "reason", c.reason.String(), "err", err)
+	}
+	return gnet.None
+}
+
+// OnTick asks every event loop to run its timing wheel. It runs on gnet's
+// ticker goroutine, so it only hands work to the loops.
+func (s *Server) OnTick() (time.Duration, gnet.Action) {
+	for _, l := range s.loopList() {
+		_ = l.el.Execute(context.Background(), l.tickf)
+	}
+	return tick, gnet.None
+}
+
+// gnetLogger sends gnet's own logs to slog.
+type gnetLogger struct{ log *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.log.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Infof(f string, a ...any)  { g.log.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.log.Warn(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Errorf(f string, a ...any) { g.log.Error(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.log.Error(fmt.Sprintf(f, a...), "component", "gnet") }
