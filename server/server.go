@@ -211,8 +211,14 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 // gnetLogger sends gnet's own logs to slog.
 type gnetLogger struct{ log *slog.Logger }
 
-func (g gnetLogger) Debugf(f string, a ...any) { g.log.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
-func (g gnetLogger) Infof(f string, a ...any)  { g.log.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
-func (g gnetLogger) Warnf(f string, a ...any)  { g.log.Warn(fmt.Sprintf(f, a...), "component", "gnet") }
-func (g gnetLogger) Errorf(f string, a ...any) { g.log.Error(fmt.Sprintf(f, a...), "component", "gnet") }
-func (g gnetLogger) Fatalf(f string, a ...any) { g.log.Error(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Debugf(f string, a ...any) {
+	g.log.Debug(fmt.Sprintf(f, a...), "component", "gnet")
+}
+func (g gnetLogger) Infof(f string, a ...any) { g.log.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Warnf(f string, a ...any) { g.log.Warn(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Errorf(f string, a ...any) {
+	g.log.Error(fmt.Sprintf(f, a...), "component", "gnet")
+}
+func (g gnetLogger) Fatalf(f string, a ...any) {
+	g.log.Error(fmt.Sprintf(f, a...), "component", "gnet")
+}
