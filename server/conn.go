@@ -62,7 +62,7 @@ func (c *conn) traffic() gnet.Action {
 		hb, _ := c.gc.Peek(min(avail, ws.MaxHeaderSize))
 		h, hn, err := frame.ParseHeader(hb)
 		if err != nil {
-			return c.fail(err, 0)
+			return c.fail(err, h, 0)
 		}
 		if hn == 0 {
 			return gnet.None
@@ -74,7 +74,7 @@ func (c *conn) traffic() gnet.Action {
 			continue
 		}
 		if err := c.r.Check(h, int64(c.l.s.cfg.MaxMessage)); err != nil {
-			return c.fail(err, int64(hn)+h.Length)
+			return c.fail(err, h, int64(hn)+h.Length)
 		}
 		n := hn + int(h.Length)
 		if avail < n {
@@ -86,7 +86,7 @@ func (c *conn) traffic() gnet.Action {
 		}
 		m, err := c.r.Frame(h, p[hn:])
 		if err != nil {
-			return c.fail(err, int64(n))
+			return c.fail(err, h, int64(n))
 		}
 		act := c.message(m)
 		if c.state == stateClosed {
@@ -161,25 +161,23 @@ func (c *conn) write(b []byte) {
 	_, _ = c.gc.Write(b)
 }
 
-// fail fails the connection for a protocol violation: it sends the close
-// frame that err calls for and waits, bounded, for the peer's close.
-// skip is the size of the offending frame, which is discarded unread.
-func (c *conn) fail(err error, skip int64) gnet.Action {
-	var (
-		code   = frame.CloseCode(err)
-		reason = ReasonProtocolError
-	)
+// fail fails the connection for a protocol violation in the frame with
+// header h: it sends the close frame that err calls for and waits, bounded,
+// for the peer's close. skip is the size of the offending frame, which is
+// discarded unread.
+func (c *conn) fail(err error, h ws.Header, skip int64) gnet.Action {
+	code, reason := frame.CloseCode(err), reasonOf(err)
 	switch {
-	case errors.Is(err, frame.ErrTooLarge):
-		reason = ReasonTooLarge
-	case code == ws.StatusInvalidFramePayloadData:
-		reason = ReasonInvalidUTF8
-	}
-	if errors.Is(err, ws.ErrHeaderLengthMSB) || c.state != stateOpen {
+	case errors.Is(err, ws.ErrHeaderLengthMSB) || c.state != stateOpen:
 		// The stream cannot be followed any further.
 		if c.reason == ReasonNone {
 			c.reason = reason
 		}
+		return gnet.Close
+	case h.OpCode == ws.OpClose:
+		// The peer has sent its close, bad as it is: answer it and drop
+		// TCP, there is nothing more to wait for.
+		c.closeWith(reason, code, err.Error())
 		return gnet.Close
 	}
 	c.closeWith(reason, code, err.Error())
@@ -203,4 +201,15 @@ func (c *conn) closeWith(reason CloseReason, code ws.StatusCode, text string) {
 	c.l.wheel.move(c, c.l.now+ticks(c.l.s.cfg.CloseTimeout))
 	c.l.out = frame.AppendClose(c.l.out[:0], code, text)
 	c.write(c.l.out)
+}
+
+// reasonOf maps a frame error to the reason recorded for the close.
+func reasonOf(err error) CloseReason {
+	switch frame.CloseCode(err) {
+	case ws.StatusMessageTooBig:
+		return ReasonTooLarge
+	case ws.StatusInvalidFramePayloadData:
+		return ReasonInvalidUTF8
+	}
+	return ReasonProtocolError
 }

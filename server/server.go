@@ -59,6 +59,8 @@ func (s *Server) Serve() error {
 		gnet.WithNumEventLoop(s.cfg.Loops),
 		gnet.WithTicker(true),
 		gnet.WithReusePort(false),
+		// A restart must be able to bind while old connections sit in TIME-WAIT.
+		gnet.WithReuseAddr(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{s.log}),
 		gnet.WithLogLevel(logging.WarnLevel),
