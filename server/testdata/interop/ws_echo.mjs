@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const clientDir = process.env.WSPUSH_CLIENT_DIR || path.resolve(here, '../../../client');
-const WebSocket = createRequire(path.join(clientDir, 'package.json'))('ws');
+const require = createRequire(path.join(clientDir, 'package.json'));
+const WebSocket = require('ws');
 
 const url = process.argv[2];
 if (!url) {
@@ -61,7 +62,7 @@ function inbox(socket, event) {
   };
 }
 
-const results = { client: `ws ${createRequire(path.join(clientDir, 'package.json'))('ws/package.json').version}`, node: process.version, cases: [] };
+const results = { client: `ws ${require('ws/package.json').version}`, node: process.version, cases: [] };
 let failed = false;
 
 function check(name, ok, detail) {

@@ -1,0 +1,250 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
+
+func TestEchoSizes(t *testing.T) {
+	s := startServer(t, Config{Echo: true})
+	c := dialWS(t, s)
+	for _, n := range []int{0, 1, 125, 126, 127, 65535, 65536} {
+		text := bytes.Repeat([]byte("é"), n/2)
+		if n%2 == 1 {
+			text = append(text, 'x')
+		}
+		c.send(ws.OpText, text)
+		c.expect(ws.OpText, text)
+		bin := bytes.Repeat([]byte{0xff, 0x00, 0x80}, n/3+1)[:n]
+		c.send(ws.OpBinary, bin)
+		c.expect(ws.OpBinary, bin)
+	}
+}
+
+func TestFragmentedTextSplitInsideARuneWithPingBetween(t *testing.T) {
+	s := startServer(t, Config{Echo: true})
+	c := dialWS(t, s)
+	msg := []byte("中文 text: 你好")
+	var b []byte
+	b = append(b, maskedFrame(ws.OpText, false, msg[:1])...) // inside 中
+	b = append(b, maskedFrame(ws.OpPing, true, []byte("p"))...)
+	b = append(b, maskedFrame(ws.OpContinuation, false, msg[1:7])...)
+	b = append(b, maskedFrame(ws.OpContinuation, true, msg[7:])...)
+	c.write(b)
+	c.expect(ws.OpPong, []byte("p"))
+	c.expect(ws.OpText, msg)
+}
+
+func TestProtocolErrorsCloseWithTheirCode(t *testing.T) {
+	s := startServer(t, Config{Echo: true, MaxMessage: 1000})
+	unmasked := []byte{0x81, 0x02, 'h', 'i'}
+	huge := []byte{0x82, 0xff, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4} // 2^62 bytes declared
+	for _, tc := range []struct {
+		name   string
+		wire   []byte
+		code   ws.StatusCode
+		reason CloseReason
+	}{
+		{"Unmasked", unmasked, ws.StatusProtocolError, ReasonProtocolError},
+		{"ReservedBit", func() []byte { b := maskedFrame(ws.OpText, true, []byte("x")); b[0] |= 0x40; return b }(), ws.StatusProtocolError, ReasonProtocolError},
+		{"ReservedOpcode", maskedFrame(ws.OpCode(3), true, nil), ws.StatusProtocolError, ReasonProtocolError},
+		{"ContinuationWithoutStart", maskedFrame(ws.OpContinuation, true, []byte("x")), ws.StatusProtocolError, ReasonProtocolError},
+		{"NewStartInsideFragmented", append(maskedFrame(ws.OpText, false, []byte("a")), maskedFrame(ws.OpText, true, []byte("b"))...), ws.StatusProtocolError, ReasonProtocolError},
+		{"FragmentedPing", maskedFrame(ws.OpPing, false, nil), ws.StatusProtocolError, ReasonProtocolError},
+		{"PingOver125", maskedFrame(ws.OpPing, true, make([]byte, 126)), ws.StatusProtocolError, ReasonProtocolError},
+		{"InvalidUTF8", maskedFrame(ws.OpText, true, []byte{'a', 0xff}), ws.StatusInvalidFramePayloadData, ReasonInvalidUTF8},
+		{"InvalidUTF8InFirstFragment", maskedFrame(ws.OpText, false, []byte{0xed, 0xa0, 0x80}), ws.StatusInvalidFramePayloadData, ReasonInvalidUTF8},
+		{"MessageOverMax", maskedFrame(ws.OpBinary, true, make([]byte, 1001)), ws.StatusMessageTooBig, ReasonTooLarge},
+		{"FragmentsOverMax", append(maskedFrame(ws.OpBinary, false, make([]byte, 600)), maskedFrame(ws.OpContinuation, true, make([]byte, 600))...), ws.StatusMessageTooBig, ReasonTooLarge},
+		{"Declares2To62Bytes", huge, ws.StatusMessageTooBig, ReasonTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.closes[tc.reason].Load()
+			c := dialWS(t, s)
+			c.write(tc.wire)
+			c.expectClose(tc.code)
+			// Complete the close handshake: the server drops TCP.
+			c.send(ws.OpClose, []byte{0x03, 0xe8})
+			c.expectEOF()
+			waitFor(t, time.Second, func() error {
+				if s.closes[tc.reason].Load() == before {
+					return errorf("no close recorded as %s", tc.reason)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+func TestBadCloseFramesGetAnAnswerAndTCPClose(t *testing.T) {
+	s := startServer(t, Config{Echo: true})
+	for _, tc := range []struct {
+		name string
+		body []byte
+		code ws.StatusCode
+	}{
+		{"OneByte", []byte{0x03}, ws.StatusProtocolError},
+		{"Code1005", []byte{0x03, 0xed}, ws.StatusProtocolError},
+		{"Code999", []byte{0x03, 0xe7}, ws.StatusProtocolError},
+		{"Code5000", []byte{0x13, 0x88}, ws.StatusProtocolError},
+		{"InvalidUTF8Reason", []byte{0x03, 0xe8, 0xff}, ws.StatusInvalidFramePayloadData},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialWS(t, s)
+			c.send(ws.OpClose, tc.body)
+			c.expectClose(tc.code)
+			c.expectEOF()
+		})
+	}
+}
+
+func TestClientCloseIsEchoed(t *testing.T) {
+	s := startServer(t, Config{Echo: true})
+	c := dialWS(t, s)
+	c.send(ws.OpClose, append([]byte{0x0f, 0xa0}, "bye"...)) // 4000
+	c.expectClose(4000)
+	c.expectEOF()
+
+	c = dialWS(t, s)
+	c.send(ws.OpClose, nil)
+	c.expectClose(0)
+	c.expectEOF()
+	waitFor(t, time.Second, func() error {
+		if n := s.closes[ReasonPeerClose].Load(); n != 2 {
+			return errorf("%d peer closes", n)
+		}
+		return nil
+	})
+}
+
+func TestIdleConnectionIsPingedThenClosed(t *testing.T) {
+	s := startServer(t, Config{Echo: true, PingInterval: 200 * time.Millisecond, IdleTimeout: 700 * time.Millisecond, CloseTimeout: 300 * time.Millisecond})
+	quiet := dialWS(t, s)
+	h, _ := quiet.read()
+	if h.OpCode != ws.OpPing {
+		t.Fatalf("got %v, want a ping", h.OpCode)
+	}
+	if reason := quiet.expectClose(ws.StatusGoingAway); reason != "idle timeout" {
+		t.Fatalf("close reason %q", reason)
+	}
+	quiet.expectEOF() // the close timeout drops it without our close
+	waitFor(t, time.Second, closeCount(s, ReasonIdleTimeout))
+}
+
+func TestAnsweringPingsKeepsAConnectionAlive(t *testing.T) {
+	s := startServer(t, Config{Echo: true, PingInterval: 100 * time.Millisecond, IdleTimeout: 400 * time.Millisecond})
+	c := dialWS(t, s)
+	deadline := time.Now().Add(1200 * time.Millisecond)
+	pings := 0
+	for time.Now().Before(deadline) {
+		h, p := c.read()
+		if h.OpCode != ws.OpPing {
+			t.Fatalf("got %v, want only pings", h.OpCode)
+		}
+		pings++
+		c.send(ws.OpPong, p)
+	}
+	if pings < 3 {
+		t.Fatalf("%d pings in 1.2s at a 100ms interval", pings)
+	}
+	c.send(ws.OpText, []byte("alive"))
+	for {
+		h, p := c.read()
+		if h.OpCode == ws.OpText {
+			if string(p) != "alive" {
+				t.Fatalf("got %q", p)
+			}
+			break
+		}
+	}
+}
+
+func TestSlowReaderIsClosedAndOthersCarryOn(t *testing.T) {
+	s := startServer(t, Config{Echo: true, MaxPending: 256 << 10})
+	slow := dialWS(t, s)
+	_ = slow.nc.(*net.TCPConn).SetReadBuffer(4096)
+	fast := dialWS(t, s)
+
+	msg := bytes.Repeat([]byte("s"), 16<<10)
+	frame := maskedFrame(ws.OpBinary, true, msg)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// The slow client writes and never reads; the server's echoes pile up
+	// in the kernel, then in its outbound queue, until MaxPending.
+	go func() {
+		for ctx.Err() == nil {
+			_ = slow.nc.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := slow.nc.Write(frame); err != nil {
+				var ne net.Error
+				if ok := asNetErr(err, &ne); ok && ne.Timeout() {
+					continue
+				}
+				return
+			}
+		}
+	}()
+	for i := 0; ctx.Err() == nil && s.closes[ReasonSlowConsumer].Load() == 0; i++ {
+		m := []byte(fmt.Sprintf("fast %d", i))
+		fast.send(ws.OpText, m)
+		fast.expect(ws.OpText, m)
+	}
+	if s.closes[ReasonSlowConsumer].Load() != 1 {
+		t.Fatal("the slow reader was never closed")
+	}
+	fast.send(ws.OpText, []byte("after"))
+	fast.expect(ws.OpText, []byte("after"))
+}
+
+func asNetErr(err error, ne *net.Error) bool {
+	e, ok := err.(net.Error)
+	if ok {
+		*ne = e
+	}
+	return ok
+}
+
+func TestShutdownSendsGoingAwayAndWaits(t *testing.T) {
+	s := New(Config{Addr: "127.0.0.1:0", Echo: true, Loops: 2})
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	<-s.Ready()
+	clients := make([]*client, 10)
+	for i := range clients {
+		clients[i] = dialWS(t, s)
+	}
+	half := dial(t, s)
+	half.write([]byte("GET /ws HTTP/1.1\r\n"))
+
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	for _, c := range clients {
+		if reason := c.expectClose(ws.StatusGoingAway); !strings.Contains(reason, "shutting down") {
+			t.Errorf("reason %q", reason)
+		}
+		c.send(ws.OpClose, []byte{0x03, 0xe9})
+		c.expectEOF()
+	}
+	half.expectEOF()
+	if err := <-shut; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if n := s.closes[ReasonShutdown].Load(); n != 11 {
+		t.Errorf("%d shutdown closes, want 11", n)
+	}
+}
