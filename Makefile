@@ -1,0 +1,83 @@
+# wspush: build, test, fuzz, benchmark.
+#
+#   make test       install what the tests need, then vet, race tests, fuzz smoke
+#   make fuzz       every fuzz target for FUZZTIME each (default 2m)
+#   make bench      micro-benchmarks and the idle-memory benchmark
+#   make lint       gofmt, go vet, staticcheck
+#   make autobahn   Autobahn fuzzing client against serve --echo (docs/conformance.md)
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+FUZZTIME  ?= 2m
+SMOKETIME ?= 10s
+STATICCHECK_VERSION ?= 2025.1.1
+
+FUZZ_TARGETS := $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' frame/*_test.go 2>/dev/null | sed 's/^func //')
+
+.PHONY: build test deps vet race fuzz-smoke fuzz bench lint autobahn clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o wspush .
+
+# deps installs, idempotently, what the tests need beyond Go: Debian's
+# python3-websockets (a WebSocket client nobody here wrote) and the npm
+# packages of client/ (Node's ws). apt-get update runs once, and only when
+# a package is missing.
+DEB_PACKAGES := python3-websockets
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@if [ ! -d client/node_modules/ws ] || [ client/package-lock.json -nt client/node_modules/.package-lock.json ]; then \
+		cd client && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+	$(GO) mod download
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+race:
+	$(GO) test -race -shuffle=on -count=1 ./...
+
+fuzz-smoke:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(SMOKETIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(SMOKETIME) ./frame/ || exit 1; \
+	done
+
+test: deps vet race fuzz-smoke
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./frame/ || exit 1; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./frame/
+	$(GO) test -run '^$$' -bench BenchmarkIdleMemory -benchtime 1x ./server/
+
+lint: vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# autobahn needs the Python 3 port of the suite checked out in AUTOBAHN_DIR
+# (see docs/conformance.md); it is never part of this repository.
+AUTOBAHN_DIR ?= /tmp/autobahn/suite
+AUTOBAHN_OUT ?= /tmp/autobahn/out-wspush
+AUTOBAHN_PORT ?= 9301
+autobahn: build
+	@test -d $(AUTOBAHN_DIR)/autobahntestsuite || { echo "no Autobahn checkout in $(AUTOBAHN_DIR): see docs/conformance.md"; exit 1; }
+	./wspush serve --echo --addr 127.0.0.1:$(AUTOBAHN_PORT) --max-message 16777216 --max-pending 67108864 --log-level warn & pid=$$!; \
+	trap "kill $$pid" EXIT; sleep 0.5; \
+	mkdir -p $(AUTOBAHN_OUT); \
+	printf '{"outdir":"%s","servers":[{"agent":"wspush","url":"ws://127.0.0.1:%s/ws"}],"cases":["*"],"exclude-cases":["12.*","13.*"]}\n' $(AUTOBAHN_OUT) $(AUTOBAHN_PORT) > $(AUTOBAHN_OUT)/spec.json; \
+	cd $(AUTOBAHN_DIR)/autobahntestsuite && timeout 900 /usr/bin/python3 -c 'import sys; sys.argv[0]="wstest"; from autobahntestsuite.wstest import run; run()' -m fuzzingclient -s $(AUTOBAHN_OUT)/spec.json >/dev/null; \
+	/usr/bin/python3 -c 'import json,collections,sys; d=json.load(open(sys.argv[1]))["wspush"]; print(collections.Counter(c["behavior"] for c in d.values())); bad=[k for k,c in d.items() if c["behavior"] not in ("OK","NON-STRICT","INFORMATIONAL") or c["behaviorClose"] not in ("OK","INFORMATIONAL")]; print("not OK:", bad); sys.exit(1 if bad else 0)' $(AUTOBAHN_OUT)/index.json
+
+clean:
+	rm -f wspush
