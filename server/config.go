@@ -16,6 +16,7 @@ const (
 	DefaultIdleTimeout      = 60 * time.Second
 	DefaultCloseTimeout     = 3 * time.Second
 	DefaultMaxPending       = 1 << 20
+	DefaultMaxRate          = 20
 	// MaxHeaderBytes caps an upgrade request's head; past it the answer is 431.
 	MaxHeaderBytes = 8 << 10
 )
@@ -53,6 +54,21 @@ type Config struct {
 	MaxPending int
 	// Loops is the number of event loops. Zero means one per CPU.
 	Loops int
+	// JWTSecret is the HS256 secret of connection tokens. When set, every
+	// connection needs a valid token whose sub is the user id; when empty
+	// the server runs in development mode and trusts ?user=.
+	JWTSecret string
+	// Origins are the Origin patterns (path.Match syntax, against the whole
+	// origin or its host) allowed for browser clients. Empty allows any;
+	// clients that send no Origin, as mini-programs, always pass.
+	Origins []string
+	// MaxRate caps the messages one client may send per second, with a
+	// burst of twice as many; past it the client is disconnected. Zero
+	// means 20; a negative value means no cap.
+	MaxRate int
+	// MaxData caps the data of one publish or send request, in bytes; larger
+	// ones get an error reply. Zero means half of MaxMessage.
+	MaxData int
 	// Logger receives server logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -85,6 +101,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Loops <= 0 {
 		c.Loops = runtime.NumCPU()
+	}
+	if c.MaxRate == 0 {
+		c.MaxRate = DefaultMaxRate
+	}
+	if c.MaxData <= 0 {
+		c.MaxData = c.MaxMessage / 2
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -7,6 +7,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/wspush/wspush/frame"
+	"github.com/wspush/wspush/pool"
 )
 
 // Connection states.
@@ -17,24 +18,29 @@ const (
 	stateClosed                 // gnet has closed it (OnClose ran)
 )
 
-var frameping = frame.Ping
+var errClosed = errors.New("server: connection closed")
 
 // conn is the per-connection state, kept in the gnet.Conn's context. It
 // holds no buffer while the connection is idle: partial frames wait in
 // gnet's inbound buffer, and the frame.Reader gives back its assembly buffer
 // after each message. Only the conn's event loop touches it.
 type conn struct {
+	m    pool.Member // the pool entry; m.Conn is c itself
 	gc   gnet.Conn
 	l    *loop
 	prev *conn // timing wheel links
 	next *conn
 
+	perms  *perms // what the token allows; nil allows all (development mode)
+	r      frame.Reader
+	skip   int64  // bytes of a frame still to discard while closing
 	at     uint32 // the wheel tick this conn is filed under
 	seen   uint32 // tick of the last inbound bytes, or of entering the state
-	skip   int64  // bytes of a frame still to discard while closing
-	r      frame.Reader
+	exp    uint32 // tick at which the token expires; 0: never
+	rate   rateLimiter
 	state  uint8
 	queued bool // in the wheel
+	pooled bool // in the pool (protocol mode, upgraded)
 	reason CloseReason
 }
 
@@ -121,13 +127,19 @@ func (c *conn) message(m frame.Message) gnet.Action {
 		}
 		return gnet.Close
 	default:
-		if c.l.s.cfg.Echo {
+		c.l.msgsIn.Add(1)
+		switch {
+		case c.l.s.cfg.Echo:
 			c.send(m.Op, m.Payload)
+		case !c.rate.allow(c.l.now, c.l.s.cfg.MaxRate):
+			c.disconnect(DisconnectRateLimited, "")
+			return gnet.None
+		case m.Op == ws.OpText:
+			c.request(m.Payload)
 		}
 	}
 	if c.state == stateOpen && c.gc.OutboundBuffered() > c.l.s.cfg.MaxPending {
-		c.reason = ReasonSlowConsumer
-		return gnet.Close
+		c.disconnect(DisconnectSlow, "")
 	}
 	return gnet.None
 }
@@ -147,7 +159,26 @@ func (c *conn) closingFrame(h ws.Header, hn, avail int) (gnet.Action, bool) {
 	return gnet.None, true
 }
 
-// send writes one frame with payload p.
+// Send writes one encoded frame that is shared with other connections: a
+// push, a room message, a broadcast. It implements pool.Conn and runs on
+// c's loop. A peer whose outbound queue passes MaxPending is disconnected
+// as too slow, and gets nothing more.
+func (c *conn) Send(b []byte) error {
+	if c.state != stateOpen {
+		return errClosed
+	}
+	c.write(b)
+	if c.state != stateOpen {
+		return errClosed
+	}
+	c.l.msgsOut.Add(1)
+	if c.gc.OutboundBuffered() > c.l.s.cfg.MaxPending {
+		c.disconnect(DisconnectSlow, "")
+	}
+	return nil
+}
+
+// send encodes and writes one frame with payload p.
 func (c *conn) send(op ws.OpCode, p []byte) {
 	c.l.out = frame.AppendFrame(c.l.out[:0], op, p)
 	c.write(c.l.out)
@@ -166,21 +197,21 @@ func (c *conn) write(b []byte) {
 // for the peer's close. skip is the size of the offending frame, which is
 // discarded unread.
 func (c *conn) fail(err error, h ws.Header, skip int64) gnet.Action {
-	code, reason := frame.CloseCode(err), reasonOf(err)
+	d := disconnectFor(frame.CloseCode(err))
 	switch {
 	case errors.Is(err, ws.ErrHeaderLengthMSB) || c.state != stateOpen:
 		// The stream cannot be followed any further.
 		if c.reason == ReasonNone {
-			c.reason = reason
+			c.reason = reasonFor(d)
 		}
 		return gnet.Close
 	case h.OpCode == ws.OpClose:
 		// The peer has sent its close, bad as it is: answer it and drop
 		// TCP, there is nothing more to wait for.
-		c.closeWith(reason, code, err.Error())
+		c.disconnect(d, err.Error())
 		return gnet.Close
 	}
-	c.closeWith(reason, code, err.Error())
+	c.disconnect(d, err.Error())
 	if c.state == stateClosed {
 		return gnet.None
 	}
@@ -188,28 +219,56 @@ func (c *conn) fail(err error, h ws.Header, skip int64) gnet.Action {
 	return gnet.None
 }
 
-// closeWith starts a server-initiated close: it sends a close frame with
-// code and text, then waits for the peer's close until CloseTimeout.
-func (c *conn) closeWith(reason CloseReason, code ws.StatusCode, text string) {
+// disconnect starts a server-initiated close: in protocol mode it sends the
+// disconnect message, then the close frame, and waits for the peer's close
+// until CloseTimeout. detail, if set, replaces the table's reason.
+func (c *conn) disconnect(d Disconnect, detail string) {
 	if c.state != stateOpen {
 		return
 	}
-	c.reason = reason
+	c.reason = reasonFor(d)
 	c.state = stateClosing
 	c.r.Reset()
 	c.seen = c.l.now
+	c.leavePool()
 	c.l.wheel.move(c, c.l.now+ticks(c.l.s.cfg.CloseTimeout))
-	c.l.out = frame.AppendClose(c.l.out[:0], code, text)
+	c.l.out = appendDisconnect(c.l.out[:0], d, detail, !c.l.s.cfg.Echo)
 	c.write(c.l.out)
 }
 
-// reasonOf maps a frame error to the reason recorded for the close.
-func reasonOf(err error) CloseReason {
-	switch frame.CloseCode(err) {
-	case ws.StatusMessageTooBig:
-		return ReasonTooLarge
-	case ws.StatusInvalidFramePayloadData:
-		return ReasonInvalidUTF8
+// leavePool takes c out of the pool, so that no push reaches it any more.
+func (c *conn) leavePool() {
+	if c.pooled {
+		c.pooled = false
+		c.l.s.pool.Remove(&c.m)
 	}
-	return ReasonProtocolError
+}
+
+// rateLimiter is a token bucket of client requests: it holds two seconds'
+// worth and refills with the tick. The zero value is empty; reset fills it.
+type rateLimiter struct {
+	tokens float32
+	last   uint32
+}
+
+func (r *rateLimiter) reset(now uint32, rate int) {
+	r.tokens, r.last = float32(2*rate), now
+}
+
+// allow takes one token if there is one. rate is requests per second; zero
+// allows everything.
+func (r *rateLimiter) allow(now uint32, rate int) bool {
+	if rate <= 0 {
+		return true
+	}
+	if now != r.last {
+		refill := float32(now-r.last) * float32(rate) * float32(tick.Seconds())
+		r.tokens = min(float32(2*rate), r.tokens+refill)
+		r.last = now
+	}
+	if r.tokens < 1 {
+		return false
+	}
+	r.tokens--
+	return true
 }

@@ -3,24 +3,33 @@ package server
 import (
 	"bytes"
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/wspush/wspush/frame"
 )
 
 // loop is the state one gnet event loop owns: its timing wheel and the
 // scratch buffers its callbacks reuse. Only that loop's goroutine touches
 // it, except s and el, which are fixed.
 type loop struct {
-	s  *Server
-	el gnet.EventLoop
+	s   *Server
+	el  gnet.EventLoop
+	idx int // the loop's pool shard
+
+	// Counters read by other goroutines (metrics, stats).
+	msgsIn  atomic.Int64
+	msgsOut atomic.Int64
 
 	now   uint32 // ticks since the server started, as of the last tick task
 	wheel wheel
 	tickf gnet.Runnable // the tick task, allocated once
 
-	out []byte // frames being encoded, reused by every write
+	out     []byte // frames being encoded, reused by every write
+	scratch []byte // JSON being built, reused
 
 	// Upgrade scratch: a loop upgrades one connection at a time, so the
 	// upgrader's callbacks write into these.
@@ -31,8 +40,8 @@ type loop struct {
 	hrw handshakeRW
 }
 
-func newLoop(s *Server, el gnet.EventLoop) *loop {
-	l := &loop{s: s, el: el, now: s.ticksNow()}
+func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
+	l := &loop{s: s, el: el, idx: idx, now: s.ticksNow()}
 	l.wheel.done = l.now
 	l.tickf = gnet.RunnableFunc(func(context.Context) error {
 		l.advance()
@@ -61,17 +70,18 @@ func (l *loop) fire(c *conn) {
 		_ = l.el.Close(c.gc)
 	case stateOpen:
 		silent := l.now - c.seen
-		ping, idle := ticks(l.s.cfg.PingInterval), ticks(l.s.cfg.IdleTimeout)
 		switch {
-		case silent >= idle:
-			c.closeWith(ReasonIdleTimeout, ws.StatusGoingAway, "idle timeout")
-		case silent >= ping:
-			c.write(frameping)
-			if c.state == stateOpen {
-				l.wheel.add(c, min(l.now+ping, c.seen+idle))
-			}
+		case c.exp != 0 && l.now >= c.exp:
+			c.disconnect(DisconnectTokenExpired, "")
+		case silent >= ticks(l.s.cfg.IdleTimeout):
+			c.disconnect(DisconnectIdle, "")
 		default:
-			l.wheel.add(c, c.seen+ping)
+			if silent >= ticks(l.s.cfg.PingInterval) {
+				c.write(frame.Ping)
+			}
+			if c.state == stateOpen {
+				l.wheel.add(c, l.nextDeadline(c))
+			}
 		}
 	case stateClosing:
 		if l.now-c.seen < ticks(l.s.cfg.CloseTimeout) {
@@ -85,6 +95,22 @@ func (l *loop) fire(c *conn) {
 	}
 }
 
+// nextDeadline is the tick at which an open conn must next be looked at:
+// when it will have been silent for a ping interval (again), when it will
+// be idle for too long, or when its token expires.
+func (l *loop) nextDeadline(c *conn) uint32 {
+	ping, idle := ticks(l.s.cfg.PingInterval), ticks(l.s.cfg.IdleTimeout)
+	at := c.seen + ping
+	if at <= l.now {
+		at = l.now + ping
+	}
+	at = min(at, c.seen+idle)
+	if c.exp != 0 {
+		at = min(at, c.exp)
+	}
+	return at
+}
+
 // goAway starts the close handshake with every connection of the loop, for
 // a server shutting down, and drops those still upgrading.
 func (l *loop) goAway() {
@@ -95,7 +121,7 @@ func (l *loop) goAway() {
 			c.reason = ReasonShutdown
 			_ = l.el.Close(c.gc)
 		case stateOpen:
-			c.closeWith(ReasonShutdown, ws.StatusGoingAway, "server shutting down")
+			c.disconnect(DisconnectGoingAway, "")
 		}
 	})
 }

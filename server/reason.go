@@ -17,6 +17,9 @@ const (
 	ReasonSlowConsumer                 // outbound queue passed MaxPending
 	ReasonShutdown                     // the server is going away (1001)
 	ReasonCloseTimeout                 // the peer did not answer our close in time
+	ReasonTokenExpired                 // the connection outlived its token
+	ReasonRateLimited                  // the client sent requests too fast
+	ReasonKicked                       // the backend closed the user's connections
 	numReasons
 )
 
@@ -33,6 +36,9 @@ var reasonNames = [numReasons]string{
 	ReasonSlowConsumer:     "slow_consumer",
 	ReasonShutdown:         "shutdown",
 	ReasonCloseTimeout:     "close_timeout",
+	ReasonTokenExpired:     "token_expired",
+	ReasonRateLimited:      "rate_limited",
+	ReasonKicked:           "kicked",
 }
 
 // String returns the reason's name as it appears in logs and metrics.

@@ -13,6 +13,8 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"github.com/panjf2000/gnet/v2/pkg/logging"
 	"golang.org/x/sys/unix"
+
+	"github.com/wspush/wspush/pool"
 )
 
 // Server is a WebSocket server on gnet event loops. Create it with New, run
@@ -36,6 +38,10 @@ type Server struct {
 	upgrades atomic.Int64 // successful upgrades, ever
 	rejects  atomic.Int64 // refused upgrades, ever
 	closes   [numReasons]atomic.Int64
+	anon     atomic.Int64 // anonymous users so far
+	msgID    atomic.Uint64
+
+	pool *pool.Pool
 }
 
 // New returns a Server for cfg, with defaults filled in.
@@ -46,6 +52,7 @@ func New(cfg Config) *Server {
 		log:   cfg.Logger,
 		start: time.Now(),
 		ready: make(chan struct{}),
+		pool:  pool.New(pool.Config{Shards: cfg.Loops}),
 	}
 }
 
@@ -130,7 +137,7 @@ func (s *Server) loopOf(el gnet.EventLoop) *loop {
 			return l
 		}
 	}
-	l := newLoop(s, el)
+	l := newLoop(s, el, len(s.loops))
 	s.loops = append(s.loops, l)
 	return l
 }
@@ -187,6 +194,7 @@ func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	c.l.wheel.remove(c)
 	c.r.Reset()
+	c.leavePool()
 	if c.state == stateOpen || c.state == stateClosing {
 		s.conns.Add(-1)
 	}

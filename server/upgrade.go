@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
@@ -17,7 +18,9 @@ const Path = "/ws"
 // handshake is what the upgrader's callbacks learn about the request being
 // upgraded. It is loop scratch, valid during one upgrade.
 type handshake struct {
-	query []byte // the raw query string, copied out of the request
+	query  []byte // the raw query string, copied out of the request
+	bearer []byte // the token of an Authorization: Bearer header
+	id     identity
 }
 
 // handshakeRW gives the upgrader the request head to read and a buffer to
@@ -50,6 +53,17 @@ func (l *loop) upgrader() ws.Upgrader {
 			l.hs.query = append(l.hs.query[:0], query...)
 			return nil
 		},
+		OnHeader: func(key, value []byte) error {
+			switch {
+			case strings.EqualFold(string(key), "Origin"):
+				return l.s.checkOrigin(value)
+			case strings.EqualFold(string(key), "Authorization"):
+				if scheme, token, ok := strings.Cut(string(value), " "); ok && strings.EqualFold(scheme, "Bearer") {
+					l.hs.bearer = append(l.hs.bearer[:0], strings.TrimSpace(token)...)
+				}
+			}
+			return nil
+		},
 		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
 			switch {
 			case l.s.draining.Load():
@@ -57,7 +71,12 @@ func (l *loop) upgrader() ws.Upgrader {
 			case l.s.conns.Load() >= int64(l.s.cfg.MaxConns):
 				return nil, errOverloaded
 			}
-			return nil, nil
+			if l.s.cfg.Echo {
+				return nil, nil
+			}
+			id, err := l.s.authenticate(&l.hs)
+			l.hs.id = id
+			return nil, err
 		},
 	}
 }
@@ -79,7 +98,7 @@ func (l *loop) upgrade(c *conn) (act gnet.Action, done bool) {
 	}
 	end += len(headEnd)
 
-	l.hs = handshake{query: l.hs.query[:0]}
+	l.hs = handshake{query: l.hs.query[:0], bearer: l.hs.bearer[:0]}
 	l.req.Reset(buf[:end])
 	l.rsp.Reset()
 	_, err := l.up.Upgrade(&l.hrw)
@@ -87,15 +106,20 @@ func (l *loop) upgrade(c *conn) (act gnet.Action, done bool) {
 		return l.rejectErr(c, err), false
 	}
 	_, _ = c.gc.Discard(end)
-	c.write(l.rsp.Bytes())
-	if c.state == stateClosed {
-		return gnet.None, false
-	}
 	c.state = stateOpen
 	c.seen = l.now
 	l.s.conns.Add(1)
 	l.s.upgrades.Add(1)
-	l.wheel.move(c, l.now+ticks(l.s.cfg.PingInterval))
+	out := append(l.out[:0], l.rsp.Bytes()...)
+	if !l.s.cfg.Echo {
+		out = c.join(out, l.hs.id)
+	}
+	l.out = out
+	c.write(out)
+	if c.state == stateClosed {
+		return gnet.None, false
+	}
+	l.wheel.move(c, l.nextDeadline(c))
 	return gnet.None, true
 }
 
@@ -118,6 +142,10 @@ func (l *loop) rejectErr(c *conn, err error) gnet.Action {
 		// RFC 6455 4.4: tell the client which version we speak.
 		code = "upgrade_required"
 		extra = "Sec-WebSocket-Version: 13\r\n"
+	case http.StatusUnauthorized:
+		code = "unauthorized"
+	case http.StatusForbidden:
+		code = "forbidden"
 	case http.StatusServiceUnavailable:
 		code = "unavailable"
 	case http.StatusHTTPVersionNotSupported:

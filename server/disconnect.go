@@ -1,0 +1,103 @@
+package server
+
+import (
+	"encoding/json"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wspush/wspush/frame"
+)
+
+// Disconnect is why the server closes a connection on purpose. It goes to
+// the client twice: as a {"type":"disconnect"} text message, because
+// mini-programs do not reliably report close codes, and as the close
+// frame that follows it.
+//
+// The code decides what the client does next: 4000-4499 reconnect with
+// backoff, 4500-4999 do not reconnect. Disconnects is the one table that
+// docs/protocol.md and the JavaScript SDK (client/) mirror; tests check
+// that they agree.
+type Disconnect struct {
+	Code      int           `json:"code"`
+	Name      string        `json:"name"`
+	Reason    string        `json:"reason"`
+	Reconnect bool          `json:"reconnect"`
+	Close     ws.StatusCode `json:"close"` // the close frame's code
+}
+
+// The disconnects the server sends.
+var (
+	DisconnectGoingAway     = Disconnect{4000, "going_away", "server shutting down", true, ws.StatusGoingAway}
+	DisconnectIdle          = Disconnect{4001, "idle_timeout", "idle timeout", true, ws.StatusGoingAway}
+	DisconnectSlow          = Disconnect{4002, "slow_consumer", "too slow to read its messages", true, 4002}
+	DisconnectTokenExpired  = Disconnect{4003, "token_expired", "token expired: reconnect with a new token", true, 4003}
+	DisconnectRateLimited   = Disconnect{4004, "rate_limited", "too many requests", true, 4004}
+	DisconnectMessageTooBig = Disconnect{4005, "message_too_big", "message too big", true, ws.StatusMessageTooBig}
+	DisconnectKicked        = Disconnect{4500, "kicked", "disconnected by the server", false, 4500}
+	DisconnectProtocol      = Disconnect{4501, "protocol_error", "protocol error", false, ws.StatusProtocolError}
+	DisconnectInvalidUTF8   = Disconnect{4502, "invalid_utf8", "invalid UTF-8 in a text message", false, ws.StatusInvalidFramePayloadData}
+)
+
+// Disconnects lists every Disconnect, in code order.
+var Disconnects = []Disconnect{
+	DisconnectGoingAway, DisconnectIdle, DisconnectSlow, DisconnectTokenExpired,
+	DisconnectRateLimited, DisconnectMessageTooBig,
+	DisconnectKicked, DisconnectProtocol, DisconnectInvalidUTF8,
+}
+
+// disconnectMessage is the JSON the client receives.
+type disconnectMessage struct {
+	Type      string `json:"type"`
+	Code      int    `json:"code"`
+	Reason    string `json:"reason"`
+	Reconnect bool   `json:"reconnect"`
+}
+
+// appendDisconnect appends the disconnect message and the close frame for
+// d, in that order, so that one write sends both. detail, when not empty,
+// replaces the table's reason (the exact protocol error, say).
+func appendDisconnect(dst []byte, d Disconnect, detail string, protocol bool) []byte {
+	reason := d.Reason
+	if detail != "" {
+		reason = detail
+	}
+	if protocol {
+		msg, _ := json.Marshal(disconnectMessage{"disconnect", d.Code, reason, d.Reconnect})
+		dst = frame.AppendFrame(dst, ws.OpText, msg)
+	}
+	return frame.AppendClose(dst, d.Close, reason)
+}
+
+// disconnectFor maps a frame error's close code to its Disconnect.
+func disconnectFor(code ws.StatusCode) Disconnect {
+	switch code {
+	case ws.StatusMessageTooBig:
+		return DisconnectMessageTooBig
+	case ws.StatusInvalidFramePayloadData:
+		return DisconnectInvalidUTF8
+	}
+	return DisconnectProtocol
+}
+
+// reasonFor maps a Disconnect to the CloseReason recorded for it.
+func reasonFor(d Disconnect) CloseReason {
+	switch d.Code {
+	case DisconnectGoingAway.Code:
+		return ReasonShutdown
+	case DisconnectIdle.Code:
+		return ReasonIdleTimeout
+	case DisconnectSlow.Code:
+		return ReasonSlowConsumer
+	case DisconnectTokenExpired.Code:
+		return ReasonTokenExpired
+	case DisconnectRateLimited.Code:
+		return ReasonRateLimited
+	case DisconnectMessageTooBig.Code:
+		return ReasonTooLarge
+	case DisconnectKicked.Code:
+		return ReasonKicked
+	case DisconnectInvalidUTF8.Code:
+		return ReasonInvalidUTF8
+	}
+	return ReasonProtocolError
+}

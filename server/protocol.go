@@ -1,0 +1,194 @@
+package server
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wspush/wspush/frame"
+)
+
+// The client protocol: JSON text messages, described in docs/protocol.md.
+
+// request is a message from the client. Ref, when present, is echoed in the
+// ack or error that answers it: a number or a string.
+type request struct {
+	Type string          `json:"type"`
+	Room string          `json:"room"`
+	To   string          `json:"to"`
+	Data json.RawMessage `json:"data"`
+	Ref  json.RawMessage `json:"ref"`
+}
+
+// Error codes of {"type":"error"} replies.
+const (
+	codeBadRequest  = "bad_request"
+	codeUnknownType = "unknown_type"
+	codeForbidden   = "forbidden"
+	codeTooLarge    = "too_large"
+	codeTooMany     = "too_many_rooms"
+)
+
+var framePong = frame.AppendFrame(nil, ws.OpText, []byte(`{"type":"pong"}`))
+
+// join registers an upgraded connection in the pool under the identity its
+// handshake proved, and appends its welcome message to out.
+func (c *conn) join(out []byte, id identity) []byte {
+	s := c.l.s
+	c.m.Conn = c
+	c.m.User = id.user
+	c.perms = id.perms
+	if !id.exp.IsZero() {
+		c.exp = max(s.ticksAt(id.exp), 1)
+	}
+	c.rate.reset(c.l.now, s.cfg.MaxRate)
+	s.pool.Add(&c.m, c.l.idx)
+	c.pooled = true
+
+	b := append(c.l.scratch[:0], `{"type":"welcome","conn":"c`...)
+	b = strconv.AppendUint(b, c.m.ID(), 10)
+	b = append(b, `","user":`...)
+	b = appendJSONString(b, id.user)
+	b = append(b, `,"ping":`...)
+	b = strconv.AppendInt(b, s.cfg.PingInterval.Milliseconds(), 10)
+	b = append(b, '}')
+	c.l.scratch = b
+	return frame.AppendFrame(out, ws.OpText, b)
+}
+
+// request handles one client message. Nothing a client sends closes its
+// connection here: a malformed or refused request gets an error reply.
+func (c *conn) request(p []byte) {
+	var req request
+	if err := json.Unmarshal(p, &req); err != nil {
+		c.reply(nil, codeBadRequest, "malformed JSON: "+err.Error())
+		return
+	}
+	if len(req.Ref) > 0 && !validRef(req.Ref) {
+		c.reply(nil, codeBadRequest, "ref must be a number or a string of at most 64 bytes")
+		return
+	}
+	s := c.l.s
+	switch req.Type {
+	case "ping":
+		c.write(framePong)
+	case "join", "leave", "publish":
+		if !validName(req.Room) {
+			c.reply(req.Ref, codeBadRequest, "room: 1 to 128 bytes of printable UTF-8 required")
+			return
+		}
+		switch req.Type {
+		case "join":
+			if !c.perms.canJoin(req.Room) {
+				c.reply(req.Ref, codeForbidden, "the token does not allow joining "+req.Room)
+				return
+			}
+			if _, err := s.pool.Join(&c.m, req.Room); err != nil {
+				c.reply(req.Ref, codeTooMany, err.Error())
+				return
+			}
+		case "leave":
+			s.pool.Leave(&c.m, req.Room)
+		case "publish":
+			if !c.checkData(req) {
+				return
+			}
+			if !c.perms.canPublish(req.Room) {
+				c.reply(req.Ref, codeForbidden, "the token does not allow publishing to "+req.Room)
+				return
+			}
+			s.publish(req.Room, req.Data, c.m.User, nil)
+		}
+		c.reply(req.Ref, "", "")
+	case "send":
+		if !validName(req.To) {
+			c.reply(req.Ref, codeBadRequest, "to: a user id is required")
+			return
+		}
+		if !c.checkData(req) {
+			return
+		}
+		if !c.perms.canSend() {
+			c.reply(req.Ref, codeForbidden, "the token does not allow sending to users")
+			return
+		}
+		s.pushUsers([]string{req.To}, req.Data, c.m.User, nil)
+		c.reply(req.Ref, "", "")
+	case "":
+		c.reply(req.Ref, codeBadRequest, "type is required")
+	default:
+		c.reply(req.Ref, codeUnknownType, "unknown type "+strconv.Quote(req.Type))
+	}
+}
+
+// checkData checks the data of a publish or send, replying if it is bad.
+func (c *conn) checkData(req request) bool {
+	switch {
+	case len(req.Data) == 0:
+		c.reply(req.Ref, codeBadRequest, "data is required")
+	case len(req.Data) > c.l.s.cfg.MaxData:
+		c.reply(req.Ref, codeTooLarge, "data is over "+strconv.Itoa(c.l.s.cfg.MaxData)+" bytes")
+	default:
+		return true
+	}
+	return false
+}
+
+// reply answers a request: an ack when code is empty, else an error. A
+// request without a ref gets an ack only if it failed.
+func (c *conn) reply(ref json.RawMessage, code, msg string) {
+	if code == "" && len(ref) == 0 {
+		return
+	}
+	b := c.l.scratch[:0]
+	if code == "" {
+		b = append(b, `{"type":"ack","ref":`...)
+		b = append(b, ref...)
+	} else {
+		b = append(b, `{"type":"error"`...)
+		if len(ref) > 0 {
+			b = append(b, `,"ref":`...)
+			b = append(b, ref...)
+		}
+		b = append(b, `,"code":"`...)
+		b = append(b, code...)
+		b = append(b, `","message":`...)
+		b = appendJSONString(b, msg)
+	}
+	b = append(b, '}')
+	c.l.scratch = b
+	c.send(ws.OpText, b)
+}
+
+// validRef accepts a JSON number or a short JSON string.
+func validRef(ref json.RawMessage) bool {
+	if len(ref) > 66 {
+		return false
+	}
+	var v any
+	if json.Unmarshal(ref, &v) != nil {
+		return false
+	}
+	switch v.(type) {
+	case float64, string:
+		return true
+	}
+	return false
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
+}
+
+// ticksAt converts a wall-clock time to the server's tick count.
+func (s *Server) ticksAt(t time.Time) uint32 {
+	d := t.Sub(s.start)
+	if d < 0 {
+		return 0
+	}
+	return uint32(d / tick)
+}

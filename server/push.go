@@ -1,0 +1,223 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/wspush/wspush/frame"
+	"github.com/wspush/wspush/pool"
+)
+
+// Fan-out: a message is encoded once into one frame, and every event loop
+// that has receivers gets one task that writes those shared bytes to each
+// of its own receivers. Nothing is done per receiver but the write.
+
+// encodePush builds the frame of a push envelope:
+// {"type":"push","id":"m1","data":DATA,"ts":MS,"room":R,"from":F}, with
+// room and from only when set. The frame is shared by every receiver and
+// must not be modified.
+func (s *Server) encodePush(data json.RawMessage, room, from string) []byte {
+	b := make([]byte, 0, 64+len(data)+len(room)+len(from))
+	b = append(b, `{"type":"push","id":"m`...)
+	b = strconv.AppendUint(b, s.msgID.Add(1), 10)
+	b = append(b, `","data":`...)
+	b = append(b, data...)
+	b = append(b, `,"ts":`...)
+	b = strconv.AppendInt(b, time.Now().UnixMilli(), 10)
+	if room != "" {
+		b = append(b, `,"room":`...)
+		b = appendJSONString(b, room)
+	}
+	if from != "" {
+		b = append(b, `,"from":`...)
+		b = appendJSONString(b, from)
+	}
+	b = append(b, '}')
+	return frame.AppendFrame(make([]byte, 0, frame.FrameSize(len(b))), ws.OpText, b)
+}
+
+// onLoops runs task once on each event loop i for which want(i) holds, and
+// sums what the tasks return. With a nil ctx it does not wait (the caller
+// may be an event loop, which must never block) and returns 0; otherwise
+// it waits for every task or for ctx to end.
+func (s *Server) onLoops(ctx context.Context, want func(i int) bool, task func(l *loop) int) (int, error) {
+	loops := s.loopList()
+	var results chan int
+	if ctx != nil {
+		results = make(chan int, len(loops))
+	}
+	pending := 0
+	for _, l := range loops {
+		if want != nil && !want(l.idx) {
+			continue
+		}
+		err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			n := task(l)
+			if results != nil {
+				results <- n
+			}
+			return nil
+		}))
+		if err == nil {
+			pending++
+		}
+	}
+	total := 0
+	for ; ctx != nil && pending > 0; pending-- {
+		select {
+		case n := <-results:
+			total += n
+		case <-ctx.Done():
+			return total, ctx.Err()
+		}
+	}
+	return total, nil
+}
+
+// sendAll writes frame to each live member of ms and counts the writes.
+func sendAll(ms []*pool.Member, frame []byte) int {
+	n := 0
+	for _, m := range ms {
+		if m.Live() && m.Conn.Send(frame) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Broadcast sends data to every connection and reports to how many.
+func (s *Server) Broadcast(ctx context.Context, data json.RawMessage) (int, error) {
+	f := s.encodePush(data, "", "")
+	return s.onLoops(ctx, nil, func(l *loop) int {
+		n := 0
+		s.pool.Shard(l.idx).Each(func(m *pool.Member) {
+			if m.Conn.Send(f) == nil {
+				n++
+			}
+		})
+		return n
+	})
+}
+
+// Publish sends data to every member of room and reports to how many.
+func (s *Server) Publish(ctx context.Context, room string, data json.RawMessage) (int, error) {
+	return s.publish(room, data, "", ctx)
+}
+
+func (s *Server) publish(room string, data json.RawMessage, from string, ctx context.Context) (int, error) {
+	r := s.pool.Room(room)
+	if r == nil {
+		return 0, nil
+	}
+	f := s.encodePush(data, room, from)
+	return s.onLoops(ctx, func(i int) bool { return r.On(i) > 0 }, func(l *loop) int {
+		n := 0
+		s.pool.Shard(l.idx).EachInRoom(room, func(m *pool.Member) {
+			if m.Conn.Send(f) == nil {
+				n++
+			}
+		})
+		return n
+	})
+}
+
+// PushResult is what a push to users did.
+type PushResult struct {
+	Delivered int      `json:"delivered"`
+	Online    []string `json:"online"`
+	Offline   []string `json:"offline"`
+}
+
+// Push sends data to every connection of each of users.
+func (s *Server) Push(ctx context.Context, users []string, data json.RawMessage) (PushResult, error) {
+	return s.pushUsers(users, data, "", ctx)
+}
+
+func (s *Server) pushUsers(users []string, data json.RawMessage, from string, ctx context.Context) (PushResult, error) {
+	res := PushResult{Online: []string{}, Offline: []string{}}
+	byShard, online, offline := s.membersOf(users)
+	res.Online, res.Offline = online, offline
+	if len(online) == 0 {
+		return res, nil
+	}
+	f := s.encodePush(data, "", from)
+	n, err := s.onLoops(ctx, func(i int) bool { return len(byShard[i]) > 0 }, func(l *loop) int {
+		return sendAll(byShard[l.idx], f)
+	})
+	res.Delivered = n
+	return res, err
+}
+
+// membersOf looks up the connections of users, grouped by pool shard, and
+// splits users into online and offline.
+func (s *Server) membersOf(users []string) (byShard [][]*pool.Member, online, offline []string) {
+	byShard = make([][]*pool.Member, s.pool.Shards())
+	online, offline = []string{}, []string{}
+	var buf []*pool.Member
+	for _, u := range users {
+		buf = s.pool.User(u, buf[:0])
+		if len(buf) == 0 {
+			offline = append(offline, u)
+			continue
+		}
+		online = append(online, u)
+		for _, m := range buf {
+			byShard[m.Shard()] = append(byShard[m.Shard()], m)
+		}
+	}
+	return byShard, online, offline
+}
+
+// onMembers runs f on the loop of each connection of users and sums what
+// f returns.
+func (s *Server) onMembers(ctx context.Context, users []string, f func(*pool.Member) int) (int, error) {
+	byShard, _, _ := s.membersOf(users)
+	return s.onLoops(ctx, func(i int) bool { return len(byShard[i]) > 0 }, func(l *loop) int {
+		n := 0
+		for _, m := range byShard[l.idx] {
+			if m.Live() {
+				n += f(m)
+			}
+		}
+		return n
+	})
+}
+
+// AddToRoom puts every connection of users in room, whatever their tokens
+// allow, and reports how many connections joined.
+func (s *Server) AddToRoom(ctx context.Context, room string, users []string) (int, error) {
+	return s.onMembers(ctx, users, func(m *pool.Member) int {
+		if ok, _ := s.pool.Join(m, room); ok {
+			return 1
+		}
+		return 0
+	})
+}
+
+// RemoveFromRoom takes every connection of users out of room and reports
+// how many left it.
+func (s *Server) RemoveFromRoom(ctx context.Context, room string, users []string) (int, error) {
+	return s.onMembers(ctx, users, func(m *pool.Member) int {
+		if s.pool.Leave(m, room) {
+			return 1
+		}
+		return 0
+	})
+}
+
+// Kick disconnects every connection of user with DisconnectKicked and
+// reports how many.
+func (s *Server) Kick(ctx context.Context, user string) (int, error) {
+	return s.onMembers(ctx, []string{user}, func(m *pool.Member) int {
+		m.Conn.(*conn).disconnect(DisconnectKicked, "")
+		return 1
+	})
+}
+
+// UserConns is the number of connections user has open.
+func (s *Server) UserConns(user string) int { return s.pool.UserConns(user) }
