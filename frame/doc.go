@@ -17,10 +17,10 @@
 //		if err != nil { /* close with frame.CloseCode(err) */ }
 //		if hn == 0 { break } // header incomplete: wait for more bytes
 //		if err := r.Check(h, maxMessage); err != nil { /* close */ }
-//		if len(buf) < hn+int(h.Length) { break } // payload incomplete
+//		if int64(len(buf)-hn) < h.Length { break } // payload incomplete
 //		m, err := r.Frame(h, buf[hn:hn+int(h.Length)])
 //		if err != nil { /* close with frame.CloseCode(err) */ }
-//		if m.Kind != frame.None { /* handle m.Payload, valid until the next call */ }
+//		if m.Op != ws.OpContinuation { /* handle m.Payload, valid until the next call */ }
 //		r.Release()
 //		buf = buf[hn+int(h.Length):]
 //	}

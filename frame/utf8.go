@@ -38,7 +38,8 @@ func (u *UTF8) Write(p []byte) bool {
 		p = p[1:]
 	}
 	if len(p) == 0 {
-		return true
+		// A failed validator stays failed, even for an empty piece.
+		return u.state != utf8Reject
 	}
 	// Leave a trailing sequence that p cuts short to the state machine.
 	cut := len(p)
