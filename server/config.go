@@ -1,7 +1,10 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
 	"syscall"
 	"time"
@@ -27,6 +30,12 @@ type Config struct {
 	// Addr is the WebSocket listener, host:port. Empty means ":8080".
 	// Port 0 picks a free port; Server.Addr reports it.
 	Addr string
+	// APIAddr is the HTTP API listener (host:port) for the backend: pushes,
+	// rooms, presence, /metrics and /healthz. Empty means no API.
+	APIAddr string
+	// APIKey is the bearer key the HTTP API requires. Empty means none,
+	// which Validate allows only on a loopback APIAddr.
+	APIKey string
 	// Echo sends every data message back verbatim, as one message of the
 	// same type, instead of running the client protocol.
 	Echo bool
@@ -135,4 +144,28 @@ func openFilesLimit() int {
 		return 1 << 20
 	}
 	return int(rl.Cur)
+}
+
+// Validate reports a configuration the server must refuse to start with.
+func (c Config) Validate() error {
+	if c.APIAddr != "" && c.APIKey == "" && !loopback(c.APIAddr) {
+		return fmt.Errorf("server: the API on %s is reachable from other hosts: set an API key (--api-key) or listen on a loopback address", c.APIAddr)
+	}
+	if c.MaxMessage < 0 || c.MaxPending < 0 || c.MaxConns < 0 {
+		return errors.New("server: limits cannot be negative")
+	}
+	return nil
+}
+
+// loopback reports whether addr (host:port) listens on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

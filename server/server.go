@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,9 +27,11 @@ type Server struct {
 	log   *slog.Logger
 	start time.Time
 
-	eng   gnet.Engine
-	ready chan struct{} // closed once the listener is up
-	addr  net.Addr
+	eng     gnet.Engine
+	ready   chan struct{} // closed once the listener is up
+	addr    net.Addr
+	api     *http.Server
+	apiAddr net.Addr
 
 	mu    sync.Mutex
 	loops []*loop // one per event loop, created as each loop opens its first conn
@@ -62,6 +65,22 @@ func (s *Server) Config() Config { return s.cfg }
 // Serve listens on Config.Addr and runs the event loops until Shutdown. It
 // returns nil after a shutdown.
 func (s *Server) Serve() error {
+	if err := s.cfg.Validate(); err != nil {
+		return err
+	}
+	if s.cfg.APIAddr != "" {
+		ln, err := net.Listen("tcp", s.cfg.APIAddr)
+		if err != nil {
+			return fmt.Errorf("server: API listen on %s: %w", s.cfg.APIAddr, err)
+		}
+		s.apiAddr = ln.Addr()
+		s.api = &http.Server{Handler: s.APIHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := s.api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("API server stopped", "err", err)
+			}
+		}()
+	}
 	err := gnet.Run(s, "tcp://"+s.cfg.Addr,
 		gnet.WithNumEventLoop(s.cfg.Loops),
 		gnet.WithTicker(true),
@@ -73,10 +92,17 @@ func (s *Server) Serve() error {
 		gnet.WithLogLevel(logging.WarnLevel),
 	)
 	if err != nil {
+		if s.api != nil {
+			_ = s.api.Close()
+		}
 		return fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, err)
 	}
 	return nil
 }
+
+// APIAddr is the HTTP API listener's address, once Ready is closed; nil
+// when the server has no API.
+func (s *Server) APIAddr() net.Addr { return s.apiAddr }
 
 // Ready is closed once the listener accepts connections.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
@@ -116,6 +142,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if s.api != nil {
+		if err := s.api.Shutdown(ctx); err != nil {
+			_ = s.api.Close()
+		}
+	}
 	if err := s.eng.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("server: stop: %w", err)
 	}
