@@ -99,6 +99,7 @@ func (c *conn) traffic() gnet.Action {
 			return gnet.None
 		}
 		_, _ = c.gc.Discard(n)
+		c.l.bytesIn.Add(int64(n))
 		c.r.Release()
 		if act != gnet.None {
 			return act
@@ -189,6 +190,7 @@ func (c *conn) send(op ws.OpCode, p []byte) {
 // reused as soon as write returns. A write error closes the conn inside
 // the call (OnClose runs), after which c.state is stateClosed.
 func (c *conn) write(b []byte) {
+	c.l.bytesOut.Add(int64(len(b)))
 	_, _ = c.gc.Write(b)
 }
 

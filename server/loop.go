@@ -21,8 +21,10 @@ type loop struct {
 	idx int // the loop's pool shard
 
 	// Counters read by other goroutines (metrics, stats).
-	msgsIn  atomic.Int64
-	msgsOut atomic.Int64
+	msgsIn   atomic.Int64 // data messages received
+	msgsOut  atomic.Int64 // pushes written (Send)
+	bytesIn  atomic.Int64 // frame bytes read after the upgrade
+	bytesOut atomic.Int64 // bytes written, frames and handshakes
 
 	now   uint32 // ticks since the server started, as of the last tick task
 	wheel wheel

@@ -39,7 +39,7 @@ type Server struct {
 	draining atomic.Bool
 	conns    atomic.Int64 // upgraded connections
 	upgrades atomic.Int64 // successful upgrades, ever
-	rejects  atomic.Int64 // refused upgrades, ever
+	rejects  [len(rejectStatuses)]atomic.Int64 // refused upgrades by status, ever
 	closes   [numReasons]atomic.Int64
 	anon     atomic.Int64 // anonymous users so far
 	msgID    atomic.Uint64
@@ -197,7 +197,7 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	l := s.loopOf(gc.EventLoop())
 	if s.draining.Load() || s.eng.CountConnections() > s.cfg.MaxConns+fdReserve(s.cfg.MaxConns) {
-		s.rejects.Add(1)
+		s.rejected(http.StatusServiceUnavailable)
 		s.closes[ReasonRejected].Add(1)
 		return appendHTTPError(nil, 503, "unavailable", "the server is at its connection limit", ""), gnet.Close
 	}
@@ -262,4 +262,18 @@ func (g gnetLogger) Errorf(f string, a ...any) {
 }
 func (g gnetLogger) Fatalf(f string, a ...any) {
 	g.log.Error(fmt.Sprintf(f, a...), "component", "gnet")
+}
+
+// rejectStatuses are the HTTP statuses an upgrade can be refused with; the
+// last entry counts any other.
+var rejectStatuses = [...]int{400, 401, 403, 404, 405, 426, 431, 503, 505, 0}
+
+// rejected counts a refused upgrade.
+func (s *Server) rejected(status int) {
+	for i, st := range rejectStatuses {
+		if st == status || st == 0 {
+			s.rejects[i].Add(1)
+			return
+		}
+	}
 }

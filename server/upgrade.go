@@ -157,7 +157,7 @@ func (l *loop) rejectErr(c *conn, err error) gnet.Action {
 // reject writes an HTTP error response with a JSON body and closes c.
 func (l *loop) reject(c *conn, status int, code, msg string, extra ws.HandshakeHeaderString) gnet.Action {
 	c.reason = ReasonRejected
-	l.s.rejects.Add(1)
+	l.s.rejected(status)
 	l.out = appendHTTPError(l.out[:0], status, code, msg, string(extra))
 	c.write(l.out)
 	return gnet.Close
