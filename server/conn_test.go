@@ -223,6 +223,12 @@ func TestShutdownSendsGoingAwayAndWaits(t *testing.T) {
 	}
 	half := dial(t, s)
 	half.write([]byte("GET /ws HTTP/1.1\r\n"))
+	waitFor(t, time.Second, func() error {
+		if n := s.eng.CountConnections(); n != 11 {
+			return errorf("%d connections open", n)
+		}
+		return nil
+	})
 
 	shut := make(chan error, 1)
 	go func() {
