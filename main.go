@@ -97,6 +97,17 @@ func parseServe(args []string, getenv func(string) string) (*serveFlags, error) 
 	fs.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "no frame at all for this long closes the connection")
 	fs.IntVar(&f.cfg.MaxPending, "max-pending", server.DefaultMaxPending, "outbound bytes queued for one connection before it is closed as too slow")
 	fs.IntVar(&f.cfg.Loops, "loops", runtime.NumCPU(), "event loops")
+	fs.StringVar(&f.cfg.JWTSecret, "jwt-secret", "", "HS256 secret; when set, every connection needs a valid token (sub = user id)")
+	fs.Func("origins", "comma-separated Origin patterns allowed for browser clients, e.g. https://*.example.com (default: any)", func(v string) error {
+		f.cfg.Origins = nil
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				f.cfg.Origins = append(f.cfg.Origins, o)
+			}
+		}
+		return nil
+	})
+	fs.IntVar(&f.cfg.MaxRate, "max-rate", server.DefaultMaxRate, "messages per second one client may send (burst: twice that); past it the client is disconnected; -1: no cap")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal, json otherwise)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 
@@ -161,6 +172,9 @@ func serve(args []string) error {
 	case err := <-errc:
 		return err
 	case <-srv.Ready():
+	}
+	if cfg.JWTSecret == "" && !cfg.Echo {
+		log.Warn("development mode: no --jwt-secret, so connections are trusted to name their user with ?user=")
 	}
 	log.Info("wspush serving",
 		"version", version,
