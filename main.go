@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/wspush/wspush/bench"
 	"github.com/wspush/wspush/server"
 )
 
@@ -42,6 +43,8 @@ func main() {
 	switch cmd {
 	case "serve":
 		err = serve(args)
+	case "bench":
+		err = bench.Main(args, os.Stdout, os.Stderr)
 	case "version":
 		printVersion(os.Stdout)
 	case "help":
@@ -61,6 +64,7 @@ func main() {
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   wspush serve [flags]   run the server (also what a bare "wspush" runs)
+  wspush bench MODE      load-test a server; MODE: connect | idle | echo | push | broadcast
   wspush version         print the version
 Run "wspush serve -h" for the server's flags.
 `)

@@ -1,0 +1,149 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// apiClient calls the server's HTTP API.
+type apiClient struct {
+	base string
+	key  string
+	hc   *http.Client
+}
+
+func newAPIClient(base, key string, conns int) *apiClient {
+	tr := &http.Transport{
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	return &apiClient{
+		base: strings.TrimRight(base, "/"),
+		key:  key,
+		hc:   &http.Client{Transport: tr, Timeout: 10 * time.Second},
+	}
+}
+
+// apiError is an HTTP answer other than 2xx.
+type apiError struct {
+	status int
+	body   string
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("bench: API answered %d: %s", e.status, e.body)
+}
+
+// call POSTs (or GETs, with a nil body) path and decodes the JSON answer
+// into out.
+func (a *apiClient) call(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if a.key != "" {
+		req.Header.Set("Authorization", "Bearer "+a.key)
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return &apiError{status: resp.StatusCode, body: strings.TrimSpace(string(b))}
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("bench: %s %s: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// stamp is the data of a bench push: the sequence number and the sending
+// time in microseconds since the Unix epoch. Microseconds stay exact even
+// if the server decodes the number into a float64.
+type stamp struct {
+	Bench struct {
+		Seq int64 `json:"seq"`
+		TUS int64 `json:"t_us"`
+	} `json:"bench"`
+}
+
+func newStamp(seq int64) stamp {
+	var s stamp
+	s.Bench.Seq, s.Bench.TUS = seq, time.Now().UnixMicro()
+	return s
+}
+
+// push sends one push to user and returns how many connections the server
+// delivered it to.
+func (a *apiClient) push(ctx context.Context, user string, seq int64) (int64, error) {
+	var out struct {
+		Delivered int64 `json:"delivered"`
+	}
+	body := struct {
+		Users []string `json:"users"`
+		Data  stamp    `json:"data"`
+	}{[]string{user}, newStamp(seq)}
+	err := a.call(ctx, http.MethodPost, "/v1/push", body, &out)
+	return out.Delivered, err
+}
+
+// broadcast sends one broadcast and returns how many connections the
+// server delivered it to.
+func (a *apiClient) broadcast(ctx context.Context, seq int64) (int64, error) {
+	var out struct {
+		Delivered int64 `json:"delivered"`
+	}
+	body := struct {
+		Data stamp `json:"data"`
+	}{newStamp(seq)}
+	err := a.call(ctx, http.MethodPost, "/v1/broadcast", body, &out)
+	return out.Delivered, err
+}
+
+// rss asks GET /v1/stats for the server's resident memory.
+func (a *apiClient) rss(ctx context.Context) (int64, error) {
+	var out struct {
+		RSS *int64 `json:"rss_bytes"`
+	}
+	if err := a.call(ctx, http.MethodGet, "/v1/stats", nil, &out); err != nil {
+		return 0, err
+	}
+	if out.RSS == nil {
+		return 0, fmt.Errorf("bench: GET /v1/stats has no rss_bytes")
+	}
+	return *out.RSS, nil
+}
+
+// apiCause names an API failure for the failure counts.
+func apiCause(err error) string {
+	if e, ok := err.(*apiError); ok {
+		return "api_http_" + strconv.Itoa(e.status)
+	}
+	return "api_error"
+}
