@@ -109,7 +109,7 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 	if c.pending != nil {
 		// Rare: the first frame straddled the upgrade response's read.
 		c.pending = append(c.pending, buf...)
-		_, _ = gc.Discard(len(buf))
+		discard(gc, len(buf))
 		n, act := c.consume(c.pending)
 		c.pending = c.pending[n:]
 		if len(c.pending) == 0 {
@@ -118,8 +118,16 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 		return act
 	}
 	n, act := c.consume(buf)
-	_, _ = gc.Discard(n)
+	discard(gc, n)
 	return act
+}
+
+// discard drops the n bytes consumed. gnet's Discard(0) drops everything
+// buffered, a partial frame included, so zero must not reach it.
+func discard(gc gnet.Conn, n int) {
+	if n > 0 {
+		_, _ = gc.Discard(n)
+	}
 }
 
 // OnClose counts a connection gone. It implements gnet.EventHandler.

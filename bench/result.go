@@ -102,7 +102,9 @@ type BenchStats struct {
 func (r *Result) merge(parts []partial) {
 	var hs, lat []*hdrhistogram.Snapshot
 	var bc []bcastCount
-	r.Failures = map[string]int64{}
+	if r.Failures == nil {
+		r.Failures = map[string]int64{}
+	}
 	for _, p := range parts {
 		r.Conns.Upgraded += p.Upgraded
 		r.Conns.Failed += p.Failed

@@ -1,0 +1,165 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/wspush/wspush/server"
+)
+
+// TestMain lets the test binary act as a bench worker process: --workers
+// re-executes os.Args[0] with "bench MODE --worker SPEC".
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "bench" {
+		if err := Main(os.Args[2:], os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// startEcho runs an in-process `wspush serve --echo` on a free port.
+func startEcho(t *testing.T) string {
+	t.Helper()
+	srv := server.New(server.Config{Addr: "127.0.0.1:0", Echo: true, Loops: 1})
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	select {
+	case <-srv.Ready():
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	})
+	return "ws://" + srv.Addr().String() + "/ws"
+}
+
+// testConfig bounds a run tightly, so a broken bench fails fast instead of
+// hanging the test.
+func testConfig(mode, url string, conns int) Config {
+	return Config{
+		Mode:        mode,
+		URL:         url,
+		Conns:       conns,
+		Loops:       1,
+		Hold:        200 * time.Millisecond,
+		Duration:    500 * time.Millisecond,
+		Grace:       3 * time.Second,
+		DialTimeout: 5 * time.Second,
+		Timeout:     30 * time.Second,
+	}
+}
+
+func runOK(t *testing.T, cfg Config) *Result {
+	t.Helper()
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !res.Pass || res.Errors != 0 {
+		t.Fatalf("run failed: errors %d %v notes %v", res.Errors, res.Failures, res.Notes)
+	}
+	return res
+}
+
+func TestConnectAgainstEchoServer(t *testing.T) {
+	res := runOK(t, testConfig(ModeConnect, startEcho(t), 300))
+	if res.Conns.Upgraded != 300 || res.Conns.Failed != 0 || res.Conns.Dropped != 0 {
+		t.Fatalf("conns %+v, want 300 upgraded", res.Conns)
+	}
+	if res.Handshake == nil || res.Handshake.Count != 300 {
+		t.Fatalf("handshake latencies %+v, want 300", res.Handshake)
+	}
+	if res.Conns.PerSec <= 0 {
+		t.Fatalf("no upgrade rate: %+v", res.Conns)
+	}
+}
+
+func TestEchoAgainstEchoServer(t *testing.T) {
+	cfg := testConfig(ModeEcho, startEcho(t), 200)
+	cfg.Size = 300 // a 16-bit length header
+	res := runOK(t, cfg)
+	if res.Conns.Upgraded != 200 {
+		t.Fatalf("upgraded %d, want 200", res.Conns.Upgraded)
+	}
+	// Every connection has sent at least one message and every echo that
+	// came back was one the bench had sent.
+	if res.Messages.Sent < 200 || res.Messages.Received == 0 || res.Messages.Received > res.Messages.Sent {
+		t.Fatalf("messages %+v", res.Messages)
+	}
+	if res.Latency == nil || res.Latency.Count != res.Messages.Received {
+		t.Fatalf("latency %+v for %d echoes", res.Latency, res.Messages.Received)
+	}
+}
+
+func TestIdleOverTwoWorkerProcesses(t *testing.T) {
+	cfg := testConfig(ModeIdle, startEcho(t), 300)
+	cfg.Workers = 2
+	cfg.ServerPID = os.Getpid() // the server runs in this process
+	res := runOK(t, cfg)
+	if res.Conns.Upgraded != 300 {
+		t.Fatalf("upgraded %d, want 300", res.Conns.Upgraded)
+	}
+	if res.Bench.Processes != 3 {
+		t.Fatalf("bench processes %d, want 2 workers and the coordinator", res.Bench.Processes)
+	}
+	if res.Server == nil || res.Server.RSSAfter == 0 {
+		t.Fatalf("server stats %+v", res.Server)
+	}
+}
+
+func TestEchoOverTwoWorkersFromSourceIPs(t *testing.T) {
+	cfg := testConfig(ModeEcho, startEcho(t), 100)
+	cfg.Workers = 2
+	var err error
+	if cfg.SourceIPs, err = ParseSourceIPs("127.0.0.2-127.0.0.3"); err != nil {
+		t.Fatal(err)
+	}
+	res := runOK(t, cfg)
+	if res.Conns.Upgraded != 100 || res.Messages.Received == 0 {
+		t.Fatalf("conns %+v messages %+v", res.Conns, res.Messages)
+	}
+	if res.Latency == nil || res.Latency.Count != res.Messages.Received {
+		t.Fatalf("merged latency %+v for %d echoes", res.Latency, res.Messages.Received)
+	}
+}
+
+// TestConnectCountsFailuresByCause: a closed port is "refused", a wrong
+// path the server's HTTP status.
+func TestConnectCountsFailuresByCause(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+
+	res, err := Run(context.Background(), testConfig(ModeConnect, "ws://"+closed+"/ws", 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failures["refused"] != 20 || res.Conns.Failed != 20 || res.Pass {
+		t.Fatalf("closed port: failures %v conns %+v pass %v", res.Failures, res.Conns, res.Pass)
+	}
+
+	url := startEcho(t)
+	cfg := testConfig(ModeConnect, url[:len(url)-len("/ws")]+"/nope", 20)
+	cfg.MaxErrors = 20
+	res, err = Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failures["http_404"] != 20 || !res.Pass {
+		t.Fatalf("wrong path: failures %v pass %v", res.Failures, res.Pass)
+	}
+}
