@@ -2,7 +2,8 @@
 #
 #   make test       install what the tests need, then vet, race tests, fuzz smoke
 #   make fuzz       every fuzz target for FUZZTIME each (default 2m)
-#   make bench      micro-benchmarks and the idle-memory benchmark
+#   make bench      micro-benchmarks, the idle-memory benchmark and the
+#                   wspush bench suite (bench-suite) against local servers
 #   make lint       gofmt, go vet, staticcheck
 #   make autobahn   Autobahn fuzzing client against serve --echo (docs/conformance.md)
 
@@ -15,7 +16,7 @@ STATICCHECK_VERSION ?= 2025.1.1
 
 FUZZ_TARGETS := $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' frame/*_test.go 2>/dev/null | sed 's/^func //')
 
-.PHONY: build test deps vet race fuzz-smoke fuzz bench lint autobahn clean
+.PHONY: build test deps vet race fuzz-smoke fuzz bench bench-suite lint autobahn clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o wspush .
@@ -61,6 +62,16 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./frame/
 	$(GO) test -run '^$$' -bench BenchmarkIdleMemory -benchtime 1x ./server/
+	$(MAKE) bench-suite
+
+# bench-suite runs wspush bench against two local servers (serve, serve
+# --echo): idle with BENCH_CONNS connections over 2 worker processes,
+# connect, echo, push and broadcast to BENCH_CONNS. Every step is bounded in
+# time; the JSON results go to BENCH_OUT (docs/benchmarks.md).
+BENCH_CONNS ?= 10000
+BENCH_OUT   ?= /tmp/wspush-bench
+bench-suite: build
+	WSPUSH=./wspush CONNS=$(BENCH_CONNS) OUT=$(BENCH_OUT) bash bench/suite.sh
 
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...

@@ -140,10 +140,11 @@ func (a *apiClient) rss(ctx context.Context) (int64, error) {
 	return *out.RSS, nil
 }
 
-// apiCause names an API failure for the failure counts.
+// apiCause names an API failure for the failure counts: api_http_NNN,
+// or api_ and the cause failureCause gives (api_refused, api_timeout, ...).
 func apiCause(err error) string {
 	if e, ok := err.(*apiError); ok {
 		return "api_http_" + strconv.Itoa(e.status)
 	}
-	return "api_error"
+	return "api_" + failureCause(err)
 }

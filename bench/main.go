@@ -63,6 +63,11 @@ func Main(args []string, stdout, stderr *os.File) error {
 	if err != nil {
 		return err
 	}
+	if opts.jsonOut != "" {
+		if err := writeJSONFile(opts.jsonOut, res); err != nil {
+			return err
+		}
+	}
 	if !res.Pass {
 		return fmt.Errorf("%w: %d errors, --max-errors %d", ErrTooManyErr, res.Errors, res.MaxErrors)
 	}
@@ -74,8 +79,21 @@ MODE: connect | idle | echo | push | broadcast. Run "wspush bench MODE -h" for t
 
 // cliOpts are the flags that are not part of Config.
 type cliOpts struct {
-	json   bool
-	worker string
+	json    bool
+	jsonOut string
+	worker  string
+}
+
+func writeJSONFile(path string, res *Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: --json-out: %w", err)
+	}
+	if err := res.WriteJSON(f); err != nil {
+		f.Close()
+		return fmt.Errorf("bench: --json-out: %w", err)
+	}
+	return f.Close()
 }
 
 func parseFlags(args []string, getenv func(string) string) (Config, cliOpts, error) {
@@ -109,6 +127,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, cliOpts, err
 	fs.DurationVar(&cfg.Timeout, "timeout", DefaultTimeout, "hard stop of the whole run")
 	fs.Int64Var(&cfg.MaxErrors, "max-errors", 0, "errors allowed before the exit status says failure")
 	fs.BoolVar(&opts.json, "json", false, "print the result as JSON (schema in docs/benchmarks.md)")
+	fs.StringVar(&opts.jsonOut, "json-out", "", "also write the JSON result to this file")
 	fs.StringVar(&opts.worker, "worker", "", "internal: run as a worker process with this spec")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
