@@ -177,6 +177,10 @@ func serve(args []string) error {
 		return err
 	case <-srv.Ready():
 	}
+	if cfg.MaxConns > server.DefaultMaxConns() {
+		log.Warn("--max-conns is above what the open-files limit allows: raise the limit (ulimit -n, LimitNOFILE) or expect 503s earlier",
+			"max_conns", cfg.MaxConns, "fits", server.DefaultMaxConns())
+	}
 	if cfg.JWTSecret == "" && !cfg.Echo {
 		log.Warn("development mode: no --jwt-secret, so connections are trusted to name their user with ?user=")
 	}

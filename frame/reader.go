@@ -32,7 +32,7 @@ type Reader struct {
 	op   ws.OpCode // first opcode of the fragmented message in progress, or 0
 	utf8 UTF8
 	done bool    // buf holds a delivered message, to go back on Release
-	size int64   // bytes of the fragmented message so far
+	size uint32  // bytes of the fragmented message so far (Check caps it)
 	buf  *[]byte // its fragments, from bufPool; nil between messages
 }
 
@@ -41,10 +41,15 @@ const maxPooled = 1 << 20
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
+// MaxMessage is the largest maxMessage that Check accepts; a larger or
+// zero one means MaxMessage.
+const MaxMessage = 1<<31 - 1
+
 // Check checks header h against RFC 6455 and the reader's state before any
 // of its payload is read, so that a frame declaring 2^62 bytes costs
-// nothing. maxMessage caps the size of a whole data message; zero means no
-// cap. Only server-side use is supported: client frames must be masked.
+// nothing. maxMessage caps the size of a whole data message; zero means
+// MaxMessage (2 GiB). Only server-side use is supported: client frames must
+// be masked.
 func (r *Reader) Check(h ws.Header, maxMessage int64) error {
 	s := ws.StateServerSide
 	if r.op != 0 {
@@ -53,7 +58,10 @@ func (r *Reader) Check(h ws.Header, maxMessage int64) error {
 	if err := ws.CheckHeader(h, s); err != nil {
 		return err
 	}
-	if maxMessage > 0 && !h.OpCode.IsControl() && h.Length > maxMessage-r.size {
+	if maxMessage <= 0 || maxMessage > MaxMessage {
+		maxMessage = MaxMessage
+	}
+	if !h.OpCode.IsControl() && h.Length > maxMessage-int64(r.size) {
 		return ErrTooLarge
 	}
 	return nil
@@ -97,7 +105,7 @@ func (r *Reader) Frame(h ws.Header, p []byte) (Message, error) {
 		return Message{}, ErrInvalidUTF8
 	}
 	*r.buf = append(*r.buf, p...)
-	r.size += int64(len(p))
+	r.size += uint32(len(p))
 	if !h.Fin {
 		return Message{}, nil
 	}

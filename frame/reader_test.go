@@ -472,8 +472,8 @@ func TestReaderTooLargeFromHeaderAlone(t *testing.T) {
 	if err := r.Check(h, 1<<20); err != frame.ErrTooLarge || frame.CloseCode(err) != ws.StatusMessageTooBig {
 		t.Fatalf("Check(2^62 bytes) = %v; want %v", err, frame.ErrTooLarge)
 	}
-	// Zero means no cap: the reader waits for the payload.
-	expect(t, 0, huge, "wait 14")
+	// Zero means the largest cap, frame.MaxMessage: 2^62 bytes is still over it.
+	expect(t, 0, huge, failLine(1009, frame.ErrTooLarge))
 }
 
 func TestReaderMessageAtAndOverLimit(t *testing.T) {
@@ -684,7 +684,11 @@ func model(frames []scriptFrame, streamLen int, maxMessage int64) []string {
 		if err := ws.CheckHeader(h, state); err != nil {
 			return append(log, failLine(1002, err))
 		}
-		if maxMessage > 0 && !h.OpCode.IsControl() && h.Length+int64(len(msg)) > maxMessage {
+		limit := maxMessage
+		if limit <= 0 {
+			limit = frame.MaxMessage
+		}
+		if !h.OpCode.IsControl() && h.Length+int64(len(msg)) > limit {
 			return append(log, failLine(1009, frame.ErrTooLarge))
 		}
 		if int64(len(p)) < h.Length {

@@ -25,23 +25,30 @@ var errClosed = errors.New("server: connection closed")
 // gnet's inbound buffer, and the frame.Reader gives back its assembly buffer
 // after each message. Only the conn's event loop touches it.
 type conn struct {
-	m    pool.Member // the pool entry; m.Conn is c itself
 	gc   gnet.Conn
 	l    *loop
 	prev *conn // timing wheel links
 	next *conn
+	sess *session // the client protocol's state; nil in echo mode
 
-	perms  *perms // what the token allows; nil allows all (development mode)
 	r      frame.Reader
 	skip   int64  // bytes of a frame still to discard while closing
 	at     uint32 // the wheel tick this conn is filed under
 	seen   uint32 // tick of the last inbound bytes, or of entering the state
-	exp    uint32 // tick at which the token expires; 0: never
-	rate   rateLimiter
 	state  uint8
 	queued bool // in the wheel
-	pooled bool // in the pool (protocol mode, upgraded)
 	reason CloseReason
+}
+
+// session is what the client protocol adds to an upgraded connection. It
+// is allocated at the upgrade, and not at all in echo mode, so that a bare
+// WebSocket connection stays small.
+type session struct {
+	m      pool.Member // the pool entry; m.Conn is the conn
+	perms  *perms      // what the token allows; nil allows all (development mode)
+	exp    uint32      // tick at which the token expires; 0: never
+	rate   rateLimiter
+	pooled bool // in the pool
 }
 
 // traffic handles the bytes gnet has buffered for c. It runs on c's loop.
@@ -132,7 +139,7 @@ func (c *conn) message(m frame.Message) gnet.Action {
 		switch {
 		case c.l.s.cfg.Echo:
 			c.send(m.Op, m.Payload)
-		case !c.rate.allow(c.l.now, c.l.s.cfg.MaxRate):
+		case !c.sess.rate.allow(c.l.now, c.l.s.cfg.MaxRate):
 			c.disconnect(DisconnectRateLimited, "")
 			return gnet.None
 		case m.Op == ws.OpText:
@@ -240,9 +247,9 @@ func (c *conn) disconnect(d Disconnect, detail string) {
 
 // leavePool takes c out of the pool, so that no push reaches it any more.
 func (c *conn) leavePool() {
-	if c.pooled {
-		c.pooled = false
-		c.l.s.pool.Remove(&c.m)
+	if c.sess != nil && c.sess.pooled {
+		c.sess.pooled = false
+		c.l.s.pool.Remove(&c.sess.m)
 	}
 }
 

@@ -224,7 +224,7 @@ func TestShutdownSendsGoingAwayAndWaits(t *testing.T) {
 	half := dial(t, s)
 	half.write([]byte("GET /ws HTTP/1.1\r\n"))
 	waitFor(t, time.Second, func() error {
-		if n := s.eng.CountConnections(); n != 11 {
+		if n := s.tcp.Load(); n != 11 {
 			return errorf("%d connections open", n)
 		}
 		return nil

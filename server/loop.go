@@ -73,7 +73,7 @@ func (l *loop) fire(c *conn) {
 	case stateOpen:
 		silent := l.now - c.seen
 		switch {
-		case c.exp != 0 && l.now >= c.exp:
+		case c.sess != nil && c.sess.exp != 0 && l.now >= c.sess.exp:
 			c.disconnect(DisconnectTokenExpired, "")
 		case silent >= ticks(l.s.cfg.IdleTimeout):
 			c.disconnect(DisconnectIdle, "")
@@ -107,8 +107,8 @@ func (l *loop) nextDeadline(c *conn) uint32 {
 		at = l.now + ping
 	}
 	at = min(at, c.seen+idle)
-	if c.exp != 0 {
-		at = min(at, c.exp)
+	if c.sess != nil && c.sess.exp != 0 {
+		at = min(at, c.sess.exp)
 	}
 	return at
 }

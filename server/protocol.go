@@ -37,18 +37,18 @@ var framePong = frame.AppendFrame(nil, ws.OpText, []byte(`{"type":"pong"}`))
 // handshake proved, and appends its welcome message to out.
 func (c *conn) join(out []byte, id identity) []byte {
 	s := c.l.s
-	c.m.Conn = c
-	c.m.User = id.user
-	c.perms = id.perms
+	ss := &session{perms: id.perms, pooled: true}
+	ss.m.Conn = c
+	ss.m.User = id.user
 	if !id.exp.IsZero() {
-		c.exp = max(s.ticksAt(id.exp), 1)
+		ss.exp = max(s.ticksAt(id.exp), 1)
 	}
-	c.rate.reset(c.l.now, s.cfg.MaxRate)
-	s.pool.Add(&c.m, c.l.idx)
-	c.pooled = true
+	ss.rate.reset(c.l.now, s.cfg.MaxRate)
+	c.sess = ss
+	s.pool.Add(&ss.m, c.l.idx)
 
 	b := append(c.l.scratch[:0], `{"type":"welcome","conn":"c`...)
-	b = strconv.AppendUint(b, c.m.ID(), 10)
+	b = strconv.AppendUint(b, c.sess.m.ID(), 10)
 	b = append(b, `","user":`...)
 	b = appendJSONString(b, id.user)
 	b = append(b, `,"ping":`...)
@@ -70,7 +70,7 @@ func (c *conn) request(p []byte) {
 		c.reply(nil, codeBadRequest, "ref must be a number or a string of at most 64 bytes")
 		return
 	}
-	s := c.l.s
+	s, ss := c.l.s, c.sess
 	switch req.Type {
 	case "ping":
 		c.write(framePong)
@@ -81,25 +81,25 @@ func (c *conn) request(p []byte) {
 		}
 		switch req.Type {
 		case "join":
-			if !c.perms.canJoin(req.Room) {
+			if !ss.perms.canJoin(req.Room) {
 				c.reply(req.Ref, codeForbidden, "the token does not allow joining "+req.Room)
 				return
 			}
-			if _, err := s.pool.Join(&c.m, req.Room); err != nil {
+			if _, err := s.pool.Join(&ss.m, req.Room); err != nil {
 				c.reply(req.Ref, codeTooMany, err.Error())
 				return
 			}
 		case "leave":
-			s.pool.Leave(&c.m, req.Room)
+			s.pool.Leave(&ss.m, req.Room)
 		case "publish":
 			if !c.checkData(req) {
 				return
 			}
-			if !c.perms.canPublish(req.Room) {
+			if !ss.perms.canPublish(req.Room) {
 				c.reply(req.Ref, codeForbidden, "the token does not allow publishing to "+req.Room)
 				return
 			}
-			s.publish(req.Room, req.Data, c.m.User, nil)
+			s.publish(req.Room, req.Data, ss.m.User, nil)
 		}
 		c.reply(req.Ref, "", "")
 	case "send":
@@ -110,11 +110,11 @@ func (c *conn) request(p []byte) {
 		if !c.checkData(req) {
 			return
 		}
-		if !c.perms.canSend() {
+		if !ss.perms.canSend() {
 			c.reply(req.Ref, codeForbidden, "the token does not allow sending to users")
 			return
 		}
-		s.pushUsers([]string{req.To}, req.Data, c.m.User, nil)
+		s.pushUsers([]string{req.To}, req.Data, ss.m.User, nil)
 		c.reply(req.Ref, "", "")
 	case "":
 		c.reply(req.Ref, codeBadRequest, "type is required")

@@ -38,11 +38,16 @@ type Server struct {
 
 	draining atomic.Bool
 	conns    atomic.Int64 // upgraded connections
-	upgrades atomic.Int64 // successful upgrades, ever
-	rejects  [len(rejectStatuses)]atomic.Int64 // refused upgrades by status, ever
-	closes   [numReasons]atomic.Int64
-	anon     atomic.Int64 // anonymous users so far
-	msgID    atomic.Uint64
+	tcp      atomic.Int64 // TCP connections with state, upgraded or not
+	// acceptCap bounds tcp: past it a new connection is answered 503 and
+	// closed at once. It stays below the open-files limit whatever
+	// MaxConns says, so that accept never meets EMFILE.
+	acceptCap int64
+	upgrades  atomic.Int64                      // successful upgrades, ever
+	rejects   [len(rejectStatuses)]atomic.Int64 // refused upgrades by status, ever
+	closes    [numReasons]atomic.Int64
+	anon      atomic.Int64 // anonymous users so far
+	msgID     atomic.Uint64
 
 	pool *pool.Pool
 }
@@ -50,12 +55,14 @@ type Server struct {
 // New returns a Server for cfg, with defaults filled in.
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
+	limit := openFilesLimit()
 	return &Server{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		start: time.Now(),
-		ready: make(chan struct{}),
-		pool:  pool.New(pool.Config{Shards: cfg.Loops}),
+		acceptCap: int64(min(cfg.MaxConns+fdReserve(cfg.MaxConns), limit-fdReserve(limit)/2)),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		start:     time.Now(),
+		ready:     make(chan struct{}),
+		pool:      pool.New(pool.Config{Shards: cfg.Loops}),
 	}
 }
 
@@ -128,10 +135,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
-	for s.eng.CountConnections() > 0 {
+	for s.tcp.Load() > 0 {
 		select {
 		case <-ctx.Done():
-			s.log.Warn("shutdown: connections left open", "count", s.eng.CountConnections())
+			s.log.Warn("shutdown: connections left open", "count", s.tcp.Load())
 			return s.stop()
 		case <-t.C:
 		}
@@ -196,13 +203,15 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 // accept never meets EMFILE. It implements gnet.EventHandler.
 func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	l := s.loopOf(gc.EventLoop())
-	if s.draining.Load() || s.eng.CountConnections() > s.cfg.MaxConns+fdReserve(s.cfg.MaxConns) {
+	// gnet's own CountConnections would race with its load balancer.
+	if s.draining.Load() || s.tcp.Load() >= s.acceptCap {
 		s.rejected(http.StatusServiceUnavailable)
 		s.closes[ReasonRejected].Add(1)
 		return appendHTTPError(nil, 503, "unavailable", "the server is at its connection limit", ""), gnet.Close
 	}
 	c := &conn{gc: gc, l: l, seen: l.now}
 	gc.SetContext(c)
+	s.tcp.Add(1)
 	l.wheel.add(c, l.now+ticks(s.cfg.HandshakeTimeout))
 	return nil, gnet.None
 }
@@ -233,6 +242,7 @@ func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 		c.reason = ReasonPeerGone
 	}
 	c.state = stateClosed
+	s.tcp.Add(-1)
 	s.closes[c.reason].Add(1)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("connection closed", "remote", gc.RemoteAddr().String(), "reason", c.reason.String(), "err", err)
