@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +162,12 @@ func TestConnectCountsFailuresByCause(t *testing.T) {
 	}
 	if res.Failures["http_404"] != 20 || !res.Pass {
 		t.Fatalf("wrong path: failures %v pass %v", res.Failures, res.Pass)
+	}
+}
+
+func TestRunRefusesMoreConnectionsThanDescriptors(t *testing.T) {
+	cfg := testConfig(ModeIdle, "ws://127.0.0.1:1/ws", 1<<24)
+	if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "--workers") {
+		t.Fatalf("err = %v, want advice to use more --workers", err)
 	}
 }

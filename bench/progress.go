@@ -29,14 +29,17 @@ func (b *bar) phase(name string, total int64) {
 		fmt.Fprintln(b.w)
 	}
 	b.name, b.total = name, total
-	b.pb = progressbar.NewOptions64(total,
+	opts := []progressbar.Option{
 		progressbar.OptionSetWriter(b.w),
 		progressbar.OptionSetDescription(name),
-		progressbar.OptionShowCount(),
 		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionThrottle(100 * time.Millisecond),
 		progressbar.OptionSetWidth(30),
-	)
+	}
+	if total > 0 {
+		opts = append(opts, progressbar.OptionShowCount())
+	}
+	b.pb = progressbar.NewOptions64(total, opts...)
 }
 
 func (b *bar) update(p progress) {

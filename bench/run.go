@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -31,6 +32,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 func run(ctx context.Context, cfg Config, obs observer) (*Result, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if err := checkFDs(cfg); err != nil {
 		return nil, err
 	}
 	start := time.Now()
@@ -121,7 +125,7 @@ func run(ctx context.Context, cfg Config, obs observer) (*Result, error) {
 		}
 	}
 	res.Server = probe.stats(time.Since(start))
-	if ctx.Err() != nil && context.Cause(ctx) == context.DeadlineExceeded {
+	if ctx.Err() == context.DeadlineExceeded {
 		res.Notes = append(res.Notes, fmt.Sprintf("stopped by --timeout %s", cfg.Timeout))
 	}
 	res.finish()
@@ -217,6 +221,22 @@ feed:
 	// round lets the last arrivals land in its result too.
 	sleep(ctx, progressEvery)
 	return &st
+}
+
+// checkFDs refuses a run whose busiest process would need more
+// descriptors than its open-files limit: one per connection, one more per
+// dial in flight (the descriptor is duplicated into the event loop), and a
+// reserve for the loops, pipes and the API client.
+func checkFDs(cfg Config) error {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
+		return nil
+	}
+	per := (cfg.Conns + cfg.Workers - 1) / cfg.Workers
+	if need := per + cfg.Concurrency + 64; need > int(rl.Cur) {
+		return fmt.Errorf("bench: %d connections per process need about %d descriptors, over the open-files limit %d: use more --workers", per, need, rl.Cur)
+	}
+	return nil
 }
 
 // watch feeds the fleet's counters to obs until the returned func is
