@@ -1,0 +1,474 @@
+package server
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+const testAPIKey = "test-key"
+
+// apiClient calls a test server's HTTP API.
+type apiClient struct {
+	t    *testing.T
+	base string
+	key  string // sent as a bearer key unless empty
+	hc   *http.Client
+}
+
+// newAPIClient returns a client of s's API that sends key. Its idle
+// connections close before the server shuts down, so that no goroutine
+// outlives the test.
+func newAPIClient(t *testing.T, s *Server, key string) *apiClient {
+	t.Helper()
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &apiClient{t: t, base: "http://" + s.APIAddr().String(), key: key, hc: &http.Client{Transport: tr}}
+}
+
+// call sends one request and returns the answer's status, header and body.
+func (a *apiClient) call(method, path, body string) (int, http.Header, string) {
+	a.t.Helper()
+	req, err := http.NewRequest(method, a.base+path, strings.NewReader(body))
+	if err != nil {
+		a.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if a.key != "" {
+		req.Header.Set("Authorization", "Bearer "+a.key)
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		a.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		a.t.Fatalf("%s %s: reading the body: %v", method, path, err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// do sends one request, checks that it answers 200 and decodes the JSON
+// answer into v.
+func (a *apiClient) do(method, path, body string, v any) {
+	a.t.Helper()
+	status, _, got := a.call(method, path, body)
+	if status != http.StatusOK {
+		a.t.Fatalf("%s %s: status %d, want 200; body %s", method, path, status, got)
+	}
+	if err := json.Unmarshal([]byte(got), v); err != nil {
+		a.t.Fatalf("%s %s: answer %q: %v", method, path, got, err)
+	}
+}
+
+// apiDialUser connects as user in development mode and reads the welcome.
+func apiDialUser(t *testing.T, s *Server, user string) *client {
+	t.Helper()
+	c := dial(t, s)
+	c.write([]byte(upgradeRequest("/ws?user=" + url.QueryEscape(user))))
+	c.expectStatus(http.StatusSwitchingProtocols)
+	var w struct{ Type, User string }
+	h, p := c.read()
+	if err := json.Unmarshal(p, &w); h.OpCode != ws.OpText || err != nil || w.Type != "welcome" || w.User != user {
+		t.Fatalf("got %v %q, want the welcome of %s", h.OpCode, p, user)
+	}
+	return c
+}
+
+// apiTwoUsers connects alice and bob with two connections each.
+func apiTwoUsers(t *testing.T, s *Server) (a1, a2, b1, b2 *client) {
+	t.Helper()
+	return apiDialUser(t, s, "alice"), apiDialUser(t, s, "alice"), apiDialUser(t, s, "bob"), apiDialUser(t, s, "bob")
+}
+
+func startAPIServer(t *testing.T) (*Server, *apiClient) {
+	t.Helper()
+	s := startServer(t, Config{APIAddr: "127.0.0.1:0", APIKey: testAPIKey})
+	return s, newAPIClient(t, s, testAPIKey)
+}
+
+// pushMsg is a push envelope as the client receives it.
+type pushMsg struct {
+	Type string          `json:"type"`
+	ID   string          `json:"id"`
+	Data json.RawMessage `json:"data"`
+	TS   int64           `json:"ts"`
+	Room string          `json:"room"`
+	From string          `json:"from"`
+}
+
+// expectPushData reads one frame and checks that it is a push of data
+// (compared as compact JSON), to room when room is set.
+func (c *client) expectPushData(data, room string) pushMsg {
+	c.t.Helper()
+	h, p := c.read()
+	var m pushMsg
+	if err := json.Unmarshal(p, &m); h.OpCode != ws.OpText || err != nil {
+		c.t.Fatalf("got %v %q, want a push of %s", h.OpCode, p, data)
+	}
+	var want bytes.Buffer
+	if err := json.Compact(&want, []byte(data)); err != nil {
+		c.t.Fatalf("bad test data %q: %v", data, err)
+	}
+	if m.Type != "push" || !bytes.Equal(m.Data, want.Bytes()) || m.Room != room || m.ID == "" || m.TS == 0 {
+		c.t.Fatalf("got %s, want a push of %s to room %q", p, data, room)
+	}
+	return m
+}
+
+func TestAPIPushReachesEveryConnectionOfItsUserOnly(t *testing.T) {
+	s, api := startAPIServer(t)
+	a1, a2, b1, b2 := apiTwoUsers(t, s)
+
+	var res PushResult
+	api.do("POST", "/v1/push", `{"users":["alice","carol","alice"],"data":{"n":1}}`, &res)
+	if res.Delivered != 2 || fmt.Sprint(res.Online) != "[alice]" || fmt.Sprint(res.Offline) != "[carol]" {
+		t.Fatalf("push answered %+v, want 2 delivered, alice online, carol offline", res)
+	}
+	a1.expectPushData(`{"n":1}`, "")
+	a2.expectPushData(`{"n":1}`, "")
+
+	// Had bob been sent alice's push, it would come before this one.
+	api.do("POST", "/v1/push", `{"users":["bob"],"data":"marker"}`, &res)
+	if res.Delivered != 2 {
+		t.Fatalf("push to bob delivered %d, want 2", res.Delivered)
+	}
+	b1.expectPushData(`"marker"`, "")
+	b2.expectPushData(`"marker"`, "")
+}
+
+func TestAPIPushAnswersWithEmptyListsNotNull(t *testing.T) {
+	_, api := startAPIServer(t)
+	_, _, body := api.call("POST", "/v1/push", `{"users":["nobody"],"data":1}`)
+	if want := `{"delivered":0,"online":[],"offline":["nobody"]}` + "\n"; body != want {
+		t.Fatalf("answer %q, want %q", body, want)
+	}
+}
+
+func TestAPIPublishReachesRoomMembersOnly(t *testing.T) {
+	s, api := startAPIServer(t)
+	a1, a2, b1, b2 := apiTwoUsers(t, s)
+
+	// alice joins from one connection; the backend adds both of bob's.
+	a1.send(ws.OpText, []byte(`{"type":"join","room":"r","ref":1}`))
+	a1.expect(ws.OpText, []byte(`{"type":"ack","ref":1}`))
+	var joined struct{ Joined int }
+	api.do("POST", "/v1/rooms/r/members", `{"users":["bob","carol"]}`, &joined)
+	if joined.Joined != 2 {
+		t.Fatalf("joined %d connections, want 2", joined.Joined)
+	}
+	api.do("POST", "/v1/rooms/r/members", `{"users":["bob"]}`, &joined)
+	if joined.Joined != 0 {
+		t.Fatalf("joining again counted %d connections, want 0", joined.Joined)
+	}
+
+	var d struct{ Delivered int }
+	api.do("POST", "/v1/rooms/r/publish", `{"data":"hi"}`, &d)
+	if d.Delivered != 3 {
+		t.Fatalf("publish delivered %d, want 3", d.Delivered)
+	}
+	for _, c := range []*client{a1, b1, b2} {
+		c.expectPushData(`"hi"`, "r")
+	}
+	// Had a2 been sent the room message, it would come before this push.
+	api.do("POST", "/v1/push", `{"users":["alice"],"data":"marker"}`, &PushResult{})
+	a2.expectPushData(`"marker"`, "")
+	a1.expectPushData(`"marker"`, "")
+
+	var left struct{ Left int }
+	api.do("DELETE", "/v1/rooms/r/members", `{"users":["bob"]}`, &left)
+	if left.Left != 2 {
+		t.Fatalf("left %d connections, want 2", left.Left)
+	}
+	api.do("POST", "/v1/rooms/r/publish", `{"data":"again"}`, &d)
+	if d.Delivered != 1 {
+		t.Fatalf("publish after bob left delivered %d, want 1", d.Delivered)
+	}
+	a1.expectPushData(`"again"`, "r")
+
+	api.do("POST", "/v1/rooms/empty/publish", `{"data":1}`, &d)
+	if d.Delivered != 0 {
+		t.Fatalf("publish to a room without members delivered %d", d.Delivered)
+	}
+}
+
+func TestAPIBroadcastReachesAll(t *testing.T) {
+	s, api := startAPIServer(t)
+	a1, a2, b1, b2 := apiTwoUsers(t, s)
+	var d struct{ Delivered int }
+	api.do("POST", "/v1/broadcast", `{"data":[1,2,3]}`, &d)
+	if d.Delivered != 4 {
+		t.Fatalf("broadcast delivered %d, want 4", d.Delivered)
+	}
+	for _, c := range []*client{a1, a2, b1, b2} {
+		c.expectPushData(`[1,2,3]`, "")
+	}
+}
+
+func TestAPIKickSendsDisconnectThenCloses(t *testing.T) {
+	s, api := startAPIServer(t)
+	a1, a2, b1, _ := apiTwoUsers(t, s)
+
+	var kicked struct{ Closed int }
+	api.do("DELETE", "/v1/users/alice/connections", "", &kicked)
+	if kicked.Closed != 2 {
+		t.Fatalf("closed %d connections, want 2", kicked.Closed)
+	}
+	for _, c := range []*client{a1, a2} {
+		var d disconnectMessage
+		h, p := c.read()
+		if err := json.Unmarshal(p, &d); h.OpCode != ws.OpText || err != nil {
+			t.Fatalf("got %v %q, want the disconnect message", h.OpCode, p)
+		}
+		if d.Type != "disconnect" || d.Code != 4500 || d.Reconnect || d.Reason == "" {
+			t.Fatalf("got %s, want a disconnect with code 4500 and reconnect false", p)
+		}
+		c.expectClose(4500)
+		// RFC 6455 5.5.1: the client answers the close; the server then
+		// drops TCP.
+		c.send(ws.OpClose, binary.BigEndian.AppendUint16(nil, 4500))
+		c.expectEOF()
+	}
+
+	waitFor(t, 5*time.Second, func() error {
+		var p presence
+		api.do("GET", "/v1/users/alice", "", &p)
+		if p.Online || p.Connections != 0 {
+			return fmt.Errorf("alice still has %d connections", p.Connections)
+		}
+		if n := s.closes[ReasonKicked].Load(); n != 2 {
+			return fmt.Errorf("%d closes counted as kicked, want 2", n)
+		}
+		return nil
+	})
+	api.do("DELETE", "/v1/users/alice/connections", "", &kicked)
+	if kicked.Closed != 0 {
+		t.Fatalf("kicking an offline user closed %d", kicked.Closed)
+	}
+	// bob stays.
+	var res PushResult
+	api.do("POST", "/v1/push", `{"users":["bob"],"data":1}`, &res)
+	if res.Delivered != 2 {
+		t.Fatalf("push to bob after the kick delivered %d, want 2", res.Delivered)
+	}
+	b1.expectPushData(`1`, "")
+}
+
+func TestAPIPresenceAndStats(t *testing.T) {
+	s, api := startAPIServer(t)
+	a1, _, _, _ := apiTwoUsers(t, s)
+
+	if _, _, body := api.call("GET", "/v1/users/alice", ""); body != `{"user":"alice","online":true,"connections":2}`+"\n" {
+		t.Fatalf("presence of alice: %s", body)
+	}
+	if _, _, body := api.call("GET", "/v1/users/carol", ""); body != `{"user":"carol","online":false,"connections":0}`+"\n" {
+		t.Fatalf("presence of carol: %s", body)
+	}
+	// A user id with a space and a slash, escaped in the path.
+	c := apiDialUser(t, s, "x y/z")
+	if _, _, body := api.call("GET", "/v1/users/x%20y%2Fz", ""); body != `{"user":"x y/z","online":true,"connections":1}`+"\n" {
+		t.Fatalf("presence of an escaped user id: %s", body)
+	}
+	c.send(ws.OpClose, nil)
+	c.expectClose(0)
+	c.expectEOF()
+
+	a1.send(ws.OpText, []byte(`{"type":"ping"}`))
+	a1.expect(ws.OpText, []byte(`{"type":"pong"}`))
+	a1.send(ws.OpText, []byte(`{"type":"join","room":"r","ref":"j"}`))
+	a1.expect(ws.OpText, []byte(`{"type":"ack","ref":"j"}`))
+	api.do("POST", "/v1/push", `{"users":["bob"],"data":1}`, &PushResult{})
+
+	var st Stats
+	waitFor(t, 5*time.Second, func() error {
+		api.do("GET", "/v1/stats", "", &st)
+		if st.Connections != 4 {
+			return fmt.Errorf("%d connections, want 4", st.Connections)
+		}
+		return nil
+	})
+	switch {
+	case st.Users != 2 || st.Rooms != 1 || st.Upgrades != 5:
+		t.Fatalf("stats %+v: want 2 users, 1 room, 5 upgrades", st)
+	case st.MessagesIn != 2 || st.MessagesOut != 2:
+		t.Fatalf("stats %+v: want 2 messages in, 2 out", st)
+	case st.BytesIn == 0 || st.BytesOut == 0 || st.RSSBytes == 0 || st.Goroutines == 0 || st.UptimeSeconds < 0 || st.Draining:
+		t.Fatalf("stats %+v: want bytes, memory and goroutines counted", st)
+	}
+	_, _, body := api.call("GET", "/v1/stats", "")
+	for _, k := range []string{"connections", "users", "rooms", "messages_in", "messages_out", "bytes_in", "bytes_out", "upgrades", "rss_bytes", "goroutines", "uptime_seconds"} {
+		if !strings.Contains(body, `"`+k+`":`) {
+			t.Errorf("stats %s lack %q", body, k)
+		}
+	}
+}
+
+func TestAPIErrors(t *testing.T) {
+	s, api := startAPIServer(t)
+	users := func(n int) string {
+		names := make([]string, n)
+		for i := range names {
+			names[i] = "u" + strconv.Itoa(i)
+		}
+		b, _ := json.Marshal(names)
+		return string(b)
+	}
+	big := `{"users":["alice"],"data":"` + strings.Repeat("x", MaxAPIBody) + `"}`
+	tests := []struct {
+		name         string
+		key          string // "" means the right key
+		method, path string
+		body         string
+		status       int
+		code         string
+		allow        string
+	}{
+		{name: "bad JSON", method: "POST", path: "/v1/push", body: `{"users":`, status: 400, code: "bad_json"},
+		{name: "empty body", method: "POST", path: "/v1/broadcast", status: 400, code: "bad_json"},
+		{name: "trailing garbage", method: "POST", path: "/v1/broadcast", body: `{"data":1}x`, status: 400, code: "bad_json"},
+		{name: "body not an object", method: "POST", path: "/v1/push", body: `[1]`, status: 400, code: "bad_request"},
+		{name: "users not a list", method: "POST", path: "/v1/push", body: `{"users":"alice","data":1}`, status: 400, code: "bad_request"},
+		{name: "missing users", method: "POST", path: "/v1/push", body: `{"data":1}`, status: 400, code: "bad_request"},
+		{name: "empty users", method: "POST", path: "/v1/push", body: `{"users":[],"data":1}`, status: 400, code: "bad_request"},
+		{name: "invalid user", method: "POST", path: "/v1/push", body: `{"users":["ok",""],"data":1}`, status: 400, code: "bad_request"},
+		{name: "over 10000 users", method: "POST", path: "/v1/push", body: `{"users":` + users(MaxPushUsers+1) + `,"data":1}`, status: 400, code: "bad_request"},
+		{name: "missing data", method: "POST", path: "/v1/push", body: `{"users":["alice"]}`, status: 400, code: "bad_request"},
+		{name: "null data", method: "POST", path: "/v1/broadcast", body: `{"data":null}`, status: 400, code: "bad_request"},
+		{name: "publish without data", method: "POST", path: "/v1/rooms/r/publish", body: `{}`, status: 400, code: "bad_request"},
+		{name: "invalid room", method: "POST", path: "/v1/rooms/%01/publish", body: `{"data":1}`, status: 400, code: "bad_request"},
+		{name: "members without users", method: "POST", path: "/v1/rooms/r/members", body: `{}`, status: 400, code: "bad_request"},
+		{name: "user id too long", method: "GET", path: "/v1/users/" + strings.Repeat("u", 129), status: 400, code: "bad_request"},
+		{name: "missing key", key: "-", method: "POST", path: "/v1/broadcast", body: `{"data":1}`, status: 401, code: "unauthorized"},
+		{name: "bad key", key: "wrong", method: "POST", path: "/v1/broadcast", body: `{"data":1}`, status: 401, code: "unauthorized"},
+		{name: "metrics need the key", key: "-", method: "GET", path: "/metrics", status: 401, code: "unauthorized"},
+		{name: "unknown paths need the key", key: "-", method: "GET", path: "/v1/nope", status: 401, code: "unauthorized"},
+		{name: "unknown path", method: "GET", path: "/v1/nope", status: 404, code: "not_found"},
+		{name: "path under a call", method: "POST", path: "/v1/push/x", body: `{}`, status: 404, code: "not_found"},
+		{name: "wrong method", method: "GET", path: "/v1/push", status: 405, code: "method_not_allowed", allow: "POST"},
+		{name: "wrong method on members", method: "PUT", path: "/v1/rooms/r/members", status: 405, code: "method_not_allowed", allow: "POST, DELETE"},
+		{name: "wrong method on healthz", method: "POST", path: "/healthz", status: 405, code: "method_not_allowed", allow: "GET, HEAD"},
+		{name: "body over 1 MiB", method: "POST", path: "/v1/push", body: big, status: 413, code: "too_large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := *api
+			c.t = t
+			switch tt.key {
+			case "":
+			case "-":
+				c.key = ""
+			default:
+				c.key = tt.key
+			}
+			status, h, body := c.call(tt.method, tt.path, tt.body)
+			if status != tt.status {
+				t.Fatalf("status %d, want %d; body %s", status, tt.status, body)
+			}
+			if ct := h.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q, want application/json", ct)
+			}
+			var e apiError
+			if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error != tt.code || e.Message == "" {
+				t.Fatalf("body %s, want {\"error\":%q,\"message\":...}", body, tt.code)
+			}
+			if got := h.Get("Allow"); got != tt.allow {
+				t.Errorf("Allow %q, want %q", got, tt.allow)
+			}
+			if tt.status == 401 && h.Get("WWW-Authenticate") == "" {
+				t.Errorf("401 without WWW-Authenticate")
+			}
+		})
+	}
+
+	// Exactly the limit is fine; nobody is online.
+	var res PushResult
+	api.do("POST", "/v1/push", `{"users":`+users(MaxPushUsers)+`,"data":1}`, &res)
+	if res.Delivered != 0 || len(res.Offline) != MaxPushUsers {
+		t.Fatalf("push to %d users: %d delivered, %d offline", MaxPushUsers, res.Delivered, len(res.Offline))
+	}
+	// Refused calls are not pushes.
+	if n := s.Stats().MessagesOut; n != 0 {
+		t.Fatalf("%d messages out after refused calls", n)
+	}
+}
+
+func TestAPIWithoutKeyIsOpen(t *testing.T) {
+	s := startServer(t, Config{APIAddr: "127.0.0.1:0"})
+	api := newAPIClient(t, s, "")
+	var st Stats
+	api.do("GET", "/v1/stats", "", &st)
+	// A key sent to a server without one is ignored.
+	api.key = "anything"
+	api.do("GET", "/v1/stats", "", &st)
+}
+
+func TestAPIHealthz(t *testing.T) {
+	s, api := startAPIServer(t)
+	open := newAPIClient(t, s, "")
+	status, h, body := open.call("GET", "/healthz", "")
+	if status != 200 || body != `{"status":"ok"}`+"\n" || h.Get("Content-Type") != "application/json" {
+		t.Fatalf("healthz without a key: %d %s", status, body)
+	}
+	if status, _, _ := api.call("HEAD", "/healthz", ""); status != 200 {
+		t.Fatalf("HEAD /healthz: %d", status)
+	}
+	// While draining, load balancers must stop sending clients.
+	s.draining.Store(true)
+	status, _, body = open.call("GET", "/healthz", "")
+	s.draining.Store(false) // so that Shutdown runs in full
+	if status != 503 || !strings.Contains(body, `"error":"draining"`) {
+		t.Fatalf("healthz while draining: %d %s", status, body)
+	}
+}
+
+func TestAPIMetricsCountAPush(t *testing.T) {
+	s, api := startAPIServer(t)
+	a1 := apiDialUser(t, s, "alice")
+	api.do("POST", "/v1/push", `{"users":["alice"],"data":1}`, &PushResult{})
+	a1.expectPushData(`1`, "")
+	api.do("POST", "/v1/broadcast", `{"data":2}`, &struct{}{})
+	a1.expectPushData(`2`, "")
+
+	status, h, body := api.call("GET", "/metrics", "")
+	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
+		t.Fatalf("metrics: %d %s", status, h.Get("Content-Type"))
+	}
+	for _, want := range []string{
+		"wspush_connections 1\n",
+		"wspush_users 1\n",
+		"wspush_rooms 0\n",
+		"wspush_upgrades_total 1\n",
+		`wspush_upgrades_rejected_total{status="401"} 0` + "\n",
+		"wspush_messages_in_total 0\n",
+		"wspush_messages_out_total 2\n",
+		"wspush_bytes_in_total ",
+		"wspush_bytes_out_total ",
+		`wspush_closes_total{reason="slow_consumer"} 0` + "\n",
+		`wspush_closes_total{reason="kicked"} 0` + "\n",
+		`wspush_pushes_total{kind="push",result="ok"} 1` + "\n",
+		`wspush_pushes_total{kind="broadcast",result="ok"} 1` + "\n",
+		`wspush_pushes_total{kind="publish",result="ok"} 0` + "\n",
+		`wspush_pushes_total{kind="push",result="error"} 0` + "\n",
+		`wspush_push_duration_seconds_count{kind="push"} 1` + "\n",
+		`wspush_push_duration_seconds_bucket{kind="push",le="+Inf"} 1` + "\n",
+		"go_goroutines ",
+		"process_resident_memory_bytes ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", body)
+	}
+}
