@@ -248,3 +248,17 @@ func TestBroadcastReachesEveryConnection(t *testing.T) {
 		t.Fatalf("per-receiver latencies %d, want 300", res.Latency.Count)
 	}
 }
+
+func TestPushFailsFastWithoutAnAPI(t *testing.T) {
+	f := startFakePush(t, "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := f.config(ModePush, 5)
+	cfg.API = "http://" + ln.Addr().String()
+	ln.Close()
+	if res, err := Run(context.Background(), cfg); err == nil {
+		t.Fatalf("ran without an API: %+v", res)
+	}
+}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -50,6 +51,16 @@ func run(ctx context.Context, cfg Config, obs observer) (*Result, error) {
 	}
 	if cfg.Mode == ModeEcho {
 		res.Messages.Size = cfg.Size
+	}
+	if cfg.Mode == ModePush || cfg.Mode == ModeBroadcast {
+		// Fail before opening thousands of connections for nothing.
+		hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
+		err := newAPIClient(cfg.API, cfg.APIKey, 1).call(hctx, "GET", "/healthz", nil, nil)
+		hcancel()
+		var ae *apiError
+		if err != nil && !errors.As(err, &ae) {
+			return nil, fmt.Errorf("bench: the API at %s does not answer (--api): %w", cfg.API, err)
+		}
 	}
 	probe := newServerProbe(cfg)
 	if err := probe.before(ctx); err != nil {
