@@ -32,6 +32,10 @@ func newAPIClient(base, key string, conns int) *apiClient {
 	}
 }
 
+// close drops the idle keep-alive connections, and the goroutines that
+// hold them.
+func (a *apiClient) close() { a.hc.CloseIdleConnections() }
+
 // apiError is an HTTP answer other than 2xx.
 type apiError struct {
 	status int

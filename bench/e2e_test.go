@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/wspush/wspush/server"
 )
 
@@ -61,12 +63,17 @@ func testConfig(mode, url string, conns int) Config {
 	}
 }
 
+// runOK runs cfg, expects no error at all, and checks that the run left
+// no goroutine behind: every dialer, event loop, worker reader and API
+// keep-alive connection is gone when Run returns.
 func runOK(t *testing.T, cfg Config) *Result {
 	t.Helper()
+	ignore := goleak.IgnoreCurrent()
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
+	goleak.VerifyNone(t, ignore)
 	if !res.Pass || res.Errors != 0 {
 		t.Fatalf("run failed: errors %d %v notes %v", res.Errors, res.Failures, res.Notes)
 	}

@@ -191,27 +191,28 @@ func (h *handler) eachLoop(ctx context.Context, f func(c *conn)) {
 		byLoop[el] = append(byLoop[el], c)
 	}
 	h.mu.Unlock()
-	var wg sync.WaitGroup
+	done := make(chan struct{}, len(byLoop))
+	queued := 0
 	for el, cs := range byLoop {
-		wg.Add(1)
 		err := el.Execute(ctx, gnet.RunnableFunc(func(context.Context) error {
-			defer wg.Done()
 			for _, c := range cs {
 				if c.state == stateOpen {
 					f(c)
 				}
 			}
+			done <- struct{}{}
 			return nil
 		}))
-		if err != nil {
-			wg.Done() // the loop is gone and will never run the task
+		if err == nil {
+			queued++ // else the loop is gone and will never run the task
 		}
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
+	for range queued {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

@@ -55,7 +55,9 @@ func run(ctx context.Context, cfg Config, obs observer) (*Result, error) {
 	if cfg.Mode == ModePush || cfg.Mode == ModeBroadcast {
 		// Fail before opening thousands of connections for nothing.
 		hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
-		err := newAPIClient(cfg.API, cfg.APIKey, 1).call(hctx, "GET", "/healthz", nil, nil)
+		api := newAPIClient(cfg.API, cfg.APIKey, 1)
+		err := api.call(hctx, "GET", "/healthz", nil, nil)
+		api.close()
 		hcancel()
 		var ae *apiError
 		if err != nil && !errors.As(err, &ae) {
@@ -151,6 +153,7 @@ func drive(ctx context.Context, cfg Config, fl fleet, res *Result) *APIStats {
 		parallel = 1 // one fan-out at a time, so each is timed alone
 	}
 	api := newAPIClient(cfg.API, cfg.APIKey, parallel)
+	defer api.close()
 	var st APIStats
 	var delivered, failed atomic.Int64
 	var mu sync.Mutex

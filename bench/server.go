@@ -86,6 +86,9 @@ func (p *serverProbe) stats(d time.Duration) *ServerStats {
 			p.st.CPUPct = 100 * p.st.CPUS / d.Seconds()
 		}
 	}
+	if p.api != nil {
+		p.api.close()
+	}
 	st := p.st
 	return &st
 }
