@@ -42,8 +42,11 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
+# The race pass skips the load tests (-short); they run without the race
+# detector, which would make them ten times slower.
 race:
-	$(GO) test -race -shuffle=on -count=1 ./...
+	$(GO) test -race -shuffle=on -count=1 -short ./...
+	$(GO) test -count=1 -run '^TestLoad' ./server/
 
 fuzz-smoke:
 	@for t in $(FUZZ_TARGETS); do \

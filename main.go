@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -93,6 +94,8 @@ func parseServe(args []string, getenv func(string) string) (*serveFlags, error) 
 	f := &serveFlags{}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&f.cfg.Addr, "addr", server.DefaultAddr, "WebSocket listener; the endpoint is "+server.Path)
+	fs.StringVar(&f.cfg.APIAddr, "api-addr", "127.0.0.1:8081", "HTTP API, /metrics and /healthz, host:port (empty: no API)")
+	fs.StringVar(&f.cfg.APIKey, "api-key", "", "bearer key the HTTP API requires; needed unless --api-addr is loopback (WSPUSH_API_KEY keeps it out of ps)")
 	fs.BoolVar(&f.cfg.Echo, "echo", false, "echo mode: every data message comes back verbatim, no client protocol")
 	fs.IntVar(&f.cfg.MaxConns, "max-conns", 0, "connections beyond it get HTTP 503 at the upgrade (0: from the open-files limit)")
 	fs.IntVar(&f.cfg.MaxMessage, "max-message", server.DefaultMaxMessage, "largest inbound message in bytes; larger closes with 1009")
@@ -100,6 +103,7 @@ func parseServe(args []string, getenv func(string) string) (*serveFlags, error) 
 	fs.DurationVar(&f.cfg.PingInterval, "ping-interval", server.DefaultPingInterval, "how often an idle connection is pinged")
 	fs.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "no frame at all for this long closes the connection")
 	fs.IntVar(&f.cfg.MaxPending, "max-pending", server.DefaultMaxPending, "outbound bytes queued for one connection before it is closed as too slow")
+	fs.IntVar(&f.cfg.SendBuffer, "send-buffer", 0, "kernel send buffer per connection (SO_SNDBUF) in bytes; 0: kernel autotuning")
 	fs.IntVar(&f.cfg.Loops, "loops", runtime.NumCPU(), "event loops")
 	fs.StringVar(&f.cfg.JWTSecret, "jwt-secret", "", "HS256 secret; when set, every connection needs a valid token (sub = user id)")
 	fs.Func("origins", "comma-separated Origin patterns allowed for browser clients, e.g. https://*.example.com (default: any)", func(v string) error {
@@ -162,6 +166,10 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Refuse a dangerous configuration before anything listens.
+	if err := f.cfg.Validate(); err != nil {
+		return err
+	}
 	log, err := newLogger(f.logFormat, f.logLevel, os.Stderr)
 	if err != nil {
 		return err
@@ -188,6 +196,7 @@ func serve(args []string) error {
 		"version", version,
 		"addr", srv.Addr().String(),
 		"endpoint", server.Path,
+		"api_addr", addrString(srv.APIAddr()),
 		"echo", cfg.Echo,
 		"loops", cfg.Loops,
 		"max_conns", cfg.MaxConns,
@@ -220,4 +229,12 @@ func serve(args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// addrString is a's address, or "" for none.
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }

@@ -61,6 +61,12 @@ type Config struct {
 	// MaxPending caps the outbound bytes queued for one connection; a peer
 	// that stops reading is closed once its queue passes it. Zero means 1 MiB.
 	MaxPending int
+	// SendBuffer sets each connection's kernel send buffer (SO_SNDBUF) in
+	// bytes. Zero leaves the kernel's autotuning, which lets one socket
+	// absorb up to net.ipv4.tcp_wmem's maximum (4 MiB by default) before
+	// MaxPending sees anything; a fixed size bounds the kernel memory of
+	// a million sockets and makes slow readers visible sooner.
+	SendBuffer int
 	// Loops is the number of event loops. Zero means one per CPU.
 	Loops int
 	// JWTSecret is the HS256 secret of connection tokens. When set, every

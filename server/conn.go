@@ -169,17 +169,32 @@ func (c *conn) closingFrame(h ws.Header, hn, avail int) (gnet.Action, bool) {
 
 // Send writes one encoded frame that is shared with other connections: a
 // push, a room message, a broadcast. It implements pool.Conn and runs on
-// c's loop. A peer whose outbound queue passes MaxPending is disconnected
-// as too slow, and gets nothing more.
+// c's loop.
 func (c *conn) Send(b []byte) error {
+	c.l.iov1[0] = b
+	return c.sendv(c.l.iov1[:])
+}
+
+// sendv writes shared frames to c in one call. A peer whose outbound queue
+// passes MaxPending is disconnected as too slow, and gets nothing more.
+func (c *conn) sendv(frames [][]byte) error {
 	if c.state != stateOpen {
 		return errClosed
 	}
-	c.write(b)
+	if len(frames) == 1 {
+		c.write(frames[0])
+	} else {
+		n := 0
+		for _, f := range frames {
+			n += len(f)
+		}
+		c.l.bytesOut.Add(int64(n))
+		_, _ = c.gc.Writev(frames)
+	}
 	if c.state != stateOpen {
 		return errClosed
 	}
-	c.l.msgsOut.Add(1)
+	c.l.msgsOut.Add(int64(len(frames)))
 	if c.gc.OutboundBuffered() > c.l.s.cfg.MaxPending {
 		c.disconnect(DisconnectSlow, "")
 	}

@@ -30,6 +30,12 @@ type loop struct {
 	wheel wheel
 	tickf gnet.Runnable // the tick task, allocated once
 
+	box    outbox        // fan-out jobs from other goroutines, in order
+	drainf gnet.Runnable // the task that drains box, allocated once
+	spare  []job         // the drained job slice, reused
+	iov    [][]byte      // frames of one coalesced run, reused
+	iov1   [1][]byte     // one frame, for Send
+
 	out     []byte // frames being encoded, reused by every write
 	scratch []byte // JSON being built, reused
 
@@ -47,6 +53,10 @@ func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
 	l.wheel.done = l.now
 	l.tickf = gnet.RunnableFunc(func(context.Context) error {
 		l.advance()
+		return nil
+	})
+	l.drainf = gnet.RunnableFunc(func(context.Context) error {
+		l.drain()
 		return nil
 	})
 	l.up = l.upgrader()

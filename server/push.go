@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-	"github.com/panjf2000/gnet/v2"
 
 	"github.com/wspush/wspush/frame"
 	"github.com/wspush/wspush/pool"
@@ -41,44 +40,6 @@ func (s *Server) encodePush(data json.RawMessage, room, from string) []byte {
 	return frame.AppendFrame(make([]byte, 0, frame.FrameSize(len(b))), ws.OpText, b)
 }
 
-// onLoops runs task once on each event loop i for which want(i) holds, and
-// sums what the tasks return. With a nil ctx it does not wait (the caller
-// may be an event loop, which must never block) and returns 0; otherwise
-// it waits for every task or for ctx to end.
-func (s *Server) onLoops(ctx context.Context, want func(i int) bool, task func(l *loop) int) (int, error) {
-	loops := s.loopList()
-	var results chan int
-	if ctx != nil {
-		results = make(chan int, len(loops))
-	}
-	pending := 0
-	for _, l := range loops {
-		if want != nil && !want(l.idx) {
-			continue
-		}
-		err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			n := task(l)
-			if results != nil {
-				results <- n
-			}
-			return nil
-		}))
-		if err == nil {
-			pending++
-		}
-	}
-	total := 0
-	for ; ctx != nil && pending > 0; pending-- {
-		select {
-		case n := <-results:
-			total += n
-		case <-ctx.Done():
-			return total, ctx.Err()
-		}
-	}
-	return total, nil
-}
-
 // sendAll writes frame to each live member of ms and counts the writes.
 func sendAll(ms []*pool.Member, frame []byte) int {
 	n := 0
@@ -93,15 +54,7 @@ func sendAll(ms []*pool.Member, frame []byte) int {
 // Broadcast sends data to every connection and reports to how many.
 func (s *Server) Broadcast(ctx context.Context, data json.RawMessage) (int, error) {
 	f := s.encodePush(data, "", "")
-	return s.onLoops(ctx, nil, func(l *loop) int {
-		n := 0
-		s.pool.Shard(l.idx).Each(func(m *pool.Member) {
-			if m.Conn.Send(f) == nil {
-				n++
-			}
-		})
-		return n
-	})
+	return s.fan(ctx, nil, func(*loop) job { return job{frame: f, all: true} })
 }
 
 // Publish sends data to every member of room and reports to how many.
@@ -115,14 +68,8 @@ func (s *Server) publish(room string, data json.RawMessage, from string, ctx con
 		return 0, nil
 	}
 	f := s.encodePush(data, room, from)
-	return s.onLoops(ctx, func(i int) bool { return r.On(i) > 0 }, func(l *loop) int {
-		n := 0
-		s.pool.Shard(l.idx).EachInRoom(room, func(m *pool.Member) {
-			if m.Conn.Send(f) == nil {
-				n++
-			}
-		})
-		return n
+	return s.fan(ctx, func(i int) bool { return r.On(i) > 0 }, func(*loop) job {
+		return job{frame: f, room: room}
 	})
 }
 
@@ -146,8 +93,8 @@ func (s *Server) pushUsers(users []string, data json.RawMessage, from string, ct
 		return res, nil
 	}
 	f := s.encodePush(data, "", from)
-	n, err := s.onLoops(ctx, func(i int) bool { return len(byShard[i]) > 0 }, func(l *loop) int {
-		return sendAll(byShard[l.idx], f)
+	n, err := s.fan(ctx, func(i int) bool { return len(byShard[i]) > 0 }, func(l *loop) job {
+		return job{frame: f, members: byShard[l.idx]}
 	})
 	res.Delivered = n
 	return res, err
@@ -177,14 +124,16 @@ func (s *Server) membersOf(users []string) (byShard [][]*pool.Member, online, of
 // f returns.
 func (s *Server) onMembers(ctx context.Context, users []string, f func(*pool.Member) int) (int, error) {
 	byShard, _, _ := s.membersOf(users)
-	return s.onLoops(ctx, func(i int) bool { return len(byShard[i]) > 0 }, func(l *loop) int {
-		n := 0
-		for _, m := range byShard[l.idx] {
-			if m.Live() {
-				n += f(m)
+	return s.fan(ctx, func(i int) bool { return len(byShard[i]) > 0 }, func(l *loop) job {
+		return job{fn: func(*loop) int {
+			n := 0
+			for _, m := range byShard[l.idx] {
+				if m.Live() {
+					n += f(m)
+				}
 			}
-		}
-		return n
+			return n
+		}}
 	})
 }
 

@@ -95,6 +95,7 @@ func (s *Server) Serve() error {
 		// A restart must be able to bind while old connections sit in TIME-WAIT.
 		gnet.WithReuseAddr(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithSocketSendBuffer(s.cfg.SendBuffer),
 		gnet.WithLogger(gnetLogger{s.log}),
 		gnet.WithLogLevel(logging.WarnLevel),
 	)

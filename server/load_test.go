@@ -1,0 +1,238 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// Load tests move millions of messages: they run in the non-race pass of
+// make test and are skipped with -short (the race pass).
+
+// roomMember is a test client that joins a room and checks that the pushes
+// it receives carry 1, 2, 3... as data, in order.
+type roomMember struct {
+	nc   net.Conn
+	br   *bufio.Reader
+	next int // the data it expects next
+	err  error
+}
+
+func joinRoom(t *testing.T, s *Server, user, room string) *roomMember {
+	t.Helper()
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	m := &roomMember{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), next: 1}
+	req := upgradeRequest("/ws?user=" + user)
+	if _, err := nc.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(m.br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade %s: %v %v", user, resp, err)
+	}
+	if _, err := nc.Write(maskedFrame(ws.OpText, true, []byte(`{"type":"join","room":"`+room+`","ref":1}`))); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"welcome"`, `"ack"`} {
+		p, err := m.text()
+		if err != nil || !bytes.Contains(p, []byte(want)) {
+			t.Fatalf("%s: got %q %v, want %s", user, p, err, want)
+		}
+	}
+	_ = nc.SetReadDeadline(time.Time{})
+	return m
+}
+
+// text reads the next text message, skipping pings.
+func (m *roomMember) text() ([]byte, error) {
+	for {
+		h, err := ws.ReadHeader(m.br)
+		if err != nil {
+			return nil, err
+		}
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(m.br, p); err != nil {
+			return nil, err
+		}
+		switch h.OpCode {
+		case ws.OpText:
+			return p, nil
+		case ws.OpClose:
+			return p, io.EOF
+		}
+	}
+}
+
+// receive reads pushes until it has seen n of them in order, or an error.
+func (m *roomMember) receive(n int) {
+	for m.next <= n {
+		p, err := m.text()
+		if err != nil {
+			m.err = fmt.Errorf("after %d pushes: %w", m.next-1, err)
+			return
+		}
+		if got := pushData(p); got != m.next {
+			m.err = fmt.Errorf("push %d arrived where %d was due: %s", got, m.next, p)
+			return
+		}
+		m.next++
+	}
+}
+
+// pushData is the integer data of a push envelope, or -1.
+func pushData(p []byte) int {
+	i := bytes.Index(p, []byte(`"data":`))
+	if i < 0 || !bytes.HasPrefix(p, []byte(`{"type":"push"`)) {
+		return -1
+	}
+	p = p[i+len(`"data":`):]
+	j := bytes.IndexByte(p, ',')
+	if j < 0 {
+		return -1
+	}
+	n, err := strconv.Atoi(string(p[:j]))
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+func heapInuse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+func TestLoadSlowMemberOfA2000MemberRoom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test: runs in the non-race pass")
+	}
+	const (
+		members  = 2000
+		messages = 10000
+	)
+	s := startServer(t, Config{
+		MaxRate:      -1,
+		SendBuffer:   16 << 10,
+		MaxPending:   64 << 10,
+		CloseTimeout: 2 * time.Minute, // the slow member reads its disconnect at the end
+		IdleTimeout:  10 * time.Minute,
+		PingInterval: 10 * time.Minute,
+	})
+	all := make([]*roomMember, members)
+	for i := range all {
+		all[i] = joinRoom(t, s, "m"+strconv.Itoa(i), "big")
+	}
+	slow := all[0]
+	_ = slow.nc.(*net.TCPConn).SetReadBuffer(4 << 10)
+	before := heapInuse()
+
+	var wg sync.WaitGroup
+	for _, m := range all[1:] {
+		wg.Go(func() { m.receive(messages) })
+	}
+	// One publisher with up to 32 publishes in flight, as a backend with
+	// 32 concurrent API calls: each waits for the loops, which is the
+	// backpressure, while their order on every loop stays that of posting.
+	inflight := make(chan struct{}, 32)
+	for i := 1; i <= messages; i++ {
+		inflight <- struct{}{}
+		wait := publishAsync(s, "big", json.RawMessage(strconv.Itoa(i)))
+		go func() { wait(); <-inflight }()
+	}
+	wg.Wait()
+	for i, m := range all[1:] {
+		if m.err != nil {
+			t.Fatalf("member %d: %v", i+1, m.err)
+		}
+	}
+	waitFor(t, 10*time.Second, func() error {
+		if s.pool.Room("big").Len() != members-1 {
+			return errorf("the slow member is still in the room")
+		}
+		return nil
+	})
+	after := heapInuse()
+	t.Logf("heap in use: %d KiB before publishing, %d KiB after", before>>10, after>>10)
+	if after > before+4<<20 {
+		t.Errorf("heap grew by %d KiB", (after-before)>>10)
+	}
+
+	// The slow member reads what reached it: a prefix in order, then
+	// its disconnect and the close frame.
+	_ = slow.nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		p, err := slow.text()
+		if err == io.EOF {
+			t.Fatalf("close frame before the disconnect message, after %d pushes", slow.next-1)
+		}
+		if err != nil {
+			t.Fatalf("slow member, after %d pushes: %v", slow.next-1, err)
+		}
+		if n := pushData(p); n > 0 {
+			if n != slow.next {
+				t.Fatalf("slow member got push %d where %d was due", n, slow.next)
+			}
+			slow.next++
+			continue
+		}
+		var d map[string]any
+		if json.Unmarshal(p, &d) != nil || d["type"] != "disconnect" || d["code"] != 4002.0 {
+			t.Fatalf("slow member got %s", p)
+		}
+		break
+	}
+	if slow.next-1 >= messages {
+		t.Fatalf("the slow member received all %d pushes", messages)
+	}
+	t.Logf("the slow member got %d of %d pushes before its disconnect", slow.next-1, messages)
+	if n := s.closes[ReasonSlowConsumer].Load(); n != 0 {
+		t.Fatalf("closed before the close handshake: %d", n)
+	}
+	_, _ = slow.nc.Write(maskedFrame(ws.OpClose, true, []byte{0x0f, 0xa2}))
+	waitFor(t, 5*time.Second, closeCount(s, ReasonSlowConsumer))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if n, err := s.Publish(ctx, "big", json.RawMessage(`"still here"`)); err != nil || n != members-1 {
+		t.Fatalf("publish after: %d %v", n, err)
+	}
+	runtime.KeepAlive(all) // the clients' memory stays out of the heap comparison
+}
+
+// publishAsync posts a room publish to every loop, in the caller's order,
+// and returns a function that waits until the loops have written it.
+func publishAsync(s *Server, room string, data json.RawMessage) func() {
+	f := s.encodePush(data, room, "")
+	loops := s.loopList()
+	done := make(chan int, len(loops))
+	posted := 0
+	for _, l := range loops {
+		if l.post(job{frame: f, room: room, done: done}) {
+			posted++
+		}
+	}
+	return func() {
+		for range posted {
+			<-done
+		}
+	}
+}
