@@ -196,3 +196,40 @@ func TestRunRefusesMoreConnectionsThanDescriptors(t *testing.T) {
 		t.Fatalf("err = %v, want advice to use more --workers", err)
 	}
 }
+
+// TestConnectCountsSilentServerAsTimeout: a server that accepts TCP but
+// never answers the upgrade costs --dial-timeout per connection, no more.
+func TestConnectCountsSilentServerAsTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	cfg := testConfig(ModeConnect, "ws://"+ln.Addr().String()+"/ws", 10)
+	cfg.DialTimeout = 300 * time.Millisecond
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failures["timeout"] != 10 || res.Conns.Upgraded != 0 {
+		t.Fatalf("failures %v conns %+v, want 10 timeouts", res.Failures, res.Conns)
+	}
+}
