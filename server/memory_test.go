@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -29,10 +30,13 @@ const (
 	memConnsEnv = "WSPUSH_MEM_CONNS"
 	// memProfileEnv names a file to which BenchmarkIdleMemory writes a
 	// heap profile, sampled at every allocation, while all its
-	// connections are open. Empty means no profile.
+	// connections are open. Empty means no profile. Sampling every
+	// allocation costs RSS of its own, so the RSS of such a run is not
+	// the figure to quote.
 	memProfileEnv = "WSPUSH_MEM_HEAPPROFILE"
-	// memClientEnv, "addr,count", turns TestMemClientHelper into the
-	// benchmark's client process.
+	// memClientEnv, "addr,count,welcome", turns TestMemClientHelper into
+	// the benchmark's client process; welcome is 1 when the server sends a
+	// welcome message after the 101 (protocol mode), 0 when it does not.
 	memClientEnv = "WSPUSH_MEM_CLIENT"
 )
 
@@ -69,9 +73,10 @@ func (r memResult) perConn(f func(memSample) uint64) float64 {
 	return (float64(f(r.full)) - float64(f(r.empty))) / float64(r.conns)
 }
 
-// memLast is the result of the benchmark's single measurement, reported
-// again when the framework asks for more than one iteration.
-var memLast memResult
+// memLast holds, by benchmark name, the result of the single
+// measurement, reported again when the framework asks for more than one
+// iteration.
+var memLast = map[string]memResult{}
 
 // BenchmarkIdleMemory measures what an idle upgraded connection costs the
 // server process: the RSS and Go heap of the process with N connections
@@ -81,14 +86,26 @@ var memLast memResult
 // and each process stays under its open-files limit. N is $WSPUSH_MEM_CONNS,
 // 10,000 by default.
 //
+// It runs twice: "echo" with Config.Echo, where a connection is only its
+// socket, frame state and timing-wheel entry, and "protocol", the client
+// protocol in development mode, where each connection also joins the pool
+// as an anonymous user of its own and gets a welcome message.
+//
 // The measurement runs once whatever b.N is: run it with -benchtime 1x.
 // Kernel socket memory (about 3.7 KB per socket in slab) is not in RSS and
 // not counted.
 func BenchmarkIdleMemory(b *testing.B) {
-	if b.N > 1 {
+	b.Run("echo", func(b *testing.B) { memBench(b, true) })
+	b.Run("protocol", func(b *testing.B) { memBench(b, false) })
+}
+
+// memBench is one run of BenchmarkIdleMemory against a server with
+// Config.Echo set to echo.
+func memBench(b *testing.B, echo bool) {
+	if r, ok := memLast[b.Name()]; ok && b.N > 1 {
 		// The first, single iteration ran under -benchtime: measuring
 		// again would open N more connections for the same figures.
-		memReport(b, memLast)
+		memReport(b, r)
 		return
 	}
 	n := memDefaultConns
@@ -104,21 +121,28 @@ func BenchmarkIdleMemory(b *testing.B) {
 		runtime.MemProfileRate = 1
 	}
 
-	srv := memServe(b)
+	srv := memServe(b, echo)
 	if maxConns := srv.Config().MaxConns; n > maxConns {
 		b.Fatalf("%d connections are over the server's cap of %d (open-files limit): lower %s", n, maxConns, memConnsEnv)
 	}
 	addr := srv.Addr().String()
 
-	warm := memStartClients(b, addr, memWarmConns)
+	warm := memStartClients(b, addr, memWarmConns, !echo)
+	warm.dial(b)
 	memWaitConns(b, srv, memWarmConns)
 	warm.stop(b)
 	memWaitConns(b, srv, 0)
 
+	// The client process runs, with its pipes and the goroutines that
+	// read them, before the empty sample, so that only its connections
+	// differ between the two samples.
+	clients := memStartClients(b, addr, n, !echo)
 	r := memResult{conns: n}
 	r.empty = memMeasure(b)
-	clients := memStartClients(b, addr, n)
+	start := time.Now()
+	clients.dial(b)
 	memWaitConns(b, srv, n)
+	fill := time.Since(start)
 	// The last upgrades have been answered; give the loops and the ticker
 	// a moment to go quiet before the heap is sampled.
 	time.Sleep(500 * time.Millisecond)
@@ -129,12 +153,20 @@ func BenchmarkIdleMemory(b *testing.B) {
 	if profile != "" {
 		memWriteHeapProfile(b, profile, n)
 	}
+	start = time.Now()
 	clients.stop(b)
 	memWaitConns(b, srv, 0)
+	drain := time.Since(start)
 
-	memLast = r
+	memLast[b.Name()] = r
 	memReport(b, r)
-	b.Logf("%d idle conns, %d loops, GOOS/GOARCH %s/%s, %s", n, srv.Config().Loops, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	b.Logf("%d idle conns, %d loops, %s/%s, %s; opened in %v, closed in %v",
+		n, srv.Config().Loops, runtime.GOOS, runtime.GOARCH, runtime.Version(), fill.Round(time.Millisecond), drain.Round(time.Millisecond))
+	memLogTable(b, r)
+}
+
+// memLogTable logs every reading of r, empty and full, and its slope.
+func memLogTable(b *testing.B, r memResult) {
 	b.Logf("%-12s %14s %14s %12s", "", "empty", "full", "per conn")
 	for _, row := range []struct {
 		name string
@@ -160,13 +192,13 @@ func memReport(b *testing.B, r memResult) {
 	b.ReportMetric(r.perConn(func(s memSample) uint64 { return s.heapObjects }), "objs/conn")
 }
 
-// memServe starts an echo server on a free loopback port whose pings and
-// idle timeouts will not fire during the benchmark, and shuts it down when
-// b ends.
-func memServe(b *testing.B) *server.Server {
+// memServe starts a server on a free loopback port whose pings and idle
+// timeouts will not fire during the benchmark, and shuts it down when b
+// ends.
+func memServe(b *testing.B, echo bool) *server.Server {
 	srv := server.New(server.Config{
 		Addr:         "127.0.0.1:0",
-		Echo:         true,
+		Echo:         echo,
 		PingInterval: memIdle,
 		IdleTimeout:  memIdle,
 	})
@@ -277,14 +309,19 @@ type memClients struct {
 	err    error         // cmd.Wait's result, once exited is closed
 }
 
-// memStartClients re-executes the test binary as TestMemClientHelper with
-// n connections to addr and returns once all of them are upgraded. The
-// process is killed when b ends if stop has not ended it before.
-func memStartClients(b *testing.B, addr string, n int) *memClients {
+// memStartClients re-executes the test binary as TestMemClientHelper, to
+// open n connections to addr once dial is called, each answered by a
+// welcome message if welcome is set, and returns once the process is up.
+// The process is killed when b ends if stop has not ended it before.
+func memStartClients(b *testing.B, addr string, n int, welcome bool) *memClients {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestMemClientHelper$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), memClientEnv+"="+addr+","+strconv.Itoa(n))
-	out := &memOutput{ready: make(chan struct{})}
+	spec := addr + "," + strconv.Itoa(n) + ",0"
+	if welcome {
+		spec = addr + "," + strconv.Itoa(n) + ",1"
+	}
+	cmd.Env = append(os.Environ(), memClientEnv+"="+spec)
+	out := new(memOutput)
 	cmd.Stdout, cmd.Stderr = out, out
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -302,14 +339,34 @@ func memStartClients(b *testing.B, addr string, n int) *memClients {
 		_ = cmd.Process.Kill()
 		<-c.exited
 	})
-	select {
-	case <-out.ready:
-	case <-c.exited:
-		b.Fatalf("client process exited before its %d connections were ready: %v\n%s", n, c.err, out.String())
-	case <-time.After(2 * time.Minute):
-		b.Fatalf("client process: %d connections not ready after 2m\n%s", n, out.String())
-	}
+	c.await(b, "started", 30*time.Second)
 	return c
+}
+
+// dial has the client process open its connections and returns once all
+// of them are upgraded.
+func (c *memClients) dial(b *testing.B) {
+	b.Helper()
+	if _, err := io.WriteString(c.stdin, "dial\n"); err != nil {
+		b.Fatalf("client process: %v\n%s", err, c.out.String())
+	}
+	c.await(b, "ready", 2*time.Minute)
+}
+
+// await waits for the client process to print line.
+func (c *memClients) await(b *testing.B, line string, timeout time.Duration) {
+	b.Helper()
+	deadline := time.Now().Add(timeout)
+	for !c.out.hasLine(line) {
+		select {
+		case <-c.exited:
+			b.Fatalf("client process exited before %q: %v\n%s", line, c.err, c.out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("client process: no %q after %v\n%s", line, timeout, c.out.String())
+		}
+	}
 }
 
 // stop closes the client process's stdin, which makes it check and close
@@ -329,25 +386,25 @@ func (c *memClients) stop(b *testing.B) {
 	}
 }
 
-// memOutput collects the client process's output and closes ready at its
-// first "ready" line. os/exec writes to it from one goroutine; String may
-// be called from another.
+// memOutput collects the client process's output. os/exec writes to it
+// from one goroutine while the benchmark reads it from another.
 type memOutput struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	ready chan struct{}
-	seen  bool
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (o *memOutput) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.buf.Write(p)
-	if out := o.buf.Bytes(); !o.seen && (bytes.HasPrefix(out, []byte("ready\n")) || bytes.Contains(out, []byte("\nready\n"))) {
-		o.seen = true
-		close(o.ready)
-	}
-	return len(p), nil
+	return o.buf.Write(p)
+}
+
+// hasLine reports whether the output so far has line on a line of its own.
+func (o *memOutput) hasLine(line string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := o.buf.Bytes()
+	return bytes.HasPrefix(out, []byte(line+"\n")) || bytes.Contains(out, []byte("\n"+line+"\n"))
 }
 
 func (o *memOutput) String() string {
@@ -357,21 +414,36 @@ func (o *memOutput) String() string {
 }
 
 // TestMemClientHelper is BenchmarkIdleMemory's client process, not a test
-// of its own: without $WSPUSH_MEM_CLIENT it skips. With "addr,count" it
-// opens count connections to addr, checks that each is switched to
-// WebSocket with the right accept key, prints "ready" and holds them
-// without a byte sent until stdin closes. Then it checks that every
-// connection is still open and that the server sent nothing on any of them
-// while they sat idle.
+// of its own: without $WSPUSH_MEM_CLIENT it skips. With "addr,count,welcome"
+// it prints "started" and waits for a "dial" line on stdin. Then it opens
+// count connections to addr and checks that each is switched to WebSocket
+// with the right accept key, followed by exactly one welcome message if
+// welcome is 1 and by nothing if it is 0. It prints "ready" and holds the
+// connections without a byte sent until stdin closes; then it checks that
+// every connection is still open and that the server sent nothing on any
+// of them while they sat idle.
 func TestMemClientHelper(t *testing.T) {
 	spec := os.Getenv(memClientEnv)
 	if spec == "" {
 		t.Skip("the client process of BenchmarkIdleMemory; runs only under it")
 	}
-	addr, count, _ := strings.Cut(spec, ",")
-	n, err := strconv.Atoi(count)
-	if err != nil || n <= 0 {
-		t.Fatalf("%s=%q: want addr,count", memClientEnv, spec)
+	var (
+		addr       string
+		n, welcome int
+	)
+	if f := strings.Split(spec, ","); len(f) == 3 {
+		addr = f[0]
+		n, _ = strconv.Atoi(f[1])
+		welcome, _ = strconv.Atoi(f[2])
+	}
+	if addr == "" || n <= 0 || welcome < 0 || welcome > 1 {
+		t.Fatalf("%s=%q: want addr,count,welcome", memClientEnv, spec)
+	}
+
+	fmt.Println("started")
+	in := bufio.NewReader(os.Stdin)
+	if line, err := in.ReadString('\n'); line != "dial\n" {
+		t.Fatalf("stdin: %q, %v; want a dial line", line, err)
 	}
 
 	conns := make([]net.Conn, n)
@@ -391,7 +463,7 @@ func TestMemClientHelper(t *testing.T) {
 	for range min(memDialers, n) {
 		wg.Go(func() {
 			for i := range next {
-				c, err := memUpgrade(addr)
+				c, err := memUpgrade(addr, welcome == 1)
 				if c != nil {
 					conns[i] = c
 				}
@@ -415,7 +487,7 @@ func TestMemClientHelper(t *testing.T) {
 	}
 
 	fmt.Println("ready")
-	_, _ = io.Copy(io.Discard, os.Stdin)
+	_, _ = io.Copy(io.Discard, in)
 
 	var bad []string
 	for i, c := range conns {
@@ -429,9 +501,10 @@ func TestMemClientHelper(t *testing.T) {
 	}
 }
 
-// memUpgrade dials addr and completes a WebSocket upgrade. It returns the
-// connection, if one was made, with any error so that the caller closes it.
-func memUpgrade(addr string) (net.Conn, error) {
+// memUpgrade dials addr and completes a WebSocket upgrade, then reads the
+// welcome message if welcome is set. It returns the connection, if one was
+// made, with any error so that the caller closes it.
+func memUpgrade(addr string, welcome bool) (net.Conn, error) {
 	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return nil, err
@@ -442,31 +515,67 @@ func memUpgrade(addr string) (net.Conn, error) {
 	if _, err := io.WriteString(c, memUpgradeRequest); err != nil {
 		return c, fmt.Errorf("send upgrade: %w", err)
 	}
+	r := bufio.NewReaderSize(c, 512)
 	var head []byte
-	buf := make([]byte, 512)
-	for !bytes.Contains(head, []byte("\r\n\r\n")) {
-		k, err := c.Read(buf)
-		head = append(head, buf[:k]...)
+	for !bytes.HasSuffix(head, []byte("\r\n\r\n")) {
+		line, err := r.ReadSlice('\n')
+		head = append(head, line...)
 		if err != nil {
 			return c, fmt.Errorf("read response after %q: %w", head, err)
 		}
 	}
-	resp, rest, _ := bytes.Cut(head, []byte("\r\n\r\n"))
 	switch {
-	case !bytes.HasPrefix(resp, []byte("HTTP/1.1 101 ")):
-		return c, fmt.Errorf("response %q, want 101 Switching Protocols", resp)
-	case !bytes.Contains(append(resp, "\r\n"...), []byte(memAccept)):
-		return c, fmt.Errorf("response %q lacks %q", resp, memAccept)
-	case len(rest) > 0:
-		return c, fmt.Errorf("%d unexpected bytes after the 101 response: %q", len(rest), rest)
+	case !bytes.HasPrefix(head, []byte("HTTP/1.1 101 ")):
+		return c, fmt.Errorf("response %q, want 101 Switching Protocols", head)
+	case !bytes.Contains(head, []byte(memAccept)):
+		return c, fmt.Errorf("response %q lacks %q", head, memAccept)
+	}
+	if welcome {
+		if err := memReadWelcome(r); err != nil {
+			return c, err
+		}
+	}
+	if k := r.Buffered(); k > 0 {
+		rest, _ := r.Peek(k)
+		return c, fmt.Errorf("%d unexpected bytes after the handshake: %q", k, rest)
 	}
 	return c, c.SetDeadline(time.Time{})
 }
 
-// errMemSent and errMemClosed are why an idle connection fails the check.
+// memReadWelcome reads one server frame from r and checks that it is a
+// welcome message.
+func memReadWelcome(r *bufio.Reader) error {
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return fmt.Errorf("read welcome: %w", err)
+	}
+	// RFC 6455 5.2: a server's frames are unmasked; a welcome is one final
+	// text frame, short enough for a 7-bit or 16-bit length.
+	n := int(h[1] & 0x7f)
+	switch {
+	case h[0] != 0x81 || h[1]&0x80 != 0 || n == 127:
+		return fmt.Errorf("welcome frame header % x, want a short unmasked final text frame", h)
+	case n == 126:
+		var ext [2]byte
+		if _, err := io.ReadFull(r, ext[:]); err != nil {
+			return fmt.Errorf("read welcome: %w", err)
+		}
+		n = int(ext[0])<<8 | int(ext[1])
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(r, p); err != nil {
+		return fmt.Errorf("read welcome: %w", err)
+	}
+	if !bytes.HasPrefix(p, []byte(`{"type":"welcome"`)) {
+		return fmt.Errorf("first message %q, want a welcome", p)
+	}
+	return nil
+}
+
+// Why an idle connection fails the client's final check.
 var (
-	errMemSent   = errors.New("server sent bytes on an idle connection")
-	errMemClosed = errors.New("server closed an idle connection")
+	memErrSent   = errors.New("server sent bytes on an idle connection")
+	memErrClosed = errors.New("server closed an idle connection")
 )
 
 // memPeekIdle reports whether the server has sent anything on c or closed
@@ -494,8 +603,8 @@ func memPeekIdle(c net.Conn) error {
 	case rerr != nil:
 		return rerr
 	case n == 0:
-		return errMemClosed
+		return memErrClosed
 	default:
-		return fmt.Errorf("%w: % x", errMemSent, p[:n])
+		return fmt.Errorf("%w: % x", memErrSent, p[:n])
 	}
 }
