@@ -12,7 +12,7 @@ set -u
 WSPUSH=${WSPUSH:-./wspush}
 OUT=${OUT:-/tmp/wspush-bench}
 PORT=${PORT:-18080}        # serve (protocol + API on PORT+1)
-ECHO_PORT=${ECHO_PORT:-18090}
+ECHO_PORT=${ECHO_PORT:-18090}  # serve --echo (its API on ECHO_PORT+1)
 CONNS=${CONNS:-10000}
 mkdir -p "$OUT"
 
@@ -34,7 +34,8 @@ wait_port() {
 WSPUSH_API_ADDR=127.0.0.1:$((PORT + 1)) WSPUSH_MAX_RATE=-1 \
 	"$WSPUSH" serve --addr 127.0.0.1:$PORT --log-level warn &
 serve_pid=$!; pids="$pids $serve_pid"
-WSPUSH_MAX_RATE=-1 "$WSPUSH" serve --echo --addr 127.0.0.1:$ECHO_PORT --log-level warn &
+WSPUSH_API_ADDR=127.0.0.1:$((ECHO_PORT + 1)) WSPUSH_MAX_RATE=-1 \
+	"$WSPUSH" serve --echo --addr 127.0.0.1:$ECHO_PORT --log-level warn &
 echo_pid=$!; pids="$pids $echo_pid"
 wait_port $PORT && wait_port $ECHO_PORT || exit 1
 
