@@ -1,0 +1,314 @@
+// The client's logic against a fake socket and a manual clock: backoff,
+// its reset, the disconnect codes, the send queue, request promises, rate.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { WsPush, backoffDelay, Disconnects, describeDisconnect } from 'wspush';
+import { Clock, FakeAdapter, flush } from './fakes.mjs';
+
+const require = createRequire(import.meta.url);
+
+function newClient(opts = {}) {
+  const clock = new Clock();
+  const adapter = new FakeAdapter();
+  let r = 0;
+  const randoms = opts.randoms || [0.5];
+  const client = new WsPush({
+    url: 'wss://push.example.com/ws',
+    adapter,
+    setTimeout: clock.setTimeout,
+    clearTimeout: clock.clearTimeout,
+    now: clock.now,
+    random: () => randoms[r++ % randoms.length],
+    ...opts
+  });
+  const states = [];
+  client.on('state', (s, info) => states.push({ s, ...info }));
+  return { client, clock, adapter, states };
+}
+
+test('require and import give the same SDK', () => {
+  const cjs = require('wspush');
+  assert.equal(cjs, WsPush);
+  assert.equal(cjs.WsPush, WsPush);
+  assert.equal(require('../wspush.js'), WsPush);
+  assert.equal(Disconnects.length, WsPush.Disconnects.length);
+});
+
+test('backoff stays within [minDelay*(1-jitter), maxDelay] and its ceiling doubles', () => {
+  const o = { minDelay: 1000, maxDelay: 30000, factor: 2, jitter: 0.5 };
+  let prevCeil = 0;
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const ceil = backoffDelay(attempt, o, () => 0);
+    assert.equal(ceil, Math.min(30000, 1000 * 2 ** attempt), `ceiling of attempt ${attempt}`);
+    assert.ok(ceil >= prevCeil);
+    prevCeil = ceil;
+    for (const r of [0, 0.25, 0.5, 0.75, 0.999999]) {
+      const d = backoffDelay(attempt, o, () => r);
+      assert.ok(d >= 500 && d <= 30000, `attempt ${attempt} random ${r}: ${d} out of bounds`);
+      assert.ok(d >= ceil * 0.5 - 1 && d <= ceil, `attempt ${attempt} random ${r}: ${d} not in [ceil/2, ceil]`);
+    }
+  }
+  assert.equal(backoffDelay(3, { minDelay: 100, maxDelay: 1000, jitter: 0 }, () => 0.9), 800);
+  assert.equal(backoffDelay(100, { minDelay: 100, maxDelay: 1000, jitter: 0 }), 1000);
+});
+
+test('failed attempts back off with jitter, up to maxDelay', async () => {
+  const { client, clock, adapter, states } = newClient({ minDelay: 100, maxDelay: 1000, randoms: [0, 1] });
+  client.connect();
+  await flush();
+  const want = [100, 100, 400, 400, 1000, 500, 1000]; // ceilings 100,200,400,800,1000,1000,1000 less 0 or 50%
+  for (let i = 0; i < want.length; i++) {
+    adapter.last.fail();
+    const st = states[states.length - 1];
+    assert.equal(st.s, 'reconnecting');
+    assert.equal(st.delay, want[i], `delay before attempt ${i + 1}`);
+    assert.equal(st.attempt, i + 1);
+    const n = adapter.sockets.length;
+    await clock.advance(st.delay - 1);
+    assert.equal(adapter.sockets.length, n, 'retried before its delay');
+    await clock.advance(1);
+    assert.equal(adapter.sockets.length, n + 1, 'no retry after its delay');
+  }
+});
+
+test('a stable connection resets the backoff; a short one does not', async () => {
+  const { client, clock, adapter, states } = newClient({ minDelay: 100, maxDelay: 10000, jitter: 0, stableAfter: 5000 });
+  client.connect();
+  await flush();
+  for (let i = 0; i < 3; i++) {
+    adapter.last.fail();
+    await clock.advance(states.at(-1).delay);
+  }
+  assert.equal(states.at(-1).delay, 400);
+  adapter.last.open();
+  await clock.advance(1000); // open for 1 s: not stable
+  adapter.last.drop(1006);
+  assert.equal(states.at(-1).delay, 800);
+  await clock.advance(800);
+  adapter.last.open();
+  await clock.advance(5000); // stable
+  adapter.last.drop(1006);
+  assert.equal(states.at(-1).delay, 100);
+});
+
+test('disconnect codes 4000-4499 reconnect, 4500-4999 do not', async () => {
+  for (const [code, reconnect] of [[4000, true], [4001, true], [4003, true], [4499, true], [4500, false], [4502, false], [4600, false]]) {
+    const { client, clock, adapter } = newClient({ minDelay: 100 });
+    const seen = [];
+    client.on('disconnect', (d) => seen.push(d));
+    client.connect();
+    await flush();
+    adapter.last.open();
+    adapter.last.recv({ type: 'disconnect', code, reason: 'r', reconnect });
+    assert.deepEqual(adapter.last.closed, { code: 1000, reason: '' }, 'the client closes the socket itself');
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].code, code);
+    assert.equal(seen[0].reconnect, reconnect);
+    assert.equal(client.state, reconnect ? 'reconnecting' : 'closed');
+    adapter.last.drop(code); // the close frame after the message changes nothing
+    await clock.advance(reconnect ? 100 : 60000);
+    assert.equal(adapter.sockets.length, reconnect ? 2 : 1, `code ${code}`);
+  }
+  assert.equal(describeDisconnect(4500).name, 'kicked');
+  assert.equal(describeDisconnect(4777).reconnect, false, 'a close code alone in 4500-4999 stops');
+  assert.equal(describeDisconnect(1006).reconnect, true);
+});
+
+test('a close code 4500-4999 without the message still stops', async () => {
+  const { client, adapter, clock } = newClient();
+  client.connect();
+  await flush();
+  adapter.last.open();
+  adapter.last.drop(4500, 'kicked');
+  assert.equal(client.state, 'closed');
+  await clock.advance(60000);
+  assert.equal(adapter.sockets.length, 1);
+});
+
+test('the queue drops its oldest request when full', async () => {
+  const { client, clock, adapter } = newClient({ queueSize: 3 });
+  client.connect();
+  await flush();
+  const results = [1, 2, 3, 4, 5].map((i) => client.publish('r', i).then(() => 'ok', (e) => e.code));
+  await flush();
+  adapter.last.open();
+  for (const m of adapter.last.sent.filter((m) => m.type === 'publish')) adapter.last.recv({ type: 'ack', ref: m.ref });
+  assert.deepEqual(await Promise.all(results), ['queue_full', 'queue_full', 'ok', 'ok', 'ok']);
+  assert.deepEqual(adapter.last.sent.map((m) => m.data), [3, 4, 5]);
+  await clock.advance(1);
+});
+
+test('the queue can reject the newest request instead', async () => {
+  const { client, adapter } = newClient({ queueSize: 2, queueOverflow: 'reject' });
+  client.connect();
+  await flush();
+  const results = [1, 2, 3].map((i) => client.publish('r', i).then(() => 'ok', (e) => e.code));
+  adapter.last.open();
+  for (const m of adapter.last.sent) adapter.last.recv({ type: 'ack', ref: m.ref });
+  assert.deepEqual(await Promise.all(results), ['ok', 'ok', 'queue_full']);
+});
+
+test('requests settle on ack, error, timeout, or the connection closing', async () => {
+  const { client, clock, adapter } = newClient({ requestTimeout: 1000, minDelay: 100 });
+  client.connect();
+  await flush();
+  adapter.last.open();
+  const acked = client.publish('r', 1);
+  const refused = client.send('bob', 2).catch((e) => e);
+  const unanswered = client.publish('r', 3).catch((e) => e);
+  const [m1, m2] = adapter.last.sent;
+  adapter.last.recv({ type: 'ack', ref: m1.ref });
+  adapter.last.recv({ type: 'error', ref: m2.ref, code: 'forbidden', message: 'no' });
+  assert.deepEqual(await acked, { type: 'ack', ref: m1.ref });
+  const e = await refused;
+  assert.equal(e.code, 'forbidden');
+  assert.ok(e instanceof WsPush.WsPushError && e instanceof Error);
+  await clock.advance(1000);
+  assert.equal((await unanswered).code, 'timeout');
+  const cut = client.publish('r', 4).catch((e) => e);
+  adapter.last.drop(1006);
+  assert.equal((await cut).code, 'disconnected');
+  client.close();
+  assert.equal((await client.publish('r', 5).catch((e) => e)).code, 'closed');
+});
+
+test('a queued request that times out is not sent later', async () => {
+  const { client, clock, adapter } = newClient({ requestTimeout: 1000 });
+  client.connect();
+  await flush();
+  const p = client.publish('r', 'late').catch((e) => e.code);
+  await clock.advance(1000);
+  assert.equal(await p, 'timeout');
+  adapter.last.open();
+  assert.deepEqual(adapter.last.sent, []);
+});
+
+test('rooms are joined again on every connection; a refused join is forgotten', async () => {
+  const { client, clock, adapter } = newClient({ minDelay: 100 });
+  const joined = client.join('a');
+  client.connect();
+  await flush();
+  adapter.last.open();
+  let j = adapter.last.sent.find((m) => m.type === 'join');
+  assert.equal(j.room, 'a');
+  adapter.last.recv({ type: 'ack', ref: j.ref });
+  await joined;
+  const refused = client.join('secret').catch((e) => e.code);
+  j = adapter.last.sent.find((m) => m.room === 'secret');
+  adapter.last.recv({ type: 'error', ref: j.ref, code: 'forbidden', message: 'no' });
+  assert.equal(await refused, 'forbidden');
+  assert.deepEqual(client.rooms(), ['a']);
+  adapter.last.drop(1006);
+  await clock.advance(200);
+  adapter.last.open();
+  assert.deepEqual(adapter.last.sent.filter((m) => m.type === 'join').map((m) => m.room), ['a']);
+  const left = client.leave('a');
+  assert.deepEqual(client.rooms(), []);
+  const l = adapter.last.sent.find((m) => m.type === 'leave');
+  adapter.last.recv({ type: 'ack', ref: l.ref });
+  await left;
+});
+
+test('the client sends at most maxRate messages a second', async () => {
+  const { client, clock, adapter } = newClient({ maxRate: 10, queueSize: 100 });
+  client.connect();
+  await flush();
+  adapter.last.open();
+  for (let i = 0; i < 30; i++) client.publish('r', i).catch(() => {});
+  assert.equal(adapter.last.sent.length, 10, 'the burst');
+  await clock.advance(1000);
+  assert.equal(adapter.last.sent.length, 20);
+  await clock.advance(1000);
+  assert.deepEqual(adapter.last.sent.map((m) => m.data), [...Array(30).keys()], 'in order');
+});
+
+test('heartbeats follow the welcome; silence past the timeout reconnects', async () => {
+  const { client, clock, adapter } = newClient({ minDelay: 100, jitter: 0 });
+  const seen = [];
+  client.on('disconnect', (d) => seen.push(d));
+  client.connect();
+  await flush();
+  adapter.last.open('u', 2000);
+  await clock.advance(2000);
+  assert.deepEqual(adapter.last.sent, [{ type: 'ping' }]);
+  adapter.last.recv({ type: 'pong' });
+  await clock.advance(2000);
+  assert.equal(adapter.last.sent.length, 2);
+  await clock.advance(1999); // no pong: the timeout is min(10 s, ping) = 2 s
+  assert.equal(client.state, 'open');
+  await clock.advance(1);
+  assert.equal(seen[0].name, 'heartbeat_timeout');
+  assert.ok(adapter.sockets[0].closed, 'the dead socket is closed');
+  await clock.advance(100);
+  assert.equal(adapter.sockets.length, 2);
+});
+
+test('resume pings at once and retries at once when the socket died in the background', async () => {
+  const { client, clock, adapter, states } = newClient({ minDelay: 1000, resumeTimeout: 500 });
+  client.connect();
+  await flush();
+  adapter.last.open('u', 25000);
+  adapter.hide();
+  await clock.advance(60000); // suspended: no pings, no false alarm
+  assert.equal(client.state, 'open');
+  assert.equal(adapter.last.sent.length, 0);
+  adapter.show();
+  assert.deepEqual(adapter.last.sent, [{ type: 'ping' }]);
+  await clock.advance(500); // no answer: dead
+  assert.equal(states.at(-1).s, 'reconnecting');
+  assert.equal(states.at(-1).delay, 0);
+  await clock.advance(0);
+  assert.equal(adapter.sockets.length, 2, 'one attempt at once');
+  adapter.last.fail();
+  assert.ok(states.at(-1).delay >= 500, 'then the backoff');
+  adapter.show(); // coming back again soon after does not storm
+  await clock.advance(10);
+  assert.equal(adapter.sockets.length, 2);
+});
+
+test('resume while waiting to reconnect retries once at once', async () => {
+  const { client, clock, adapter } = newClient({ minDelay: 5000, maxDelay: 60000 });
+  client.connect();
+  await flush();
+  adapter.last.fail(); // waiting 2.5-5 s
+  adapter.hide();
+  adapter.show();
+  await clock.advance(0);
+  assert.equal(adapter.sockets.length, 2);
+  adapter.last.fail();
+  adapter.show();
+  await clock.advance(0);
+  assert.equal(adapter.sockets.length, 2, 'a second show within minDelay waits for the backoff');
+});
+
+test('the token goes in the header for mini-programs and in the query for browsers', async () => {
+  const { client, adapter } = newClient({ token: () => Promise.resolve('t.o.k'), user: 'dev' });
+  client.connect();
+  await flush();
+  assert.equal(adapter.last.url, 'wss://push.example.com/ws?user=dev');
+  assert.deepEqual(adapter.last.h.headers, { Authorization: 'Bearer t.o.k' });
+  const browserish = new FakeAdapter({ headers: false });
+  const c2 = new WsPush({ url: 'wss://h/ws?x=1', adapter: browserish, token: 'a b' });
+  c2.connect();
+  await flush();
+  assert.equal(browserish.last.url, 'wss://h/ws?x=1&token=a%20b');
+  assert.deepEqual(browserish.last.h.headers, {});
+  c2.close();
+});
+
+test('binary messages arrive as ArrayBuffer and typed arrays go out as their bytes', async () => {
+  const { client, adapter } = newClient();
+  const got = [];
+  client.on('binary', (b) => got.push(b));
+  client.connect();
+  await flush();
+  adapter.last.open();
+  adapter.last.h.onMessage(new Uint8Array([1, 2, 3]).buffer);
+  assert.ok(got[0] instanceof ArrayBuffer);
+  const big = new Uint8Array([9, 8, 7, 6]);
+  assert.equal(client.sendBinary(big.subarray(1, 3)), true);
+  const sent = adapter.last.sent[0];
+  assert.ok(sent instanceof ArrayBuffer);
+  assert.deepEqual([...new Uint8Array(sent)], [8, 7]);
+});
