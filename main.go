@@ -28,6 +28,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/wspush/wspush/bench"
+	"github.com/wspush/wspush/client"
 	"github.com/wspush/wspush/server"
 )
 
@@ -175,6 +176,10 @@ func serve(args []string) error {
 		return err
 	}
 	f.cfg.Logger = log
+	if f.cfg.JWTSecret == "" && !f.cfg.Echo {
+		// Development mode: the browser chat demo at /demo/ on the API listener.
+		f.cfg.Demo = client.Demo
+	}
 	srv := server.New(f.cfg)
 	cfg := srv.Config()
 

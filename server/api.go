@@ -78,6 +78,7 @@ func (s *Server) APIHandler() http.Handler {
 	for _, p := range paths {
 		a.mux.Handle(p, methodNotAllowed(allow[p]))
 	}
+	s.mountDemo(a.mux)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no API call at "+r.URL.Path+" (docs/api.md)")
 	})

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"runtime"
@@ -84,6 +85,10 @@ type Config struct {
 	// MaxData caps the data of one publish or send request, in bytes; larger
 	// ones get an error reply. Zero means half of MaxMessage.
 	MaxData int
+	// Demo, when set, is served at /demo/ on the API listener: a browser
+	// page to try the server with (main passes client.Demo in development
+	// mode). Nil serves nothing there.
+	Demo fs.FS
 	// Logger receives server logs. Nil discards them.
 	Logger *slog.Logger
 }
