@@ -1,6 +1,6 @@
 # wspush: build, test, fuzz, benchmark.
 #
-#   make test       install what the tests need, then vet, race tests, fuzz smoke
+#   make test       install what the tests need, then vet, race tests, the JS SDK tests, fuzz smoke
 #   make fuzz       every fuzz target for FUZZTIME each (default 2m)
 #   make bench      micro-benchmarks, the idle-memory benchmark and the
 #                   wspush bench suite (bench-suite) against local servers
@@ -16,16 +16,17 @@ STATICCHECK_VERSION ?= v0.6.1
 
 FUZZ_TARGETS := $(shell grep -ho '^func Fuzz[A-Za-z0-9_]*' frame/*_test.go 2>/dev/null | sed 's/^func //')
 
-.PHONY: build test deps vet race fuzz-smoke fuzz bench bench-suite lint autobahn clean
+.PHONY: build test deps vet race client-test fuzz-smoke fuzz bench bench-suite lint autobahn clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o wspush .
 
 # deps installs, idempotently, what the tests need beyond Go: Debian's
-# python3-websockets (a WebSocket client nobody here wrote) and the npm
-# packages of client/ (Node's ws). apt-get update runs once, and only when
-# a package is missing.
-DEB_PACKAGES := python3-websockets
+# python3-websockets (a WebSocket client nobody here wrote) and chromium
+# (the SDK's browser test), and the npm packages of client/ (Node's ws,
+# playwright-core, which drives that chromium and downloads no browser).
+# apt-get update runs once, and only when a package is missing.
+DEB_PACKAGES := python3-websockets chromium
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -33,7 +34,7 @@ deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@if [ ! -d client/node_modules/ws ] || [ client/package-lock.json -nt client/node_modules/.package-lock.json ]; then \
+	@if [ ! -d client/node_modules/ws ] || [ ! -d client/node_modules/playwright-core ] || [ client/package-lock.json -nt client/node_modules/.package-lock.json ]; then \
 		cd client && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 	$(GO) mod download
@@ -54,7 +55,12 @@ fuzz-smoke:
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(SMOKETIME) ./frame/ || exit 1; \
 	done
 
-test: deps vet race fuzz-smoke
+# client-test runs the JavaScript SDK's tests (client/README.md): unit
+# tests, the SDK against a real wspush serve, and the demo in chromium.
+client-test:
+	cd client && npm test
+
+test: deps vet race client-test fuzz-smoke
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
