@@ -47,20 +47,60 @@ func sdkDisconnects(t *testing.T) []row {
 	return rows
 }
 
-func TestSDKDisconnectTableMatchesServer(t *testing.T) {
-	got := sdkDisconnects(t)
-	var want []row
-	for _, d := range server.Disconnects {
-		want = append(want, row{Code: d.Code, Name: d.Name, Reconnect: d.Reconnect})
+// readmeDisconnects parses the table between the disconnects markers of
+// README.md: | code | name | yes/no |.
+func readmeDisconnects(t *testing.T) []row {
+	t.Helper()
+	src, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
 	}
+	_, rest, ok := strings.Cut(string(src), "<!-- disconnects:")
+	table, _, ok2 := strings.Cut(rest, "<!-- end disconnects -->")
+	if !ok || !ok2 {
+		t.Fatal("README.md: no disconnects table between its markers")
+	}
+	var rows []row
+	for _, line := range strings.Split(table, "\n")[1:] {
+		cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+		if len(cells) != 3 {
+			continue
+		}
+		code, err := strconv.Atoi(strings.TrimSpace(cells[0]))
+		if err != nil {
+			continue // the header and its rule
+		}
+		rows = append(rows, row{Code: code, Name: strings.TrimSpace(cells[1]), Reconnect: strings.TrimSpace(cells[2]) == "yes"})
+	}
+	return rows
+}
+
+func serverDisconnects() []row {
+	var rows []row
+	for _, d := range server.Disconnects {
+		rows = append(rows, row{Code: d.Code, Name: d.Name, Reconnect: d.Reconnect})
+	}
+	return rows
+}
+
+func sameRows(t *testing.T, where string, got, want []row) {
+	t.Helper()
 	if len(got) != len(want) {
-		t.Errorf("wspush.js has %d disconnects, server.Disconnects %d", len(got), len(want))
+		t.Errorf("%s has %d disconnects, server.Disconnects %d", where, len(got), len(want))
 	}
 	for i := range min(len(got), len(want)) {
 		if got[i] != want[i] {
-			t.Errorf("row %d: wspush.js %+v, server %+v", i, got[i], want[i])
+			t.Errorf("row %d: %s %+v, server %+v", i, where, got[i], want[i])
 		}
 	}
+}
+
+func TestSDKDisconnectTableMatchesServer(t *testing.T) {
+	sameRows(t, "wspush.js", sdkDisconnects(t), serverDisconnects())
+}
+
+func TestREADMEDisconnectTableMatchesServer(t *testing.T) {
+	sameRows(t, "README.md", readmeDisconnects(t), serverDisconnects())
 }
 
 // TestSDKDisconnectRangesDecideReconnect holds both tables to the rule the
