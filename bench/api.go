@@ -103,16 +103,16 @@ func newStamp(seq int64) stamp {
 	return s
 }
 
-// push sends one push to user and returns how many connections the server
-// delivered it to.
-func (a *apiClient) push(ctx context.Context, user string, seq int64) (int64, error) {
+// push sends one push to users and returns how many connections the
+// server delivered it to.
+func (a *apiClient) push(ctx context.Context, users []string, seq int64) (int64, error) {
 	var out struct {
 		Delivered int64 `json:"delivered"`
 	}
 	body := struct {
 		Users []string `json:"users"`
 		Data  stamp    `json:"data"`
-	}{[]string{user}, newStamp(seq)}
+	}{users, newStamp(seq)}
 	err := a.call(ctx, http.MethodPost, "/v1/push", body, &out)
 	return out.Delivered, err
 }

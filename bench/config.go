@@ -61,6 +61,9 @@ type Config struct {
 	// Count bounds the API calls of push (zero: only Duration bounds them)
 	// and of broadcast (zero means 10).
 	Count int `json:"count"`
+	// Batch is how many users each push call names (distinct, at random).
+	// Zero means 1.
+	Batch int `json:"batch,omitempty"`
 	// API is the server's HTTP API base URL. Empty means DefaultAPI.
 	API string `json:"api"`
 	// APIKey is sent as "Authorization: Bearer KEY" when set.
@@ -114,6 +117,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Duration <= 0 {
 		c.Duration = DefaultDuration
+	}
+	if c.Batch <= 0 {
+		c.Batch = 1
+	}
+	if c.Batch > c.Conns && c.Conns > 0 {
+		c.Batch = c.Conns
 	}
 	if c.Mode == ModeBroadcast && c.Count <= 0 {
 		c.Count = DefaultCount

@@ -174,7 +174,7 @@ func drive(ctx context.Context, cfg Config, fl fleet, res *Result) *APIStats {
 				var n int64
 				var err error
 				if cfg.Mode == ModePush {
-					n, err = api.push(ctx, userName(rand.IntN(cfg.Conns)), seq)
+					n, err = api.push(ctx, pickUsers(cfg.Conns, cfg.Batch), seq)
 				} else {
 					n, err = api.broadcast(ctx, seq)
 				}
@@ -297,4 +297,16 @@ func orNop(o observer) observer {
 		return nopObserver{}
 	}
 	return o
+}
+
+// pickUsers names n distinct users of the conns bench connections, at random.
+func pickUsers(conns, n int) []string {
+	users := make([]string, 0, n)
+	if n == 1 {
+		return append(users, userName(rand.IntN(conns)))
+	}
+	for _, i := range rand.Perm(conns)[:n] {
+		users = append(users, userName(i))
+	}
+	return users
 }
