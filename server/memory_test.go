@@ -574,8 +574,8 @@ func memReadWelcome(r *bufio.Reader) error {
 
 // Why an idle connection fails the client's final check.
 var (
-	memErrSent   = errors.New("server sent bytes on an idle connection")
-	memErrClosed = errors.New("server closed an idle connection")
+	errMemSent   = errors.New("server sent bytes on an idle connection")
+	errMemClosed = errors.New("server closed an idle connection")
 )
 
 // memPeekIdle reports whether the server has sent anything on c or closed
@@ -603,8 +603,8 @@ func memPeekIdle(c net.Conn) error {
 	case rerr != nil:
 		return rerr
 	case n == 0:
-		return memErrClosed
+		return errMemClosed
 	default:
-		return fmt.Errorf("%w: % x", memErrSent, p[:n])
+		return fmt.Errorf("%w: % x", errMemSent, p[:n])
 	}
 }
