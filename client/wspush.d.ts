@@ -130,7 +130,7 @@ export interface Options {
   jitter?: number;
   /** A connection open this long resets the backoff, ms. Default 10000. */
   stableAfter?: number;
-  /** Consecutive failed attempts after which the client stops (state closed). Default Infinity. */
+  /** Retries since the last stable connection after which the client gives up (state closed). Default Infinity. */
   maxAttempts?: number;
   /** An attempt without the welcome by then is given up, ms. Default 10000. */
   connectTimeout?: number;

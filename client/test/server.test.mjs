@@ -32,8 +32,14 @@ function newClient(opts) {
   return { c, wx, ev };
 }
 
-function opened(c, ev, n = 1) {
-  return waitFor(`open #${n}`, () => ev.open.length >= n && c.state === 'open');
+async function opened(c, ev, n = 1) {
+  try {
+    await waitFor(`open #${n}`, () => ev.open.length >= n && c.state === 'open');
+  } catch (e) {
+    const log = servers.map((s) => s.log).join('');
+    e.message += `\nclient states: ${JSON.stringify(ev.state)}\nerrors: ${ev.error.map((x) => x.message).join('; ')}\nserver log:\n${log}`;
+    throw e;
+  }
 }
 
 // jwt signs an HS256 token with node's crypto.

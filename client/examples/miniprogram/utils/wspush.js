@@ -612,14 +612,17 @@
       this._openedAt = this._now();
       this._tokens = this.options.maxRate;
       this._tokensAt = this._openedAt;
-      this._setState('open', { conn: m.conn, user: m.user });
-      if (!this._hidden) this._schedulePing();
-      // Rooms first, then what waited in the queue, in order.
+      // Rooms first, then what waited in the queue, in order; what state
+      // listeners send goes after them.
       var rejoin = [];
       for (var room in this._rooms) {
         if (this._rooms[room]) rejoin.push(this._joinRequest(room));
       }
       this._queue = rejoin.concat(this._queue);
+      var gen = this._gen;
+      this._setState('open', { conn: m.conn, user: m.user });
+      if (gen !== this._gen) return; // a listener closed it
+      if (!this._hidden) this._schedulePing();
       this._drain();
       this._emit('open', m);
     },
