@@ -89,6 +89,9 @@ type Config struct {
 	// page to try the server with (main passes client.Demo in development
 	// mode). Nil serves nothing there.
 	Demo fs.FS
+	// Webhook sends client events to the backend (webhook.go). The zero
+	// value sends none.
+	Webhook WebhookConfig
 	// Logger receives server logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -165,7 +168,7 @@ func (c Config) Validate() error {
 	if c.MaxMessage < 0 || c.MaxPending < 0 || c.MaxConns < 0 {
 		return errors.New("server: limits cannot be negative")
 	}
-	return nil
+	return c.Webhook.Validate()
 }
 
 // loopback reports whether addr (host:port) listens on loopback only.

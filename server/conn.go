@@ -144,6 +144,8 @@ func (c *conn) message(m frame.Message) gnet.Action {
 			return gnet.None
 		case m.Op == ws.OpText:
 			c.request(m.Payload)
+		default: // binary: opaque to the protocol, for the backend
+			c.l.s.events.binary(c, m.Payload)
 		}
 	}
 	if c.state == stateOpen && c.gc.OutboundBuffered() > c.l.s.cfg.MaxPending {

@@ -46,6 +46,7 @@ func (c *conn) join(out []byte, id identity) []byte {
 	ss.rate.reset(c.l.now, s.cfg.MaxRate)
 	c.sess = ss
 	s.pool.Add(&ss.m, c.l.idx)
+	s.events.connect(c)
 
 	b := append(c.l.scratch[:0], `{"type":"welcome","conn":"c`...)
 	b = strconv.AppendUint(b, c.sess.m.ID(), 10)
@@ -100,6 +101,7 @@ func (c *conn) request(p []byte) {
 				return
 			}
 			s.publish(req.Room, req.Data, ss.m.User, nil)
+			s.events.message(c, EventPublish, req.Room, req.Data)
 		}
 		c.reply(req.Ref, "", "")
 	case "send":
@@ -115,6 +117,7 @@ func (c *conn) request(p []byte) {
 			return
 		}
 		s.pushUsers([]string{req.To}, req.Data, ss.m.User, nil)
+		s.events.message(c, EventSend, req.To, req.Data)
 		c.reply(req.Ref, "", "")
 	case "":
 		c.reply(req.Ref, codeBadRequest, "type is required")

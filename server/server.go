@@ -49,7 +49,8 @@ type Server struct {
 	anon      atomic.Int64 // anonymous users so far
 	msgID     atomic.Uint64
 
-	pool *pool.Pool
+	pool   *pool.Pool
+	events *webhook // client events to the backend; nil without a webhook
 }
 
 // New returns a Server for cfg, with defaults filled in.
@@ -75,6 +76,7 @@ func (s *Server) Serve() error {
 	if err := s.cfg.Validate(); err != nil {
 		return err
 	}
+	s.events = startWebhook(s, s.cfg.Webhook)
 	if s.cfg.APIAddr != "" {
 		ln, err := net.Listen("tcp", s.cfg.APIAddr)
 		if err != nil {
@@ -100,6 +102,7 @@ func (s *Server) Serve() error {
 		gnet.WithLogLevel(logging.WarnLevel),
 	)
 	if err != nil {
+		s.events.close(context.Background())
 		if s.api != nil {
 			_ = s.api.Close()
 		}
@@ -158,6 +161,7 @@ func (s *Server) stop() error {
 	if err := s.eng.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("server: stop: %w", err)
 	}
+	s.events.close(ctx)
 	return nil
 }
 
@@ -243,6 +247,7 @@ func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 		c.reason = ReasonPeerGone
 	}
 	c.state = stateClosed
+	s.events.disconnect(c)
 	s.tcp.Add(-1)
 	s.closes[c.reason].Add(1)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
