@@ -8,6 +8,7 @@ require (
 	github.com/prometheus/client_golang v1.22.0
 	golang.org/x/sys v0.30.0
 	golang.org/x/term v0.28.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

@@ -89,6 +89,10 @@ type serveFlags struct {
 	cfg       server.Config
 	logFormat string
 	logLevel  string
+
+	fs          *flag.FlagSet
+	config      string // --config: the YAML file applied before env and flags (config.go)
+	checkConfig bool   // --check-config: validate, print the effective configuration, exit
 }
 
 func parseServe(args []string, getenv func(string) string) (*serveFlags, error) {
@@ -119,6 +123,13 @@ func parseServe(args []string, getenv func(string) string) (*serveFlags, error) 
 	fs.IntVar(&f.cfg.MaxRate, "max-rate", server.DefaultMaxRate, "messages per second one client may send (burst: twice that); past it the client is disconnected; -1: no cap")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal, json otherwise)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	addWebhookFlags(fs, &f.cfg.Webhook)
+	fs.StringVar(&f.config, "config", "", "YAML file of flag values (keys: flag names); the environment and flags override it")
+	fs.BoolVar(&f.checkConfig, "check-config", false, "validate the configuration, print it in effect and exit: 0 if valid, 2 if not")
+	f.fs = fs
+	if err := applyConfigFile(fs, configPath(args, getenv)); err != nil {
+		return nil, err
+	}
 
 	// The environment fills in what the command line leaves unset.
 	var envErr error
@@ -174,6 +185,9 @@ func serve(args []string) error {
 	log, err := newLogger(f.logFormat, f.logLevel, os.Stderr)
 	if err != nil {
 		return err
+	}
+	if f.checkConfig {
+		return printConfig(os.Stdout, f)
 	}
 	f.cfg.Logger = log
 	if f.cfg.JWTSecret == "" && !f.cfg.Echo {

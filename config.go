@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/wspush/wspush/server"
+)
+
+// The configuration file (--config wspush.yaml, or WSPUSH_CONFIG): a flat
+// YAML map whose keys are serve's flag names without the dashes in front,
+//
+//	addr: ":8080"
+//	ping-interval: 25s
+//	origins: ["https://*.example.com"]
+//
+// It sets the flags' values before the environment and the command line,
+// which both override it. docs/deploy/wspush.yaml is an example.
+
+// secretFlags are printed redacted by --check-config.
+var secretFlags = map[string]bool{"api-key": true, "jwt-secret": true, "webhook-secret": true}
+
+// configPath finds the configuration file named on the command line
+// (--config PATH or --config=PATH, one or two dashes) or, failing that, in
+// WSPUSH_CONFIG. It runs before the flags are parsed, since the file must
+// be applied first.
+func configPath(args []string, getenv func(string) string) string {
+	path := getenv("WSPUSH_CONFIG")
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "config" {
+			continue
+		}
+		if hasValue {
+			path = value
+		} else if i+1 < len(args) {
+			path = args[i+1]
+			i++
+		}
+	}
+	return path
+}
+
+// applyConfigFile sets the flags of fs from the YAML file at path. An
+// unknown key or a bad value is an error naming the file and the key.
+func applyConfigFile(fs *flag.FlagSet, path string) error {
+	if path == "" {
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fl := fs.Lookup(k)
+		if fl == nil || k == "config" || k == "check-config" {
+			return fmt.Errorf("--config %s: unknown key %q: the keys are serve's flag names (wspush serve -h)", path, k)
+		}
+		v, err := yamlFlagValue(m[k])
+		if err != nil {
+			return fmt.Errorf("--config %s: %s: %w", path, k, err)
+		}
+		if err := fl.Value.Set(v); err != nil {
+			return fmt.Errorf("--config %s: %s: %q: %w", path, k, v, err)
+		}
+	}
+	return nil
+}
+
+// yamlFlagValue turns a YAML scalar or list of scalars into a flag's text:
+// lists become comma-separated.
+func yamlFlagValue(v any) (string, error) {
+	switch v := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	case bool, int, int64, uint64, float64:
+		return fmt.Sprint(v), nil
+	case []any:
+		parts := make([]string, 0, len(v))
+		for _, e := range v {
+			s, err := yamlFlagValue(e)
+			if err != nil {
+				return "", err
+			}
+			if _, isList := e.([]any); isList {
+				return "", fmt.Errorf("nested lists are not allowed")
+			}
+			parts = append(parts, s)
+		}
+		return strings.Join(parts, ","), nil
+	}
+	return "", fmt.Errorf("want a value or a list of values, got %T", v)
+}
+
+// printConfig writes the configuration in force, as a YAML file that
+// --config accepts (secrets redacted), with the server's derived defaults
+// (max-conns, loops) filled in.
+func printConfig(w io.Writer, f *serveFlags) error {
+	eff := server.New(f.cfg).Config()
+	var b bytes.Buffer
+	b.WriteString("# wspush serve: the effective configuration (file, environment, flags)\n")
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		name := fl.Name
+		var v string
+		switch name {
+		case "config", "check-config":
+			return
+		case "max-conns":
+			v = strconv.Itoa(eff.MaxConns)
+		case "loops":
+			v = strconv.Itoa(eff.Loops)
+		case "origins":
+			v = yamlList(f.cfg.Origins)
+		case "webhook-events":
+			events := f.cfg.Webhook.Events
+			if len(events) == 0 {
+				events = server.DefaultWebhookEvents
+			}
+			v = yamlList(events)
+		default:
+			v = yamlScalar(fl.Value.String())
+			if secretFlags[name] && fl.Value.String() != "" {
+				v = `"<redacted>"`
+			}
+		}
+		fmt.Fprintf(&b, "%s: %s\n", name, v)
+	})
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// yamlScalar quotes s unless it reads back as the same number or boolean.
+func yamlScalar(s string) string {
+	if _, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return s
+	}
+	if s == "true" || s == "false" {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+func yamlList(l []string) string {
+	q := make([]string, len(l))
+	for i, s := range l {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// addWebhookFlags defines the --webhook flags (server/webhook.go).
+func addWebhookFlags(fs *flag.FlagSet, c *server.WebhookConfig) {
+	fs.StringVar(&c.URL, "webhook", "", "URL the backend receives client events at, POSTed as signed JSON batches (docs/api.md#webhook)")
+	fs.StringVar(&c.Secret, "webhook-secret", "", "HMAC-SHA256 key of the X-Wspush-Signature header (WSPUSH_WEBHOOK_SECRET keeps it out of ps)")
+	fs.Func("webhook-events", "comma-separated event kinds to send: connect, disconnect, publish, send, binary (default publish,send,connect,disconnect)", func(v string) error {
+		c.Events = nil
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				c.Events = append(c.Events, e)
+			}
+		}
+		return nil
+	})
+	fs.IntVar(&c.Queue, "webhook-queue", server.DefaultWebhookQueue, "events waiting for the backend before new ones are dropped")
+	fs.IntVar(&c.QueueBytes, "webhook-queue-bytes", server.DefaultWebhookQueueBytes, "bytes those waiting events may hold before new ones are dropped")
+	fs.IntVar(&c.Batch, "webhook-batch", server.DefaultWebhookBatch, "most events in one request")
+	fs.DurationVar(&c.Delay, "webhook-delay", server.DefaultWebhookDelay, "how long a batch's first event waits for others")
+	fs.DurationVar(&c.Timeout, "webhook-timeout", server.DefaultWebhookTimeout, "timeout of one webhook request")
+	fs.IntVar(&c.Retries, "webhook-retries", server.DefaultWebhookRetries, "times a failed batch is sent again, with backoff (-1: never)")
+}
