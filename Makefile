@@ -22,11 +22,12 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o wspush .
 
 # deps installs, idempotently, what the tests need beyond Go: Debian's
-# python3-websockets (a WebSocket client nobody here wrote) and chromium
-# (the SDK's browser test), and the npm packages of client/ (Node's ws,
+# python3-websockets (a WebSocket client nobody here wrote), chromium
+# (the SDK's browser test) and nginx (wss:// in front of wspush,
+# deploy_test.go), and the npm packages of client/ (Node's ws,
 # playwright-core, which drives that chromium and downloads no browser).
 # apt-get update runs once, and only when a package is missing.
-DEB_PACKAGES := python3-websockets chromium
+DEB_PACKAGES := python3-websockets chromium nginx
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

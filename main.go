@@ -120,6 +120,9 @@ func parseServe(args []string, getenv func(string) string) (*serveFlags, error) 
 		}
 		return nil
 	})
+	fs.IntVar(&f.cfg.HistorySize, "history-size", 0, "messages kept per user and per room for clients that resume after a reconnect (0: none)")
+	fs.DurationVar(&f.cfg.HistoryTTL, "history-ttl", 0, "how long a kept message stays (0: none kept)")
+	fs.DurationVar(&f.cfg.OfflineGrace, "offline-grace", 0, "a user counts as offline only this long after its last connection closed")
 	fs.IntVar(&f.cfg.MaxRate, "max-rate", server.DefaultMaxRate, "messages per second one client may send (burst: twice that); past it the client is disconnected; -1: no cap")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal, json otherwise)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -41,25 +41,28 @@ type Pool struct {
 	users [dirShards]userDir
 	rooms [dirShards]roomDir
 
-	nConns, nUsers, nRooms atomic.Int64
+	nConns, nUsers, nRooms, nKept atomic.Int64
 }
 
+// The directory shards are padded to 64 bytes, so that two loops working on
+// neighbouring shards do not share a cache line.
 type idDir struct {
 	mu sync.Mutex
 	m  map[uint64]*Member
-	_  [40]byte // keep each directory shard on its own cache line
+	_  [48]byte
 }
 
 type userDir struct {
-	mu sync.Mutex
-	m  map[string]*Member // the head of the user's list
-	_  [40]byte
+	mu   sync.Mutex
+	m    map[string]*Member  // the head of the user's list
+	kept map[string][]string // rooms the user stays in across connections
+	_    [40]byte
 }
 
 type roomDir struct {
 	mu sync.Mutex
 	m  map[string]*Room
-	_  [40]byte
+	_  [48]byte
 }
 
 // Room is a room's entry in the directory: how many members it has on each
@@ -91,6 +94,7 @@ func New(cfg Config) *Pool {
 	for i := range dirShards {
 		p.ids[i].m = make(map[uint64]*Member)
 		p.users[i].m = make(map[string]*Member)
+		p.users[i].kept = make(map[string][]string)
 		p.rooms[i].m = make(map[string]*Room)
 	}
 	return p
@@ -129,11 +133,76 @@ func (p *Pool) Add(m *Member, i int) uint64 {
 		p.nUsers.Add(1)
 	}
 	u.m[m.User] = m
+	var kept []string
+	if rooms := u.kept[m.User]; len(rooms) > 0 {
+		kept = append(kept, rooms...)
+	}
 	u.mu.Unlock()
 
 	p.nConns.Add(1)
+	for _, room := range kept {
+		_, _ = p.Join(m, room)
+	}
 	return m.id
 }
+
+// Keep records that user stays in room across connections: every member
+// Add registers for the user from now on joins it. It does not touch the
+// user's members already in the pool (the caller joins those on their
+// shards). It reports false if the user was kept in room already, and
+// fails with ErrTooManyRooms past MaxRooms kept rooms. Any goroutine may
+// call it.
+func (p *Pool) Keep(user, room string) (bool, error) {
+	u := &p.users[p.dir(user)]
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	rooms := u.kept[user]
+	for _, r := range rooms {
+		if r == room {
+			return false, nil
+		}
+	}
+	if len(rooms) >= p.cfg.MaxRooms {
+		return false, ErrTooManyRooms
+	}
+	u.kept[user] = append(rooms, room)
+	p.nKept.Add(1)
+	return true, nil
+}
+
+// Unkeep forgets that user stays in room. It reports false if it was not.
+// Any goroutine may call it.
+func (p *Pool) Unkeep(user, room string) bool {
+	u := &p.users[p.dir(user)]
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	rooms := u.kept[user]
+	for i, r := range rooms {
+		if r != room {
+			continue
+		}
+		rooms = append(rooms[:i], rooms[i+1:]...)
+		if len(rooms) == 0 {
+			delete(u.kept, user)
+		} else {
+			u.kept[user] = rooms
+		}
+		p.nKept.Add(-1)
+		return true
+	}
+	return false
+}
+
+// Kept appends the rooms user is kept in to dst and returns it.
+func (p *Pool) Kept(user string, dst []string) []string {
+	u := &p.users[p.dir(user)]
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append(dst, u.kept[user]...)
+}
+
+// KeptCount is the number of (user, room) pairs kept across connections.
+func (p *Pool) KeptCount() int { return int(p.nKept.Load()) }
 
 // Remove takes m out of the pool and out of every room it is in. It runs
 // on the goroutine that owns m's shard; removing twice is harmless.

@@ -310,21 +310,13 @@ func (a *apiHandler) members(w http.ResponseWriter, r *http.Request,
 	writeJSON(w, http.StatusOK, map[string]int{field: n})
 }
 
-// presence is the answer of GET /v1/users/{user}.
-type presence struct {
-	User        string `json:"user"`
-	Online      bool   `json:"online"`
-	Connections int    `json:"connections"`
-}
-
 // GET /v1/users/{user}
 func (a *apiHandler) user(w http.ResponseWriter, r *http.Request) {
 	user, ok := pathName(w, r, "user")
 	if !ok {
 		return
 	}
-	n := a.s.UserConns(user)
-	writeJSON(w, http.StatusOK, presence{user, n > 0, n})
+	writeJSON(w, http.StatusOK, a.s.Presence(user))
 }
 
 // DELETE /v1/users/{user}/connections

@@ -241,7 +241,7 @@ func TestAPIKickSendsDisconnectThenCloses(t *testing.T) {
 	}
 
 	waitFor(t, 5*time.Second, func() error {
-		var p presence
+		var p Presence
 		api.do("GET", "/v1/users/alice", "", &p)
 		if p.Online || p.Connections != 0 {
 			return fmt.Errorf("alice still has %d connections", p.Connections)

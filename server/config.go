@@ -92,6 +92,24 @@ type Config struct {
 	// Webhook sends client events to the backend (webhook.go). The zero
 	// value sends none.
 	Webhook WebhookConfig
+	// HistorySize is how many messages are kept per stream (each user's
+	// and each room's) for clients that reconnect and resume
+	// (docs/protocol.md#recovery). Zero, or a zero HistoryTTL, keeps none:
+	// pushes then carry no position.
+	HistorySize int
+	// HistoryTTL is how long a kept message stays. Zero keeps none.
+	HistoryTTL time.Duration
+	// OfflineGrace is how long a user still counts as online (presence,
+	// GET /v1/users/{user}) after its last connection closed, so that a
+	// quick reconnect does not flap. Zero means none.
+	OfflineGrace time.Duration
+	// Redis, a redis://host:port/db URL, makes the server a node of the
+	// cluster that shares that Redis: pushes, presence, stats and history
+	// go through it (docs/cluster.md). Empty means a single node.
+	Redis string
+	// Node names this node in the cluster. Empty means the hostname and a
+	// random suffix.
+	Node string
 	// Logger receives server logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -165,8 +183,13 @@ func (c Config) Validate() error {
 	if c.APIAddr != "" && c.APIKey == "" && !loopback(c.APIAddr) {
 		return fmt.Errorf("server: the API on %s is reachable from other hosts: set an API key (--api-key) or listen on a loopback address", c.APIAddr)
 	}
-	if c.MaxMessage < 0 || c.MaxPending < 0 || c.MaxConns < 0 {
+	if c.MaxMessage < 0 || c.MaxPending < 0 || c.MaxConns < 0 || c.HistorySize < 0 || c.HistoryTTL < 0 || c.OfflineGrace < 0 {
 		return errors.New("server: limits cannot be negative")
+	}
+	if c.Redis != "" {
+		if _, err := redisOptions(c.Redis); err != nil {
+			return err
+		}
 	}
 	return c.Webhook.Validate()
 }

@@ -48,7 +48,8 @@ type session struct {
 	perms  *perms      // what the token allows; nil allows all (development mode)
 	exp    uint32      // tick at which the token expires; 0: never
 	rate   rateLimiter
-	pooled bool // in the pool
+	rs     *resumeState // set while and after the connection resumes; nil for most
+	pooled bool         // in the pool
 }
 
 // traffic handles the bytes gnet has buffered for c. It runs on c's loop.
@@ -267,6 +268,7 @@ func (c *conn) leavePool() {
 	if c.sess != nil && c.sess.pooled {
 		c.sess.pooled = false
 		c.l.s.pool.Remove(&c.sess.m)
+		c.l.s.disconnected(c.sess.m.User)
 	}
 }
 

@@ -221,7 +221,7 @@ func TestLoadSlowMemberOfA2000MemberRoom(t *testing.T) {
 // publishAsync posts a room publish to every loop, in the caller's order,
 // and returns a function that waits until the loops have written it.
 func publishAsync(s *Server, room string, data json.RawMessage) func() {
-	f := s.encodePush(data, room, "")
+	f := s.encodePush(data, room, "", 0)
 	loops := s.loopList()
 	done := make(chan int, len(loops))
 	posted := 0

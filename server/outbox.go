@@ -14,6 +14,7 @@ type job struct {
 	room    string          // publish to the loop's members of room
 	all     bool            // broadcast to every member of the loop
 	members []*pool.Member  // push to these members (on this loop)
+	pos     pos             // the message's position in its stream (the room's or the users'); 0: none
 	fn      func(*loop) int // other work on the loop (joins, kicks)
 	done    chan<- int      // receives what the job counted; nil: nobody waits
 }
@@ -65,7 +66,7 @@ func (l *loop) drain() {
 		case j.fn != nil:
 			n = j.fn(l)
 		case j.members != nil:
-			n = sendAll(j.members, j.frame)
+			n = sendAll(j.members, j.frame, j.pos)
 		default:
 			size := len(j.frame)
 			for end < len(jobs) && end-i < maxRun && size < maxRunBytes && sameTarget(jobs[end], j) {
@@ -106,7 +107,15 @@ func (l *loop) fanout(j job, run []job) int {
 	l.iov = iov
 	n := 0
 	send := func(m *pool.Member) {
-		if m.Conn.(*conn).sendv(iov) == nil {
+		c := m.Conn.(*conn)
+		if c.sess.rs != nil && !j.all {
+			// Resuming: skip what the replay has sent or will send.
+			if fs := c.sess.rs.filterRoom(j.room, run); len(fs) > 0 && c.sendv(fs) == nil {
+				n++
+			}
+			return
+		}
+		if c.sendv(iov) == nil {
 			n++
 		}
 	}

@@ -20,6 +20,9 @@ type request struct {
 	To   string          `json:"to"`
 	Data json.RawMessage `json:"data"`
 	Ref  json.RawMessage `json:"ref"`
+	// UserPos and Rooms are a resume's positions (history_resume.go).
+	UserPos string            `json:"user_pos"`
+	Rooms   map[string]string `json:"rooms"`
 }
 
 // Error codes of {"type":"error"} replies.
@@ -29,6 +32,7 @@ const (
 	codeForbidden   = "forbidden"
 	codeTooLarge    = "too_large"
 	codeTooMany     = "too_many_rooms"
+	codeNoHistory   = "no_history"
 )
 
 var framePong = frame.AppendFrame(nil, ws.OpText, []byte(`{"type":"pong"}`))
@@ -46,6 +50,11 @@ func (c *conn) join(out []byte, id identity) []byte {
 	ss.rate.reset(c.l.now, s.cfg.MaxRate)
 	c.sess = ss
 	s.pool.Add(&ss.m, c.l.idx)
+	s.connected(id.user)
+	if s.resumable() && resumeQuery(c.l.hs.query) {
+		// Live messages wait for the resume request (history_resume.go).
+		ss.rs = &resumeState{hold: true}
+	}
 	s.events.connect(c)
 
 	b := append(c.l.scratch[:0], `{"type":"welcome","conn":"c`...)
@@ -75,6 +84,8 @@ func (c *conn) request(p []byte) {
 	switch req.Type {
 	case "ping":
 		c.write(framePong)
+	case "resume":
+		c.resume(req)
 	case "join", "leave", "publish":
 		if !validName(req.Room) {
 			c.reply(req.Ref, codeBadRequest, "room: 1 to 128 bytes of printable UTF-8 required")

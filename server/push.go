@@ -17,14 +17,30 @@ import (
 // of its own receivers. Nothing is done per receiver but the write.
 
 // encodePush builds the frame of a push envelope:
-// {"type":"push","id":"m1","data":DATA,"ts":MS,"room":R,"from":F}, with
-// room and from only when set. The frame is shared by every receiver and
-// must not be modified.
-func (s *Server) encodePush(data json.RawMessage, room, from string) []byte {
-	b := make([]byte, 0, 64+len(data)+len(room)+len(from))
+// {"type":"push","id":"m1","pos":P,"data":DATA,"ts":MS,"room":R,"from":F},
+// with pos only when p is not zero (history on), room and from only when
+// set. The frame is shared by every receiver and must not be modified.
+func (s *Server) encodePush(data json.RawMessage, room, from string, p pos) []byte {
+	b := s.appendEnvelopeHead(make([]byte, 0, 96+len(data)+len(room)+len(from)))
+	if p != 0 {
+		b = append(b, `,"pos":"`...)
+		b = appendPos(b, p)
+		b = append(b, '"')
+	}
+	b = appendEnvelopeTail(b, data, room, from)
+	return frame.AppendFrame(make([]byte, 0, frame.FrameSize(len(b))), ws.OpText, b)
+}
+
+// appendEnvelopeHead appends {"type":"push","id":"mN" to b.
+func (s *Server) appendEnvelopeHead(b []byte) []byte {
 	b = append(b, `{"type":"push","id":"m`...)
 	b = strconv.AppendUint(b, s.msgID.Add(1), 10)
-	b = append(b, `","data":`...)
+	return append(b, '"')
+}
+
+// appendEnvelopeTail appends the rest of an envelope after its id and pos.
+func appendEnvelopeTail(b []byte, data json.RawMessage, room, from string) []byte {
+	b = append(b, `,"data":`...)
 	b = append(b, data...)
 	b = append(b, `,"ts":`...)
 	b = strconv.AppendInt(b, time.Now().UnixMilli(), 10)
@@ -36,15 +52,22 @@ func (s *Server) encodePush(data json.RawMessage, room, from string) []byte {
 		b = append(b, `,"from":`...)
 		b = appendJSONString(b, from)
 	}
-	b = append(b, '}')
-	return frame.AppendFrame(make([]byte, 0, frame.FrameSize(len(b))), ws.OpText, b)
+	return append(b, '}')
 }
 
-// sendAll writes frame to each live member of ms and counts the writes.
-func sendAll(ms []*pool.Member, frame []byte) int {
+// sendAll writes frame, a message of the user stream at p (0: none), to
+// each live member of ms and counts the writes. A member whose connection
+// is resuming may skip it (resume.go).
+func sendAll(ms []*pool.Member, frame []byte, p pos) int {
 	n := 0
 	for _, m := range ms {
-		if m.Live() && m.Conn.Send(frame) == nil {
+		if !m.Live() {
+			continue
+		}
+		if c := m.Conn.(*conn); p != 0 && c.sess.rs != nil && c.sess.rs.skipUser(p) {
+			continue
+		}
+		if m.Conn.Send(frame) == nil {
 			n++
 		}
 	}
@@ -53,7 +76,10 @@ func sendAll(ms []*pool.Member, frame []byte) int {
 
 // Broadcast sends data to every connection and reports to how many.
 func (s *Server) Broadcast(ctx context.Context, data json.RawMessage) (int, error) {
-	f := s.encodePush(data, "", "")
+	if s.cl != nil {
+		return s.cl.publish(ctx, clusterMsg{kind: kindBroadcast, data: data})
+	}
+	f := s.encodePush(data, "", "", 0)
 	return s.fan(ctx, nil, func(*loop) job { return job{frame: f, all: true} })
 }
 
@@ -63,13 +89,32 @@ func (s *Server) Publish(ctx context.Context, room string, data json.RawMessage)
 }
 
 func (s *Server) publish(room string, data json.RawMessage, from string, ctx context.Context) (int, error) {
+	if s.cl != nil {
+		return s.cl.publish(ctx, clusterMsg{kind: kindPublish, room: room, data: data, from: from})
+	}
+	var p pos
+	var f []byte
+	if s.hist != nil {
+		now := time.Now()
+		p = s.clock.next(now)
+		f = s.encodePush(data, room, from, p)
+		s.hist.add(roomStream(room), p, f, now)
+	}
 	r := s.pool.Room(room)
 	if r == nil {
 		return 0, nil
 	}
-	f := s.encodePush(data, room, from)
+	if f == nil {
+		f = s.encodePush(data, room, from, 0)
+	}
+	return s.publishFrame(ctx, r, f, p)
+}
+
+// publishFrame fans out frame, a message of room r's stream at p, to the
+// room's members on every loop.
+func (s *Server) publishFrame(ctx context.Context, r *pool.Room, f []byte, p pos) (int, error) {
 	return s.fan(ctx, func(i int) bool { return r.On(i) > 0 }, func(*loop) job {
-		return job{frame: f, room: room}
+		return job{frame: f, room: r.Name(), pos: p}
 	})
 }
 
@@ -86,15 +131,32 @@ func (s *Server) Push(ctx context.Context, users []string, data json.RawMessage)
 }
 
 func (s *Server) pushUsers(users []string, data json.RawMessage, from string, ctx context.Context) (PushResult, error) {
+	if s.cl != nil {
+		return s.cl.push(ctx, users, data, from)
+	}
 	res := PushResult{Online: []string{}, Offline: []string{}}
+	var p pos
+	var f []byte
+	if s.hist != nil {
+		// Kept for every user, online or not: the offline ones are those
+		// most likely to come back for it.
+		now := time.Now()
+		p = s.clock.next(now)
+		f = s.encodePush(data, "", from, p)
+		for _, u := range users {
+			s.hist.add(userStream(u), p, f, now)
+		}
+	}
 	byShard, online, offline := s.membersOf(users)
 	res.Online, res.Offline = online, offline
 	if len(online) == 0 {
 		return res, nil
 	}
-	f := s.encodePush(data, "", from)
+	if f == nil {
+		f = s.encodePush(data, "", from, 0)
+	}
 	n, err := s.fan(ctx, func(i int) bool { return len(byShard[i]) > 0 }, func(l *loop) job {
-		return job{frame: f, members: byShard[l.idx]}
+		return job{frame: f, members: byShard[l.idx], pos: p}
 	})
 	res.Delivered = n
 	return res, err
@@ -168,5 +230,5 @@ func (s *Server) Kick(ctx context.Context, user string) (int, error) {
 	})
 }
 
-// UserConns is the number of connections user has open.
+// UserConns is the number of connections user has open on this node.
 func (s *Server) UserConns(user string) int { return s.pool.UserConns(user) }

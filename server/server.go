@@ -49,6 +49,14 @@ type Server struct {
 	anon      atomic.Int64 // anonymous users so far
 	msgID     atomic.Uint64
 
+	// Recovery and cluster (history*.go, cluster*.go).
+	hist    *history // nil: no local history (off, or kept in Redis)
+	clock   posClock
+	cl      *cluster // nil: a single node
+	grace   graceList
+	gaps    atomic.Int64 // resumes answered with a gap, ever
+	replays atomic.Int64 // messages replayed to resuming clients, ever
+
 	pool   *pool.Pool
 	events *webhook // client events to the backend; nil without a webhook
 }
@@ -57,7 +65,7 @@ type Server struct {
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	limit := openFilesLimit()
-	return &Server{
+	s := &Server{
 		acceptCap: int64(min(cfg.MaxConns+fdReserve(cfg.MaxConns), limit-fdReserve(limit)/2)),
 		cfg:       cfg,
 		log:       cfg.Logger,
@@ -65,6 +73,13 @@ func New(cfg Config) *Server {
 		ready:     make(chan struct{}),
 		pool:      pool.New(pool.Config{Shards: cfg.Loops}),
 	}
+	s.grace.d = cfg.OfflineGrace
+	if cfg.Redis != "" {
+		s.cl = newCluster(s)
+	} else if cfg.HistorySize > 0 && cfg.HistoryTTL > 0 {
+		s.hist = newHistory(cfg.HistorySize, cfg.HistoryTTL, s.start, s.clock.next(s.start))
+	}
+	return s
 }
 
 // Config returns the configuration in force, defaults filled in.
@@ -75,6 +90,9 @@ func (s *Server) Config() Config { return s.cfg }
 func (s *Server) Serve() error {
 	if err := s.cfg.Validate(); err != nil {
 		return err
+	}
+	if s.cl != nil {
+		s.cl.start()
 	}
 	s.events = startWebhook(s, s.cfg.Webhook)
 	if s.cfg.APIAddr != "" {
@@ -105,6 +123,9 @@ func (s *Server) Serve() error {
 		s.events.close(context.Background())
 		if s.api != nil {
 			_ = s.api.Close()
+		}
+		if s.cl != nil {
+			s.cl.close()
 		}
 		return fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, err)
 	}
@@ -157,6 +178,9 @@ func (s *Server) stop() error {
 		if err := s.api.Shutdown(ctx); err != nil {
 			_ = s.api.Close()
 		}
+	}
+	if s.cl != nil {
+		s.cl.close()
 	}
 	if err := s.eng.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("server: stop: %w", err)

@@ -1,0 +1,91 @@
+package server
+
+import (
+	"sync"
+	"time"
+)
+
+// Presence: a user is online while it has a connection, and for
+// Config.OfflineGrace after its last one closed, so that an app switch
+// (a mini-program loses its socket about 5 s after it goes to the
+// background) does not flap presence. In a cluster the nodes' counts add
+// up in Redis (cluster.go).
+
+// graceList remembers when users' last connections closed, for the grace
+// period. Safe for any goroutine; its lock is held for one map operation.
+type graceList struct {
+	d     time.Duration
+	mu    sync.Mutex
+	left  map[string]time.Time
+	swept time.Time
+}
+
+// add records that user's last connection closed at now.
+func (g *graceList) add(user string, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.left == nil {
+		g.left = make(map[string]time.Time)
+	}
+	g.left[user] = now
+	if now.Sub(g.swept) > g.d {
+		// Bounded: only users who left within the grace stay.
+		g.swept = now
+		for u, t := range g.left {
+			if now.Sub(t) > g.d {
+				delete(g.left, u)
+			}
+		}
+	}
+}
+
+// within reports whether user's last connection closed less than the
+// grace period before now.
+func (g *graceList) within(user string, now time.Time) bool {
+	if g.d <= 0 {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t, ok := g.left[user]
+	return ok && now.Sub(t) < g.d
+}
+
+// connected notes a new connection of user. It runs on a loop.
+func (s *Server) connected(user string) {
+	if s.cl != nil {
+		s.cl.note(user, 1)
+	}
+}
+
+// disconnected notes that a connection of user left the pool. It runs on
+// a loop.
+func (s *Server) disconnected(user string) {
+	if s.cfg.OfflineGrace > 0 && s.pool.UserConns(user) == 0 {
+		s.grace.add(user, time.Now())
+	}
+	if s.cl != nil {
+		s.cl.note(user, -1)
+	}
+}
+
+// Presence is what the server knows of a user, as GET /v1/users/{user}
+// answers it.
+type Presence struct {
+	User        string `json:"user"`
+	Online      bool   `json:"online"`
+	Connections int    `json:"connections"` // open now, on every node
+}
+
+// Presence reports whether user is online: connected, or gone for less
+// than Config.OfflineGrace. In a cluster it asks Redis, and answers for
+// this node alone if Redis does not answer.
+func (s *Server) Presence(user string) Presence {
+	if s.cl != nil {
+		if p, err := s.cl.presence(user); err == nil {
+			return p
+		}
+	}
+	n := s.pool.UserConns(user)
+	return Presence{User: user, Online: n > 0 || s.grace.within(user, time.Now()), Connections: n}
+}
