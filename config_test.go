@@ -99,7 +99,7 @@ func TestCheckConfigPrintsTheEffectiveConfigAndExits(t *testing.T) {
 		t.Fatalf("check-config: %v\n%s", err, out)
 	}
 	for _, want := range []string{`ping-interval: "7s"`, "max-conns: 1000", `api-key: "<redacted>"`,
-		`webhook: "http://127.0.0.1:9/hook"`, `webhook-events: ["publish", "send", "connect", "disconnect"]`, "loops: "} {
+		`webhook: "http://127.0.0.1:9/hook"`, `webhook-events: ["publish", "send", "connect", "disconnect", "offline"]`, "loops: "} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %s:\n%s", want, out)
 		}

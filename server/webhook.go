@@ -39,10 +39,13 @@ const (
 	EventPublish    = "publish"
 	EventSend       = "send"
 	EventBinary     = "binary"
+	// EventOffline is a user's: its last connection closed and
+	// Config.OfflineGrace passed without a new one.
+	EventOffline = "offline"
 )
 
 // DefaultWebhookEvents are the kinds sent when WebhookConfig.Events is empty.
-var DefaultWebhookEvents = []string{EventPublish, EventSend, EventConnect, EventDisconnect}
+var DefaultWebhookEvents = []string{EventPublish, EventSend, EventConnect, EventDisconnect, EventOffline}
 
 // WebhookSignatureHeader carries "sha256=" and the lowercase hex
 // HMAC-SHA256 of the request body under WebhookConfig.Secret.
@@ -58,6 +61,9 @@ const (
 	DefaultWebhookRetries    = 5
 	// webhookBatchBytes ends a batch early once its data reaches it.
 	webhookBatchBytes = 1 << 20
+	// offlineTick is how often the sender looks for users whose
+	// OfflineGrace has passed.
+	offlineTick = 100 * time.Millisecond
 	// webhookBackoff is the first retry's delay; it doubles up to webhookMaxBackoff.
 	webhookBackoff    = 100 * time.Millisecond
 	webhookMaxBackoff = 10 * time.Second
@@ -101,11 +107,13 @@ const (
 	evPublish
 	evSend
 	evBinary
+	evOffline
 )
 
 var kindNames = map[string]uint8{
 	EventConnect: evConnect, EventDisconnect: evDisconnect,
 	EventPublish: evPublish, EventSend: evSend, EventBinary: evBinary,
+	EventOffline: evOffline,
 }
 
 // kindName is the name of one kind bit.
@@ -127,7 +135,7 @@ func kindsOf(names []string) (uint8, error) {
 	for _, n := range names {
 		b, ok := kindNames[strings.TrimSpace(n)]
 		if !ok {
-			return 0, fmt.Errorf("server: unknown webhook event %q: want connect, disconnect, publish, send or binary", n)
+			return 0, fmt.Errorf("server: unknown webhook event %q: want connect, disconnect, offline, publish, send or binary", n)
 		}
 		k |= b
 	}
@@ -182,6 +190,7 @@ type event struct {
 	ip     string   // X-Real-IP of a connect, set by a proxy
 	data   []byte   // JSON of publish and send, raw bytes of binary
 	size   int64    // what the event counts against QueueBytes
+	last   bool     // a disconnect that left its user with no connection here
 }
 
 // webhook sends events to the backend. A nil *webhook sends nothing, so
@@ -201,6 +210,11 @@ type webhook struct {
 	// Counters for the metrics.
 	sent, dropped, failed, retries atomic.Int64
 	requests                       [4]atomic.Int64 // by requestClasses
+
+	// Users whose last connection closed, until OfflineGrace passes: the
+	// sender's alone. A connect takes its user out.
+	gone  map[string]time.Time
+	grace time.Duration
 
 	startOnce, closeOnce sync.Once
 	quit                 chan struct{} // closed by close: flush and stop
@@ -237,6 +251,8 @@ func newWebhook(s *Server, cfg WebhookConfig) *webhook {
 		q:      make(chan *event, cfg.Queue),
 		client: &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{MaxIdleConns: 2, IdleConnTimeout: 90 * time.Second}},
 		prefix: hex.EncodeToString(id[:]),
+		gone:   make(map[string]time.Time),
+		grace:  s.cfg.OfflineGrace,
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 		ctx:    ctx,
@@ -251,20 +267,24 @@ func (w *webhook) wants(k uint8) bool { return w != nil && w.kinds&k != 0 }
 // c's loop, inside the upgrade, while the loop's handshake scratch still
 // describes c's request.
 func (w *webhook) connect(c *conn) {
-	if !w.wants(evConnect) || c.sess == nil {
+	if !w.wants(evConnect|evOffline) || c.sess == nil {
 		return
 	}
 	w.enqueue(&event{kind: evConnect, conn: c.sess.m.ID(), user: c.sess.m.User,
 		remote: c.gc.RemoteAddr(), ip: string(c.l.hs.realIP)}, nil)
 }
 
-// disconnect queues the disconnect event of c, which has closed. It runs
-// on c's loop.
+// disconnect queues the disconnect event of c, which has closed and left
+// the pool. It runs on c's loop.
 func (w *webhook) disconnect(c *conn) {
-	if !w.wants(evDisconnect) || c.sess == nil {
+	if !w.wants(evDisconnect|evOffline) || c.sess == nil {
 		return
 	}
-	w.enqueue(&event{kind: evDisconnect, conn: c.sess.m.ID(), user: c.sess.m.User, reason: c.reason.String()}, nil)
+	last := w.s.pool.UserConns(c.sess.m.User) == 0
+	if !w.wants(evDisconnect) && !last {
+		return
+	}
+	w.enqueue(&event{kind: evDisconnect, conn: c.sess.m.ID(), user: c.sess.m.User, reason: c.reason.String(), last: last}, nil)
 }
 
 // message queues a client's publish (target is the room) or send (target
@@ -368,13 +388,24 @@ func (w *webhook) run() {
 	batch := make([]*event, 0, w.cfg.Batch)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var expire <-chan time.Time // offline events come due
+	if w.wants(evOffline) {
+		t := time.NewTicker(offlineTick)
+		defer t.Stop()
+		expire = t.C
+	}
 	for {
 		select {
 		case e := <-w.q:
-			batch = append(batch, e)
+			batch = w.add(batch, e)
+		case now := <-expire:
+			batch = w.offline(batch, now)
 		case <-w.quit:
 			w.flush(batch)
 			return
+		}
+		if len(batch) == 0 {
+			continue
 		}
 		timer.Reset(w.cfg.Delay)
 		batch = w.fill(batch, timer.C)
@@ -389,7 +420,7 @@ func (w *webhook) fill(batch []*event, timeout <-chan time.Time) []*event {
 	for len(batch) < w.cfg.Batch && size < webhookBatchBytes {
 		select {
 		case e := <-w.q:
-			batch = append(batch, e)
+			batch = w.add(batch, e)
 			size += e.size
 		case <-timeout:
 			return batch
@@ -408,7 +439,7 @@ func (w *webhook) flush(batch []*event) {
 		for len(batch) < w.cfg.Batch {
 			select {
 			case e := <-w.q:
-				batch = append(batch, e)
+				batch = w.add(batch, e)
 			default:
 				break fill
 			}
@@ -419,6 +450,47 @@ func (w *webhook) flush(batch []*event) {
 		w.post(batch)
 		batch = w.release(batch)
 	}
+}
+
+// add appends e to batch if its kind is wanted, and tracks the users who
+// may go offline: a last disconnect starts the grace, a connect ends it.
+func (w *webhook) add(batch []*event, e *event) []*event {
+	if w.kinds&evOffline != 0 {
+		switch {
+		case e.kind == evConnect:
+			delete(w.gone, e.user)
+		case e.kind == evDisconnect && e.last:
+			if len(w.gone) < w.cfg.Queue {
+				w.gone[e.user] = time.UnixMilli(e.ts).Add(w.grace)
+			} else {
+				w.drop()
+			}
+		}
+		if w.grace <= 0 {
+			batch = w.offline(batch, time.Now())
+		}
+	}
+	if w.kinds&e.kind == 0 {
+		w.bytes.Add(-e.size) // queued only to track presence
+		return batch
+	}
+	return append(batch, e)
+}
+
+// offline appends an offline event for each user whose grace has passed
+// with no connection anywhere (Presence asks the cluster, if any).
+func (w *webhook) offline(batch []*event, now time.Time) []*event {
+	for user, due := range w.gone {
+		if now.Before(due) {
+			continue
+		}
+		delete(w.gone, user)
+		if w.s.Presence(user).Connections > 0 {
+			continue
+		}
+		batch = append(batch, &event{kind: evOffline, user: user, ts: due.UnixMilli()})
+	}
+	return batch
 }
 
 // release gives the batch's bytes back to the queue budget.
@@ -520,9 +592,12 @@ func (w *webhook) appendEvent(b []byte, e *event) []byte {
 	b = append(b, kindName(e.kind)...)
 	b = append(b, `","ts":`...)
 	b = strconv.AppendInt(b, e.ts, 10)
-	b = append(b, `,"conn":"c`...)
-	b = strconv.AppendUint(b, e.conn, 10)
-	b = append(b, `","user":`...)
+	if e.conn != 0 {
+		b = append(b, `,"conn":"c`...)
+		b = strconv.AppendUint(b, e.conn, 10)
+		b = append(b, '"')
+	}
+	b = append(b, `,"user":`...)
 	b = appendJSONString(b, e.user)
 	switch e.kind {
 	case evConnect:

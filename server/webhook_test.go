@@ -311,3 +311,38 @@ func grepLines(s, sub string) string {
 	}
 	return b.String()
 }
+
+func TestWebhookOfflineOnceTheGracePasses(t *testing.T) {
+	rc := newReceiver(t, nil)
+	const grace = 300 * time.Millisecond
+	s := startServer(t, Config{OfflineGrace: grace, Webhook: WebhookConfig{
+		URL: rc.srv.URL, Secret: testWebhookSecret, Delay: 10 * time.Millisecond,
+		Events: []string{"offline"},
+	}})
+	bye := func(c *client) {
+		c.send(ws.OpClose, []byte{0x03, 0xe8})
+		c.expectClose(1000)
+	}
+	// A reconnect within the grace: not offline.
+	a1, _ := dialAs(t, s, "?user=alice", "")
+	bye(a1)
+	a2, _ := dialAs(t, s, "?user=alice", "")
+	// Bob leaves and stays away.
+	b, _ := dialAs(t, s, "?user=bob", "")
+	start := time.Now()
+	bye(b)
+	evs := rc.waitEvents(1)
+	if waited := time.Since(start); waited < grace-50*time.Millisecond {
+		t.Errorf("offline after %v, before the grace of %v", waited, grace)
+	}
+	time.Sleep(2 * grace)
+	evs = rc.got()
+	if len(evs) != 1 || evs[0].Type != "offline" || evs[0].User != "bob" || evs[0].Conn != "" {
+		t.Fatalf("events %+v, want bob's offline alone", evs)
+	}
+	bye(a2)
+	evs = rc.waitEvents(2)
+	if evs[1].Type != "offline" || evs[1].User != "alice" {
+		t.Fatalf("events %+v, want alice's offline second", evs)
+	}
+}
