@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wspush/wspush/pool"
 )
 
 // Limits of the HTTP API (docs/api.md).
@@ -303,7 +305,11 @@ func (a *apiHandler) members(w http.ResponseWriter, r *http.Request,
 	ctx, cancel := loopsCtx(r)
 	defer cancel()
 	n, err := change(ctx, room, b.Users)
-	if err != nil {
+	switch {
+	case errors.Is(err, pool.ErrTooManyRooms):
+		writeError(w, http.StatusConflict, "too_many_rooms", err.Error())
+		return
+	case err != nil:
 		a.loopsFailed(w, r, err)
 		return
 	}

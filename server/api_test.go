@@ -472,3 +472,39 @@ func TestAPIMetricsCountAPush(t *testing.T) {
 		t.Logf("metrics:\n%s", body)
 	}
 }
+
+func TestAPIRoomMembershipOutlivesAReconnect(t *testing.T) {
+	s, api := startAPIServer(t)
+	bob := apiDialUser(t, s, "bob")
+	var joined struct{ Joined int }
+	api.do("POST", "/v1/rooms/news/members", `{"users":["bob","carol"]}`, &joined)
+	if joined.Joined != 1 {
+		t.Fatalf("joined %d connections, want bob's one", joined.Joined)
+	}
+	// bob's mini-program loses its socket and comes back; carol, offline
+	// when the backend added her, connects for the first time.
+	bob.send(ws.OpClose, []byte{0x03, 0xe8})
+	bob.expectClose(ws.StatusNormalClosure)
+	bob.expectEOF()
+	bob, carol := apiDialUser(t, s, "bob"), apiDialUser(t, s, "carol")
+
+	var d struct{ Delivered int }
+	api.do("POST", "/v1/rooms/news/publish", `{"data":"extra"}`, &d)
+	if d.Delivered != 2 {
+		t.Fatalf("publish delivered %d, want bob's and carol's new connections", d.Delivered)
+	}
+	bob.expectPushData(`"extra"`, "news")
+	carol.expectPushData(`"extra"`, "news")
+
+	// Taken out, bob's next connection stays out too.
+	var left struct{ Left int }
+	api.do("DELETE", "/v1/rooms/news/members", `{"users":["bob"]}`, &left)
+	bob2 := apiDialUser(t, s, "bob")
+	api.do("POST", "/v1/rooms/news/publish", `{"data":"later"}`, &d)
+	if d.Delivered != 1 {
+		t.Fatalf("publish after DELETE delivered %d, want carol's only", d.Delivered)
+	}
+	carol.expectPushData(`"later"`, "news")
+	api.do("POST", "/v1/push", `{"users":["bob"],"data":"marker"}`, &PushResult{})
+	bob2.expectPushData(`"marker"`, "")
+}

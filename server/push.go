@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -201,7 +202,16 @@ func (s *Server) onMembers(ctx context.Context, users []string, f func(*pool.Mem
 
 // AddToRoom puts every connection of users in room, whatever their tokens
 // allow, and reports how many connections joined.
+//
+// The membership sticks to the user: connections the user opens later join
+// room too, until RemoveFromRoom. Mini-programs reconnect all the time;
+// without this a room the backend chose would be lost at the first one.
 func (s *Server) AddToRoom(ctx context.Context, room string, users []string) (int, error) {
+	for _, u := range users {
+		if _, err := s.pool.Keep(u, room); err != nil {
+			return 0, fmt.Errorf("keep %s in room %s: %w", u, room, err)
+		}
+	}
 	return s.onMembers(ctx, users, func(m *pool.Member) int {
 		if ok, _ := s.pool.Join(m, room); ok {
 			return 1
@@ -210,9 +220,12 @@ func (s *Server) AddToRoom(ctx context.Context, room string, users []string) (in
 	})
 }
 
-// RemoveFromRoom takes every connection of users out of room and reports
-// how many left it.
+// RemoveFromRoom takes every connection of users out of room, and their
+// later connections too, and reports how many connections left it.
 func (s *Server) RemoveFromRoom(ctx context.Context, room string, users []string) (int, error) {
+	for _, u := range users {
+		s.pool.Unkeep(u, room)
+	}
 	return s.onMembers(ctx, users, func(m *pool.Member) int {
 		if s.pool.Leave(m, room) {
 			return 1
