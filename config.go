@@ -173,7 +173,7 @@ func yamlList(l []string) string {
 
 // addWebhookFlags defines the --webhook flags (server/webhook.go).
 func addWebhookFlags(fs *flag.FlagSet, c *server.WebhookConfig) {
-	fs.StringVar(&c.URL, "webhook", "", "URL the backend receives client events at, POSTed as signed JSON batches (docs/api.md#webhook)")
+	fs.StringVar(&c.URL, "webhook", "", "URL the backend receives client events at, POSTed as signed JSON batches (docs/webhook.md)")
 	fs.StringVar(&c.Secret, "webhook-secret", "", "HMAC-SHA256 key of the X-Wspush-Signature header (WSPUSH_WEBHOOK_SECRET keeps it out of ps)")
 	fs.Func("webhook-events", "comma-separated event kinds to send: connect, disconnect, offline, publish, send, binary (default publish,send,connect,disconnect,offline)", func(v string) error {
 		c.Events = nil

@@ -22,7 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Events to the backend (docs/api.md#webhook): with WebhookConfig.URL set,
+// Events to the backend (docs/webhook.md): with WebhookConfig.URL set,
 // the server POSTs what its clients do (connect, disconnect, publish, send,
 // binary messages) to the backend as JSON batches signed with HMAC-SHA256.
 //
@@ -582,7 +582,7 @@ func (w *webhook) encode(batch []*event) []byte {
 	return append(b, "]}"...)
 }
 
-// appendEvent appends one event's JSON (docs/api.md#webhook).
+// appendEvent appends one event's JSON (docs/webhook.md).
 func (w *webhook) appendEvent(b []byte, e *event) []byte {
 	b = append(b, `{"id":"`...)
 	b = append(b, w.prefix...)
