@@ -178,6 +178,12 @@ func (c WebhookConfig) withDefaults() WebhookConfig {
 	return c
 }
 
+// goneUser is an entry of webhook.goneQ.
+type goneUser struct {
+	user string
+	due  time.Time
+}
+
 // event is one queued event. The loop fills it; data is its own copy.
 type event struct {
 	kind   uint8
@@ -212,8 +218,12 @@ type webhook struct {
 	requests                       [4]atomic.Int64 // by requestClasses
 
 	// Users whose last connection closed, until OfflineGrace passes: the
-	// sender's alone. A connect takes its user out.
+	// sender's alone. gone maps a user to its due time, and a connect takes
+	// the user out; goneQ lists the same in due order, so that expiry
+	// looks only at what is due (an entry whose due time no longer
+	// matches gone is stale and skipped).
 	gone  map[string]time.Time
+	goneQ []goneUser
 	grace time.Duration
 
 	startOnce, closeOnce sync.Once
@@ -460,8 +470,10 @@ func (w *webhook) add(batch []*event, e *event) []*event {
 		case e.kind == evConnect:
 			delete(w.gone, e.user)
 		case e.kind == evDisconnect && e.last:
-			if len(w.gone) < w.cfg.Queue {
-				w.gone[e.user] = time.UnixMilli(e.ts).Add(w.grace)
+			if len(w.goneQ) < w.cfg.Queue {
+				due := time.UnixMilli(e.ts).Add(w.grace)
+				w.gone[e.user] = due
+				w.goneQ = append(w.goneQ, goneUser{e.user, due})
 			} else {
 				w.drop()
 			}
@@ -480,15 +492,23 @@ func (w *webhook) add(batch []*event, e *event) []*event {
 // offline appends an offline event for each user whose grace has passed
 // with no connection anywhere (Presence asks the cluster, if any).
 func (w *webhook) offline(batch []*event, now time.Time) []*event {
-	for user, due := range w.gone {
-		if now.Before(due) {
+	n := 0
+	for _, g := range w.goneQ {
+		if now.Before(g.due) {
+			break
+		}
+		n++
+		if due, ok := w.gone[g.user]; !ok || !due.Equal(g.due) {
+			continue // reconnected, or gone again later
+		}
+		delete(w.gone, g.user)
+		if w.s.Presence(g.user).Connections > 0 {
 			continue
 		}
-		delete(w.gone, user)
-		if w.s.Presence(user).Connections > 0 {
-			continue
-		}
-		batch = append(batch, &event{kind: evOffline, user: user, ts: due.UnixMilli()})
+		batch = append(batch, &event{kind: evOffline, user: g.user, ts: g.due.UnixMilli()})
+	}
+	if n > 0 {
+		w.goneQ = append(w.goneQ[:0], w.goneQ[n:]...)
 	}
 	return batch
 }
