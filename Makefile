@@ -27,7 +27,7 @@ build:
 # deploy_test.go), and the npm packages of client/ (Node's ws,
 # playwright-core, which drives that chromium and downloads no browser).
 # apt-get update runs once, and only when a package is missing.
-DEB_PACKAGES := python3-websockets chromium nginx
+DEB_PACKAGES := python3-websockets chromium nginx redis-server
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

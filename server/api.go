@@ -353,6 +353,12 @@ func (a *apiHandler) health(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "draining", "the server is shutting down")
 		return
 	}
+	if a.s.cl != nil && !a.s.cl.up.Load() {
+		// Still serving this node's clients: the balancer keeps it.
+		writeJSON(w, http.StatusOK, map[string]string{"status": "degraded", "redis": "down",
+			"message": "redis does not answer: pushes reach this node's clients only"})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 

@@ -3,6 +3,8 @@ package server
 import (
 	"sync"
 	"time"
+
+	"github.com/wspush/wspush/pool"
 )
 
 // Presence: a user is online while it has a connection, and for
@@ -51,10 +53,18 @@ func (g *graceList) within(user string, now time.Time) bool {
 	return ok && now.Sub(t) < g.d
 }
 
-// connected notes a new connection of user. It runs on a loop.
-func (s *Server) connected(user string) {
+// connected notes a new connection, m, in the pool. It runs on m's loop.
+func (s *Server) connected(m *pool.Member) {
 	if s.cl != nil {
-		s.cl.note(user, 1)
+		s.cl.note(m.User, 1)
+		s.pool.Rooms(m, s.cl.noteRoom)
+	}
+}
+
+// joined notes that a connection joined room. It runs on a loop.
+func (s *Server) joined(room string) {
+	if s.cl != nil {
+		s.cl.noteRoom(room)
 	}
 }
 

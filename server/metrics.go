@@ -62,6 +62,7 @@ func newMetrics(s *Server) *metrics {
 		newCollector(s),
 		m.pushes,
 		m.duration,
+		newRecoveryCollector(s),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -50,7 +50,7 @@ func (c *conn) join(out []byte, id identity) []byte {
 	ss.rate.reset(c.l.now, s.cfg.MaxRate)
 	c.sess = ss
 	s.pool.Add(&ss.m, c.l.idx)
-	s.connected(id.user)
+	s.connected(&ss.m)
 	if s.resumable() && resumeQuery(c.l.hs.query) {
 		// Live messages wait for the resume request (history_resume.go).
 		ss.rs = &resumeState{hold: true}
@@ -101,6 +101,7 @@ func (c *conn) request(p []byte) {
 				c.reply(req.Ref, codeTooMany, err.Error())
 				return
 			}
+			s.joined(req.Room)
 		case "leave":
 			s.pool.Leave(&ss.m, req.Room)
 		case "publish":

@@ -2,8 +2,8 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -214,6 +214,7 @@ func (s *Server) AddToRoom(ctx context.Context, room string, users []string) (in
 	}
 	return s.onMembers(ctx, users, func(m *pool.Member) int {
 		if ok, _ := s.pool.Join(m, room); ok {
+			s.joined(room)
 			return 1
 		}
 		return 0

@@ -172,6 +172,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) stop() error {
+	if s.cl != nil {
+		s.cl.close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if s.api != nil {

@@ -25,6 +25,8 @@ type Stats struct {
 	Goroutines       int     `json:"goroutines"`
 	UptimeSeconds    float64 `json:"uptime_seconds"`
 	Draining         bool    `json:"draining"` // shutting down: new upgrades are refused
+	// Cluster is the whole cluster's view, with --redis; nil otherwise.
+	Cluster *ClusterStats `json:"cluster,omitempty"`
 }
 
 // Stats reads the server's counters. It may be called from any goroutine;
@@ -41,6 +43,9 @@ func (s *Server) Stats() Stats {
 		// Whole milliseconds: enough for a dashboard, and stable to print.
 		UptimeSeconds: float64(time.Since(s.start).Milliseconds()) / 1000,
 		Draining:      s.draining.Load(),
+	}
+	if s.cl != nil {
+		st.Cluster = s.cl.Stats()
 	}
 	for i := range s.rejects {
 		st.UpgradesRejected += s.rejects[i].Load()
