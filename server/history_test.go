@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -243,4 +245,36 @@ func TestGraceListForgetsAfterTheGrace(t *testing.T) {
 	if len(g.left) != 1 {
 		t.Fatalf("%d users remembered, want 1", len(g.left))
 	}
+}
+
+// BenchmarkHistoryAdd keeps one message in one user's stream among 10,000
+// users, and reports the heap a kept message costs, its shared frame
+// (100 bytes of payload) apart.
+func BenchmarkHistoryAdd(b *testing.B) {
+	const users = 10000
+	names := make([]string, users)
+	for i := range names {
+		names[i] = userStream("user" + strconv.Itoa(i))
+	}
+	frame := make([]byte, 100)
+	now := time.Now()
+	h := newHistory(64, time.Hour, now, 1)
+	var c posClock
+	before := heapInUse()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		h.add(names[i%users], c.next(now), frame, now)
+		i++
+	}
+	kept := min(i, users*64)
+	b.ReportMetric(float64(heapInUse()-before)/float64(kept), "heap-B/kept")
+	runtime.KeepAlive(h)
+}
+
+func heapInUse() int64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }

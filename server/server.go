@@ -182,9 +182,6 @@ func (s *Server) stop() error {
 			_ = s.api.Close()
 		}
 	}
-	if s.cl != nil {
-		s.cl.close()
-	}
 	if err := s.eng.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("server: stop: %w", err)
 	}
