@@ -171,8 +171,11 @@ func yamlList(l []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// addWebhookFlags defines the --webhook flags (server/webhook.go).
-func addWebhookFlags(fs *flag.FlagSet, c *server.WebhookConfig) {
+// addDeployFlags defines the flags of production deployments: the
+// --webhook flags (server/webhook.go) and --drain-spread.
+func addDeployFlags(fs *flag.FlagSet, cfg *server.Config) {
+	fs.DurationVar(&cfg.DrainSpread, "drain-spread", 0, "at shutdown, ask each client to wait a random delay below this before reconnecting (retry_after in the going_away disconnect); 0: no hint")
+	c := &cfg.Webhook
 	fs.StringVar(&c.URL, "webhook", "", "URL the backend receives client events at, POSTed as signed JSON batches (docs/webhook.md)")
 	fs.StringVar(&c.Secret, "webhook-secret", "", "HMAC-SHA256 key of the X-Wspush-Signature header (WSPUSH_WEBHOOK_SECRET keeps it out of ps)")
 	fs.Func("webhook-events", "comma-separated event kinds to send: connect, disconnect, offline, publish, send, binary (default publish,send,connect,disconnect,offline)", func(v string) error {

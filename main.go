@@ -127,7 +127,7 @@ func parseServe(args []string, getenv func(string) string) (*serveFlags, error) 
 	fs.IntVar(&f.cfg.MaxRate, "max-rate", server.DefaultMaxRate, "messages per second one client may send (burst: twice that); past it the client is disconnected; -1: no cap")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal, json otherwise)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	addWebhookFlags(fs, &f.cfg.Webhook)
+	addDeployFlags(fs, &f.cfg)
 	fs.StringVar(&f.config, "config", "", "YAML file of flag values (keys: flag names); the environment and flags override it")
 	fs.BoolVar(&f.checkConfig, "check-config", false, "validate the configuration, print it in effect and exit: 0 if valid, 2 if not")
 	f.fs = fs

@@ -89,6 +89,10 @@ type Config struct {
 	// page to try the server with (main passes client.Demo in development
 	// mode). Nil serves nothing there.
 	Demo fs.FS
+	// DrainSpread spreads the reconnects after a shutdown: each client's
+	// going_away disconnect carries a retry_after drawn at random below it,
+	// which the client waits before reconnecting. Zero sends none.
+	DrainSpread time.Duration
 	// Webhook sends client events to the backend (webhook.go). The zero
 	// value sends none.
 	Webhook WebhookConfig

@@ -259,7 +259,7 @@ func (c *conn) disconnect(d Disconnect, detail string) {
 	c.seen = c.l.now
 	c.leavePool()
 	c.l.wheel.move(c, c.l.now+ticks(c.l.s.cfg.CloseTimeout))
-	c.l.out = appendDisconnect(c.l.out[:0], d, detail, !c.l.s.cfg.Echo)
+	c.l.out = appendDisconnect(c.l.out[:0], d, detail, !c.l.s.cfg.Echo, c.l.s.retryAfter(d))
 	c.write(c.l.out)
 }
 

@@ -2,6 +2,8 @@ package server
 
 import (
 	"encoding/json"
+	"math/rand/v2"
+	"time"
 
 	"github.com/gobwas/ws"
 
@@ -45,24 +47,27 @@ var Disconnects = []Disconnect{
 	DisconnectKicked, DisconnectProtocol, DisconnectInvalidUTF8,
 }
 
-// disconnectMessage is the JSON the client receives.
+// disconnectMessage is the JSON the client receives. RetryAfter, in
+// milliseconds, asks the client to wait that long before it reconnects.
 type disconnectMessage struct {
-	Type      string `json:"type"`
-	Code      int    `json:"code"`
-	Reason    string `json:"reason"`
-	Reconnect bool   `json:"reconnect"`
+	Type       string `json:"type"`
+	Code       int    `json:"code"`
+	Reason     string `json:"reason"`
+	Reconnect  bool   `json:"reconnect"`
+	RetryAfter int64  `json:"retry_after,omitempty"`
 }
 
 // appendDisconnect appends the disconnect message and the close frame for
 // d, in that order, so that one write sends both. detail, when not empty,
-// replaces the table's reason (the exact protocol error, say).
-func appendDisconnect(dst []byte, d Disconnect, detail string, protocol bool) []byte {
+// replaces the table's reason (the exact protocol error, say); retryAfter,
+// when positive, goes into the message as retry_after.
+func appendDisconnect(dst []byte, d Disconnect, detail string, protocol bool, retryAfter time.Duration) []byte {
 	reason := d.Reason
 	if detail != "" {
 		reason = detail
 	}
 	if protocol {
-		msg, _ := json.Marshal(disconnectMessage{"disconnect", d.Code, reason, d.Reconnect})
+		msg, _ := json.Marshal(disconnectMessage{"disconnect", d.Code, reason, d.Reconnect, retryAfter.Milliseconds()})
 		dst = frame.AppendFrame(dst, ws.OpText, msg)
 	}
 	return frame.AppendClose(dst, d.Close, reason)
@@ -100,4 +105,14 @@ func reasonFor(d Disconnect) CloseReason {
 		return ReasonInvalidUTF8
 	}
 	return ReasonProtocolError
+}
+
+// retryAfter is the reconnect delay a disconnect d asks of its client: for
+// going_away, a random share of Config.DrainSpread, so that the clients of
+// a server shutting down do not all come back at once; zero otherwise.
+func (s *Server) retryAfter(d Disconnect) time.Duration {
+	if d.Code != DisconnectGoingAway.Code || s.cfg.DrainSpread <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(s.cfg.DrainSpread))) + time.Millisecond
 }

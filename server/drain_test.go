@@ -1,0 +1,56 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+func TestShutdownSpreadsReconnectsWithRetryAfter(t *testing.T) {
+	const spread = 5 * time.Second
+	s := startServer(t, Config{DrainSpread: spread})
+	var cs []*client
+	for range 3 {
+		c, _ := dialAs(t, s, "?user=alice", "")
+		cs = append(cs, c)
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	for _, c := range cs {
+		m := c.expectJSON("disconnect")
+		ra, ok := m["retry_after"].(float64)
+		if m["code"] != 4000.0 || !ok || ra <= 0 || ra > float64(spread.Milliseconds())+1 {
+			t.Errorf("disconnect %v, want going_away with retry_after in (0, %d] ms", m, spread.Milliseconds())
+		}
+		c.expectClose(ws.StatusGoingAway)
+		c.send(ws.OpClose, []byte{0x03, 0xe9})
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOnlyGoingAwayCarriesRetryAfter(t *testing.T) {
+	s := &Server{cfg: Config{DrainSpread: time.Second}}
+	if s.retryAfter(DisconnectIdle) != 0 || s.retryAfter(DisconnectKicked) != 0 {
+		t.Fatal("retry_after on a disconnect other than going_away")
+	}
+	if (&Server{}).retryAfter(DisconnectGoingAway) != 0 {
+		t.Fatal("retry_after without a DrainSpread")
+	}
+	var m map[string]any
+	b := appendDisconnect(nil, DisconnectIdle, "", true, 0)
+	if err := json.Unmarshal(b[2:b[1]+2], &m); err != nil || m["type"] != "disconnect" {
+		t.Fatalf("%q: %v", b, err)
+	}
+	if _, has := m["retry_after"]; has {
+		t.Fatalf("idle_timeout disconnect %v has a retry_after", m)
+	}
+}
