@@ -214,7 +214,7 @@ func (cl *cluster) history() bool { return cl.s.cfg.HistorySize > 0 && cl.s.cfg.
 func (cl *cluster) start() {
 	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
 	defer cancel()
-	cl.ps = cl.rdb.Subscribe(ctx, chBroadcast)
+	cl.ps = cl.rdb.Subscribe(ctx, chBroadcast, chControl)
 	cl.msgs = cl.ps.Channel(redis.WithChannelSize(4096))
 	cl.checkUp(ctx)
 	go cl.run()
@@ -712,6 +712,10 @@ func (cl *cluster) local(ctx context.Context, m clusterMsg, head, tail []byte, w
 // channel of its receivers.
 func (cl *cluster) deliver(m *redis.Message) {
 	cl.received.Add(1)
+	if m.Channel == chControl {
+		cl.applyControl(m.Payload)
+		return
+	}
 	ps, env, ok := strings.Cut(m.Payload, " ")
 	if !ok {
 		return

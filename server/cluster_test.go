@@ -325,3 +325,26 @@ func getBody(t *testing.T, h http.Handler, path string) string {
 	h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
 	return w.Body.String()
 }
+
+func TestClusterRoomMembersAndKicksThroughOneNodeReachAnother(t *testing.T) {
+	r := startRedis(t)
+	a := startNode(t, r, "a", clusterConfig())
+	b := startNode(t, r, "b", clusterConfig())
+	c, _ := dialAs(t, b, "?user=hal", "")
+	r.waitSubs(chUser+"hal", 1)
+	if _, err := a.AddToRoom(context.Background(), "ops", []string{"hal"}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitSubs(chRoom+"ops", 1)
+	if _, err := a.Publish(context.Background(), "ops", json.RawMessage(`"deploy"`)); err != nil {
+		t.Fatal(err)
+	}
+	c.expectPush(`"deploy"`)
+
+	if _, err := a.Kick(context.Background(), "hal"); err != nil {
+		t.Fatal(err)
+	}
+	if d := c.expectJSON("disconnect"); d["code"] != 4500.0 {
+		t.Fatalf("disconnect %v", d)
+	}
+}

@@ -201,12 +201,22 @@ func (s *Server) onMembers(ctx context.Context, users []string, f func(*pool.Mem
 }
 
 // AddToRoom puts every connection of users in room, whatever their tokens
-// allow, and reports how many connections joined.
+// allow, and reports how many connections joined (in a cluster: on this
+// node; the other nodes do the same when Redis tells them).
 //
 // The membership sticks to the user: connections the user opens later join
 // room too, until RemoveFromRoom. Mini-programs reconnect all the time;
 // without this a room the backend chose would be lost at the first one.
 func (s *Server) AddToRoom(ctx context.Context, room string, users []string) (int, error) {
+	if s.cl != nil {
+		// The users' connections on other nodes too.
+		s.cl.control(ctx, control{Op: ctlJoin, Room: room, Users: users})
+	}
+	return s.addToRoom(ctx, room, users)
+}
+
+// addToRoom is AddToRoom on this node's connections.
+func (s *Server) addToRoom(ctx context.Context, room string, users []string) (int, error) {
 	for _, u := range users {
 		if _, err := s.pool.Keep(u, room); err != nil {
 			return 0, fmt.Errorf("keep %s in room %s: %w", u, room, err)
@@ -224,6 +234,14 @@ func (s *Server) AddToRoom(ctx context.Context, room string, users []string) (in
 // RemoveFromRoom takes every connection of users out of room, and their
 // later connections too, and reports how many connections left it.
 func (s *Server) RemoveFromRoom(ctx context.Context, room string, users []string) (int, error) {
+	if s.cl != nil {
+		s.cl.control(ctx, control{Op: ctlLeave, Room: room, Users: users})
+	}
+	return s.removeFromRoom(ctx, room, users)
+}
+
+// removeFromRoom is RemoveFromRoom on this node's connections.
+func (s *Server) removeFromRoom(ctx context.Context, room string, users []string) (int, error) {
 	for _, u := range users {
 		s.pool.Unkeep(u, room)
 	}
@@ -238,6 +256,14 @@ func (s *Server) RemoveFromRoom(ctx context.Context, room string, users []string
 // Kick disconnects every connection of user with DisconnectKicked and
 // reports how many.
 func (s *Server) Kick(ctx context.Context, user string) (int, error) {
+	if s.cl != nil {
+		s.cl.control(ctx, control{Op: ctlKick, Users: []string{user}})
+	}
+	return s.kick(ctx, user)
+}
+
+// kick is Kick on this node's connections.
+func (s *Server) kick(ctx context.Context, user string) (int, error) {
 	return s.onMembers(ctx, []string{user}, func(m *pool.Member) int {
 		m.Conn.(*conn).disconnect(DisconnectKicked, "")
 		return 1
