@@ -332,12 +332,12 @@ func TestWebhookOfflineOnceTheGracePasses(t *testing.T) {
 	b, _ := dialAs(t, s, "?user=bob", "")
 	start := time.Now()
 	bye(b)
-	evs := rc.waitEvents(1)
+	rc.waitEvents(1)
 	if waited := time.Since(start); waited < grace-50*time.Millisecond {
 		t.Errorf("offline after %v, before the grace of %v", waited, grace)
 	}
 	time.Sleep(2 * grace)
-	evs = rc.got()
+	evs := rc.got()
 	if len(evs) != 1 || evs[0].Type != "offline" || evs[0].User != "bob" || evs[0].Conn != "" {
 		t.Fatalf("events %+v, want bob's offline alone", evs)
 	}
