@@ -30,21 +30,36 @@ import (
 // the connection's loop touches it.
 type resumeState struct {
 	hold  bool           // waiting for the resume request: stream messages are skipped
+	until uint32         // the loop tick the hold ends at, resume or not
 	user  pos            // the user stream's messages up to this came in the replay
 	rooms map[string]pos // and each room's
 }
 
+// maxHold bounds a hold: a client that asked for resume=1 and sends no
+// resume gets live messages again after it (and misses those held).
+const maxHold = 10 * time.Second
+
+// newHold returns the state of a connection that holds live messages
+// from tick now until its resume is served.
+func newHold(now uint32) *resumeState {
+	return &resumeState{hold: true, until: now + ticks(maxHold)}
+}
+
+// holding reports whether live stream messages are held back at tick now.
+func (rs *resumeState) holding(now uint32) bool { return rs.hold && now < rs.until }
+
 // skipUser reports whether a live message of the user stream at p is
-// skipped.
-func (rs *resumeState) skipUser(p pos) bool { return rs.hold || p <= rs.user }
+// skipped at tick now.
+func (rs *resumeState) skipUser(p pos, now uint32) bool { return rs.holding(now) || p <= rs.user }
 
 // filterRoom returns the frames of run, live messages of room, that the
 // connection still needs.
-func (rs *resumeState) filterRoom(room string, run []job) [][]byte {
+func (rs *resumeState) filterRoom(room string, run []job, now uint32) [][]byte {
 	var out [][]byte
 	mark := rs.rooms[room]
+	hold := rs.holding(now)
 	for _, j := range run {
-		if j.pos == 0 || !rs.hold && j.pos > mark {
+		if j.pos == 0 || !hold && j.pos > mark {
 			out = append(out, j.frame)
 		}
 	}
@@ -117,11 +132,14 @@ func (c *conn) resume(req request) {
 		}
 		want = append(want, sp)
 	}
-	if ss.rs == nil {
-		ss.rs = &resumeState{}
-	}
 	// Live messages wait until the replay has gone out.
-	ss.rs.hold = true
+	if ss.rs == nil || !ss.rs.holding(c.l.now) {
+		h := newHold(c.l.now)
+		if ss.rs != nil {
+			h.user, h.rooms = ss.rs.user, ss.rs.rooms
+		}
+		ss.rs = h
+	}
 	for _, sp := range want {
 		if sp.room == "" {
 			continue

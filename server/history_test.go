@@ -278,3 +278,15 @@ func heapInUse() int64 {
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc)
 }
+
+// A client that asks for resume=1 and never resumes gets live messages
+// again once the hold runs out.
+func TestHoldWithoutResumeEndsAfterMaxHold(t *testing.T) {
+	rs := newHold(100)
+	if !rs.skipUser(makePos(1, 0), 100) || !rs.skipUser(makePos(1, 0), 100+ticks(maxHold)-1) {
+		t.Fatal("not held during the hold")
+	}
+	if rs.skipUser(makePos(1, 0), 100+ticks(maxHold)) {
+		t.Fatal("held past maxHold")
+	}
+}

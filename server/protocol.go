@@ -53,7 +53,7 @@ func (c *conn) join(out []byte, id identity) []byte {
 	s.connected(&ss.m)
 	if s.resumable() && resumeQuery(c.l.hs.query) {
 		// Live messages wait for the resume request (history_resume.go).
-		ss.rs = &resumeState{hold: true}
+		ss.rs = newHold(c.l.now)
 	}
 	s.events.connect(c)
 
