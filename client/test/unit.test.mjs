@@ -115,6 +115,21 @@ test('disconnect codes 4000-4499 reconnect, 4500-4999 do not', async () => {
   assert.equal(describeDisconnect(1006).reconnect, true);
 });
 
+test('a going_away with retry_after waits that long before coming back, capped at maxDelay', async () => {
+  for (const [retryAfter, want] of [[7000, 7000], [90000, 30000]]) {
+    const { client, clock, adapter, states } = newClient({ minDelay: 100, maxDelay: 30000 });
+    client.connect();
+    await flush();
+    adapter.last.open();
+    adapter.last.recv({ type: 'disconnect', code: 4000, reason: 'server shutting down', reconnect: true, retry_after: retryAfter });
+    assert.equal(states[states.length - 1].delay, want);
+    await clock.advance(want - 1);
+    assert.equal(adapter.sockets.length, 1, 'came back before retry_after');
+    await clock.advance(1);
+    assert.equal(adapter.sockets.length, 2);
+  }
+});
+
 test('a close code 4500-4999 without the message still stops', async () => {
   const { client, adapter, clock } = newClient();
   client.connect();

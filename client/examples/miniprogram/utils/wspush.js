@@ -508,6 +508,7 @@
         delay = backoffDelay(this._attempt, this.options, this._random);
         this._attempt++;
       }
+      if (d.retryAfter) delay = Math.max(delay, d.retryAfter);
       this._setState('reconnecting', { delay: delay, attempt: this._attempt });
       this._timer('retry', delay, this._open);
     },
@@ -601,6 +602,11 @@
           // The close frame follows, but mini-programs do not reliably
           // report its code: act on this message and close now.
           this._disconnect = describe(m.code, m.reason, m.reconnect);
+          // A draining server spreads its clients' returns: wait at least
+          // retry_after ms (capped at maxDelay) before coming back.
+          if (typeof m.retry_after === 'number' && m.retry_after > 0) {
+            this._disconnect.retryAfter = Math.min(m.retry_after, this.options.maxDelay);
+          }
           this._lost(this._gen, m.code, m.reason);
           break;
       }
