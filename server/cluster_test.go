@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,7 +104,15 @@ func (r *redisServer) waitSubs(channel string, n int64) {
 // startRedis takes the snapshot.
 func startNode(t *testing.T, r *redisServer, name string, cfg Config) *Server {
 	t.Helper()
-	cfg.Redis, cfg.Node, cfg.Addr = r.url(), name, "127.0.0.1:0"
+	cfg.Redis, cfg.Node = r.url(), name
+	return startPlain(t, cfg)
+}
+
+// startPlain starts a server, as startServer does, but leaves the check
+// for leaked goroutines to startRedis.
+func startPlain(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	cfg.Addr = "127.0.0.1:0"
 	if cfg.Loops == 0 {
 		cfg.Loops = 2
 	}
@@ -347,4 +356,37 @@ func TestClusterRoomMembersAndKicksThroughOneNodeReachAnother(t *testing.T) {
 	if d := c.expectJSON("disconnect"); d["code"] != 4500.0 {
 		t.Fatalf("disconnect %v", d)
 	}
+}
+
+// TestClusterPushLatency measures a push made through node a's Push until
+// a client of node b has read it, against the same on one node without
+// Redis. It reports figures and asserts nothing about them.
+func TestClusterPushLatency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a measurement")
+	}
+	r := startRedis(t)
+	a := startNode(t, r, "a", clusterConfig())
+	b := startNode(t, r, "b", clusterConfig())
+	single := startPlain(t, historyConfig())
+	cb, _ := dialAs(t, b, "?user=lat", "")
+	cs, _ := dialAs(t, single, "?user=lat", "")
+	r.waitSubs(chUser+"lat", 1)
+	measure := func(s *Server, c *client) (p50, p99 time.Duration) {
+		const n = 1000
+		ds := make([]time.Duration, n)
+		for i := range n {
+			start := time.Now()
+			if _, err := s.Push(context.Background(), []string{"lat"}, json.RawMessage(`"x"`)); err != nil {
+				t.Fatal(err)
+			}
+			c.expectPush(`"x"`)
+			ds[i] = time.Since(start)
+		}
+		slices.Sort(ds)
+		return ds[n/2], ds[n*99/100]
+	}
+	p50, p99 := measure(a, cb)
+	s50, s99 := measure(single, cs)
+	t.Logf("push to a client of another node through Redis: p50 %v p99 %v; one node: p50 %v p99 %v", p50, p99, s50, s99)
 }
