@@ -28,6 +28,14 @@ export interface Push<T = Json> {
   room?: string;
   /** The sending user, for messages a client published or sent. */
   from?: string;
+  /** The push's position in its stream (the user's, or the room's), when the server keeps history. */
+  pos?: string;
+}
+
+/** The last position handled in each stream, for resuming. */
+export interface Positions {
+  user: string;
+  rooms: { [room: string]: string };
 }
 
 /** The server's acknowledgement of a request. */
@@ -146,6 +154,8 @@ export interface Options {
   queueOverflow?: 'drop-oldest' | 'reject';
   /** Messages per second the client sends at most (the server disconnects past its --max-rate, 20 by default). 0: no cap. Default 15. */
   maxRate?: number;
+  /** Resume after a reconnect: get what the user's stream and the joined rooms missed, from the positions seen (the server needs --history-size and --history-ttl). Default true. */
+  resume?: boolean;
   /** Hook the app's onAppShow/onAppHide (or the page's visibility) for pause and resume. Default true. */
   lifecycle?: boolean;
   /** Test seams: the clock and randomness the client uses. */
@@ -165,6 +175,10 @@ export interface Events {
   error: (err: WsPushError) => void;
   state: (state: State, info: StateInfo) => void;
   binary: (data: ArrayBuffer) => void;
+  /** The server lost messages of a stream after our position (room undefined: the user's): re-sync it from the backend. */
+  gap: (info: { room?: string; pos: string }) => void;
+  /** A reconnect's resume was served: what was missed has arrived, live messages follow. */
+  resumed: (info: { rooms: string[] }) => void;
 }
 
 /** How requests reject and what the error event carries. */
@@ -204,6 +218,10 @@ export declare class WsPush {
   leave(room: string): Promise<Ack | void>;
   /** The rooms joined through join(). */
   rooms(): string[];
+  /** The last position seen per stream, to keep across app restarts (e.g. wx.setStorageSync). */
+  positions(): Positions;
+  /** Gives back positions kept from an earlier run; the next connection resumes from them. */
+  setPositions(p: Positions): void;
   /** Sends data to every member of room. */
   publish(room: string, data: Json): Promise<Ack>;
   /** Sends data to every connection of user. */

@@ -78,6 +78,14 @@
     return Math.round(ceil * (1 - o.jitter * r));
   }
 
+  // posAfter reports whether stream position a ("MS-SEQ") comes after b.
+  function posAfter(a, b) {
+    var x = String(a).split('-'), y = String(b).split('-');
+    var am = Number(x[0]), bm = Number(y[0]);
+    if (am !== bm) return am > bm;
+    return Number(x[1] || 0) > Number(y[1] || 0);
+  }
+
   // WsPushError is how requests reject and what the error event carries.
   // code is the server's error code (forbidden, bad_request, too_large,
   // ...) or one of the SDK's own: timeout, disconnected, queue_full,
@@ -273,6 +281,10 @@
     this._listeners = {};
     this._timers = {};
     this._rooms = {}; // joined rooms, rejoined on every connection
+    // Positions of the last push handled per stream (the user's, and each
+    // room's), for resuming after a reconnect; see docs/protocol.md.
+    this._pos = { user: '', rooms: {} };
+    this._history = true; // false once the server said it keeps none
     this._joins = {}; // room -> waiters of join() promises
     this._pending = {}; // ref -> request sent or queued
     this._queue = []; // requests waiting for a connection or for rate
@@ -415,6 +427,7 @@
       var useQuery = o.tokenIn === 'query' || (o.tokenIn !== 'header' && !this.adapter.headers);
       if (token && useQuery) q.push('token=' + encodeURIComponent(token));
       if (o.user) q.push('user=' + encodeURIComponent(o.user));
+      if (this._resumable()) q.push('resume=1');
       if (!q.length) return { url: o.url, headers: token ? { Authorization: 'Bearer ' + token } : {} };
       return {
         url: o.url + (o.url.indexOf('?') < 0 ? '?' : '&') + q.join('&'),
@@ -586,7 +599,15 @@
           this._welcome(m);
           break;
         case 'push':
+          // A push the resume replay already gave is not handled twice.
+          if (m.pos && !this._advance(m.room, m.pos)) break;
           this._emit(m.room !== undefined ? 'message' : 'push', m);
+          break;
+        case 'gap':
+          // The server lost messages of this stream after our position:
+          // the app re-syncs it from its backend, and we go on from pos.
+          if (m.pos) this._setPos(m.room, m.pos);
+          this._emit('gap', { room: m.room, pos: m.pos });
           break;
         case 'ack':
           this._settle(m.ref, null, m);
@@ -621,8 +642,12 @@
       // Rooms first, then what waited in the queue, in order; what state
       // listeners send goes after them.
       var rejoin = [];
-      for (var room in this._rooms) {
-        if (this._rooms[room]) rejoin.push(this._joinRequest(room));
+      if (this._resumable()) {
+        rejoin.push(this._resumeRequest());
+      } else {
+        for (var room in this._rooms) {
+          if (this._rooms[room]) rejoin.push(this._joinRequest(room));
+        }
       }
       this._queue = rejoin.concat(this._queue);
       var gen = this._gen;
@@ -751,6 +776,81 @@
       return r;
     },
 
+    // ---- resume ----
+
+    // _resumable reports whether the next connection resumes: the client
+    // has seen a position, resume is on, and the server keeps history.
+    _resumable: function () {
+      if (this.options.resume === false || !this._history) return false;
+      if (this._pos.user) return true;
+      for (var room in this._pos.rooms) {
+        if (this._rooms[room]) return true;
+      }
+      return false;
+    },
+
+    // _resumeRequest asks the server for what the streams missed since our
+    // positions, joining our rooms as it does: one request instead of a
+    // join per room. If the server keeps no history, or refuses, the rooms
+    // are joined one by one as on a first connection.
+    _resumeRequest: function () {
+      var self = this;
+      var rooms = {};
+      for (var room in this._rooms) {
+        if (this._rooms[room]) rooms[room] = this._pos.rooms[room] || '';
+      }
+      var msg = { type: 'resume', rooms: rooms };
+      if (this._pos.user) msg.user_pos = this._pos.user;
+      var q = this._request(msg, true);
+      var r = q.r;
+      this._pending[r.ref] = r;
+      r.timer = this._setTimeout(function () {
+        self._settle(r.ref, WsPushError('timeout', 'no answer to resume'));
+      }, this.options.requestTimeout);
+      q.p.then(function () {
+        for (var room in rooms) self._settleJoin(room, null);
+        self._emit('resumed', { rooms: Object.keys(rooms) });
+      }, function (err) {
+        if (err.code === 'disconnected' || err.code === 'timeout' || err.code === 'closed') return; // next connection retries
+        if (err.code === 'no_history') self._history = false;
+        if (self.state !== 'open') return;
+        for (var room in rooms) {
+          if (!self._rooms[room]) continue;
+          var j = self._joinRequest(room);
+          self._queue.push(j);
+        }
+        self._drain();
+      });
+      return r;
+    },
+
+    // _advance records pos as the last position of a stream (room, or the
+    // user's when room is undefined) and reports whether it is new.
+    _advance: function (room, pos) {
+      var last = room !== undefined ? this._pos.rooms[room] : this._pos.user;
+      if (last && !posAfter(pos, last)) return false;
+      this._setPos(room, pos);
+      return true;
+    },
+
+    _setPos: function (room, pos) {
+      if (room !== undefined) this._pos.rooms[room] = pos;
+      else this._pos.user = pos;
+    },
+
+    // positions returns the last position seen per stream, for an app that
+    // keeps them across restarts; setPositions gives them back.
+    positions: function () {
+      var rooms = {};
+      for (var room in this._pos.rooms) rooms[room] = this._pos.rooms[room];
+      return { user: this._pos.user, rooms: rooms };
+    },
+
+    setPositions: function (p) {
+      this._pos = { user: (p && p.user) || '', rooms: {} };
+      if (p && p.rooms) for (var room in p.rooms) this._pos.rooms[room] = p.rooms[room];
+    },
+
     _settleJoin: function (room, err) {
       var w = this._joins[room];
       if (!w) return false;
@@ -807,6 +907,7 @@
     // leave leaves room and stops rejoining it.
     leave: function (room) {
       delete this._rooms[room];
+      delete this._pos.rooms[room];
       this._settleJoin(room, WsPushError('cancelled', 'left ' + room + ' before the join was acknowledged'));
       if (this.state !== 'open') return Promise.resolve();
       return this._request({ type: 'leave', room: room });

@@ -225,3 +225,36 @@ test('kicked through the API: disconnect 4500 and no reconnect', async () => {
   assert.equal(wx.calls.length, 1);
   assert.equal((await dev.user('henry')).online, false);
 });
+
+test('after an app switch the client gets back what it missed, in order and once', async () => {
+  const hist = await startServer(['--history-size', '100', '--history-ttl', '5m']);
+  const { c, wx, ev } = newClient({ url: hist.wsUrl, user: 'ivy', resumeTimeout: 300 });
+  const joined = c.join('r');
+  c.connect();
+  await opened(c, ev);
+  await joined;
+  await hist.push(['ivy'], 'p1');
+  await hist.publish('r', 'r1');
+  await waitFor('the live messages', () => ev.push.length === 1 && ev.message.length === 1);
+
+  // In the background the socket dies and the server sees it go; the SDK
+  // gets no onClose. Meanwhile the backend pushes and publishes.
+  wx.hide();
+  wx.last.freeze();
+  wx.last.ws.terminate();
+  await waitFor('ivy gone from the server', async () => (await hist.user('ivy')).connections === 0);
+  await hist.push(['ivy'], 'p2');
+  await hist.publish('r', 'r2');
+  await hist.push(['ivy'], 'p3');
+
+  wx.show();
+  await opened(c, ev, 2);
+  assert.ok(wx.last.ws.url.includes('resume=1'), wx.last.ws.url);
+  await waitFor('the missed messages', () => ev.push.length === 3 && ev.message.length === 2);
+  await hist.push(['ivy'], 'p4');
+  await waitFor('a live push after the replay', () => ev.push.length === 4);
+  await sleep(200); // nothing more comes: no message twice
+  assert.deepEqual(ev.push.map((m) => m.data), ['p1', 'p2', 'p3', 'p4']);
+  assert.deepEqual(ev.message.map((m) => m.data), ['r1', 'r2']);
+  c.close();
+});

@@ -327,3 +327,79 @@ test('binary messages arrive as ArrayBuffer and typed arrays go out as their byt
   assert.ok(sent instanceof ArrayBuffer);
   assert.deepEqual([...new Uint8Array(sent)], [8, 7]);
 });
+
+test('a reconnect resumes from the last positions, joining the rooms in the same request', async () => {
+  const { client, clock, adapter } = newClient({ minDelay: 100, jitter: 0 });
+  const got = [];
+  client.on('push', (m) => got.push(m.data));
+  client.on('message', (m) => got.push(m.room + ':' + m.data));
+  const joined = client.join('chat');
+  client.connect();
+  await flush();
+  adapter.last.open();
+  assert.ok(!adapter.last.url.includes('resume=1'), 'a first connection has nothing to resume');
+  const j = adapter.last.sent.find((m) => m.type === 'join');
+  adapter.last.recv({ type: 'ack', ref: j.ref });
+  await joined;
+  adapter.last.recv({ type: 'push', id: 'm1', pos: '100-0', data: 'a', ts: 1 });
+  adapter.last.recv({ type: 'push', id: 'm2', pos: '105-2', data: 'b', ts: 1, room: 'chat' });
+  adapter.last.recv({ type: 'push', id: 'm2', pos: '105-2', data: 'b', ts: 1, room: 'chat' }); // again: dropped
+  assert.deepEqual(client.positions(), { user: '100-0', rooms: { chat: '105-2' } });
+
+  adapter.last.drop(1006);
+  await clock.advance(100);
+  assert.ok(adapter.last.url.includes('resume=1'), adapter.last.url);
+  adapter.last.open();
+  const r = adapter.last.sent[0];
+  assert.equal(r.type, 'resume', 'the resume goes first');
+  assert.equal(r.user_pos, '100-0');
+  assert.deepEqual(r.rooms, { chat: '105-2' });
+  assert.equal(adapter.last.sent.filter((m) => m.type === 'join').length, 0, 'the resume joins the rooms');
+  const resumed = new Promise((resolve) => client.once('resumed', resolve));
+  adapter.last.recv({ type: 'push', id: 'm3', pos: '110-0', data: 'missed', ts: 2 });
+  adapter.last.recv({ type: 'push', id: 'm1', pos: '100-0', data: 'a', ts: 1 }); // older: dropped
+  adapter.last.recv({ type: 'ack', ref: r.ref });
+  assert.deepEqual((await resumed).rooms, ['chat']);
+  assert.deepEqual(got, ['a', 'chat:b', 'missed']);
+
+  const gaps = [];
+  client.on('gap', (g) => gaps.push(g));
+  adapter.last.recv({ type: 'gap', room: 'chat', pos: '200-0' });
+  assert.deepEqual(gaps, [{ room: 'chat', pos: '200-0' }]);
+  assert.equal(client.positions().rooms.chat, '200-0');
+});
+
+test('a server without history gets plain joins, and no resume after that', async () => {
+  const { client, clock, adapter } = newClient({ minDelay: 100, jitter: 0 });
+  client.join('chat');
+  client.connect();
+  await flush();
+  adapter.last.open();
+  adapter.last.recv({ type: 'ack', ref: adapter.last.sent[0].ref });
+  adapter.last.recv({ type: 'push', id: 'm1', pos: '100-0', data: 'a', ts: 1, room: 'chat' });
+  adapter.last.drop(1006);
+  await clock.advance(100);
+  adapter.last.open();
+  const r = adapter.last.sent[0];
+  assert.equal(r.type, 'resume');
+  adapter.last.recv({ type: 'error', ref: r.ref, code: 'no_history', message: 'this server keeps no history' });
+  await flush();
+  const j = adapter.last.sent.find((m) => m.type === 'join');
+  assert.equal(j && j.room, 'chat', 'the room is joined the plain way');
+  adapter.last.drop(1006);
+  await clock.advance(200);
+  assert.ok(!adapter.last.url.includes('resume=1'));
+  adapter.last.open();
+  assert.equal(adapter.last.sent[0].type, 'join');
+});
+
+test('resume: false never resumes', async () => {
+  const { client, clock, adapter } = newClient({ minDelay: 100, jitter: 0, resume: false });
+  client.connect();
+  await flush();
+  adapter.last.open();
+  adapter.last.recv({ type: 'push', id: 'm1', pos: '100-0', data: 'a', ts: 1 });
+  adapter.last.drop(1006);
+  await clock.advance(100);
+  assert.ok(!adapter.last.url.includes('resume=1'));
+});
