@@ -128,14 +128,25 @@ func (l *loop) fanout(j job, run []job) int {
 	return n
 }
 
+// noWait is the context of a fan-out that nobody waits for: one posted
+// from an event loop, which must never block, or from the cluster's
+// subscriber. fan returns as soon as its jobs are posted, with a count of 0.
+var noWait = context.WithValue(context.Background(), noWaitKey{}, true)
+
+type noWaitKey struct{}
+
+// waits reports whether work done under ctx may wait: false for noWait
+// (and for nil, which older callers pass).
+func waits(ctx context.Context) bool { return ctx != nil && ctx != noWait }
+
 // fan posts one job per event loop for which want(i) holds, made by mk,
-// and sums what the jobs count. With a nil ctx it does not wait (the caller
-// may be an event loop, which must never block) and returns 0; otherwise it
+// and sums what the jobs count. With noWait it does not wait; otherwise it
 // waits for every job or for ctx to end.
 func (s *Server) fan(ctx context.Context, want func(i int) bool, mk func(l *loop) job) (int, error) {
 	loops := s.loopList()
+	wait := waits(ctx)
 	var results chan int
-	if ctx != nil {
+	if wait {
 		results = make(chan int, len(loops))
 	}
 	pending := 0
@@ -152,7 +163,7 @@ func (s *Server) fan(ctx context.Context, want func(i int) bool, mk func(l *loop
 		}
 	}
 	total := 0
-	for ; ctx != nil && pending > 0; pending-- {
+	for ; wait && pending > 0; pending-- {
 		select {
 		case n := <-results:
 			total += n
