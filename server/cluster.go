@@ -107,7 +107,7 @@ type cluster struct {
 	node string
 	rdb  *redis.Client
 	ps   *redis.PubSub
-	msgs <-chan *redis.Message
+	msgs <-chan any // *redis.Message, and *redis.Subscription confirmations
 
 	up        atomic.Bool
 	downSince atomic.Int64 // unix ms when Redis stopped answering; 0: up
@@ -130,6 +130,11 @@ type cluster struct {
 	// Owned by the worker goroutine.
 	subUsers map[string]bool
 	subRooms map[string]bool
+	// Channels subscribed to but not yet confirmed by Redis, and the
+	// resumes that wait for them: a resume reads the history only once
+	// Redis sends this node what follows.
+	unconfirmed map[string]time.Time
+	parked      []resumeJob
 
 	stop chan struct{}
 	done chan struct{}
@@ -201,7 +206,7 @@ func newCluster(s *Server) *cluster {
 		s: s, node: node, rdb: redis.NewClient(opt),
 		users: map[string]struct{}{}, rooms: map[string]struct{}{},
 		wake:     make(chan struct{}, 1),
-		subUsers: map[string]bool{}, subRooms: map[string]bool{},
+		subUsers: map[string]bool{}, subRooms: map[string]bool{}, unconfirmed: map[string]time.Time{},
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 }
@@ -215,7 +220,7 @@ func (cl *cluster) start() {
 	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
 	defer cancel()
 	cl.ps = cl.rdb.Subscribe(ctx, chBroadcast, chControl)
-	cl.msgs = cl.ps.Channel(redis.WithChannelSize(4096))
+	cl.msgs = cl.ps.ChannelWithSubscriptions(redis.WithChannelSize(4096))
 	cl.checkUp(ctx)
 	go cl.run()
 }
@@ -256,7 +261,14 @@ func (cl *cluster) run() {
 		case <-cl.stop:
 			return
 		case m := <-cl.msgs:
-			cl.deliver(m)
+			switch m := m.(type) {
+			case *redis.Message:
+				cl.deliver(m)
+			case *redis.Subscription:
+				if m.Kind == "subscribe" {
+					cl.confirmed(m.Channel)
+				}
+			}
 		case <-cl.wake:
 			cl.flush()
 		case <-retry:
@@ -266,6 +278,7 @@ func (cl *cluster) run() {
 			ctx, cancel := context.WithTimeout(context.Background(), redisWait)
 			cl.beat(ctx)
 			cancel()
+			cl.serveLate()
 		}
 		if !cl.up.Load() && retry == nil && cl.pending() {
 			// Work waits for Redis: try again later, backing off.
@@ -346,9 +359,54 @@ func (cl *cluster) flush() {
 	for _, m := range sends {
 		_, _ = cl.send(ctx, m)
 	}
-	if len(resumes) > 0 {
-		cl.serveResumes(ctx, resumes)
+	cl.parked = append(cl.parked, resumes...)
+	cl.serveReady(ctx)
+}
+
+// confirmed notes Redis's confirmation of a subscription and serves the
+// resumes that waited for it.
+func (cl *cluster) confirmed(ch string) {
+	delete(cl.unconfirmed, ch)
+	if len(cl.parked) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), redisWait)
+		defer cancel()
+		cl.serveReady(ctx)
 	}
+}
+
+// serveReady serves the parked resumes whose channels are all confirmed,
+// or have waited redisWait for it (Redis is down: the resume gets gaps).
+func (cl *cluster) serveReady(ctx context.Context) {
+	var ready, wait []resumeJob
+	now := time.Now()
+	for _, j := range cl.parked {
+		ok := true
+		for _, ch := range j.channels() {
+			if t, pending := cl.unconfirmed[ch]; pending && now.Sub(t) < redisWait {
+				ok = false
+			}
+		}
+		if ok {
+			ready = append(ready, j)
+		} else {
+			wait = append(wait, j)
+		}
+	}
+	cl.parked = wait
+	if len(ready) > 0 {
+		cl.serveResumes(ctx, ready)
+	}
+}
+
+// channels are the channels whose messages a resume replays.
+func (j resumeJob) channels() []string {
+	chs := []string{chUser + j.user}
+	for _, sp := range j.want {
+		if sp.room != "" {
+			chs = append(chs, chRoom+sp.room)
+		}
+	}
+	return chs
 }
 
 // subscribe brings this node's subscriptions and presence up to date for
@@ -393,11 +451,14 @@ func (cl *cluster) subscribe(ctx context.Context, users, rooms map[string]struct
 			return err
 		}
 	}
+	now = time.Now().UnixMilli()
 	for _, ch := range sub {
 		cl.subscribed(ch, true)
+		cl.unconfirmed[ch] = time.UnixMilli(now)
 	}
 	for _, ch := range unsub {
 		cl.subscribed(ch, false)
+		delete(cl.unconfirmed, ch)
 	}
 	return nil
 }
@@ -552,6 +613,17 @@ func (cl *cluster) beat(ctx context.Context) {
 	if cl.pending() {
 		cl.kick()
 	}
+}
+
+// serveLate serves the resumes that have waited too long for a
+// confirmation.
+func (cl *cluster) serveLate() {
+	if len(cl.parked) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
+	defer cancel()
+	cl.serveReady(ctx)
 }
 
 // Stats returns the cluster's figures as of the last heartbeat.
