@@ -675,14 +675,19 @@ func (cl *cluster) presence(user string) (Presence, error) {
 // nodes reached, or, when Redis is down, the local connections reached.
 func (cl *cluster) publish(ctx context.Context, m clusterMsg) (int, error) {
 	if ctx == nil {
-		cl.mu.Lock()
-		cl.sends = append(cl.sends, m)
-		cl.mu.Unlock()
-		cl.kick()
+		cl.queue(m)
 		return 0, nil
 	}
 	res, err := cl.send(ctx, m)
 	return res.Delivered, err
+}
+
+// queue hands m to the worker to publish. It never blocks.
+func (cl *cluster) queue(m clusterMsg) {
+	cl.mu.Lock()
+	cl.sends = append(cl.sends, m)
+	cl.mu.Unlock()
+	cl.kick()
 }
 
 // push sends a push to users through Redis; as publish. Online and
@@ -690,8 +695,8 @@ func (cl *cluster) publish(ctx context.Context, m clusterMsg) (int, error) {
 func (cl *cluster) push(ctx context.Context, users []string, data json.RawMessage, from string) (PushResult, error) {
 	m := clusterMsg{kind: kindPush, users: users, data: data, from: from}
 	if ctx == nil {
-		_, err := cl.publish(nil, m)
-		return PushResult{}, err
+		cl.queue(m)
+		return PushResult{}, nil
 	}
 	return cl.send(ctx, m)
 }
@@ -774,9 +779,9 @@ func (cl *cluster) local(ctx context.Context, m clusterMsg, head, tail []byte, w
 	}
 	f := frame.AppendFrame(nil, ws.OpText, env)
 	if m.kind == kindPush {
-		return cl.s.pushFrame(ctx, m.users, f, p)
+		return cl.s.pushFrame(m.users, f, p, ctx)
 	}
-	n, err := cl.s.deliverFrame(ctx, m.room, f, p)
+	n, err := cl.s.deliverFrame(m.room, f, p, ctx)
 	return PushResult{Delivered: n}, err
 }
 
@@ -800,11 +805,11 @@ func (cl *cluster) deliver(m *redis.Message) {
 	f := frame.AppendFrame(nil, ws.OpText, []byte(env))
 	switch {
 	case m.Channel == chBroadcast:
-		_, _ = cl.s.deliverFrame(nil, "", f, 0)
+		_, _ = cl.s.deliverFrame("", f, 0, nil)
 	case strings.HasPrefix(m.Channel, chRoom):
-		_, _ = cl.s.deliverFrame(nil, m.Channel[len(chRoom):], f, p)
+		_, _ = cl.s.deliverFrame(m.Channel[len(chRoom):], f, p, nil)
 	case strings.HasPrefix(m.Channel, chUser):
-		_, _ = cl.s.pushFrame(nil, []string{m.Channel[len(chUser):]}, f, p)
+		_, _ = cl.s.pushFrame([]string{m.Channel[len(chUser):]}, f, p, nil)
 	}
 }
 
@@ -896,7 +901,7 @@ func isNoKey(err error) bool {
 
 // pushFrame writes f, a message of the users' streams at p, to this
 // node's connections of users. With a nil ctx it does not wait.
-func (s *Server) pushFrame(ctx context.Context, users []string, f []byte, p pos) (PushResult, error) {
+func (s *Server) pushFrame(users []string, f []byte, p pos, ctx context.Context) (PushResult, error) {
 	byShard, online, offline := s.membersOf(users)
 	res := PushResult{Online: online, Offline: offline}
 	if len(online) == 0 {
@@ -912,7 +917,7 @@ func (s *Server) pushFrame(ctx context.Context, users []string, f []byte, p pos)
 // deliverFrame writes f to this node's members of room, a message of the
 // room's stream at p, or to every connection when room is empty. With a
 // nil ctx it does not wait.
-func (s *Server) deliverFrame(ctx context.Context, room string, f []byte, p pos) (int, error) {
+func (s *Server) deliverFrame(room string, f []byte, p pos, ctx context.Context) (int, error) {
 	if room == "" {
 		return s.fan(ctx, nil, func(*loop) job { return job{frame: f, all: true} })
 	}

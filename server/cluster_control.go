@@ -57,12 +57,12 @@ func (cl *cluster) applyControl(payload string) {
 	s := cl.s
 	switch m.Op {
 	case ctlJoin:
-		_, _ = s.addToRoom(nil, m.Room, m.Users)
+		_, _ = s.addToRoom(m.Room, m.Users, nil)
 	case ctlLeave:
-		_, _ = s.removeFromRoom(nil, m.Room, m.Users)
+		_, _ = s.removeFromRoom(m.Room, m.Users, nil)
 	case ctlKick:
 		for _, u := range m.Users {
-			_, _ = s.kick(nil, u)
+			_, _ = s.kick(u, nil)
 		}
 	}
 }

@@ -29,9 +29,6 @@ const seqBits = 20
 
 func makePos(ms int64, seq uint64) pos { return pos(uint64(ms)<<seqBits | seq) }
 
-// ms is the wall-clock millisecond the position was made at.
-func (p pos) ms() int64 { return int64(p >> seqBits) }
-
 // appendPos appends the wire form of p, "MS-SEQ", to b.
 func appendPos(b []byte, p pos) []byte {
 	b = strconv.AppendUint(b, uint64(p>>seqBits), 10)

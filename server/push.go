@@ -212,11 +212,11 @@ func (s *Server) AddToRoom(ctx context.Context, room string, users []string) (in
 		// The users' connections on other nodes too.
 		s.cl.control(ctx, control{Op: ctlJoin, Room: room, Users: users})
 	}
-	return s.addToRoom(ctx, room, users)
+	return s.addToRoom(room, users, ctx)
 }
 
 // addToRoom is AddToRoom on this node's connections.
-func (s *Server) addToRoom(ctx context.Context, room string, users []string) (int, error) {
+func (s *Server) addToRoom(room string, users []string, ctx context.Context) (int, error) {
 	for _, u := range users {
 		if _, err := s.pool.Keep(u, room); err != nil {
 			return 0, fmt.Errorf("keep %s in room %s: %w", u, room, err)
@@ -237,11 +237,11 @@ func (s *Server) RemoveFromRoom(ctx context.Context, room string, users []string
 	if s.cl != nil {
 		s.cl.control(ctx, control{Op: ctlLeave, Room: room, Users: users})
 	}
-	return s.removeFromRoom(ctx, room, users)
+	return s.removeFromRoom(room, users, ctx)
 }
 
 // removeFromRoom is RemoveFromRoom on this node's connections.
-func (s *Server) removeFromRoom(ctx context.Context, room string, users []string) (int, error) {
+func (s *Server) removeFromRoom(room string, users []string, ctx context.Context) (int, error) {
 	for _, u := range users {
 		s.pool.Unkeep(u, room)
 	}
@@ -259,11 +259,11 @@ func (s *Server) Kick(ctx context.Context, user string) (int, error) {
 	if s.cl != nil {
 		s.cl.control(ctx, control{Op: ctlKick, Users: []string{user}})
 	}
-	return s.kick(ctx, user)
+	return s.kick(user, ctx)
 }
 
 // kick is Kick on this node's connections.
-func (s *Server) kick(ctx context.Context, user string) (int, error) {
+func (s *Server) kick(user string, ctx context.Context) (int, error) {
 	return s.onMembers(ctx, []string{user}, func(m *pool.Member) int {
 		m.Conn.(*conn).disconnect(DisconnectKicked, "")
 		return 1
