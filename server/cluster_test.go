@@ -178,6 +178,12 @@ func TestClusterPushThroughOneNodeReachesAClientOnAnother(t *testing.T) {
 	}
 	c.expectPush(`"all"`)
 	c2.expectPush(`"all"`)
+	// Once: the next message after it is the next broadcast, not a copy.
+	if _, err := a.Broadcast(context.Background(), json.RawMessage(`"next"`)); err != nil {
+		t.Fatal(err)
+	}
+	c.expectPush(`"next"`)
+	c2.expectPush(`"next"`)
 }
 
 func TestClusterRoomSpansNodes(t *testing.T) {
@@ -198,6 +204,7 @@ func TestClusterRoomSpansNodes(t *testing.T) {
 	}
 	ca.expectPush(`"from the API"`)
 	cb.expectPush(`"from the API"`)
+	// Once: what comes next is the client's publish below, not a copy.
 
 	// A client's publish on b reaches a's member too, with from.
 	cb.sendJSON(`{"type":"publish","room":"chat","data":"hi","ref":9}`)
