@@ -397,3 +397,28 @@ func TestClusterPushLatency(t *testing.T) {
 	s50, s99 := measure(single, cs)
 	t.Logf("push to a client of another node through Redis: p50 %v p99 %v; one node: p50 %v p99 %v", p50, p99, s50, s99)
 }
+
+func TestClusterWithoutHistoryPushesCarryNoPos(t *testing.T) {
+	r := startRedis(t)
+	a := startNode(t, r, "a", Config{})
+	b := startNode(t, r, "b", Config{})
+	c, _ := dialAs(t, b, "?user=ivy&resume=1", "") // no history: nothing is held
+	r.waitSubs(chUser+"ivy", 1)
+	if _, err := a.Push(context.Background(), []string{"ivy"}, json.RawMessage(`"plain"`)); err != nil {
+		t.Fatal(err)
+	}
+	if p := c.expectPush(`"plain"`); p != "" {
+		t.Fatalf("pos %q without history", p)
+	}
+}
+
+func TestRedisURLIsValidated(t *testing.T) {
+	for _, u := range []string{"http://127.0.0.1:6379", "redis://127.0.0.1:6379/x"} {
+		if err := (Config{Redis: u}).Validate(); err == nil {
+			t.Errorf("--redis %s accepted", u)
+		}
+	}
+	if err := (Config{Redis: "redis://127.0.0.1:6379/2"}).Validate(); err != nil {
+		t.Errorf("a good URL refused: %v", err)
+	}
+}
