@@ -7,7 +7,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type recoveryCollector struct {
 	s *Server
 
-	gaps, replayed                                *prometheus.Desc
+	gaps, replayed, held                          *prometheus.Desc
 	up, published, received, localOnly, errs, rec *prometheus.Desc
 }
 
@@ -17,6 +17,7 @@ func newRecoveryCollector(s *Server) *recoveryCollector {
 		s:         s,
 		gaps:      d("wspush_resume_gaps_total", "Streams of resumes that asked for more than the history keeps: the client was told to re-sync."),
 		replayed:  d("wspush_resume_replayed_total", "Messages written to resuming clients from the history."),
+		held:      d("wspush_resume_held_total", "Live messages held back from connections that asked for resume=1 until their replay (which carries them); lost if the client never resumes within 10 s."),
 		up:        d("wspush_redis_up", "1 while Redis answers, 0 during an outage (cluster mode only)."),
 		published: d("wspush_cluster_published_total", "Pushes, publishes and broadcasts this node sent through Redis."),
 		received:  d("wspush_cluster_received_total", "Messages this node received from Redis."),
@@ -28,7 +29,7 @@ func newRecoveryCollector(s *Server) *recoveryCollector {
 
 // Describe implements prometheus.Collector.
 func (c *recoveryCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.gaps, c.replayed, c.up, c.published, c.received, c.localOnly, c.errs, c.rec} {
+	for _, d := range []*prometheus.Desc{c.gaps, c.replayed, c.held, c.up, c.published, c.received, c.localOnly, c.errs, c.rec} {
 		ch <- d
 	}
 }
@@ -40,6 +41,7 @@ func (c *recoveryCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(c.gaps, c.s.gaps.Load())
 	counter(c.replayed, c.s.replays.Load())
+	counter(c.held, c.s.held.Load())
 	cl := c.s.cl
 	if cl == nil {
 		return

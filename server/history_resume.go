@@ -50,17 +50,25 @@ func (rs *resumeState) holding(now uint32) bool { return rs.hold && now < rs.unt
 
 // skipUser reports whether a live message of the user stream at p is
 // skipped at tick now.
-func (rs *resumeState) skipUser(p pos, now uint32) bool { return rs.holding(now) || p <= rs.user }
+func (rs *resumeState) skipUser(p pos, now uint32, s *Server) bool {
+	if rs.holding(now) {
+		s.held.Add(1)
+		return true
+	}
+	return p <= rs.user
+}
 
 // filterRoom returns the frames of run, live messages of room, that the
 // connection still needs.
-func (rs *resumeState) filterRoom(room string, run []job, now uint32) [][]byte {
+func (rs *resumeState) filterRoom(room string, run []job, now uint32, s *Server) [][]byte {
 	var out [][]byte
 	mark := rs.rooms[room]
 	hold := rs.holding(now)
 	for _, j := range run {
 		if j.pos == 0 || !hold && j.pos > mark {
 			out = append(out, j.frame)
+		} else if hold {
+			s.held.Add(1)
 		}
 	}
 	return out

@@ -282,11 +282,14 @@ func heapInUse() int64 {
 // A client that asks for resume=1 and never resumes gets live messages
 // again once the hold runs out.
 func TestHoldWithoutResumeEndsAfterMaxHold(t *testing.T) {
-	rs := newHold(100)
-	if !rs.skipUser(makePos(1, 0), 100) || !rs.skipUser(makePos(1, 0), 100+ticks(maxHold)-1) {
+	rs, s := newHold(100), &Server{}
+	if !rs.skipUser(makePos(1, 0), 100, s) || !rs.skipUser(makePos(1, 0), 100+ticks(maxHold)-1, s) {
 		t.Fatal("not held during the hold")
 	}
-	if rs.skipUser(makePos(1, 0), 100+ticks(maxHold)) {
+	if rs.skipUser(makePos(1, 0), 100+ticks(maxHold), s) {
 		t.Fatal("held past maxHold")
+	}
+	if s.held.Load() != 2 {
+		t.Fatalf("held counted %d, want 2", s.held.Load())
 	}
 }

@@ -110,7 +110,7 @@ func (l *loop) fanout(j job, run []job) int {
 		c := m.Conn.(*conn)
 		if c.sess.rs != nil && !j.all {
 			// Resuming: skip what the replay has sent or will send.
-			if fs := c.sess.rs.filterRoom(j.room, run, l.now); len(fs) > 0 && c.sendv(fs) == nil {
+			if fs := c.sess.rs.filterRoom(j.room, run, l.now, l.s); len(fs) > 0 && c.sendv(fs) == nil {
 				n++
 			}
 			return

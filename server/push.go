@@ -65,7 +65,7 @@ func sendAll(ms []*pool.Member, frame []byte, p pos) int {
 		if !m.Live() {
 			continue
 		}
-		if c := m.Conn.(*conn); p != 0 && c.sess.rs != nil && c.sess.rs.skipUser(p, c.l.now) {
+		if c := m.Conn.(*conn); p != 0 && c.sess.rs != nil && c.sess.rs.skipUser(p, c.l.now, c.l.s) {
 			continue
 		}
 		if m.Conn.Send(frame) == nil {

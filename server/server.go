@@ -56,6 +56,7 @@ type Server struct {
 	grace   graceList
 	gaps    atomic.Int64 // resumes answered with a gap, ever
 	replays atomic.Int64 // messages replayed to resuming clients, ever
+	held    atomic.Int64 // live messages held back from connections waiting to resume, ever
 
 	pool   *pool.Pool
 	events *webhook // client events to the backend; nil without a webhook
