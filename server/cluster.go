@@ -101,7 +101,7 @@ return res
 
 // cluster is a node's link to the others. Its methods are safe for any
 // goroutine; those an event loop calls (note, noteRoom, resume, and
-// publish or push with a nil ctx) only queue work and never block.
+// publish or push with noWait) only queue work and never block.
 type cluster struct {
 	s    *Server
 	node string
@@ -670,11 +670,11 @@ func (cl *cluster) presence(user string) (Presence, error) {
 	return p, nil
 }
 
-// publish sends a room publish or a broadcast through Redis. With a nil
-// ctx (a client's publish, on a loop) it only queues it. It reports the
+// publish sends a room publish or a broadcast through Redis. With noWait
+// (or nil: a client's publish, on a loop) it only queues it. It reports the
 // nodes reached, or, when Redis is down, the local connections reached.
 func (cl *cluster) publish(ctx context.Context, m clusterMsg) (int, error) {
-	if ctx == nil {
+	if !waits(ctx) {
 		cl.queue(m)
 		return 0, nil
 	}
@@ -694,7 +694,7 @@ func (cl *cluster) queue(m clusterMsg) {
 // offline tell which users some node holds a connection of.
 func (cl *cluster) push(ctx context.Context, users []string, data json.RawMessage, from string) (PushResult, error) {
 	m := clusterMsg{kind: kindPush, users: users, data: data, from: from}
-	if ctx == nil {
+	if !waits(ctx) {
 		cl.queue(m)
 		return PushResult{}, nil
 	}
@@ -805,11 +805,11 @@ func (cl *cluster) deliver(m *redis.Message) {
 	f := frame.AppendFrame(nil, ws.OpText, []byte(env))
 	switch {
 	case m.Channel == chBroadcast:
-		_, _ = cl.s.deliverFrame("", f, 0, nil)
+		_, _ = cl.s.deliverFrame("", f, 0, noWait)
 	case strings.HasPrefix(m.Channel, chRoom):
-		_, _ = cl.s.deliverFrame(m.Channel[len(chRoom):], f, p, nil)
+		_, _ = cl.s.deliverFrame(m.Channel[len(chRoom):], f, p, noWait)
 	case strings.HasPrefix(m.Channel, chUser):
-		_, _ = cl.s.pushFrame([]string{m.Channel[len(chUser):]}, f, p, nil)
+		_, _ = cl.s.pushFrame([]string{m.Channel[len(chUser):]}, f, p, noWait)
 	}
 }
 
@@ -900,7 +900,7 @@ func isNoKey(err error) bool {
 }
 
 // pushFrame writes f, a message of the users' streams at p, to this
-// node's connections of users. With a nil ctx it does not wait.
+// node's connections of users. With noWait it does not wait.
 func (s *Server) pushFrame(users []string, f []byte, p pos, ctx context.Context) (PushResult, error) {
 	byShard, online, offline := s.membersOf(users)
 	res := PushResult{Online: online, Offline: offline}
@@ -915,8 +915,8 @@ func (s *Server) pushFrame(users []string, f []byte, p pos, ctx context.Context)
 }
 
 // deliverFrame writes f to this node's members of room, a message of the
-// room's stream at p, or to every connection when room is empty. With a
-// nil ctx it does not wait.
+// room's stream at p, or to every connection when room is empty. With
+// noWait it does not wait.
 func (s *Server) deliverFrame(room string, f []byte, p pos, ctx context.Context) (int, error) {
 	if room == "" {
 		return s.fan(ctx, nil, func(*loop) job { return job{frame: f, all: true} })

@@ -57,12 +57,12 @@ func (cl *cluster) applyControl(payload string) {
 	s := cl.s
 	switch m.Op {
 	case ctlJoin:
-		_, _ = s.addToRoom(m.Room, m.Users, nil)
+		_, _ = s.addToRoom(m.Room, m.Users, noWait)
 	case ctlLeave:
-		_, _ = s.removeFromRoom(m.Room, m.Users, nil)
+		_, _ = s.removeFromRoom(m.Room, m.Users, noWait)
 	case ctlKick:
 		for _, u := range m.Users {
-			_, _ = s.kick(u, nil)
+			_, _ = s.kick(u, noWait)
 		}
 	}
 }
