@@ -135,8 +135,8 @@ var noWait = context.WithValue(context.Background(), noWaitKey{}, true)
 
 type noWaitKey struct{}
 
-// waits reports whether work done under ctx may wait: false for noWait
-// (and for nil, which older callers pass).
+// waits reports whether work done under ctx may wait: false for noWait,
+// and for a nil ctx, which is treated as noWait.
 func waits(ctx context.Context) bool { return ctx != nil && ctx != noWait }
 
 // fan posts one job per event loop for which want(i) holds, made by mk,

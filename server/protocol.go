@@ -112,7 +112,7 @@ func (c *conn) request(p []byte) {
 				c.reply(req.Ref, codeForbidden, "the token does not allow publishing to "+req.Room)
 				return
 			}
-			s.publish(req.Room, req.Data, ss.m.User, nil)
+			s.publish(req.Room, req.Data, ss.m.User, noWait)
 			s.events.message(c, EventPublish, req.Room, req.Data)
 		}
 		c.reply(req.Ref, "", "")
@@ -128,7 +128,7 @@ func (c *conn) request(p []byte) {
 			c.reply(req.Ref, codeForbidden, "the token does not allow sending to users")
 			return
 		}
-		s.pushUsers([]string{req.To}, req.Data, ss.m.User, nil)
+		s.pushUsers([]string{req.To}, req.Data, ss.m.User, noWait)
 		s.events.message(c, EventSend, req.To, req.Data)
 		c.reply(req.Ref, "", "")
 	case "":
