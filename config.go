@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -140,6 +141,8 @@ func printConfig(w io.Writer, f *serveFlags) error {
 				events = server.DefaultWebhookEvents
 			}
 			v = yamlList(events)
+		case "redis":
+			v = yamlScalar(redactURL(fl.Value.String()))
 		default:
 			v = yamlScalar(fl.Value.String())
 			if secretFlags[name] && fl.Value.String() != "" {
@@ -193,4 +196,16 @@ func addDeployFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.DurationVar(&c.Delay, "webhook-delay", server.DefaultWebhookDelay, "how long a batch's first event waits for others")
 	fs.DurationVar(&c.Timeout, "webhook-timeout", server.DefaultWebhookTimeout, "timeout of one webhook request")
 	fs.IntVar(&c.Retries, "webhook-retries", server.DefaultWebhookRetries, "times a failed batch is sent again, with backoff (-1: never)")
+}
+
+// redactURL hides the password of a URL such as redis://user:pass@host/0.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "redacted")
+	}
+	return u.String()
 }

@@ -125,3 +125,15 @@ func TestCheckConfigPrintsTheEffectiveConfigAndExits(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckConfigHidesTheRedisPassword(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis://:s3cret@127.0.0.1:6379/0":    "redis://:redacted@127.0.0.1:6379/0",
+		"redis://app:s3cret@redis.internal/2": "redis://app:redacted@redis.internal/2",
+		"redis://127.0.0.1:6379/0":            "redis://127.0.0.1:6379/0",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
