@@ -108,35 +108,6 @@ func startNode(t *testing.T, r *redisServer, name string, cfg Config) *Server {
 	return startPlain(t, cfg)
 }
 
-// startPlain starts a server, as startServer does, but leaves the check
-// for leaked goroutines to startRedis.
-func startPlain(t *testing.T, cfg Config) *Server {
-	t.Helper()
-	cfg.Addr = "127.0.0.1:0"
-	if cfg.Loops == 0 {
-		cfg.Loops = 2
-	}
-	s := New(cfg)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("serve returned %v", err)
-		}
-	})
-	return s
-}
-
 func clusterConfig() Config {
 	return Config{HistorySize: 10, HistoryTTL: time.Minute}
 }

@@ -25,6 +25,17 @@ import (
 func startServer(t *testing.T, cfg Config) *Server {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
+	// Cleanups run last first: the leak check after startPlain's shutdown.
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	return startPlain(t, cfg)
+}
+
+// startPlain starts a server on a free loopback port for the length of the
+// test and checks on cleanup that it stopped; it leaves the check for
+// leaked goroutines to its caller (startServer, or the cluster tests'
+// startRedis, which outlives several servers).
+func startPlain(t *testing.T, cfg Config) *Server {
+	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
 	if cfg.Loops == 0 {
 		cfg.Loops = 2
@@ -46,7 +57,6 @@ func startServer(t *testing.T, cfg Config) *Server {
 		if err := <-done; err != nil {
 			t.Errorf("serve returned %v", err)
 		}
-		goleak.VerifyNone(t, ignore)
 	})
 	return s
 }
