@@ -14,31 +14,20 @@ import (
 // up in Redis (cluster.go).
 
 // graceList remembers when users' last connections closed, for the grace
-// period. Safe for any goroutine; its lock is held for one map operation.
+// period. Safe for any goroutine; its lock is held for one list operation,
+// and expiry looks only at the users whose grace has passed.
 type graceList struct {
-	d     time.Duration
-	mu    sync.Mutex
-	left  map[string]time.Time
-	swept time.Time
+	d    time.Duration
+	mu   sync.Mutex
+	left dueList // users, due when their grace ends
 }
 
 // add records that user's last connection closed at now.
 func (g *graceList) add(user string, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.left == nil {
-		g.left = make(map[string]time.Time)
-	}
-	g.left[user] = now
-	if now.Sub(g.swept) > g.d {
-		// Bounded: only users who left within the grace stay.
-		g.swept = now
-		for u, t := range g.left {
-			if now.Sub(t) > g.d {
-				delete(g.left, u)
-			}
-		}
-	}
+	g.left.expire(now, nil)
+	g.left.set(user, now.Add(g.d))
 }
 
 // within reports whether user's last connection closed less than the
@@ -49,8 +38,8 @@ func (g *graceList) within(user string, now time.Time) bool {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	t, ok := g.left[user]
-	return ok && now.Sub(t) < g.d
+	end, ok := g.left.get(user)
+	return ok && now.Before(end)
 }
 
 // connected notes a new connection, m, in the pool. It runs on m's loop.

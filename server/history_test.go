@@ -242,8 +242,8 @@ func TestGraceListForgetsAfterTheGrace(t *testing.T) {
 		t.Fatal("within the grace is [0, 1s)")
 	}
 	g.add("b", t0.Add(2*time.Second)) // sweeps a
-	if len(g.left) != 1 {
-		t.Fatalf("%d users remembered, want 1", len(g.left))
+	if n := g.left.len(); n != 1 {
+		t.Fatalf("%d users remembered, want 1", n)
 	}
 }
 

@@ -178,12 +178,6 @@ func (c WebhookConfig) withDefaults() WebhookConfig {
 	return c
 }
 
-// goneUser is an entry of webhook.goneQ.
-type goneUser struct {
-	user string
-	due  time.Time
-}
-
 // event is one queued event. The loop fills it; data is its own copy.
 type event struct {
 	kind   uint8
@@ -217,13 +211,9 @@ type webhook struct {
 	sent, dropped, failed, retries atomic.Int64
 	requests                       [4]atomic.Int64 // by requestClasses
 
-	// Users whose last connection closed, until OfflineGrace passes: the
-	// sender's alone. gone maps a user to its due time, and a connect takes
-	// the user out; goneQ lists the same in due order, so that expiry
-	// looks only at what is due (an entry whose due time no longer
-	// matches gone is stale and skipped).
-	gone  map[string]time.Time
-	goneQ []goneUser
+	// Users whose last connection closed, due when OfflineGrace passes;
+	// a connect takes the user out. The sender's alone.
+	gone  dueList
 	grace time.Duration
 
 	startOnce, closeOnce sync.Once
@@ -261,7 +251,6 @@ func newWebhook(s *Server, cfg WebhookConfig) *webhook {
 		q:      make(chan *event, cfg.Queue),
 		client: &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{MaxIdleConns: 2, IdleConnTimeout: 90 * time.Second}},
 		prefix: hex.EncodeToString(id[:]),
-		gone:   make(map[string]time.Time),
 		grace:  s.cfg.OfflineGrace,
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
@@ -468,12 +457,10 @@ func (w *webhook) add(batch []*event, e *event) []*event {
 	if w.kinds&evOffline != 0 {
 		switch {
 		case e.kind == evConnect:
-			delete(w.gone, e.user)
+			w.gone.remove(e.user)
 		case e.kind == evDisconnect && e.last:
-			if len(w.goneQ) < w.cfg.Queue {
-				due := time.UnixMilli(e.ts).Add(w.grace)
-				w.gone[e.user] = due
-				w.goneQ = append(w.goneQ, goneUser{e.user, due})
+			if w.gone.queued() < w.cfg.Queue {
+				w.gone.set(e.user, time.UnixMilli(e.ts).Add(w.grace))
 			} else {
 				w.drop()
 			}
@@ -492,24 +479,11 @@ func (w *webhook) add(batch []*event, e *event) []*event {
 // offline appends an offline event for each user whose grace has passed
 // with no connection anywhere (Presence asks the cluster, if any).
 func (w *webhook) offline(batch []*event, now time.Time) []*event {
-	n := 0
-	for _, g := range w.goneQ {
-		if now.Before(g.due) {
-			break
+	w.gone.expire(now, func(user string, due time.Time) {
+		if w.s.Presence(user).Connections == 0 {
+			batch = append(batch, &event{kind: evOffline, user: user, ts: due.UnixMilli()})
 		}
-		n++
-		if due, ok := w.gone[g.user]; !ok || !due.Equal(g.due) {
-			continue // reconnected, or gone again later
-		}
-		delete(w.gone, g.user)
-		if w.s.Presence(g.user).Connections > 0 {
-			continue
-		}
-		batch = append(batch, &event{kind: evOffline, user: g.user, ts: g.due.UnixMilli()})
-	}
-	if n > 0 {
-		w.goneQ = append(w.goneQ[:0], w.goneQ[n:]...)
-	}
+	})
 	return batch
 }
 
