@@ -8,12 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -22,16 +19,7 @@ import (
 // three nodes and one Redis: clients connect through nginx, land on
 // different nodes, and a push through one node's API reaches them all.
 func TestClusterOfThreeBehindNginx(t *testing.T) {
-	nginx := ""
-	for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
-		if path, err := exec.LookPath(p); err == nil {
-			nginx = path
-			break
-		}
-	}
-	if nginx == "" {
-		t.Fatal("nginx is not installed: make deps installs it (apt-get install nginx)")
-	}
+	nginx := findNginx(t)
 	r := startRedis(t)
 	nodes := []*Server{
 		startNode(t, r, "n1", clusterConfig()),
@@ -40,8 +28,7 @@ func TestClusterOfThreeBehindNginx(t *testing.T) {
 	}
 	dir := t.TempDir()
 	port := freePort(t)
-	writeNginx(t, dir, port, nodes)
-	startNginxAt(t, nginx, dir)
+	startNginx(t, nginx, dir, clusterSite(t, port, nodes))
 
 	var cs []*client
 	for i := range 3 {
@@ -80,10 +67,10 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// writeNginx writes nginx.conf with docs/cluster.md's upstream block, its
+// clusterSite is the http block of docs/cluster.md's upstream, its
 // servers replaced by the nodes, and a plain-HTTP /ws location as in
 // docs/deploy/nginx.conf (TLS is deploy_test.go's business).
-func writeNginx(t *testing.T, dir string, port int, nodes []*Server) {
+func clusterSite(t *testing.T, port int, nodes []*Server) string {
 	t.Helper()
 	doc, err := os.ReadFile("../docs/cluster.md")
 	if err != nil {
@@ -100,25 +87,13 @@ func writeNginx(t *testing.T, dir string, port int, nodes []*Server) {
 	for i, s := range servers {
 		block = strings.Replace(block, s, "    server "+nodes[i].Addr().String()+" max_fails=3 fail_timeout=10s;\n", 1)
 	}
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log info;
-events { worker_connections 256; }
-http {
-    access_log %[1]s/access.log;
-    client_body_temp_path %[1]s/body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
-    map $http_upgrade $connection_upgrade {
+	return fmt.Sprintf(`    map $http_upgrade $connection_upgrade {
         default upgrade;
         ''      close;
     }
-    %[2]s
+    %[1]s
     server {
-        listen 127.0.0.1:%[3]d;
+        listen 127.0.0.1:%[2]d;
         location = /ws {
             proxy_pass http://wspush;
             proxy_http_version 1.1;
@@ -127,37 +102,7 @@ http {
             proxy_read_timeout 120s;
             proxy_buffering off;
         }
-    }
-}
-`, dir, block, port)
-	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// startNginxAt runs nginx in the foreground on dir/nginx.conf until the
-// test ends.
-func startNginxAt(t *testing.T, nginx, dir string) {
-	t.Helper()
-	args := []string{"-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", filepath.Join(dir, "nginx.conf")}
-	if out, err := exec.Command(nginx, append([]string{"-t"}, args...)...).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	cmd := exec.Command(nginx, args...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+    }`, block, port)
 }
 
 // dialVia upgrades path through addr, retrying while nginx starts.
