@@ -38,6 +38,11 @@ type conn struct {
 	state  uint8
 	queued bool // in the wheel
 	reason CloseReason
+	// backlog: gnet may hold bytes of ours not yet written (a write went
+	// through gnet). While it is false, nothing is queued, and a write
+	// need not look at gnet's conn at all.
+	backlog bool
+	fd      int32 // the socket, for sendNow while the conn is not closed
 }
 
 // session is what the client protocol adds to an upgraded connection. It
@@ -149,7 +154,7 @@ func (c *conn) message(m frame.Message) gnet.Action {
 			c.l.s.events.binary(c, m.Payload)
 		}
 	}
-	if c.state == stateOpen && c.gc.OutboundBuffered() > c.l.s.cfg.MaxPending {
+	if c.state == stateOpen && c.buffered() > c.l.s.cfg.MaxPending {
 		c.disconnect(DisconnectSlow, "")
 	}
 	return gnet.None
@@ -187,18 +192,13 @@ func (c *conn) sendv(frames [][]byte) error {
 	if len(frames) == 1 {
 		c.write(frames[0])
 	} else {
-		n := 0
-		for _, f := range frames {
-			n += len(f)
-		}
-		c.l.bytesOut.Add(int64(n))
-		_, _ = c.gc.Writev(frames)
+		c.writev(frames)
 	}
 	if c.state != stateOpen {
 		return errClosed
 	}
 	c.l.msgsOut.Add(int64(len(frames)))
-	if c.gc.OutboundBuffered() > c.l.s.cfg.MaxPending {
+	if c.buffered() > c.l.s.cfg.MaxPending {
 		c.disconnect(DisconnectSlow, "")
 	}
 	return nil
@@ -210,13 +210,71 @@ func (c *conn) send(op ws.OpCode, p []byte) {
 	c.write(c.l.out)
 }
 
-// write writes b to the peer in one call. gnet copies into the conn's
-// outbound buffer only what the socket does not take at once, so b may be
-// reused as soon as write returns. A write error closes the conn inside
-// the call (OnClose runs), after which c.state is stateClosed.
+// write writes b to the peer in one call. What the socket does not take at
+// once is copied into gnet's outbound buffer for the loop to write later,
+// so b may be reused as soon as write returns. A write error closes the
+// conn inside the call (OnClose runs), after which c.state is stateClosed.
+//
+// The first attempt is sendNow's raw send(2) when nothing is queued ahead
+// of b; gnet's Write takes the rest, and meets again any error the send
+// met, which it handles as its own.
 func (c *conn) write(b []byte) {
 	c.l.bytesOut.Add(int64(len(b)))
+	if c.state != stateClosed && c.buffered() == 0 {
+		n := sendNow(int(c.fd), b)
+		if n == len(b) {
+			return
+		}
+		b = b[n:]
+	}
+	c.backlog = true
 	_, _ = c.gc.Write(b)
+}
+
+// buffered is how many bytes gnet holds for c, not yet written.
+func (c *conn) buffered() int {
+	if !c.backlog {
+		return 0
+	}
+	n := c.gc.OutboundBuffered()
+	if n == 0 {
+		c.backlog = false
+	}
+	return n
+}
+
+// writev is write for several frames, sent with one system call.
+func (c *conn) writev(frames [][]byte) {
+	total := 0
+	for _, f := range frames {
+		total += len(f)
+	}
+	c.l.bytesOut.Add(int64(total))
+	if c.state != stateClosed && c.buffered() == 0 {
+		var n int
+		n, c.l.siov = sendvNow(int(c.fd), frames, c.l.siov)
+		if n == total {
+			return
+		}
+		c.backlog = true
+		// Hand gnet what is left, without touching frames, which the
+		// caller shares between receivers.
+		rest := c.l.rest[:0]
+		for _, f := range frames {
+			if n >= len(f) {
+				n -= len(f)
+				continue
+			}
+			rest = append(rest, f[n:])
+			n = 0
+		}
+		_, _ = c.gc.Writev(rest)
+		clear(rest)
+		c.l.rest = rest[:0]
+		return
+	}
+	c.backlog = true
+	_, _ = c.gc.Writev(frames)
 }
 
 // fail fails the connection for a protocol violation in the frame with

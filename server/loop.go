@@ -35,6 +35,8 @@ type loop struct {
 	spare  []job         // the drained job slice, reused
 	iov    [][]byte      // frames of one coalesced run, reused
 	iov1   [1][]byte     // one frame, for Send
+	siov   []iovec       // the kernel's iovecs for one sendvNow, reused
+	rest   [][]byte      // what one sendvNow left unsent, reused
 
 	out     []byte // frames being encoded, reused by every write
 	scratch []byte // JSON being built, reused

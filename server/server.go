@@ -239,7 +239,7 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		s.closes[ReasonRejected].Add(1)
 		return appendHTTPError(nil, 503, "unavailable", "the server is at its connection limit", ""), gnet.Close
 	}
-	c := &conn{gc: gc, l: l, seen: l.now}
+	c := &conn{gc: gc, l: l, seen: l.now, fd: int32(gc.Fd())}
 	gc.SetContext(c)
 	s.tcp.Add(1)
 	l.wheel.add(c, l.now+ticks(s.cfg.HandshakeTimeout))
