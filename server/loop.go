@@ -26,7 +26,7 @@ type loop struct {
 	bytesIn  atomic.Int64 // frame bytes read after the upgrade
 	bytesOut atomic.Int64 // bytes written, frames and handshakes
 
-	now   uint32 // ticks since the server started, as of the last tick task
+	now   uint32 // ticks since the server started, as of the loop's current callback
 	wheel wheel
 	tickf gnet.Runnable // the tick task, allocated once
 
@@ -53,6 +53,7 @@ type loop struct {
 func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
 	l := &loop{s: s, el: el, idx: idx, now: s.ticksNow()}
 	l.wheel.done = l.now
+	l.wheel.next.Store(l.now + wheelSlots)
 	l.tickf = gnet.RunnableFunc(func(context.Context) error {
 		l.advance()
 		return nil
@@ -70,6 +71,13 @@ func newLoop(s *Server, el gnet.EventLoop, idx int) *loop {
 func (l *loop) advance() {
 	l.now = l.s.ticksNow()
 	l.wheel.advance(l.now, l.fire)
+}
+
+// clock brings l.now up to date at the start of a callback on the loop.
+// Ticks are posted only to loops with something due in their wheel, so
+// l.now cannot wait for them: gnet's ticker keeps the server's count.
+func (l *loop) clock() {
+	l.now = max(l.now, l.s.tickNow.Load())
 }
 
 // fire acts on a conn whose deadline came round.

@@ -57,6 +57,7 @@ func (l *loop) drain() {
 	jobs := l.box.jobs
 	l.box.jobs, l.box.posted = l.spare[:0], false
 	l.box.mu.Unlock()
+	l.clock()
 
 	for i := 0; i < len(jobs); {
 		j := jobs[i]

@@ -48,6 +48,7 @@ type Server struct {
 	closes    [numReasons]atomic.Int64
 	anon      atomic.Int64 // anonymous users so far
 	msgID     atomic.Uint64
+	tickNow   atomic.Uint32 // ticksNow as of gnet's last OnTick, for the loops
 
 	// Recovery and cluster (history*.go, cluster*.go).
 	hist    *history // nil: no local history (off, or kept in Redis)
@@ -233,6 +234,7 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 // accept never meets EMFILE. It implements gnet.EventHandler.
 func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	l := s.loopOf(gc.EventLoop())
+	l.clock()
 	// gnet's own CountConnections would race with its load balancer.
 	if s.draining.Load() || s.tcp.Load() >= s.acceptCap {
 		s.rejected(http.StatusServiceUnavailable)
@@ -253,6 +255,7 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
+	c.l.clock()
 	return c.traffic()
 }
 
@@ -283,9 +286,18 @@ func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 
 // OnTick asks every event loop to run its timing wheel. It runs on gnet's
 // ticker goroutine, so it only hands work to the loops.
+//
+// A loop whose wheel has nothing due is left asleep: a server holding idle
+// connections with no deadline near wakes no loop, and the Go runtime's
+// sysmon, which polls at up to 50 kHz while loops keep leaving and
+// re-entering epoll_wait, can sleep too (docs/design.md).
 func (s *Server) OnTick() (time.Duration, gnet.Action) {
+	now := s.ticksNow()
+	s.tickNow.Store(now)
 	for _, l := range s.loopList() {
-		_ = l.el.Execute(context.Background(), l.tickf)
+		if l.wheel.next.Load() <= now {
+			_ = l.el.Execute(context.Background(), l.tickf)
+		}
 	}
 	return tick, gnet.None
 }

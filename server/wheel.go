@@ -1,6 +1,9 @@
 package server
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // tick is the resolution of every connection deadline: handshake, ping,
 // idle and close timeouts.
@@ -17,6 +20,10 @@ const wheelSlots = 1024
 type wheel struct {
 	slots [wheelSlots]*conn
 	done  uint32 // the last tick whose slot has been run
+	// next is a tick at or before the first non-empty slot: the wheel
+	// has nothing to run before it. The loop writes it; gnet's ticker
+	// reads it to leave a loop with nothing due asleep.
+	next atomic.Uint32
 }
 
 // ticks converts d to a whole number of ticks, at least one.
@@ -33,6 +40,9 @@ func (w *wheel) add(c *conn, at uint32) {
 		at = w.done + 1
 	}
 	c.at = at
+	if at < w.next.Load() {
+		w.next.Store(at)
+	}
 	i := at & (wheelSlots - 1)
 	c.prev, c.next = nil, w.slots[i]
 	if c.next != nil {
@@ -84,6 +94,18 @@ func (w *wheel) advance(now uint32, fire func(*conn)) {
 			c = next
 		}
 	}
+	w.next.Store(w.firstDue())
+}
+
+// firstDue is the tick of the first non-empty slot after done, or the
+// tick one turn of the wheel away when every slot is empty.
+func (w *wheel) firstDue() uint32 {
+	for t := w.done + 1; t != w.done+wheelSlots; t++ {
+		if w.slots[t&(wheelSlots-1)] != nil {
+			return t
+		}
+	}
+	return w.done + wheelSlots
 }
 
 // each calls f for every conn in the wheel. f may reschedule or close the
