@@ -1,6 +1,9 @@
 package bench
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 func TestPickUsersNamesDistinctUsers(t *testing.T) {
 	for _, n := range []int{1, 7, 100} {
@@ -26,5 +29,23 @@ func TestBatchIsCappedByConns(t *testing.T) {
 	c = Config{Mode: ModePush, Conns: 10}.withDefaults()
 	if c.Batch != 1 {
 		t.Fatalf("batch %d, want 1", c.Batch)
+	}
+}
+
+// The workers' default loops add up to the CPUs, not to CPUs × workers,
+// and each worker has at least one; an explicit --loops is kept.
+func TestDefaultLoopsShareTheCPUsAmongWorkers(t *testing.T) {
+	cpus := runtime.NumCPU()
+	for _, workers := range []int{1, 2, 3, cpus, 4 * cpus} {
+		c := Config{Mode: ModeBroadcast, Conns: 1000, Workers: workers}.withDefaults()
+		if c.Loops < 1 || (c.Loops > 1 && c.Loops*workers > cpus) {
+			t.Errorf("%d workers on %d CPUs: %d loops each", workers, cpus, c.Loops)
+		}
+		if workers == 1 && c.Loops != cpus {
+			t.Errorf("one worker: %d loops, want one per CPU (%d)", c.Loops, cpus)
+		}
+	}
+	if c := (Config{Mode: ModeBroadcast, Conns: 1000, Workers: 2, Loops: 3}).withDefaults(); c.Loops != 3 {
+		t.Errorf("--loops 3 became %d", c.Loops)
 	}
 }

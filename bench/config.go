@@ -77,8 +77,11 @@ type Config struct {
 	// SourceIPs are the local addresses connections are dialed from, in
 	// turn. Empty lets the kernel choose.
 	SourceIPs []netip.Addr `json:"source_ips"`
-	// Loops is the number of gnet event loops per process. Zero means one
-	// per CPU.
+	// Loops is the number of gnet event loops per process. Zero means the
+	// CPUs shared out among the worker processes, at least one each: the
+	// bench's readers together take no more threads than there are cores,
+	// so that a server on the same machine is not preempted by more of
+	// them than it must be (docs/benchmarks.md).
 	Loops int `json:"loops"`
 	// DialTimeout bounds one dial and upgrade. Zero means 10s.
 	DialTimeout time.Duration `json:"dial_timeout"`
@@ -142,7 +145,7 @@ func (c Config) withDefaults() Config {
 		c.Workers = 1
 	}
 	if c.Loops <= 0 {
-		c.Loops = runtime.NumCPU()
+		c.Loops = max(1, runtime.NumCPU()/c.Workers)
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = DefaultDialTimeout

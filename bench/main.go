@@ -122,7 +122,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, cliOpts, err
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to read RSS and CPU from /proc")
 	fs.IntVar(&cfg.Workers, "workers", 1, "bench processes holding the connections")
 	sips := fs.String("source-ips", "", "local source addresses, e.g. 127.0.0.1-127.0.0.20,127.0.1.1")
-	fs.IntVar(&cfg.Loops, "loops", 0, "event loops per bench process (0: one per CPU)")
+	fs.IntVar(&cfg.Loops, "loops", 0, "event loops per bench process (0: the CPUs shared out among the workers, at least 1)")
 	fs.DurationVar(&cfg.DialTimeout, "dial-timeout", DefaultDialTimeout, "bound on one dial plus upgrade")
 	fs.DurationVar(&cfg.Grace, "grace", DefaultGrace, "wait for last arrivals, and for close frames to be answered")
 	fs.DurationVar(&cfg.Timeout, "timeout", DefaultTimeout, "hard stop of the whole run")
