@@ -68,7 +68,8 @@ type Config struct {
 	// MaxPending sees anything; a fixed size bounds the kernel memory of
 	// a million sockets and makes slow readers visible sooner.
 	SendBuffer int
-	// Loops is the number of event loops. Zero means one per CPU.
+	// Loops is the number of event loops. Zero means runtime.GOMAXPROCS(0):
+	// one per CPU the process may use.
 	Loops int
 	// JWTSecret is the HS256 secret of connection tokens. When set, every
 	// connection needs a valid token whose sub is the user id; when empty
@@ -145,7 +146,7 @@ func (c Config) withDefaults() Config {
 		c.MaxPending = DefaultMaxPending
 	}
 	if c.Loops <= 0 {
-		c.Loops = runtime.NumCPU()
+		c.Loops = runtime.GOMAXPROCS(0)
 	}
 	if c.MaxRate == 0 {
 		c.MaxRate = DefaultMaxRate
