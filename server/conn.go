@@ -256,9 +256,8 @@ func (c *conn) writev(frames [][]byte) {
 		if n == total {
 			return
 		}
-		c.backlog = true
-		// Hand gnet what is left, without touching frames, which the
-		// caller shares between receivers.
+		// gnet takes what is left, without frames being touched: the
+		// caller shares them between receivers.
 		rest := c.l.rest[:0]
 		for _, f := range frames {
 			if n >= len(f) {
@@ -268,13 +267,12 @@ func (c *conn) writev(frames [][]byte) {
 			rest = append(rest, f[n:])
 			n = 0
 		}
-		_, _ = c.gc.Writev(rest)
-		clear(rest)
-		c.l.rest = rest[:0]
-		return
+		c.l.rest, frames = rest, rest
 	}
 	c.backlog = true
 	_, _ = c.gc.Writev(frames)
+	clear(c.l.rest)
+	c.l.rest = c.l.rest[:0]
 }
 
 // fail fails the connection for a protocol violation in the frame with
