@@ -108,14 +108,19 @@ func startNode(t *testing.T, r *redisServer, name string, cfg Config) *Server {
 	return startPlain(t, cfg)
 }
 
+// startPair starts a Redis and two nodes, a and b, with clusterConfig.
+func startPair(t *testing.T) (*redisServer, *Server, *Server) {
+	t.Helper()
+	r := startRedis(t)
+	return r, startNode(t, r, "a", clusterConfig()), startNode(t, r, "b", clusterConfig())
+}
+
 func clusterConfig() Config {
 	return Config{HistorySize: 10, HistoryTTL: time.Minute}
 }
 
 func TestClusterPushThroughOneNodeReachesAClientOnAnother(t *testing.T) {
-	r := startRedis(t)
-	a := startNode(t, r, "a", clusterConfig())
-	b := startNode(t, r, "b", clusterConfig())
+	r, a, b := startPair(t)
 	c, _ := dialAs(t, b, "?user=alice", "")
 	r.waitSubs(chUser+"alice", 1)
 
@@ -158,9 +163,7 @@ func TestClusterPushThroughOneNodeReachesAClientOnAnother(t *testing.T) {
 }
 
 func TestClusterRoomSpansNodes(t *testing.T) {
-	r := startRedis(t)
-	a := startNode(t, r, "a", clusterConfig())
-	b := startNode(t, r, "b", clusterConfig())
+	r, a, b := startPair(t)
 	ca, _ := dialAs(t, a, "?user=ann", "")
 	cb, _ := dialAs(t, b, "?user=ben", "")
 	for i, c := range []*client{ca, cb} {
@@ -193,9 +196,7 @@ func TestClusterRoomSpansNodes(t *testing.T) {
 }
 
 func TestClusterResumeOnAnotherNodeRecoversExactlyTheMissed(t *testing.T) {
-	r := startRedis(t)
-	a := startNode(t, r, "a", clusterConfig())
-	b := startNode(t, r, "b", clusterConfig())
+	r, a, b := startPair(t)
 	c, _ := dialAs(t, b, "?user=dora", "")
 	r.waitSubs(chUser+"dora", 1)
 	if _, err := a.Push(context.Background(), []string{"dora"}, json.RawMessage(`1`)); err != nil {
@@ -232,9 +233,7 @@ func TestClusterResumeOnAnotherNodeRecoversExactlyTheMissed(t *testing.T) {
 }
 
 func TestClusterSurvivesARedisRestart(t *testing.T) {
-	r := startRedis(t)
-	a := startNode(t, r, "a", clusterConfig())
-	b := startNode(t, r, "b", clusterConfig())
+	r, a, b := startPair(t)
 	api := a.APIHandler()
 	cb, _ := dialAs(t, b, "?user=eve", "")
 	ca, _ := dialAs(t, a, "?user=fay", "")
@@ -314,9 +313,7 @@ func getBody(t *testing.T, h http.Handler, path string) string {
 }
 
 func TestClusterRoomMembersAndKicksThroughOneNodeReachAnother(t *testing.T) {
-	r := startRedis(t)
-	a := startNode(t, r, "a", clusterConfig())
-	b := startNode(t, r, "b", clusterConfig())
+	r, a, b := startPair(t)
 	c, _ := dialAs(t, b, "?user=hal", "")
 	r.waitSubs(chUser+"hal", 1)
 	if _, err := a.AddToRoom(context.Background(), "ops", []string{"hal"}); err != nil {
@@ -343,9 +340,7 @@ func TestClusterPushLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a measurement")
 	}
-	r := startRedis(t)
-	a := startNode(t, r, "a", clusterConfig())
-	b := startNode(t, r, "b", clusterConfig())
+	r, a, b := startPair(t)
 	single := startPlain(t, historyConfig())
 	cb, _ := dialAs(t, b, "?user=lat", "")
 	cs, _ := dialAs(t, single, "?user=lat", "")

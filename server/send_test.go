@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -46,16 +45,14 @@ func TestFullSocketKeepsCoalescedPushesInOrder(t *testing.T) {
 	}
 
 	// Everything is written or queued: the socket must have refused some.
-	backlogged, _ := s.fan(context.Background(), nil, func(*loop) job {
-		return job{fn: func(l *loop) int {
-			n := 0
-			l.s.pool.Shard(l.idx).Each(func(pm *pool.Member) {
-				if c := pm.Conn.(*conn); c.buffered() > 0 {
-					n++
-				}
-			})
-			return n
-		}}
+	backlogged := onLoops(s, func(l *loop) int {
+		n := 0
+		l.s.pool.Shard(l.idx).Each(func(pm *pool.Member) {
+			if c := pm.Conn.(*conn); c.buffered() > 0 {
+				n++
+			}
+		})
+		return n
 	})
 	if backlogged != 1 {
 		t.Fatalf("%d connections with bytes queued in gnet, want the reader's", backlogged)

@@ -38,8 +38,8 @@ func TestWheelNextIsTheFirstDueSlot(t *testing.T) {
 	}
 }
 
-// onLoop runs f on s's only loop and returns what it returns.
-func onLoop(s *Server, f func(l *loop) int) int {
+// onLoops runs f on every loop of s and sums what it returns.
+func onLoops(s *Server, f func(l *loop) int) int {
 	n, _ := s.fan(context.Background(), nil, func(*loop) job { return job{fn: f} })
 	return n
 }
@@ -57,7 +57,7 @@ func TestQuietLoopSleepsAndKeepsTime(t *testing.T) {
 		IdleTimeout:      20 * time.Minute,
 	})
 	c := dialWS(t, s) // the loop exists; its only deadline is minutes away
-	done0 := onLoop(s, func(l *loop) int { return int(l.wheel.done) })
+	done0 := onLoops(s, func(l *loop) int { return int(l.wheel.done) })
 	waitFor(t, 5*time.Second, func() error {
 		if d := int(s.tickNow.Load()) - done0; d < 10 {
 			return errorf("%d ticks since the wheel last ran", d)
@@ -73,7 +73,7 @@ func TestQuietLoopSleepsAndKeepsTime(t *testing.T) {
 	var seen, done int
 	waitFor(t, time.Second, func() error {
 		seen = -1
-		done = onLoop(s, func(l *loop) int {
+		done = onLoops(s, func(l *loop) int {
 			l.wheel.each(func(hc *conn) {
 				if hc.state == stateHandshake {
 					seen = int(hc.seen)
