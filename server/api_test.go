@@ -2,9 +2,11 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/wspush/wspush/server/internal/wire"
 	"io"
 	"net/http"
 	"net/url"
@@ -225,7 +227,12 @@ func TestAPIKickSendsDisconnectThenCloses(t *testing.T) {
 		t.Fatalf("closed %d connections, want 2", kicked.Closed)
 	}
 	for _, c := range []*client{a1, a2} {
-		var d disconnectMessage
+		var d struct {
+			Type      string `json:"type"`
+			Code      int    `json:"code"`
+			Reason    string `json:"reason"`
+			Reconnect bool   `json:"reconnect"`
+		}
 		h, p := c.read()
 		if err := json.Unmarshal(p, &d); h.OpCode != ws.OpText || err != nil {
 			t.Fatalf("got %v %q, want the disconnect message", h.OpCode, p)
@@ -246,7 +253,7 @@ func TestAPIKickSendsDisconnectThenCloses(t *testing.T) {
 		if p.Online || p.Connections != 0 {
 			return fmt.Errorf("alice still has %d connections", p.Connections)
 		}
-		if n := s.closes[ReasonKicked].Load(); n != 2 {
+		if n := s.eng.Counters().Closes[wire.ReasonKicked]; n != 2 {
 			return fmt.Errorf("%d closes counted as kicked, want 2", n)
 		}
 		return nil
@@ -377,7 +384,7 @@ func TestAPIErrors(t *testing.T) {
 			if ct := h.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q, want application/json", ct)
 			}
-			var e apiError
+			var e wire.Error
 			if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error != tt.code || e.Message == "" {
 				t.Fatalf("body %s, want {\"error\":%q,\"message\":...}", body, tt.code)
 			}
@@ -423,9 +430,8 @@ func TestAPIHealthz(t *testing.T) {
 		t.Fatalf("HEAD /healthz: %d", status)
 	}
 	// While draining, load balancers must stop sending clients.
-	s.draining.Store(true)
+	s.eng.Drain(context.Background())
 	status, _, body = open.call("GET", "/healthz", "")
-	s.draining.Store(false) // so that Shutdown runs in full
 	if status != 503 || !strings.Contains(body, `"error":"draining"`) {
 		t.Fatalf("healthz while draining: %d %s", status, body)
 	}

@@ -46,7 +46,7 @@ func TestClusterOfThreeBehindNginx(t *testing.T) {
 		t.Fatalf("least_conn put the three clients on %d node(s)", on)
 	}
 	for i := range 3 {
-		r.waitSubs(chUser+"u"+strconv.Itoa(i), 1)
+		r.waitSubs("wspush:u:"+"u"+strconv.Itoa(i), 1)
 	}
 	res, err := nodes[0].Push(context.Background(), []string{"u0", "u1", "u2"}, json.RawMessage(`"hello"`))
 	if err != nil || len(res.Online) != 3 {

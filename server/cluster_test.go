@@ -122,7 +122,7 @@ func clusterConfig() Config {
 func TestClusterPushThroughOneNodeReachesAClientOnAnother(t *testing.T) {
 	r, a, b := startPair(t)
 	c, _ := dialAs(t, b, "?user=alice", "")
-	r.waitSubs(chUser+"alice", 1)
+	r.waitSubs("wspush:u:"+"alice", 1)
 
 	res, err := a.Push(context.Background(), []string{"alice", "bob"}, json.RawMessage(`{"n":1}`))
 	if err != nil {
@@ -136,7 +136,7 @@ func TestClusterPushThroughOneNodeReachesAClientOnAnother(t *testing.T) {
 	}
 
 	// Presence and stats answer for the whole cluster.
-	if p := a.Presence("alice"); !p.Online || p.Connections != 1 {
+	if p := a.Presence(context.Background(), "alice"); !p.Online || p.Connections != 1 {
 		t.Fatalf("presence of alice through a: %+v", p)
 	}
 	waitFor(t, 5*time.Second, func() error {
@@ -170,7 +170,7 @@ func TestClusterRoomSpansNodes(t *testing.T) {
 		c.sendJSON(`{"type":"join","room":"chat","ref":` + strconv.Itoa(i) + `}`)
 		c.expectJSON("ack")
 	}
-	r.waitSubs(chRoom+"chat", 2)
+	r.waitSubs("wspush:r:"+"chat", 2)
 
 	n, err := a.Publish(context.Background(), "chat", json.RawMessage(`"from the API"`))
 	if err != nil || n != 2 {
@@ -192,20 +192,20 @@ func TestClusterRoomSpansNodes(t *testing.T) {
 
 	// The last member on b leaves: b unsubscribes.
 	cb.nc.Close()
-	r.waitSubs(chRoom+"chat", 1)
+	r.waitSubs("wspush:r:"+"chat", 1)
 }
 
 func TestClusterResumeOnAnotherNodeRecoversExactlyTheMissed(t *testing.T) {
 	r, a, b := startPair(t)
 	c, _ := dialAs(t, b, "?user=dora", "")
-	r.waitSubs(chUser+"dora", 1)
+	r.waitSubs("wspush:u:"+"dora", 1)
 	if _, err := a.Push(context.Background(), []string{"dora"}, json.RawMessage(`1`)); err != nil {
 		t.Fatal(err)
 	}
 	seen := c.expectPush(`1`)
 
 	c.nc.Close()
-	r.waitSubs(chUser+"dora", 0)
+	r.waitSubs("wspush:u:"+"dora", 0)
 	for _, d := range []string{`2`, `3`} {
 		if _, err := a.Push(context.Background(), []string{"dora"}, json.RawMessage(d)); err != nil {
 			t.Fatal(err)
@@ -219,7 +219,7 @@ func TestClusterResumeOnAnotherNodeRecoversExactlyTheMissed(t *testing.T) {
 	c.expectJSON("ack")
 
 	// Then live messages, from either node.
-	r.waitSubs(chUser+"dora", 1)
+	r.waitSubs("wspush:u:"+"dora", 1)
 	if _, err := b.Push(context.Background(), []string{"dora"}, json.RawMessage(`4`)); err != nil {
 		t.Fatal(err)
 	}
@@ -237,12 +237,12 @@ func TestClusterSurvivesARedisRestart(t *testing.T) {
 	api := a.APIHandler()
 	cb, _ := dialAs(t, b, "?user=eve", "")
 	ca, _ := dialAs(t, a, "?user=fay", "")
-	r.waitSubs(chUser+"eve", 1)
+	r.waitSubs("wspush:u:"+"eve", 1)
 
 	r.kill()
 	// Local pushes still reach local clients, and are counted.
 	waitFor(t, 10*time.Second, func() error {
-		if a.cl.up.Load() {
+		if a.cl.Up() {
 			return fmt.Errorf("a has not noticed the outage")
 		}
 		return nil
@@ -251,7 +251,7 @@ func TestClusterSurvivesARedisRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	ca.expectPush(`"local"`)
-	if a.cl.localOnly.Load() == 0 {
+	if a.cl.Counters().LocalOnly == 0 {
 		t.Fatal("a local-only push was not counted")
 	}
 	if body := getBody(t, api, "/healthz"); !json.Valid([]byte(body)) || !strings.Contains(body, `"redis":"down"`) {
@@ -263,19 +263,19 @@ func TestClusterSurvivesARedisRestart(t *testing.T) {
 
 	r.start()
 	waitFor(t, 20*time.Second, func() error {
-		if !a.cl.up.Load() || !b.cl.up.Load() {
+		if !a.cl.Up() || !b.cl.Up() {
 			return fmt.Errorf("the nodes have not reconnected")
 		}
 		return nil
 	})
-	r.waitSubs(chUser+"eve", 1) // go-redis subscribed again
+	r.waitSubs("wspush:u:"+"eve", 1) // go-redis subscribed again
 	if _, err := a.Push(context.Background(), []string{"eve"}, json.RawMessage(`"back"`)); err != nil {
 		t.Fatal(err)
 	}
 	cb.expectPush(`"back"`)
 	// Presence is written again after Redis lost it.
 	waitFor(t, 10*time.Second, func() error {
-		if p := a.Presence("eve"); p.Connections != 1 {
+		if p := a.Presence(context.Background(), "eve"); p.Connections != 1 {
 			return fmt.Errorf("presence of eve %+v", p)
 		}
 		return nil
@@ -287,18 +287,18 @@ func TestClusterNodeThatStopsLeavesNoGhost(t *testing.T) {
 	a := startNode(t, r, "a", clusterConfig())
 	b := startNode(t, r, "b", Config{})
 	c, _ := dialAs(t, b, "?user=gus", "")
-	r.waitSubs(chUser+"gus", 1)
+	r.waitSubs("wspush:u:"+"gus", 1)
 	waitFor(t, 5*time.Second, func() error {
-		if p := a.Presence("gus"); p.Connections != 1 {
+		if p := a.Presence(context.Background(), "gus"); p.Connections != 1 {
 			return fmt.Errorf("presence %+v", p)
 		}
 		return nil
 	})
 	// The node dies: its heartbeat stops and its process's Redis
 	// connections close, but its presence hash entry stays.
-	b.cl.close()
-	r.rdb.ZAdd(context.Background(), keyNodes, redis.Z{Score: 1, Member: "b"}) // as if its last beat was long ago
-	if p := a.Presence("gus"); p.Connections != 0 || p.Online {
+	b.cl.Close()
+	r.rdb.ZAdd(context.Background(), "wspush:nodes", redis.Z{Score: 1, Member: "b"}) // as if its last beat was long ago
+	if p := a.Presence(context.Background(), "gus"); p.Connections != 0 || p.Online {
 		t.Fatalf("ghost: %+v", p)
 	}
 	c.nc.Close()
@@ -315,11 +315,11 @@ func getBody(t *testing.T, h http.Handler, path string) string {
 func TestClusterRoomMembersAndKicksThroughOneNodeReachAnother(t *testing.T) {
 	r, a, b := startPair(t)
 	c, _ := dialAs(t, b, "?user=hal", "")
-	r.waitSubs(chUser+"hal", 1)
+	r.waitSubs("wspush:u:"+"hal", 1)
 	if _, err := a.AddToRoom(context.Background(), "ops", []string{"hal"}); err != nil {
 		t.Fatal(err)
 	}
-	r.waitSubs(chRoom+"ops", 1)
+	r.waitSubs("wspush:r:"+"ops", 1)
 	if _, err := a.Publish(context.Background(), "ops", json.RawMessage(`"deploy"`)); err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +344,7 @@ func TestClusterPushLatency(t *testing.T) {
 	single := startPlain(t, historyConfig())
 	cb, _ := dialAs(t, b, "?user=lat", "")
 	cs, _ := dialAs(t, single, "?user=lat", "")
-	r.waitSubs(chUser+"lat", 1)
+	r.waitSubs("wspush:u:"+"lat", 1)
 	measure := func(s *Server, c *client) (p50, p99 time.Duration) {
 		const n = 1000
 		ds := make([]time.Duration, n)
@@ -369,7 +369,7 @@ func TestClusterWithoutHistoryPushesCarryNoPos(t *testing.T) {
 	a := startNode(t, r, "a", Config{})
 	b := startNode(t, r, "b", Config{})
 	c, _ := dialAs(t, b, "?user=ivy&resume=1", "") // no history: nothing is held
-	r.waitSubs(chUser+"ivy", 1)
+	r.waitSubs("wspush:u:"+"ivy", 1)
 	if _, err := a.Push(context.Background(), []string{"ivy"}, json.RawMessage(`"plain"`)); err != nil {
 		t.Fatal(err)
 	}

@@ -6,24 +6,29 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"runtime"
-	"syscall"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/cluster"
+	"github.com/wspush/wspush/server/internal/engine"
 )
 
 // Defaults for the zero values of Config.
 const (
-	DefaultAddr             = ":8080"
-	DefaultMaxMessage       = 64 << 10
-	DefaultHandshakeTimeout = 5 * time.Second
-	DefaultPingInterval     = 25 * time.Second
-	DefaultIdleTimeout      = 60 * time.Second
-	DefaultCloseTimeout     = 3 * time.Second
-	DefaultMaxPending       = 1 << 20
-	DefaultMaxRate          = 20
+	DefaultAddr             = engine.DefaultAddr
+	DefaultMaxMessage       = engine.DefaultMaxMessage
+	DefaultHandshakeTimeout = engine.DefaultHandshakeTimeout
+	DefaultPingInterval     = engine.DefaultPingInterval
+	DefaultIdleTimeout      = engine.DefaultIdleTimeout
+	DefaultCloseTimeout     = engine.DefaultCloseTimeout
+	DefaultMaxPending       = engine.DefaultMaxPending
+	DefaultMaxRate          = engine.DefaultMaxRate
+	DefaultMaxQueue         = engine.DefaultMaxQueue
 	// MaxHeaderBytes caps an upgrade request's head; past it the answer is 431.
-	MaxHeaderBytes = 8 << 10
+	MaxHeaderBytes = engine.MaxHeaderBytes
 )
+
+// Path is the WebSocket endpoint.
+const Path = engine.Path
 
 // Config configures a Server. The zero value works: every field documents
 // what zero means.
@@ -94,8 +99,13 @@ type Config struct {
 	// going_away disconnect carries a retry_after drawn at random below it,
 	// which the client waits before reconnecting. Zero sends none.
 	DrainSpread time.Duration
-	// Webhook sends client events to the backend (webhook.go). The zero
-	// value sends none.
+	// MaxQueue caps the fan-out jobs waiting in one event loop's queue;
+	// past it the API answers 503 busy (docs/api.md), a client's publish
+	// gets a busy error, a message from the cluster is dropped; each is
+	// counted. Zero means 65536.
+	MaxQueue int
+	// Webhook sends client events to the backend (docs/webhook.md). The
+	// zero value sends none.
 	Webhook WebhookConfig
 	// HistorySize is how many messages are kept per stream (each user's
 	// and each room's) for clients that reconnect and resume
@@ -121,67 +131,28 @@ type Config struct {
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
-	if c.Addr == "" {
-		c.Addr = DefaultAddr
-	}
-	if c.MaxConns <= 0 {
-		c.MaxConns = DefaultMaxConns()
-	}
-	if c.MaxMessage <= 0 {
-		c.MaxMessage = DefaultMaxMessage
-	}
-	if c.HandshakeTimeout <= 0 {
-		c.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if c.PingInterval <= 0 {
-		c.PingInterval = DefaultPingInterval
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = DefaultIdleTimeout
-	}
-	if c.CloseTimeout <= 0 {
-		c.CloseTimeout = DefaultCloseTimeout
-	}
-	if c.MaxPending <= 0 {
-		c.MaxPending = DefaultMaxPending
-	}
-	if c.Loops <= 0 {
-		c.Loops = runtime.GOMAXPROCS(0)
-	}
-	if c.MaxRate == 0 {
-		c.MaxRate = DefaultMaxRate
-	}
-	if c.MaxData <= 0 {
-		c.MaxData = c.MaxMessage / 2
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
+	e := c.engine().WithDefaults()
+	c.Addr, c.MaxConns, c.MaxMessage, c.HandshakeTimeout = e.Addr, e.MaxConns, e.MaxMessage, e.HandshakeTimeout
+	c.PingInterval, c.IdleTimeout, c.CloseTimeout, c.MaxPending = e.PingInterval, e.IdleTimeout, e.CloseTimeout, e.MaxPending
+	c.Loops, c.MaxRate, c.MaxData, c.MaxQueue, c.Logger = e.Loops, e.MaxRate, e.MaxData, e.MaxQueue, e.Logger
 	return c
 }
 
-// fdReserve is the number of descriptors kept out of the connection budget
-// for everything that is not a WebSocket: listeners, the epoll and event
-// fds of each loop, API clients, Redis, logs.
-func fdReserve(limit int) int {
-	return max(limit/50, 128)
+// engine is the part of c the engine takes.
+func (c Config) engine() engine.Config {
+	return engine.Config{
+		Addr: c.Addr, Echo: c.Echo, MaxConns: c.MaxConns, MaxMessage: c.MaxMessage,
+		HandshakeTimeout: c.HandshakeTimeout, PingInterval: c.PingInterval, IdleTimeout: c.IdleTimeout,
+		CloseTimeout: c.CloseTimeout, MaxPending: c.MaxPending, SendBuffer: c.SendBuffer, Loops: c.Loops,
+		Origins: c.Origins, MaxRate: c.MaxRate, MaxData: c.MaxData, DrainSpread: c.DrainSpread,
+		MaxQueue: c.MaxQueue, Logger: c.Logger,
+	}
 }
 
 // DefaultMaxConns derives the connection cap from the process's open-files
 // limit (RLIMIT_NOFILE): the limit minus a reserve for listeners, event
 // loops, API clients and handshakes still in progress.
-func DefaultMaxConns() int {
-	limit := openFilesLimit()
-	return max(limit-2*fdReserve(limit), 1)
-}
-
-func openFilesLimit() int {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
-		return 1 << 20
-	}
-	return int(rl.Cur)
-}
+func DefaultMaxConns() int { return engine.DefaultMaxConns() }
 
 // Validate reports a configuration the server must refuse to start with.
 func (c Config) Validate() error {
@@ -192,7 +163,7 @@ func (c Config) Validate() error {
 		return errors.New("server: limits cannot be negative")
 	}
 	if c.Redis != "" {
-		if _, err := redisOptions(c.Redis); err != nil {
+		if _, err := cluster.RedisOptions(c.Redis); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/wspush/wspush/server/internal/wire"
 	"net"
 	"strings"
 	"testing"
@@ -54,21 +55,21 @@ func TestProtocolErrorsCloseWithTheirCode(t *testing.T) {
 		code   ws.StatusCode
 		reason CloseReason
 	}{
-		{"Unmasked", unmasked, ws.StatusProtocolError, ReasonProtocolError},
-		{"ReservedBit", func() []byte { b := maskedFrame(ws.OpText, true, []byte("x")); b[0] |= 0x40; return b }(), ws.StatusProtocolError, ReasonProtocolError},
-		{"ReservedOpcode", maskedFrame(ws.OpCode(3), true, nil), ws.StatusProtocolError, ReasonProtocolError},
-		{"ContinuationWithoutStart", maskedFrame(ws.OpContinuation, true, []byte("x")), ws.StatusProtocolError, ReasonProtocolError},
-		{"NewStartInsideFragmented", append(maskedFrame(ws.OpText, false, []byte("a")), maskedFrame(ws.OpText, true, []byte("b"))...), ws.StatusProtocolError, ReasonProtocolError},
-		{"FragmentedPing", maskedFrame(ws.OpPing, false, nil), ws.StatusProtocolError, ReasonProtocolError},
-		{"PingOver125", maskedFrame(ws.OpPing, true, make([]byte, 126)), ws.StatusProtocolError, ReasonProtocolError},
-		{"InvalidUTF8", maskedFrame(ws.OpText, true, []byte{'a', 0xff}), ws.StatusInvalidFramePayloadData, ReasonInvalidUTF8},
-		{"InvalidUTF8InFirstFragment", maskedFrame(ws.OpText, false, []byte{0xed, 0xa0, 0x80}), ws.StatusInvalidFramePayloadData, ReasonInvalidUTF8},
-		{"MessageOverMax", maskedFrame(ws.OpBinary, true, make([]byte, 1001)), ws.StatusMessageTooBig, ReasonTooLarge},
-		{"FragmentsOverMax", append(maskedFrame(ws.OpBinary, false, make([]byte, 600)), maskedFrame(ws.OpContinuation, true, make([]byte, 600))...), ws.StatusMessageTooBig, ReasonTooLarge},
-		{"Declares2To62Bytes", huge, ws.StatusMessageTooBig, ReasonTooLarge},
+		{"Unmasked", unmasked, ws.StatusProtocolError, wire.ReasonProtocolError},
+		{"ReservedBit", func() []byte { b := maskedFrame(ws.OpText, true, []byte("x")); b[0] |= 0x40; return b }(), ws.StatusProtocolError, wire.ReasonProtocolError},
+		{"ReservedOpcode", maskedFrame(ws.OpCode(3), true, nil), ws.StatusProtocolError, wire.ReasonProtocolError},
+		{"ContinuationWithoutStart", maskedFrame(ws.OpContinuation, true, []byte("x")), ws.StatusProtocolError, wire.ReasonProtocolError},
+		{"NewStartInsideFragmented", append(maskedFrame(ws.OpText, false, []byte("a")), maskedFrame(ws.OpText, true, []byte("b"))...), ws.StatusProtocolError, wire.ReasonProtocolError},
+		{"FragmentedPing", maskedFrame(ws.OpPing, false, nil), ws.StatusProtocolError, wire.ReasonProtocolError},
+		{"PingOver125", maskedFrame(ws.OpPing, true, make([]byte, 126)), ws.StatusProtocolError, wire.ReasonProtocolError},
+		{"InvalidUTF8", maskedFrame(ws.OpText, true, []byte{'a', 0xff}), ws.StatusInvalidFramePayloadData, wire.ReasonInvalidUTF8},
+		{"InvalidUTF8InFirstFragment", maskedFrame(ws.OpText, false, []byte{0xed, 0xa0, 0x80}), ws.StatusInvalidFramePayloadData, wire.ReasonInvalidUTF8},
+		{"MessageOverMax", maskedFrame(ws.OpBinary, true, make([]byte, 1001)), ws.StatusMessageTooBig, wire.ReasonTooLarge},
+		{"FragmentsOverMax", append(maskedFrame(ws.OpBinary, false, make([]byte, 600)), maskedFrame(ws.OpContinuation, true, make([]byte, 600))...), ws.StatusMessageTooBig, wire.ReasonTooLarge},
+		{"Declares2To62Bytes", huge, ws.StatusMessageTooBig, wire.ReasonTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := s.closes[tc.reason].Load()
+			before := s.eng.Counters().Closes[tc.reason]
 			c := dialWS(t, s)
 			c.write(tc.wire)
 			c.expectClose(tc.code)
@@ -76,7 +77,7 @@ func TestProtocolErrorsCloseWithTheirCode(t *testing.T) {
 			c.send(ws.OpClose, []byte{0x03, 0xe8})
 			c.expectEOF()
 			waitFor(t, time.Second, func() error {
-				if s.closes[tc.reason].Load() == before {
+				if s.eng.Counters().Closes[tc.reason] == before {
 					return errorf("no close recorded as %s", tc.reason)
 				}
 				return nil
@@ -119,7 +120,7 @@ func TestClientCloseIsEchoed(t *testing.T) {
 	c.expectClose(0)
 	c.expectEOF()
 	waitFor(t, time.Second, func() error {
-		if n := s.closes[ReasonPeerClose].Load(); n != 2 {
+		if n := s.eng.Counters().Closes[wire.ReasonPeerClose]; n != 2 {
 			return errorf("%d peer closes", n)
 		}
 		return nil
@@ -137,7 +138,7 @@ func TestIdleConnectionIsPingedThenClosed(t *testing.T) {
 		t.Fatalf("close reason %q", reason)
 	}
 	quiet.expectEOF() // the close timeout drops it without our close
-	waitFor(t, time.Second, closeCount(s, ReasonIdleTimeout))
+	waitFor(t, time.Second, closeCount(s, wire.ReasonIdleTimeout))
 }
 
 func TestAnsweringPingsKeepsAConnectionAlive(t *testing.T) {
@@ -192,12 +193,12 @@ func TestSlowReaderIsClosedAndOthersCarryOn(t *testing.T) {
 			}
 		}
 	}()
-	for i := 0; ctx.Err() == nil && s.closes[ReasonSlowConsumer].Load() == 0; i++ {
+	for i := 0; ctx.Err() == nil && s.eng.Counters().Closes[wire.ReasonSlowConsumer] == 0; i++ {
 		m := []byte(fmt.Sprintf("fast %d", i))
 		fast.send(ws.OpText, m)
 		fast.expect(ws.OpText, m)
 	}
-	if s.closes[ReasonSlowConsumer].Load() != 1 {
+	if s.eng.Counters().Closes[wire.ReasonSlowConsumer] != 1 {
 		t.Fatal("the slow reader was never closed")
 	}
 	fast.send(ws.OpText, []byte("after"))
@@ -224,7 +225,7 @@ func TestShutdownSendsGoingAwayAndWaits(t *testing.T) {
 	half := dial(t, s)
 	half.write([]byte("GET /ws HTTP/1.1\r\n"))
 	waitFor(t, time.Second, func() error {
-		if n := s.tcp.Load(); n != 11 {
+		if n := s.eng.Counters().TCP; n != 11 {
 			return errorf("%d connections open", n)
 		}
 		return nil
@@ -250,7 +251,7 @@ func TestShutdownSendsGoingAwayAndWaits(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v", err)
 	}
-	if n := s.closes[ReasonShutdown].Load(); n != 11 {
+	if n := s.eng.Counters().Closes[wire.ReasonShutdown]; n != 11 {
 		t.Errorf("%d shutdown closes, want 11", n)
 	}
 }

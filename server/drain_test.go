@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -34,23 +33,5 @@ func TestShutdownSpreadsReconnectsWithRetryAfter(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestOnlyGoingAwayCarriesRetryAfter(t *testing.T) {
-	s := &Server{cfg: Config{DrainSpread: time.Second}}
-	if s.retryAfter(DisconnectIdle) != 0 || s.retryAfter(DisconnectKicked) != 0 {
-		t.Fatal("retry_after on a disconnect other than going_away")
-	}
-	if (&Server{}).retryAfter(DisconnectGoingAway) != 0 {
-		t.Fatal("retry_after without a DrainSpread")
-	}
-	var m map[string]any
-	b := appendDisconnect(nil, DisconnectIdle, "", true, 0)
-	if err := json.Unmarshal(b[2:b[1]+2], &m); err != nil || m["type"] != "disconnect" {
-		t.Fatalf("%q: %v", b, err)
-	}
-	if _, has := m["retry_after"]; has {
-		t.Fatalf("idle_timeout disconnect %v has a retry_after", m)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/wspush/wspush/server/internal/wire"
 	"io"
 	"net"
 	"net/http"
@@ -237,9 +238,9 @@ func trunc(b []byte) []byte {
 	return b
 }
 
-func closeCount(s *Server, r CloseReason) func() error {
+func closeCount(s *Server, r wire.CloseReason) func() error {
 	return func() error {
-		if n := s.closes[r].Load(); n == 0 {
+		if n := s.eng.Counters().Closes[r]; n == 0 {
 			return fmt.Errorf("no close with reason %s yet", r)
 		}
 		return nil

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/wspush/wspush/server/internal/wire"
 	"io"
 	"net"
 	"net/http"
@@ -150,14 +151,15 @@ func TestLoadSlowMemberOfA2000MemberRoom(t *testing.T) {
 	for _, m := range all[1:] {
 		wg.Go(func() { m.receive(messages) })
 	}
-	// One publisher with up to 32 publishes in flight, as a backend with
-	// 32 concurrent API calls: each waits for the loops, which is the
-	// backpressure, while their order on every loop stays that of posting.
-	inflight := make(chan struct{}, 32)
+	// One publisher, as a backend calling the API: each Publish waits
+	// for the loops, which is the backpressure, and the order on every
+	// loop is that of the calls.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	for i := 1; i <= messages; i++ {
-		inflight <- struct{}{}
-		wait := publishAsync(s, "big", json.RawMessage(strconv.Itoa(i)))
-		go func() { wait(); <-inflight }()
+		if _, err := s.Publish(ctx, "big", json.RawMessage(strconv.Itoa(i))); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
 	}
 	wg.Wait()
 	for i, m := range all[1:] {
@@ -166,7 +168,7 @@ func TestLoadSlowMemberOfA2000MemberRoom(t *testing.T) {
 		}
 	}
 	waitFor(t, 10*time.Second, func() error {
-		if s.pool.Room("big").Len() != members-1 {
+		if n := s.Stats().Users; n != members-1 {
 			return errorf("the slow member is still in the room")
 		}
 		return nil
@@ -205,34 +207,13 @@ func TestLoadSlowMemberOfA2000MemberRoom(t *testing.T) {
 		t.Fatalf("the slow member received all %d pushes", messages)
 	}
 	t.Logf("the slow member got %d of %d pushes before its disconnect", slow.next-1, messages)
-	if n := s.closes[ReasonSlowConsumer].Load(); n != 0 {
+	if n := s.eng.Counters().Closes[wire.ReasonSlowConsumer]; n != 0 {
 		t.Fatalf("closed before the close handshake: %d", n)
 	}
 	_, _ = slow.nc.Write(maskedFrame(ws.OpClose, true, []byte{0x0f, 0xa2}))
-	waitFor(t, 5*time.Second, closeCount(s, ReasonSlowConsumer))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	waitFor(t, 5*time.Second, closeCount(s, wire.ReasonSlowConsumer))
 	if n, err := s.Publish(ctx, "big", json.RawMessage(`"still here"`)); err != nil || n != members-1 {
 		t.Fatalf("publish after: %d %v", n, err)
 	}
 	runtime.KeepAlive(all) // the clients' memory stays out of the heap comparison
-}
-
-// publishAsync posts a room publish to every loop, in the caller's order,
-// and returns a function that waits until the loops have written it.
-func publishAsync(s *Server, room string, data json.RawMessage) func() {
-	f := s.encodePush(data, room, "", 0)
-	loops := s.loopList()
-	done := make(chan int, len(loops))
-	posted := 0
-	for _, l := range loops {
-		if l.post(job{frame: f, room: room, done: done}) {
-			posted++
-		}
-	}
-	return func() {
-		for range posted {
-			<-done
-		}
-	}
 }

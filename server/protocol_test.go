@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"github.com/wspush/wspush/server/internal/wire"
 	"net/http"
 	"strings"
 	"testing"
@@ -160,7 +161,7 @@ func TestFloodIsDisconnectedAndOthersCarryOn(t *testing.T) {
 	flood.expectClose(4004)
 	flood.send(ws.OpClose, []byte{0x0f, 0xa4})
 	flood.expectEOF()
-	waitFor(t, time.Second, closeCount(s, ReasonRateLimited))
+	waitFor(t, time.Second, closeCount(s, wire.ReasonRateLimited))
 	calm.sendJSON(`{"type":"ping"}`)
 	calm.expectJSON("pong")
 }
@@ -240,7 +241,7 @@ func TestConnectionThatOutlivesItsTokenIsAskedForANewOne(t *testing.T) {
 	c.expectClose(4003)
 	c.send(ws.OpClose, []byte{0x0f, 0xa3})
 	c.expectEOF()
-	waitFor(t, time.Second, closeCount(s, ReasonTokenExpired))
+	waitFor(t, time.Second, closeCount(s, wire.ReasonTokenExpired))
 }
 
 func TestOrigins(t *testing.T) {

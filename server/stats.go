@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strconv"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/cluster"
 )
 
 // Stats is a snapshot of the server's counters, as GET /v1/stats reports
@@ -29,32 +31,34 @@ type Stats struct {
 	Cluster *ClusterStats `json:"cluster,omitempty"`
 }
 
+// ClusterStats is what GET /v1/stats adds in a cluster.
+type ClusterStats = cluster.Stats
+
 // Stats reads the server's counters. It may be called from any goroutine;
 // it reads atomics and never waits for the event loops, so the numbers of
 // different fields may be a few moments apart.
 func (s *Server) Stats() Stats {
+	k := s.eng.Counters()
 	st := Stats{
-		Connections: s.conns.Load(),
-		Users:       s.pool.Users(),
-		Rooms:       s.pool.RoomCount(),
-		Upgrades:    s.upgrades.Load(),
+		Connections: k.Conns,
+		Users:       k.Users,
+		Rooms:       k.Rooms,
+		MessagesIn:  k.MessagesIn,
+		MessagesOut: k.MessagesOut,
+		BytesIn:     k.BytesIn,
+		BytesOut:    k.BytesOut,
+		Upgrades:    k.Upgrades,
 		RSSBytes:    rss(),
 		Goroutines:  runtime.NumGoroutine(),
 		// Whole milliseconds: enough for a dashboard, and stable to print.
 		UptimeSeconds: float64(time.Since(s.start).Milliseconds()) / 1000,
-		Draining:      s.draining.Load(),
+		Draining:      k.Draining,
 	}
 	if s.cl != nil {
 		st.Cluster = s.cl.Stats()
 	}
-	for i := range s.rejects {
-		st.UpgradesRejected += s.rejects[i].Load()
-	}
-	for _, l := range s.loopList() {
-		st.MessagesIn += l.msgsIn.Load()
-		st.MessagesOut += l.msgsOut.Load()
-		st.BytesIn += l.bytesIn.Load()
-		st.BytesOut += l.bytesOut.Load()
+	for _, n := range k.Rejected {
+		st.UpgradesRejected += n
 	}
 	return st
 }

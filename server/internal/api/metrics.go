@@ -1,0 +1,84 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics: the event loops only add to atomics; each part of the server
+// has a collector that reads its own when Prometheus scrapes (Config.
+// Collectors). Nothing on the hot path touches a Prometheus type. Every
+// handler has its own registry, never the global one, so that tests and
+// embedders can run many servers at once.
+
+// Kinds of push, the "kind" label of wspush_pushes_total and
+// wspush_push_duration_seconds.
+const (
+	kindPush      = "push"
+	kindBroadcast = "broadcast"
+	kindPublish   = "publish"
+)
+
+// pushBuckets spans a push to a few local connections (a fraction of a
+// millisecond) to a broadcast to millions, in seconds.
+var pushBuckets = []float64{
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+	0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+}
+
+// metrics is the registry behind GET /metrics and the instruments that the
+// HTTP API updates itself.
+type metrics struct {
+	reg      *prometheus.Registry
+	pushes   *prometheus.CounterVec   // kind, result
+	duration *prometheus.HistogramVec // kind
+}
+
+func newMetrics(parts []prometheus.Collector) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wspush_pushes_total",
+			Help: "Pushes through the HTTP API by kind (push, broadcast, publish) and result (ok, error).",
+		}, []string{"kind", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "wspush_push_duration_seconds",
+			Help:    "Time from an API push request's start until every event loop has written it.",
+			Buckets: pushBuckets,
+		}, []string{"kind"}),
+	}
+	// Every series exists from the start, so that rates and alerts work
+	// before the first push.
+	for _, k := range []string{kindPush, kindBroadcast, kindPublish} {
+		m.pushes.WithLabelValues(k, "ok")
+		m.pushes.WithLabelValues(k, "error")
+		m.duration.WithLabelValues(k)
+	}
+	m.reg.MustRegister(
+		m.pushes,
+		m.duration,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	m.reg.MustRegister(parts...)
+	return m
+}
+
+// observe records one API push of kind that started at start.
+func (m *metrics) observe(kind string, start time.Time, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.pushes.WithLabelValues(kind, result).Inc()
+	m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+}
+
+// handler serves the registry in the Prometheus text format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}

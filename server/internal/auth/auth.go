@@ -1,0 +1,172 @@
+package auth
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Claims are the JWT claims wspush reads. sub is the user id; exp, when
+// present, ends the connection with DisconnectTokenExpired once it passes.
+// Rooms and Publish list the rooms the user may join and publish to, as
+// exact names or prefixes ending in "*" ("chat:*"; "*" alone is any room);
+// Send lets the user send messages to other users. The backend can put any
+// user in any room through the HTTP API regardless of these claims.
+type Claims struct {
+	jwt.RegisteredClaims
+	Rooms   []string `json:"rooms,omitempty"`
+	Publish []string `json:"publish,omitempty"`
+	Send    bool     `json:"send,omitempty"`
+}
+
+// Perms are what a token allows; nil (development mode) allows everything.
+type Perms struct {
+	rooms   []string
+	publish []string
+	send    bool
+}
+
+// CanJoin reports whether the token allows joining room.
+func (p *Perms) CanJoin(room string) bool { return p == nil || matchAny(p.rooms, room) }
+
+// CanPublish reports whether the token allows publishing to room.
+func (p *Perms) CanPublish(room string) bool { return p == nil || matchAny(p.publish, room) }
+
+// CanSend reports whether the token allows sending to users.
+func (p *Perms) CanSend() bool { return p == nil || p.send }
+
+// matchAny reports whether name is one of patterns, or starts with the
+// part before the "*" of a pattern that ends in one.
+func matchAny(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(name, prefix) {
+				return true
+			}
+		} else if p == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Identity is who a connection is, as its handshake proved.
+type Identity struct {
+	User  string
+	Perms *Perms    // nil: everything is allowed (development mode)
+	Exp   time.Time // zero: the token does not expire
+}
+
+// Rejections of the upgrade that carry their own HTTP status.
+var (
+	errNoToken      = reject(http.StatusUnauthorized, "a token is required: ?token=JWT or Authorization: Bearer JWT")
+	errBadToken     = reject(http.StatusUnauthorized, "invalid token")
+	errExpiredToken = reject(http.StatusUnauthorized, "token expired")
+	errNoSubject    = reject(http.StatusUnauthorized, "the token has no sub claim")
+	errOrigin       = reject(http.StatusForbidden, "origin not allowed")
+	errBadUser      = reject(http.StatusBadRequest, "user ids are 1 to 128 bytes of printable UTF-8")
+)
+
+func reject(status int, reason string) error {
+	return ws.RejectConnectionError(ws.RejectionStatus(status), ws.RejectionReason(reason))
+}
+
+// Authenticator decides who connections are. Its zero value runs in
+// development mode. Safe for any goroutine.
+type Authenticator struct {
+	// Secret is the HS256 secret of connection tokens; empty means
+	// development mode: ?user= is trusted.
+	Secret string
+
+	anon atomic.Int64 // anonymous users so far
+}
+
+// Authenticate decides who a connection is from its handshake, the raw
+// query string and the token of an Authorization: Bearer header: the
+// token from the query or the header when a secret is set, else
+// (development mode) the ?user= the client names, or an anonymous id.
+// Its errors are gobwas/ws rejections carrying their HTTP status.
+func (a *Authenticator) Authenticate(query, bearer []byte) (Identity, error) {
+	q, _ := url.ParseQuery(string(query))
+	if a.Secret == "" {
+		user := q.Get("user")
+		if user == "" {
+			return Identity{User: "anon-" + strconv.FormatInt(a.anon.Add(1), 10)}, nil
+		}
+		if !ValidName(user) {
+			return Identity{}, errBadUser
+		}
+		return Identity{User: user}, nil
+	}
+	token := q.Get("token")
+	if token == "" {
+		token = string(bearer)
+	}
+	if token == "" {
+		return Identity{}, errNoToken
+	}
+	var c Claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
+		return []byte(a.Secret), nil
+	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithLeeway(5*time.Second))
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return Identity{}, errExpiredToken
+	case err != nil:
+		return Identity{}, errBadToken
+	case c.Subject == "":
+		return Identity{}, errNoSubject
+	case !ValidName(c.Subject):
+		return Identity{}, errBadUser
+	}
+	id := Identity{User: c.Subject, Perms: &Perms{rooms: c.Rooms, publish: c.Publish, send: c.Send}}
+	if c.ExpiresAt != nil {
+		id.Exp = c.ExpiresAt.Time
+	}
+	return id, nil
+}
+
+// CheckOrigin applies the Origin patterns (--origins) to a browser's
+// Origin header. Clients that send none (mini-programs, servers) pass, as
+// does every origin when there are no patterns.
+func CheckOrigin(patterns []string, origin []byte) error {
+	if len(patterns) == 0 || len(origin) == 0 {
+		return nil
+	}
+	o := string(origin)
+	host := o
+	if u, err := url.Parse(o); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, o); ok {
+			return nil
+		}
+		if ok, _ := path.Match(p, host); ok {
+			return nil
+		}
+	}
+	return errOrigin
+}
+
+// ValidName reports whether a user id or room name is acceptable: 1 to 128
+// bytes of valid UTF-8 without control characters.
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == 0xfffd {
+			return false
+		}
+	}
+	return true
+}

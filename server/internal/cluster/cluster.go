@@ -1,0 +1,290 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wspush/wspush/server/internal/history"
+)
+
+// The cluster (docs/cluster.md): nodes that share one Redis. Every push,
+// room publish and broadcast, from the API or from a client of any node,
+// runs one Lua script in Redis that gives it its position, keeps it in the
+// streams of its users or room (XADD MAXLEN, trimmed by age, PEXPIRE) and
+// PUBLISHes it on the channels of its receivers:
+//
+//	wspush:b          broadcasts; every node subscribes
+//	wspush:r:ROOM     a room; the nodes with local members subscribe
+//	wspush:u:USER     a user; the nodes where the user is connected subscribe
+//
+// so a message goes only to the nodes that have receivers for it, once
+// each, and in the order of its positions. A node delivers what it
+// receives through the loops' outboxes, as a single node does; even its own
+// API's pushes come back to it through Redis, so that every node sees one
+// order. All Redis I/O happens on the cluster's goroutines and on the
+// API's, never on an event loop. Three goroutines share the work, so that
+// one kind of work waiting on Redis never holds up the others:
+//
+//	the receiver   delivers what Redis publishes, and serves resumes in
+//	               order with it (receive.go)
+//	the worker     subscriptions, presence, heartbeats (worker.go)
+//	the publisher  client publishes, many in flight in one pipeline (publish.go)
+//
+// When Redis does not answer, a node delivers pushes made on it to its own
+// connections only, with positions from its own clock, counts them
+// (wspush_cluster_local_only_total), reports the outage in /healthz and the
+// metrics, and retries with backoff; go-redis re-subscribes when it
+// reconnects.
+
+// Redis key layout, all under one prefix.
+const (
+	keyPos      = "wspush:pos"     // the last position handed out
+	keySince    = "wspush:since"   // the position this Redis's history starts at
+	keyNodes    = "wspush:nodes"   // sorted set: node -> last heartbeat, ms
+	keyStats    = "wspush:stats:"  // + node: the node's counters, JSON, expiring
+	keyPresence = "wspush:p:"      // + user: hash node -> connections, "seen" -> ms of the last close
+	keyHistory  = "wspush:h:"      // + stream ("u:USER", "r:ROOM")
+	chBroadcast = "wspush:b"       // broadcasts
+	chRoom      = "wspush:r:"      // + room
+	chUser      = "wspush:u:"      // + user
+	fieldSeen   = "seen"           // presence: ms when a node's last connection of the user closed
+	presenceTTL = 24 * time.Hour   // a user's presence hash outlives any node that forgot to clean it
+	heartbeat   = time.Second      // how often a node says it is alive and reads the others
+	nodeTimeout = 5 * heartbeat    // a node silent this long is dead: its presence and stats no longer count
+	redisWait   = 2 * time.Second  // one Redis call's bound
+	maxBackoff  = 10 * time.Second // the longest wait between two tries of a Redis that is down
+	minBackoff  = 100 * time.Millisecond
+)
+
+// Engine is what the cluster needs of this node's connections: deliver
+// these bytes to these users, this room or everyone, apply a control
+// message, say which users and rooms are here. Every method is safe from
+// any goroutine; Post* never wait. The engine implements it; tests use a
+// fake.
+type Engine interface {
+	DeliverUsers(ctx context.Context, users []string, frame []byte, p history.Pos) (delivered int, online, offline []string, err error)
+	DeliverRoom(ctx context.Context, room string, frame []byte, p history.Pos) (int, error)
+	DeliverAll(ctx context.Context, frame []byte) (int, error)
+	PostUsers(users []string, frame []byte, p history.Pos) error
+	PostRoom(room string, frame []byte, p history.Pos) error
+	PostAll(frame []byte) error
+	PostControl(op, room string, users []string) error
+	UserConns(user string) int
+	HasRoom(room string) bool
+	LocalUsers(ctx context.Context) []string
+	Counts() (conns int64, users int)
+	NextID() uint64
+}
+
+// Config configures a node of the cluster.
+type Config struct {
+	// Redis is the redis://host:port/db URL of the cluster's Redis.
+	Redis string
+	// Node names this node. Empty means the hostname and a random suffix.
+	Node string
+	// HistorySize and HistoryTTL are the history kept per stream (in
+	// Redis streams); either zero keeps none.
+	HistorySize int
+	HistoryTTL  time.Duration
+	// OfflineGrace is how long a user counts as online after its last
+	// connection closed on any node.
+	OfflineGrace time.Duration
+	// MaxQueue caps the client publishes and the resumes waiting for
+	// Redis; past it they are refused. Zero means 4096.
+	MaxQueue int
+	// Logger receives the cluster's logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Cluster is a node's link to the others. Its methods are safe for any
+// goroutine; those an event loop calls (Note, NoteRoom, Read, Queue) only
+// queue work and never block.
+type Cluster struct {
+	cfg   Config
+	eng   Engine
+	log   *slog.Logger
+	node  string
+	rdb   *redis.Client
+	ps    *redis.PubSub
+	msgs  <-chan any // *redis.Message, and *redis.Subscription confirmations
+	clock history.Clock
+
+	up        atomic.Bool
+	downSince atomic.Int64 // unix ms when Redis stopped answering; 0: up
+	stats     atomic.Pointer[Stats]
+
+	// Counters, ever.
+	published  atomic.Int64 // messages published through Redis
+	received   atomic.Int64 // messages received from Redis
+	localOnly  atomic.Int64 // pushes delivered to this node's clients only: Redis was down
+	errs       atomic.Int64 // Redis calls that failed
+	reconnects atomic.Int64 // outages that ended
+
+	dropped atomic.Int64 // client publishes and resumes refused by a full queue
+	queued  atomic.Int64 // client publishes waiting for the publisher
+
+	mu      sync.Mutex // guards the worker's queue below
+	users   map[string]struct{}
+	rooms   map[string]struct{}
+	resumes []resumeJob
+	wake    chan struct{}
+
+	sends chan msg       // client publishes, for the publisher
+	ready chan resumeJob // resumes whose channels are subscribed, for the receiver
+
+	// Owned by the worker goroutine.
+	subUsers map[string]bool
+	subRooms map[string]bool
+
+	// Channels subscribed to but not yet confirmed by Redis: a resume
+	// reads the history only once Redis sends this node what follows.
+	// The worker adds, the receiver removes.
+	umu         sync.Mutex
+	unconfirmed map[string]time.Time
+	parked      []resumeJob // the receiver's
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// Kinds of message.
+const (
+	kindPush      = "push"
+	kindPublish   = "publish"
+	kindBroadcast = "broadcast"
+)
+
+// msg is a push to publish: to users, to a room or to everyone.
+type msg struct {
+	kind  string // kindPush, kindPublish or kindBroadcast
+	users []string
+	room  string
+	from  string
+	data  json.RawMessage
+}
+
+// resumeJob is a connection's resume, to be read from Redis.
+type resumeJob struct {
+	user string
+	want []history.Want
+	done func([]history.Result)
+}
+
+// Stats is what GET /v1/stats adds in a cluster.
+type Stats struct {
+	Node        string `json:"node"`
+	Redis       string `json:"redis"` // "up" or "down"
+	Nodes       int    `json:"nodes"` // nodes alive, this one included
+	Connections int64  `json:"connections"`
+	// Users sums each node's users: a user connected to two nodes counts twice.
+	Users     int64 `json:"users"`
+	Published int64 `json:"published"`  // by this node, ever
+	Received  int64 `json:"received"`   // by this node, ever
+	LocalOnly int64 `json:"local_only"` // pushes this node could only deliver locally, ever
+}
+
+// nodeStats is what a node writes to Redis on each heartbeat.
+type nodeStats struct {
+	Connections int64 `json:"connections"`
+	Users       int64 `json:"users"`
+}
+
+// RedisOptions parses a redis:// URL and sets the timeouts the cluster
+// needs: no Redis call may hang a goroutine for long.
+func RedisOptions(url string) (*redis.Options, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("server: --redis %q: %w", url, err)
+	}
+	opt.DialTimeout = redisWait
+	opt.ReadTimeout = redisWait
+	opt.WriteTimeout = redisWait
+	opt.MaxRetries = 1
+	opt.PoolSize = max(opt.PoolSize, 16)
+	return opt, nil
+}
+
+// New returns the node for cfg, which talks to eng. It does not connect
+// yet: Start does.
+func New(cfg Config, eng Engine) (*Cluster, error) {
+	opt, err := RedisOptions(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	node := cfg.Node
+	if node == "" {
+		host, _ := os.Hostname()
+		node = host + "-" + strconv.FormatUint(rand.Uint64()%1e6, 36)
+	}
+	if cfg.MaxQueue <= 0 {
+		cfg.MaxQueue = 4096
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Cluster{
+		cfg: cfg, eng: eng, log: log, node: node, rdb: redis.NewClient(opt),
+		users: map[string]struct{}{}, rooms: map[string]struct{}{},
+		wake:  make(chan struct{}, 1),
+		sends: make(chan msg, cfg.MaxQueue), ready: make(chan resumeJob, cfg.MaxQueue),
+		subUsers: map[string]bool{}, subRooms: map[string]bool{}, unconfirmed: map[string]time.Time{},
+		stop: make(chan struct{}),
+	}, nil
+}
+
+// History reports whether messages are kept for resumes.
+func (cl *Cluster) History() bool { return cl.cfg.HistorySize > 0 && cl.cfg.HistoryTTL > 0 }
+
+// Node is this node's name.
+func (cl *Cluster) Node() string { return cl.node }
+
+// Up reports whether Redis answered last time it was asked.
+func (cl *Cluster) Up() bool { return cl.up.Load() }
+
+// Start subscribes to broadcasts and starts the goroutines. A Redis that
+// is down is not an error: the node serves locally until it comes back.
+func (cl *Cluster) Start() {
+	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
+	defer cancel()
+	cl.ps = cl.rdb.Subscribe(ctx, chBroadcast, chControl)
+	cl.msgs = cl.ps.ChannelWithSubscriptions(redis.WithChannelSize(4096))
+	cl.checkUp(ctx)
+	cl.wg.Add(3)
+	go cl.receive()
+	go cl.run()
+	go cl.publisher()
+}
+
+// Close stops the goroutines, takes the node out of the cluster and
+// closes the Redis connections.
+func (cl *Cluster) Close() {
+	select {
+	case <-cl.stop:
+		return
+	default:
+	}
+	close(cl.stop)
+	cl.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
+	defer cancel()
+	if cl.up.Load() {
+		_, _ = cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZRem(ctx, keyNodes, cl.node)
+			p.Del(ctx, keyStats+cl.node)
+			return nil
+		})
+	}
+	_ = cl.ps.Close()
+	_ = cl.rdb.Close()
+}

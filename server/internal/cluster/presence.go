@@ -1,0 +1,105 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Presence is a user's connections on the nodes alive, and whether it
+// counts as online (connected, or gone for less than the offline grace).
+type Presence struct {
+	Online      bool
+	Connections int
+}
+
+// errDown is the error of a question asked while Redis is down.
+var errDown = errors.New("cluster: redis is down")
+
+// Presence adds up user's connections on the nodes alive.
+func (cl *Cluster) Presence(ctx context.Context, user string) (Presence, error) {
+	ps, err := cl.presences(ctx, []string{user})
+	if err != nil {
+		return Presence{}, err
+	}
+	return ps[0], nil
+}
+
+// Connected reports, for each of users, whether it has a connection on a
+// node alive, asking Redis once for all of them. While Redis is down it
+// answers false for everyone (and the error).
+func (cl *Cluster) Connected(ctx context.Context, users []string) ([]bool, error) {
+	ps, err := cl.presences(ctx, users)
+	on := make([]bool, len(users))
+	for i := range ps {
+		on[i] = ps[i].Connections > 0
+	}
+	return on, err
+}
+
+// presences reads the presence of users in one round trip.
+func (cl *Cluster) presences(ctx context.Context, users []string) ([]Presence, error) {
+	if !cl.up.Load() {
+		return nil, errDown
+	}
+	ctx, cancel := context.WithTimeout(ctx, redisWait)
+	defer cancel()
+	now := time.Now()
+	hs := make([]*redis.MapStringStringCmd, len(users))
+	var alive *redis.StringSliceCmd
+	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, u := range users {
+			hs[i] = p.HGetAll(ctx, keyPresence+u)
+		}
+		alive = p.ZRangeByScore(ctx, keyNodes, &redis.ZRangeBy{
+			Min: strconv.FormatInt(now.Add(-nodeTimeout).UnixMilli(), 10), Max: "+inf"})
+		return nil
+	})
+	if err != nil {
+		cl.failed(err)
+		return nil, err
+	}
+	ps := make([]Presence, len(users))
+	for i, h := range hs {
+		for _, node := range alive.Val() {
+			n, _ := strconv.Atoi(h.Val()[node])
+			ps[i].Connections += n
+		}
+		seen, _ := strconv.ParseInt(h.Val()[fieldSeen], 10, 64)
+		ps[i].Online = ps[i].Connections > 0 || now.Sub(time.UnixMilli(seen)) < cl.cfg.OfflineGrace
+	}
+	return ps, nil
+}
+
+// Stats returns the cluster's figures as of the last heartbeat.
+func (cl *Cluster) Stats() *Stats {
+	cs := Stats{Node: cl.node, Redis: "down", Nodes: 1}
+	if p := cl.stats.Load(); p != nil && cl.up.Load() {
+		cs = *p
+	}
+	if !cl.up.Load() {
+		conns, users := cl.eng.Counts()
+		cs.Connections, cs.Users = conns, int64(users)
+	}
+	cs.Published, cs.Received, cs.LocalOnly = cl.published.Load(), cl.received.Load(), cl.localOnly.Load()
+	return &cs
+}
+
+// Counters are the cluster's counters, for the metrics.
+type Counters struct {
+	Up                                               bool
+	Published, Received, LocalOnly, Errs, Reconnects int64
+	Dropped, Queued                                  int64
+}
+
+// Counters reads the cluster's counters.
+func (cl *Cluster) Counters() Counters {
+	return Counters{
+		Up: cl.up.Load(), Published: cl.published.Load(), Received: cl.received.Load(),
+		LocalOnly: cl.localOnly.Load(), Errs: cl.errs.Load(), Reconnects: cl.reconnects.Load(),
+		Dropped: cl.dropped.Load(), Queued: cl.queued.Load(),
+	}
+}

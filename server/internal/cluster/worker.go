@@ -1,0 +1,303 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wspush/wspush/server/internal/history"
+)
+
+// The worker keeps Redis up to date with this node: which users and rooms
+// it has (presence, subscriptions), that it is alive (heartbeats), and
+// notices outages. It never delivers: a Redis slow to answer it delays no
+// message.
+
+// run is the worker: it applies the subscriptions and presence the loops
+// noted, hands resumes on once their channels are subscribed, and beats.
+func (cl *Cluster) run() {
+	defer cl.wg.Done()
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	backoff := minBackoff
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-cl.stop:
+			return
+		case <-cl.wake:
+			cl.flush()
+		case <-retry:
+			retry = nil
+			cl.flush()
+		case <-tick.C:
+			ctx, cancel := context.WithTimeout(context.Background(), redisWait)
+			cl.beat(ctx)
+			cancel()
+		}
+		if !cl.up.Load() && retry == nil && cl.pending() {
+			// Work waits for Redis: try again later, backing off.
+			retry = time.After(backoff)
+			backoff = min(2*backoff, maxBackoff)
+		} else if cl.up.Load() {
+			backoff = minBackoff
+		}
+	}
+}
+
+// pending reports whether work is queued.
+func (cl *Cluster) pending() bool {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return len(cl.users)+len(cl.rooms) > 0
+}
+
+func (cl *Cluster) kick() {
+	select {
+	case cl.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Note records that user's local connections changed. It runs on a loop
+// and never blocks.
+func (cl *Cluster) Note(user string) {
+	cl.mu.Lock()
+	cl.users[user] = struct{}{}
+	cl.mu.Unlock()
+	cl.kick()
+}
+
+// NoteRoom records that room may have gained its first local member. It
+// runs on a loop and never blocks.
+func (cl *Cluster) NoteRoom(room string) {
+	cl.mu.Lock()
+	cl.rooms[room] = struct{}{}
+	cl.mu.Unlock()
+	cl.kick()
+}
+
+// flush does the queued work: subscriptions and presence first, then the
+// resumes go to the receiver, which reads their history only once Redis
+// confirms this node receives what follows it.
+func (cl *Cluster) flush() {
+	cl.mu.Lock()
+	users, rooms, resumes := cl.users, cl.rooms, cl.resumes
+	cl.users, cl.rooms, cl.resumes = map[string]struct{}{}, map[string]struct{}{}, nil
+	cl.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
+	defer cancel()
+	if err := cl.subscribe(ctx, users, rooms); err != nil {
+		cl.failed(err)
+		// Keep them for the next try; resumes cannot wait.
+		cl.mu.Lock()
+		for u := range users {
+			cl.users[u] = struct{}{}
+		}
+		for r := range rooms {
+			cl.rooms[r] = struct{}{}
+		}
+		cl.mu.Unlock()
+	}
+	for _, j := range resumes {
+		select {
+		case cl.ready <- j:
+		default:
+			cl.dropped.Add(1)
+			j.fail()
+		}
+	}
+}
+
+// subscribe brings this node's subscriptions and presence up to date for
+// users and rooms whose local membership changed.
+func (cl *Cluster) subscribe(ctx context.Context, users, rooms map[string]struct{}) error {
+	var sub, unsub []string
+	now := time.Now().UnixMilli()
+	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for u := range users {
+			key := keyPresence + u
+			if n := cl.eng.UserConns(u); n > 0 {
+				p.HSet(ctx, key, cl.node, n)
+				if !cl.subUsers[u] {
+					sub = append(sub, chUser+u)
+				}
+			} else {
+				p.HDel(ctx, key, cl.node)
+				p.HSet(ctx, key, fieldSeen, now)
+				if cl.subUsers[u] {
+					unsub = append(unsub, chUser+u)
+				}
+			}
+			p.PExpire(ctx, key, presenceTTL)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for r := range rooms {
+		if !cl.subRooms[r] && cl.eng.HasRoom(r) {
+			sub = append(sub, chRoom+r)
+		}
+	}
+	if len(sub) > 0 {
+		if err := cl.ps.Subscribe(ctx, sub...); err != nil {
+			return err
+		}
+	}
+	if len(unsub) > 0 {
+		if err := cl.ps.Unsubscribe(ctx, unsub...); err != nil {
+			return err
+		}
+	}
+	at := time.Now()
+	cl.umu.Lock()
+	for _, ch := range sub {
+		cl.subscribed(ch, true)
+		cl.unconfirmed[ch] = at
+	}
+	for _, ch := range unsub {
+		cl.subscribed(ch, false)
+		delete(cl.unconfirmed, ch)
+	}
+	cl.umu.Unlock()
+	return nil
+}
+
+func (cl *Cluster) subscribed(ch string, on bool) {
+	if u, ok := strings.CutPrefix(ch, chUser); ok {
+		if on {
+			cl.subUsers[u] = true
+		} else {
+			delete(cl.subUsers, u)
+		}
+	} else if r, ok := strings.CutPrefix(ch, chRoom); ok {
+		if on {
+			cl.subRooms[r] = true
+		} else {
+			delete(cl.subRooms, r)
+		}
+	}
+}
+
+// failed records a Redis call that failed and marks Redis down.
+func (cl *Cluster) failed(err error) {
+	cl.errs.Add(1)
+	if cl.up.Swap(false) {
+		cl.downSince.Store(time.Now().UnixMilli())
+		cl.log.Warn("redis is down: serving this node's clients only", "node", cl.node, "err", err)
+	}
+}
+
+// checkUp pings Redis; when it answers again after an outage, the node
+// registers again (Redis may have restarted empty).
+func (cl *Cluster) checkUp(ctx context.Context) bool {
+	if err := cl.rdb.Ping(ctx).Err(); err != nil {
+		cl.failed(err)
+		return false
+	}
+	if !cl.up.Load() {
+		if err := publishScript.Load(ctx, cl.rdb).Err(); err != nil {
+			cl.failed(err)
+			return false
+		}
+		if err := cl.register(ctx); err != nil {
+			cl.failed(err)
+			return false
+		}
+		if cl.downSince.Swap(0) != 0 {
+			cl.reconnects.Add(1)
+			cl.log.Info("redis is back", "node", cl.node)
+		}
+		cl.up.Store(true)
+	}
+	return true
+}
+
+// register (re)writes what Redis must know of this node: where history
+// starts, and the presence of every local user.
+func (cl *Cluster) register(ctx context.Context) error {
+	since := history.MakePos(time.Now().UnixMilli(), 0)
+	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.SetNX(ctx, keySince, since.String(), 0)
+		p.ZAdd(ctx, keyNodes, redis.Z{Score: float64(time.Now().UnixMilli()), Member: cl.node})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	users := cl.eng.LocalUsers(ctx)
+	cl.mu.Lock()
+	for _, u := range users {
+		cl.users[u] = struct{}{}
+	}
+	cl.mu.Unlock()
+	cl.kick()
+	return nil
+}
+
+// beat says this node is alive, reads the others, drops subscriptions of
+// rooms that have no local member any more, and notices outages.
+func (cl *Cluster) beat(ctx context.Context) {
+	if !cl.checkUp(ctx) {
+		return
+	}
+	conns, users := cl.eng.Counts()
+	mine, _ := json.Marshal(nodeStats{Connections: conns, Users: int64(users)})
+	now := time.Now()
+	var ids *redis.StringSliceCmd
+	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, keyNodes, redis.Z{Score: float64(now.UnixMilli()), Member: cl.node})
+		p.Set(ctx, keyStats+cl.node, mine, nodeTimeout)
+		p.ZRemRangeByScore(ctx, keyNodes, "-inf", strconv.FormatInt(now.Add(-nodeTimeout).UnixMilli(), 10))
+		ids = p.ZRange(ctx, keyNodes, 0, -1)
+		return nil
+	})
+	if err != nil {
+		cl.failed(err)
+		return
+	}
+	cs := &Stats{Node: cl.node, Redis: "up", Nodes: len(ids.Val())}
+	if len(ids.Val()) > 0 {
+		keys := make([]string, len(ids.Val()))
+		for i, id := range ids.Val() {
+			keys[i] = keyStats + id
+		}
+		vals, err := cl.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			cl.failed(err)
+			return
+		}
+		for _, v := range vals {
+			var ns nodeStats
+			if s, ok := v.(string); ok && json.Unmarshal([]byte(s), &ns) == nil {
+				cs.Connections += ns.Connections
+				cs.Users += ns.Users
+			}
+		}
+	}
+	cl.stats.Store(cs)
+	var gone []string
+	for r := range cl.subRooms {
+		if !cl.eng.HasRoom(r) {
+			gone = append(gone, chRoom+r)
+		}
+	}
+	if len(gone) > 0 {
+		if err := cl.ps.Unsubscribe(ctx, gone...); err != nil {
+			cl.failed(err)
+			return
+		}
+		for _, ch := range gone {
+			cl.subscribed(ch, false)
+		}
+	}
+	if cl.pending() {
+		cl.kick()
+	}
+}

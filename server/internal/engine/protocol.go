@@ -1,0 +1,210 @@
+package engine
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wspush/wspush/frame"
+	"github.com/wspush/wspush/server/internal/auth"
+	"github.com/wspush/wspush/server/internal/wire"
+)
+
+// The client protocol: JSON text messages, described in docs/protocol.md.
+
+// request is a message from the client. Ref, when present, is echoed in the
+// ack or error that answers it: a number or a string.
+type request struct {
+	Type string          `json:"type"`
+	Room string          `json:"room"`
+	To   string          `json:"to"`
+	Data json.RawMessage `json:"data"`
+	Ref  json.RawMessage `json:"ref"`
+	// UserPos and Rooms are a resume's positions (history_resume.go).
+	UserPos string            `json:"user_pos"`
+	Rooms   map[string]string `json:"rooms"`
+}
+
+// Error codes of {"type":"error"} replies.
+const (
+	codeBadRequest  = "bad_request"
+	codeUnknownType = "unknown_type"
+	codeForbidden   = "forbidden"
+	codeTooLarge    = "too_large"
+	codeTooMany     = "too_many_rooms"
+	codeNoHistory   = "no_history"
+	codeBusy        = "busy"
+)
+
+var framePong = frame.AppendFrame(nil, ws.OpText, []byte(`{"type":"pong"}`))
+
+// join registers an upgraded connection in the pool under the identity its
+// handshake proved, and appends its welcome message to out.
+func (c *conn) join(out []byte, id auth.Identity) []byte {
+	s := c.l.s
+	ss := &session{perms: id.Perms, pooled: true}
+	ss.m.Conn = c
+	ss.m.User = id.User
+	if !id.Exp.IsZero() {
+		ss.exp = max(s.ticksAt(id.Exp), 1)
+	}
+	ss.rate.reset(c.l.now, s.cfg.MaxRate)
+	c.sess = ss
+	s.pool.Add(&ss.m, c.l.idx)
+	s.pool.Rooms(&ss.m, s.hooks.Joined) // rooms the backend keeps the user in
+	if s.store != nil && resumeQuery(c.l.hs.query) {
+		// Live messages wait for the resume request (resume.go).
+		ss.rs = newHold(c.l.now)
+	}
+	s.hooks.Connected(c.id(), c.gc.RemoteAddr(), string(c.l.hs.realIP))
+
+	b := append(c.l.scratch[:0], `{"type":"welcome","conn":"c`...)
+	b = strconv.AppendUint(b, c.sess.m.ID(), 10)
+	b = append(b, `","user":`...)
+	b = wire.AppendString(b, id.User)
+	b = append(b, `,"ping":`...)
+	b = strconv.AppendInt(b, s.cfg.PingInterval.Milliseconds(), 10)
+	b = append(b, '}')
+	c.l.scratch = b
+	return frame.AppendFrame(out, ws.OpText, b)
+}
+
+// request handles one client message. Nothing a client sends closes its
+// connection here: a malformed or refused request gets an error reply.
+func (c *conn) request(p []byte) {
+	var req request
+	if err := json.Unmarshal(p, &req); err != nil {
+		c.reply(nil, codeBadRequest, "malformed JSON: "+err.Error())
+		return
+	}
+	if len(req.Ref) > 0 && !validRef(req.Ref) {
+		c.reply(nil, codeBadRequest, "ref must be a number or a string of at most 64 bytes")
+		return
+	}
+	s, ss := c.l.s, c.sess
+	switch req.Type {
+	case "ping":
+		c.write(framePong)
+	case "resume":
+		c.resume(req)
+	case "join", "leave", "publish":
+		if !auth.ValidName(req.Room) {
+			c.reply(req.Ref, codeBadRequest, "room: 1 to 128 bytes of printable UTF-8 required")
+			return
+		}
+		switch req.Type {
+		case "join":
+			if !ss.perms.CanJoin(req.Room) {
+				c.reply(req.Ref, codeForbidden, "the token does not allow joining "+req.Room)
+				return
+			}
+			if _, err := s.pool.Join(&ss.m, req.Room); err != nil {
+				c.reply(req.Ref, codeTooMany, err.Error())
+				return
+			}
+			s.hooks.Joined(req.Room)
+		case "leave":
+			s.pool.Leave(&ss.m, req.Room)
+		case "publish":
+			if !c.checkData(req) {
+				return
+			}
+			if !ss.perms.CanPublish(req.Room) {
+				c.reply(req.Ref, codeForbidden, "the token does not allow publishing to "+req.Room)
+				return
+			}
+			if err := s.hooks.Publish(c.id(), req.Room, req.Data); err != nil {
+				c.reply(req.Ref, codeBusy, err.Error())
+				return
+			}
+		}
+		c.reply(req.Ref, "", "")
+	case "send":
+		if !auth.ValidName(req.To) {
+			c.reply(req.Ref, codeBadRequest, "to: a user id is required")
+			return
+		}
+		if !c.checkData(req) {
+			return
+		}
+		if !ss.perms.CanSend() {
+			c.reply(req.Ref, codeForbidden, "the token does not allow sending to users")
+			return
+		}
+		if err := s.hooks.Send(c.id(), req.To, req.Data); err != nil {
+			c.reply(req.Ref, codeBusy, err.Error())
+			return
+		}
+		c.reply(req.Ref, "", "")
+	case "":
+		c.reply(req.Ref, codeBadRequest, "type is required")
+	default:
+		c.reply(req.Ref, codeUnknownType, "unknown type "+strconv.Quote(req.Type))
+	}
+}
+
+// checkData checks the data of a publish or send, replying if it is bad.
+func (c *conn) checkData(req request) bool {
+	switch {
+	case len(req.Data) == 0:
+		c.reply(req.Ref, codeBadRequest, "data is required")
+	case len(req.Data) > c.l.s.cfg.MaxData:
+		c.reply(req.Ref, codeTooLarge, "data is over "+strconv.Itoa(c.l.s.cfg.MaxData)+" bytes")
+	default:
+		return true
+	}
+	return false
+}
+
+// reply answers a request: an ack when code is empty, else an error. A
+// request without a ref gets an ack only if it failed.
+func (c *conn) reply(ref json.RawMessage, code, msg string) {
+	if code == "" && len(ref) == 0 {
+		return
+	}
+	b := c.l.scratch[:0]
+	if code == "" {
+		b = append(b, `{"type":"ack","ref":`...)
+		b = append(b, ref...)
+	} else {
+		b = append(b, `{"type":"error"`...)
+		if len(ref) > 0 {
+			b = append(b, `,"ref":`...)
+			b = append(b, ref...)
+		}
+		b = append(b, `,"code":"`...)
+		b = append(b, code...)
+		b = append(b, `","message":`...)
+		b = wire.AppendString(b, msg)
+	}
+	b = append(b, '}')
+	c.l.scratch = b
+	c.send(ws.OpText, b)
+}
+
+// validRef accepts a JSON number or a short JSON string.
+func validRef(ref json.RawMessage) bool {
+	if len(ref) > 66 {
+		return false
+	}
+	var v any
+	if json.Unmarshal(ref, &v) != nil {
+		return false
+	}
+	switch v.(type) {
+	case float64, string:
+		return true
+	}
+	return false
+}
+
+// ticksAt converts a wall-clock time to the server's tick count.
+func (s *Engine) ticksAt(t time.Time) uint32 {
+	d := t.Sub(s.start)
+	if d < 0 {
+		return 0
+	}
+	return uint32(d / tick)
+}

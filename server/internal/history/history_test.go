@@ -1,0 +1,126 @@
+package history
+
+import (
+	"errors"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestPosRoundTripsAndOrders(t *testing.T) {
+	for _, s := range []string{"1700000000000-0", "1700000000000-7", "1-1048575"} {
+		p, err := ParsePos(s)
+		if err != nil || p.String() != s {
+			t.Errorf("ParsePos(%q) = %v, %v", s, p, err)
+		}
+	}
+	if p, err := ParsePos("1700000000000"); err != nil || p.String() != "1700000000000-0" {
+		t.Errorf("bare ms: %v %v", p, err)
+	}
+	for _, bad := range []string{"", "x", "1-x", "-1", "1-1048576", "1-2-3"} {
+		if _, err := ParsePos(bad); err == nil {
+			t.Errorf("ParsePos(%q) accepted", bad)
+		}
+	}
+	var c Clock
+	now := time.UnixMilli(1700000000000)
+	a, b := c.Next(now), c.Next(now)
+	back := c.Next(now.Add(-time.Second)) // a clock that stepped back
+	if !(a < b && b < back) || b.String() != "1700000000000-1" {
+		t.Errorf("clock: %v %v %v", a, b, back)
+	}
+	c.Observe(MakePos(1800000000000, 5))
+	if p := c.Next(now); p.String() != "1800000000000-6" {
+		t.Errorf("after observe: %v", p)
+	}
+}
+
+func TestHistoryKeepsTheLastSizeAndReportsTheFloor(t *testing.T) {
+	now := time.UnixMilli(1700000000000)
+	start := MakePos(now.UnixMilli(), 0)
+	h := NewMemory(3, time.Minute, now, start)
+	var ps []Pos
+	for i := range 5 {
+		p := MakePos(now.UnixMilli(), uint64(i+1))
+		ps = append(ps, p)
+		h.Add("u:a", p, []byte{byte(i)}, now)
+	}
+	rd := h.Since("u:a", ps[2], now)
+	if len(rd.Entries) != 2 || rd.Entries[0].Pos != ps[3] || rd.Last != ps[4] || ps[2] < rd.Floor {
+		t.Fatalf("since the 3rd: %d entries, last %v, floor %v", len(rd.Entries), rd.Last, rd.Floor)
+	}
+	// The first two were dropped: resuming from the first is a gap.
+	if r := Recover(Want{After: ps[0]}, h.Since("u:a", ps[0], now)); !r.Gap {
+		t.Fatalf("since the 1st: %+v, want a gap", r)
+	}
+	// A stream nobody pushed to, from a position after the start: nothing missed.
+	if r := Recover(Want{After: ps[0]}, h.Since("u:b", ps[0], now)); len(r.Entries) != 0 || r.Gap {
+		t.Fatalf("unknown stream: %+v", r)
+	}
+	// Past the TTL everything has expired: a client that had not seen the
+	// last message has a gap.
+	later := now.Add(2 * time.Minute)
+	if r := Recover(Want{After: ps[3]}, h.Since("u:a", ps[3], later)); len(r.Entries) != 0 || !r.Gap {
+		t.Fatalf("after the TTL: %+v", r)
+	}
+	h.Add("u:c", MakePos(later.UnixMilli(), 0), nil, later) // sweeps the expired streams
+	if n := len(h.part("u:a").streams) + len(h.part("u:c").streams); n > 2 {
+		t.Fatalf("expired streams not swept")
+	}
+}
+
+func TestRecoverAStoreThatFailedIsAGapWithoutPosition(t *testing.T) {
+	r := Recover(Want{Room: "r", After: 5}, Read{Err: errors.New("redis: timeout")})
+	if !r.Gap || r.From != 0 || len(r.Entries) != 0 || r.Room != "r" || r.Last != 5 {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestMemoryReadSkipsJoinOnlyRooms(t *testing.T) {
+	now := time.Now()
+	h := NewMemory(4, time.Minute, now, 1)
+	p := MakePos(now.UnixMilli(), 1)
+	h.Add(RoomStream("chat"), p, []byte("x"), now)
+	h.Add(UserStream("al"), p, []byte("y"), now)
+	var got []Result
+	h.Read("al", []Want{{After: 1}, {Room: "quiet"}, {Room: "chat", After: 1}}, func(r []Result) { got = r })
+	if len(got) != 2 || got[0].Room != "" || got[1].Room != "chat" || len(got[1].Entries) != 1 || got[1].Last != p {
+		t.Fatalf("%+v", got)
+	}
+	if n, b := h.Streams(); n != 2 || b != 2 {
+		t.Fatalf("streams %d bytes %d", n, b)
+	}
+}
+
+// BenchmarkHistoryAdd keeps one message in one user's stream among 10,000
+// users, and reports the heap a kept message costs, its shared frame
+// (100 bytes of payload) apart.
+func BenchmarkHistoryAdd(b *testing.B) {
+	const users = 10000
+	names := make([]string, users)
+	for i := range names {
+		names[i] = UserStream("user" + strconv.Itoa(i))
+	}
+	frame := make([]byte, 100)
+	now := time.Now()
+	h := NewMemory(64, time.Hour, now, 1)
+	var c Clock
+	before := heapInUse()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		h.Add(names[i%users], c.Next(now), frame, now)
+		i++
+	}
+	kept := min(i, users*64)
+	b.ReportMetric(float64(heapInUse()-before)/float64(kept), "heap-B/kept")
+	runtime.KeepAlive(h)
+}
+
+func heapInUse() int64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}

@@ -1,0 +1,64 @@
+package server
+
+import (
+	"github.com/wspush/wspush/server/internal/api"
+	"github.com/wspush/wspush/server/internal/auth"
+	"github.com/wspush/wspush/server/internal/webhook"
+	"github.com/wspush/wspush/server/internal/wire"
+)
+
+// Names of the server's parts that its users (main, embedders, the SDK's
+// tests) rely on, kept under package server.
+
+// Disconnect is why the server closes a connection on purpose: the one
+// table that docs/protocol.md and the JavaScript SDK mirror.
+type Disconnect = wire.Disconnect
+
+// Disconnects lists every Disconnect, in code order.
+var Disconnects = wire.Disconnects
+
+// CloseReason records why a connection ended.
+type CloseReason = wire.CloseReason
+
+// WebhookConfig configures the events sent to the backend
+// (docs/webhook.md). The zero value sends none.
+type WebhookConfig = webhook.Config
+
+// Webhook names and defaults (docs/webhook.md).
+const (
+	EventConnect             = webhook.EventConnect
+	EventDisconnect          = webhook.EventDisconnect
+	EventPublish             = webhook.EventPublish
+	EventSend                = webhook.EventSend
+	EventBinary              = webhook.EventBinary
+	EventOffline             = webhook.EventOffline
+	WebhookSignatureHeader   = webhook.SignatureHeader
+	DefaultWebhookQueue      = webhook.DefaultQueue
+	DefaultWebhookQueueBytes = webhook.DefaultQueueBytes
+	DefaultWebhookBatch      = webhook.DefaultBatch
+	DefaultWebhookDelay      = webhook.DefaultDelay
+	DefaultWebhookTimeout    = webhook.DefaultTimeout
+	DefaultWebhookRetries    = webhook.DefaultRetries
+)
+
+// DefaultWebhookEvents are the kinds sent when WebhookConfig.Events is empty.
+var DefaultWebhookEvents = webhook.DefaultEvents
+
+// Sign returns the lowercase hex HMAC-SHA256 of body under secret: what a
+// backend compares, in constant time, with the WebhookSignatureHeader
+// after its "sha256=" prefix.
+func Sign(secret, body []byte) string { return webhook.Sign(secret, body) }
+
+// Claims are the JWT claims wspush reads (docs/protocol.md): sub is the
+// user id; rooms, publish and send say what the user may do.
+type Claims = auth.Claims
+
+// Limits of the HTTP API (docs/api.md).
+const (
+	// MaxAPIBody caps a request body; a larger one gets 413.
+	MaxAPIBody = api.MaxAPIBody
+	// MaxPushUsers caps the users of one push or room membership call.
+	MaxPushUsers = api.MaxPushUsers
+	// APITimeout bounds how long a call waits for the event loops.
+	APITimeout = api.APITimeout
+)

@@ -1,0 +1,48 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/wspush/wspush/server/internal/wire"
+)
+
+// Presence: a user is online while it has a connection, and for
+// Config.OfflineGrace after its last one closed (the presence package's
+// Tracker), so that an app switch does not flap presence. In a cluster the
+// nodes' counts add up in Redis.
+
+// Presence is what the server knows of a user, as GET /v1/users/{user}
+// answers it.
+type Presence = wire.Presence
+
+// Presence reports whether user is online: connected, or gone for less
+// than Config.OfflineGrace. In a cluster it asks Redis, and answers for
+// this node alone if Redis does not answer.
+func (s *Server) Presence(ctx context.Context, user string) Presence {
+	if s.cl != nil {
+		if p, err := s.cl.Presence(ctx, user); err == nil {
+			return Presence{User: user, Online: p.Online, Connections: p.Connections}
+		}
+	}
+	n := s.eng.UserConns(user)
+	return Presence{User: user, Online: n > 0 || s.grace.Within(user, time.Now()), Connections: n}
+}
+
+// expireGrace runs the grace tracker's expiry: the webhook's sender calls
+// it every 100 ms, and it hands the users whose grace passed to the
+// webhook's Offline.
+func (s *Server) expireGrace(now time.Time) { s.grace.Expire(now) }
+
+// connectedElsewhere reports, for users whose grace passed here, which
+// have a connection on another node: one Redis round trip for all of them.
+// On a single node, or while Redis is down, nobody has.
+func (s *Server) connectedElsewhere(users []string) []bool {
+	if s.cl == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	on, _ := s.cl.Connected(ctx, users)
+	return on
+}
