@@ -4,14 +4,8 @@ import "github.com/gobwas/ws"
 
 // Pre-encoded server control frames. They are shared: never modify them.
 var (
-	Ping            = ws.CompiledPing
-	Pong            = ws.CompiledPong
-	Close           = ws.CompiledClose
-	CloseNormal     = ws.CompiledCloseNormalClosure
-	CloseGoingAway  = ws.CompiledCloseGoingAway
-	CloseProtocol   = ws.CompiledCloseProtocolError
-	CloseTooBig     = ws.CompiledCloseMessageTooBig
-	CloseInvalidUTF = ws.CompiledCloseInvalidFramePayloadData
+	Ping  = ws.CompiledPing
+	Close = ws.CompiledClose
 )
 
 // AppendFrame appends one final, unmasked server frame with opcode op and

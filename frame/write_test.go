@@ -54,13 +54,7 @@ func TestPrecompiledControlFrames(t *testing.T) {
 		want []byte
 	}{
 		{name: "Ping", got: frame.Ping, want: []byte{0x89, 0x00}},
-		{name: "Pong", got: frame.Pong, want: []byte{0x8a, 0x00}},
 		{name: "Close", got: frame.Close, want: []byte{0x88, 0x00}},
-		{name: "CloseNormal", got: frame.CloseNormal, want: []byte{0x88, 0x02, 0x03, 0xe8}},
-		{name: "CloseGoingAway", got: frame.CloseGoingAway, want: []byte{0x88, 0x02, 0x03, 0xe9}},
-		{name: "CloseProtocol", got: frame.CloseProtocol, want: []byte{0x88, 0x02, 0x03, 0xea}},
-		{name: "CloseTooBig", got: frame.CloseTooBig, want: []byte{0x88, 0x02, 0x03, 0xf1}},
-		{name: "CloseInvalidUTF", got: frame.CloseInvalidUTF, want: []byte{0x88, 0x02, 0x03, 0xef}},
 	} {
 		if !bytes.Equal(tt.got, tt.want) {
 			t.Errorf("%s = % x; want % x", tt.name, tt.got, tt.want)

@@ -126,7 +126,7 @@ func BenchmarkUserLookup(b *testing.B) {
 	p := populated(100000)
 	p.Add(member("alice"), 0)
 	p.Add(member("alice"), 1)
-	id := p.Add(member("bob"), 2)
+	p.Add(member("bob"), 2)
 	p.Shard(0).Each(func(m *pool.Member) { p.Join(m, "chat") })
 
 	b.Run("User", func(b *testing.B) {
@@ -140,12 +140,6 @@ func BenchmarkUserLookup(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			p.UserConns("alice")
-		}
-	})
-	b.Run("Lookup", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			p.Lookup(id)
 		}
 	})
 	b.Run("Room", func(b *testing.B) {

@@ -28,8 +28,7 @@ type Config struct {
 	MaxRooms int
 }
 
-// Pool is the registry. Its directory methods (User, Room, Lookup and the
-// counts) are safe for any goroutine; the methods that take a *Member run
+// Pool is the registry. Its directory methods (User, Room and the counts) are safe for any goroutine; the methods that take a *Member run
 // on the goroutine that owns the member's shard.
 type Pool struct {
 	cfg    Config
@@ -37,21 +36,14 @@ type Pool struct {
 	seed   maphash.Seed
 	nextID atomic.Uint64
 
-	ids   [dirShards]idDir
 	users [dirShards]userDir
 	rooms [dirShards]roomDir
 
-	nConns, nUsers, nRooms, nKept atomic.Int64
+	nConns, nUsers, nRooms atomic.Int64
 }
 
 // The directory shards are padded to 64 bytes, so that two loops working on
 // neighbouring shards do not share a cache line.
-type idDir struct {
-	mu sync.Mutex
-	m  map[uint64]*Member
-	_  [48]byte
-}
-
 type userDir struct {
 	mu   sync.Mutex
 	m    map[string]*Member  // the head of the user's list
@@ -92,7 +84,6 @@ func New(cfg Config) *Pool {
 	}
 	p := &Pool{cfg: cfg, shards: make([]Shard, cfg.Shards), seed: maphash.MakeSeed()}
 	for i := range dirShards {
-		p.ids[i].m = make(map[uint64]*Member)
 		p.users[i].m = make(map[string]*Member)
 		p.users[i].kept = make(map[string][]string)
 		p.rooms[i].m = make(map[string]*Room)
@@ -117,11 +108,6 @@ func (p *Pool) Add(m *Member, i int) uint64 {
 	m.shard = int32(i)
 	m.live = true
 	p.shards[i].link(m)
-
-	d := &p.ids[m.id%dirShards]
-	d.mu.Lock()
-	d.m[m.id] = m
-	d.mu.Unlock()
 
 	u := &p.users[p.dir(m.User)]
 	u.mu.Lock()
@@ -166,7 +152,6 @@ func (p *Pool) Keep(user, room string) (bool, error) {
 		return false, ErrTooManyRooms
 	}
 	u.kept[user] = append(rooms, room)
-	p.nKept.Add(1)
 	return true, nil
 }
 
@@ -187,22 +172,10 @@ func (p *Pool) Unkeep(user, room string) bool {
 		} else {
 			u.kept[user] = rooms
 		}
-		p.nKept.Add(-1)
 		return true
 	}
 	return false
 }
-
-// Kept appends the rooms user is kept in to dst and returns it.
-func (p *Pool) Kept(user string, dst []string) []string {
-	u := &p.users[p.dir(user)]
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append(dst, u.kept[user]...)
-}
-
-// KeptCount is the number of (user, room) pairs kept across connections.
-func (p *Pool) KeptCount() int { return int(p.nKept.Load()) }
 
 // Remove takes m out of the pool and out of every room it is in. It runs
 // on the goroutine that owns m's shard; removing twice is harmless.
@@ -216,11 +189,6 @@ func (p *Pool) Remove(m *Member) {
 	}
 	m.rooms = nil
 	p.shards[m.shard].unlink(m)
-
-	d := &p.ids[m.id%dirShards]
-	d.mu.Lock()
-	delete(d.m, m.id)
-	d.mu.Unlock()
 
 	u := &p.users[p.dir(m.User)]
 	u.mu.Lock()
@@ -348,14 +316,6 @@ func (p *Pool) UserConns(name string) int {
 	}
 	u.mu.Unlock()
 	return n
-}
-
-// Lookup returns the member with connection id, or nil.
-func (p *Pool) Lookup(id uint64) *Member {
-	d := &p.ids[id%dirShards]
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.m[id]
 }
 
 // Live reports whether m is in the pool. It runs on m's shard goroutine.

@@ -84,32 +84,6 @@ func TestAddAssignsUniqueNonZeroIDs(t *testing.T) {
 	checkCounts(t, p, 300, 1, 0)
 }
 
-func TestLookupFindsByIDAndForgetsAfterRemove(t *testing.T) {
-	p := pool.New(pool.Config{Shards: 2})
-	a, b := member("alice"), member("bob")
-	p.Add(a, 0)
-	p.Add(b, 1)
-	if got := p.Lookup(a.ID()); got != a {
-		t.Errorf("Lookup(a) = %p, want %p", got, a)
-	}
-	if got := p.Lookup(b.ID()); got != b {
-		t.Errorf("Lookup(b) = %p, want %p", got, b)
-	}
-	if got := p.Lookup(0); got != nil {
-		t.Errorf("Lookup(0) = %p, want nil", got)
-	}
-	p.Remove(a)
-	if got := p.Lookup(a.ID()); got != nil {
-		t.Errorf("Lookup(a) after Remove = %p, want nil", got)
-	}
-	if got := p.Lookup(b.ID()); got != b {
-		t.Errorf("Lookup(b) after removing a = %p, want %p", got, b)
-	}
-	if a.Live() {
-		t.Errorf("a.Live() after Remove")
-	}
-}
-
 func TestUserWithTwoMembersOnDifferentShards(t *testing.T) {
 	p := pool.New(pool.Config{Shards: 2})
 	phone, pc := member("alice"), member("alice")

@@ -29,7 +29,7 @@ func TestJoinTwiceReportsFalse(t *testing.T) {
 	if n := p.Room("chat").Len(); n != 1 {
 		t.Errorf("Room(chat).Len() = %d, want 1", n)
 	}
-	if n := p.Shard(0).InRoom("chat"); n != 1 {
+	if n := inRoom(p.Shard(0), "chat"); n != 1 {
 		t.Errorf("InRoom(chat) = %d, want 1", n)
 	}
 }
@@ -84,7 +84,7 @@ func TestRoomCountsPerShard(t *testing.T) {
 		if got := r.On(i); got != want {
 			t.Errorf("On(%d) = %d, want %d", i, got, want)
 		}
-		if got := p.Shard(i).InRoom("chat"); got != want {
+		if got := inRoom(p.Shard(i), "chat"); got != want {
 			t.Errorf("Shard(%d).InRoom = %d, want %d", i, got, want)
 		}
 	}
@@ -118,7 +118,7 @@ func TestRoomIsNilAfterLastMemberLeaves(t *testing.T) {
 	if r := p.Room("chat"); r != nil {
 		t.Errorf("Room(chat) after last Leave = %v, want nil", r)
 	}
-	if n := p.Shard(0).InRoom("chat") + p.Shard(1).InRoom("chat"); n != 0 {
+	if n := inRoom(p.Shard(0), "chat") + inRoom(p.Shard(1), "chat"); n != 0 {
 		t.Errorf("InRoom(chat) summed over shards = %d, want 0", n)
 	}
 	checkCounts(t, p, 2, 2, 0)
@@ -181,7 +181,7 @@ func TestRemoveLeavesEveryRoom(t *testing.T) {
 		if got := p.Room(r); got != nil {
 			t.Errorf("Room(%q) after its only member's Remove = %v, want nil", r, got)
 		}
-		if n := p.Shard(1).InRoom(r); n != 0 {
+		if n := inRoom(p.Shard(1), r); n != 0 {
 			t.Errorf("InRoom(%q) = %d, want 0", r, n)
 		}
 	}

@@ -43,14 +43,6 @@ func (s *Shard) EachInRoom(room string, f func(*Member)) {
 	}
 }
 
-// InRoom is the number of the shard's members in room.
-func (s *Shard) InRoom(room string) int {
-	if l := s.rooms[room]; l != nil {
-		return l.n
-	}
-	return 0
-}
-
 func (s *Shard) link(m *Member) {
 	m.sprev, m.snext = nil, s.head
 	if s.head != nil {
