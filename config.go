@@ -175,7 +175,7 @@ func yamlList(l []string) string {
 }
 
 // addDeployFlags defines the flags of production deployments: the
-// --webhook flags (server/webhook.go) and --drain-spread.
+// --webhook flags (docs/webhook.md) and --drain-spread.
 func addDeployFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.DurationVar(&cfg.DrainSpread, "drain-spread", 0, "at shutdown, ask each client to wait a random delay below this before reconnecting (retry_after in the going_away disconnect); 0: no hint")
 	c := &cfg.Webhook

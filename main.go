@@ -108,6 +108,7 @@ func parseServe(args []string, getenv func(string) string) (*serveFlags, error) 
 	fs.DurationVar(&f.cfg.PingInterval, "ping-interval", server.DefaultPingInterval, "how often an idle connection is pinged")
 	fs.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "no frame at all for this long closes the connection")
 	fs.IntVar(&f.cfg.MaxPending, "max-pending", server.DefaultMaxPending, "outbound bytes queued for one connection before it is closed as too slow")
+	fs.IntVar(&f.cfg.MaxQueue, "max-queue", server.DefaultMaxQueue, "fan-out jobs waiting in one event loop's queue before new ones are refused (API: 503 busy)")
 	fs.IntVar(&f.cfg.SendBuffer, "send-buffer", 0, "kernel send buffer per connection (SO_SNDBUF) in bytes; 0: kernel autotuning")
 	fs.IntVar(&f.cfg.Loops, "loops", runtime.GOMAXPROCS(0), "event loops (default: the CPUs this process may use)")
 	fs.StringVar(&f.cfg.JWTSecret, "jwt-secret", "", "HS256 secret; when set, every connection needs a valid token (sub = user id)")
@@ -198,7 +199,7 @@ func serve(args []string) error {
 		// Development mode: the browser chat demo at /demo/ on the API listener.
 		f.cfg.Demo = client.Demo
 	}
-	procs := reserveProcs(f.cfg.Loops, os.Getenv)
+	procs := server.ReserveProcs(f.cfg.Loops, os.Getenv)
 	srv := server.New(f.cfg)
 	cfg := srv.Config()
 
@@ -254,21 +255,6 @@ func serve(args []string) error {
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// reserveProcs makes room for the Go code beside the event loops, and
-// returns GOMAXPROCS. A loop keeps its P while it writes (server/send_linux.go
-// sends with raw system calls), so with one P per loop the HTTP API, the
-// cluster's subscriber and the webhook would wait for a loop to finish its
-// fan-out before they ran at all, and the kernel's time for them would go
-// unused: pushes through the API ran at three quarters of the rate
-// (docs/benchmarks.md). So GOMAXPROCS is at least loops+1, unless the
-// GOMAXPROCS environment variable sets it.
-func reserveProcs(loops int, getenv func(string) string) int {
-	if getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < loops+1 {
-		runtime.GOMAXPROCS(loops + 1)
-	}
-	return runtime.GOMAXPROCS(0)
 }
 
 // addrString is a's address, or "" for none.

@@ -89,7 +89,7 @@ func (s *Server) Serve() error {
 	if err := s.cfg.Validate(); err != nil {
 		return err
 	}
-	ReserveProcs(s.cfg.Loops)
+	ReserveProcs(s.cfg.Loops, os.Getenv)
 	if s.cl != nil {
 		s.cl.Start()
 	}
@@ -122,11 +122,16 @@ func (s *Server) Serve() error {
 	return nil
 }
 
-// ReserveProcs raises GOMAXPROCS to loops+1, unless the GOMAXPROCS
-// environment variable sets it, and returns GOMAXPROCS. Serve calls it; it
-// is exported for commands that report it before serving.
-func ReserveProcs(loops int) int {
-	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < loops+1 {
+// ReserveProcs makes room for the Go code beside the event loops, and
+// returns GOMAXPROCS. A loop keeps its P while it writes (raw system calls,
+// docs/design.md), so with one P per loop the HTTP API, the cluster and
+// the webhook would wait for a loop to finish its fan-out before they ran
+// at all: pushes through the API ran at three quarters of the rate
+// (docs/benchmarks.md). So GOMAXPROCS is at least loops+1, unless the
+// GOMAXPROCS variable of getenv's environment sets it. Serve calls it with
+// os.Getenv; it is exported for commands that report it first.
+func ReserveProcs(loops int, getenv func(string) string) int {
+	if getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < loops+1 {
 		runtime.GOMAXPROCS(loops + 1)
 	}
 	return runtime.GOMAXPROCS(0)

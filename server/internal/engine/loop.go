@@ -27,12 +27,14 @@ type loop struct {
 	bytesIn  atomic.Int64 // frame bytes read after the upgrade
 	bytesOut atomic.Int64 // bytes written, frames and handshakes
 	queued   atomic.Int64 // jobs in box, as of the last post or drain
+	drains   atomic.Int64 // drain runs, ever
 
 	now   uint32 // ticks since the server started, as of the loop's current callback
 	wheel wheel
 	tickf gnet.Runnable // the tick task, allocated once
 
 	box      outbox        // fan-out jobs from other goroutines, in order
+	budget   int           // receivers one drain serves before it yields: drainBudget
 	drainf   gnet.Runnable // the task that drains box, allocated once
 	spare    []job         // the drained job slice, reused
 	iov      [][]byte      // frames of one coalesced run, reused
@@ -54,7 +56,7 @@ type loop struct {
 }
 
 func newLoop(s *Engine, el gnet.EventLoop, idx int) *loop {
-	l := &loop{s: s, el: el, idx: idx, now: s.ticksNow()}
+	l := &loop{s: s, el: el, idx: idx, now: s.ticksNow(), budget: drainBudget}
 	l.wheel.done = l.now
 	l.wheel.next.Store(l.now + wheelSlots)
 	l.tickf = gnet.RunnableFunc(func(context.Context) error {

@@ -75,6 +75,7 @@ const drainBudget = 16 << 10
 // same room, or consecutive broadcasts, are written together: one writev
 // per receiver carries the whole run of frames.
 func (l *loop) drain() {
+	l.drains.Add(1)
 	l.box.mu.Lock()
 	jobs := l.box.jobs
 	l.box.jobs = l.spare[:0]
@@ -83,7 +84,7 @@ func (l *loop) drain() {
 
 	served := 0
 	i := 0
-	for i < len(jobs) && served < drainBudget {
+	for i < len(jobs) && served < l.budget {
 		j := jobs[i]
 		var n int
 		end := i + 1
@@ -125,11 +126,12 @@ func (l *loop) drain() {
 		}
 		return
 	}
-	l.box.posted = len(l.box.jobs) > 0
+	more := len(l.box.jobs) > 0
+	l.box.posted = more
 	l.queued.Store(int64(len(l.box.jobs)))
 	l.box.mu.Unlock()
 	clear(jobs)
-	if l.box.posted {
+	if more {
 		// Jobs that came while this drain ran: their post saw it queued.
 		if !l.execDrain() {
 			l.box.mu.Lock()

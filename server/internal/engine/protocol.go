@@ -22,7 +22,7 @@ type request struct {
 	To   string          `json:"to"`
 	Data json.RawMessage `json:"data"`
 	Ref  json.RawMessage `json:"ref"`
-	// UserPos and Rooms are a resume's positions (history_resume.go).
+	// UserPos and Rooms are a resume's positions (resume.go).
 	UserPos string            `json:"user_pos"`
 	Rooms   map[string]string `json:"rooms"`
 }

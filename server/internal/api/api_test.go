@@ -1,0 +1,86 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/wspush/wspush/server/internal/wire"
+)
+
+// fakeBackend answers every call with what a test sets, and records the
+// calls: the API is tested here without an engine.
+type fakeBackend struct {
+	err   error
+	calls []string
+}
+
+func (f *fakeBackend) Push(_ context.Context, users []string, _ json.RawMessage) (wire.PushResult, error) {
+	f.calls = append(f.calls, "push "+strings.Join(users, ","))
+	return wire.PushResult{Delivered: len(users), Online: users, Offline: []string{}}, f.err
+}
+func (f *fakeBackend) Broadcast(context.Context, json.RawMessage) (int, error) { return 0, f.err }
+func (f *fakeBackend) Publish(_ context.Context, room string, _ json.RawMessage) (int, error) {
+	f.calls = append(f.calls, "publish "+room)
+	return 1, f.err
+}
+func (f *fakeBackend) AddToRoom(context.Context, string, []string) (int, error)      { return 0, f.err }
+func (f *fakeBackend) RemoveFromRoom(context.Context, string, []string) (int, error) { return 0, f.err }
+func (f *fakeBackend) Kick(context.Context, string) (int, error)                     { return 0, f.err }
+func (f *fakeBackend) Presence(_ context.Context, user string) wire.Presence {
+	return wire.Presence{User: user}
+}
+func (f *fakeBackend) Stats() any         { return map[string]int{"connections": 0} }
+func (f *fakeBackend) Health() (int, any) { return 200, map[string]string{"status": "ok"} }
+
+func call(t *testing.T, h http.Handler, method, path, key, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	if key != "" {
+		r.Header.Set("Authorization", "Bearer "+key)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// A queue on the way is full: the backend gets a status it can act on,
+// 503 with Retry-After and a JSON reason, not a timeout.
+func TestBusyBackendAnswers503WithRetryAfter(t *testing.T) {
+	f := &fakeBackend{err: fmt.Errorf("engine: %w", ErrBusy)}
+	h := New(Config{}, f)
+	for _, c := range []struct{ path, body string }{
+		{"/v1/push", `{"users":["al"],"data":1}`},
+		{"/v1/rooms/r/publish", `{"data":1}`},
+		{"/v1/broadcast", `{"data":1}`},
+	} {
+		w := call(t, h, "POST", c.path, "", c.body)
+		var e wire.Error
+		if w.Code != 503 || w.Header().Get("Retry-After") == "" || json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Error != "busy" {
+			t.Errorf("%s: %d Retry-After %q %s", c.path, w.Code, w.Header().Get("Retry-After"), w.Body)
+		}
+	}
+}
+
+// Go's profiler is served on the API listener, behind the key like
+// everything but /healthz.
+func TestPprofIsBehindTheKey(t *testing.T) {
+	h := New(Config{Key: "k"}, &fakeBackend{})
+	if w := call(t, h, "GET", "/debug/pprof/", "", ""); w.Code != 401 {
+		t.Fatalf("pprof without the key: %d", w.Code)
+	}
+	w := call(t, h, "GET", "/debug/pprof/", "k", "")
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "goroutine") {
+		t.Fatalf("pprof with the key: %d %.80s", w.Code, w.Body)
+	}
+	if w := call(t, h, "GET", "/debug/pprof/goroutine?debug=1", "k", ""); w.Code != 200 {
+		t.Fatalf("goroutine profile: %d", w.Code)
+	}
+	if w := call(t, h, "GET", "/healthz", "", ""); w.Code != 200 {
+		t.Fatalf("healthz without the key: %d", w.Code)
+	}
+}
