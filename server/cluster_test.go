@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,100 +14,44 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
+
+	"github.com/wspush/wspush/server/internal/redistest"
 )
 
-// redisServer is a real redis-server on a free loopback port, without
-// persistence, for the length of a test.
+// redisServer is a real redis-server for the length of a test, with a
+// leak check of the nodes started on it when it ends.
 type redisServer struct {
-	t    *testing.T
-	port int
-	cmd  *exec.Cmd
-	rdb  *redis.Client
+	*redistest.Server
+	rdb *redis.Client
 }
 
-// startRedis starts redis-server (Debian's redis-server package; make
-// deps installs it) and stops it when the test ends.
-func startRedis(t *testing.T) *redisServer {
+// startRedis starts redis-server and stops it when the test ends; the
+// nodes started on it are checked for leaked goroutines after it.
+func startRedis(t testing.TB) *redisServer {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server is not installed: the cluster tests need it (make deps, or apt-get install redis-server)")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	ignore := goleak.IgnoreCurrent()
-	r := &redisServer{t: t, port: port}
-	r.start()
-	r.rdb = redis.NewClient(&redis.Options{Addr: r.addr()})
-	t.Cleanup(func() {
-		r.rdb.Close()
-		r.kill()
-		goleak.VerifyNone(t, ignore)
-	})
-	return r
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	r := redistest.Start(t)
+	return &redisServer{Server: r, rdb: r.Client}
 }
 
-func (r *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
-func (r *redisServer) url() string  { return "redis://" + r.addr() + "/0" }
-
-func (r *redisServer) start() {
-	r.t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("redis-server: %v", err)
-	}
-	waitFor(r.t, 5*time.Second, func() error {
-		c, err := net.Dial("tcp", r.addr())
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
-}
-
-func (r *redisServer) kill() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
-		r.cmd = nil
-	}
-}
-
-// numsub is how many nodes subscribe to channel.
-func (r *redisServer) numsub(channel string) int64 {
-	m, err := r.rdb.PubSubNumSub(context.Background(), channel).Result()
-	if err != nil {
-		return -1
-	}
-	return m[channel]
-}
-
-// waitSubs waits until n nodes subscribe to channel.
-func (r *redisServer) waitSubs(channel string, n int64) {
-	r.t.Helper()
-	waitFor(r.t, 10*time.Second, func() error {
-		if got := r.numsub(channel); got != n {
-			return fmt.Errorf("%s has %d subscribers, want %d", channel, got, n)
-		}
-		return nil
-	})
-}
+func (r *redisServer) url() string                      { return r.URL() }
+func (r *redisServer) addr() string                     { return r.Addr() }
+func (r *redisServer) kill()                            { r.Kill() }
+func (r *redisServer) start()                           { r.Restart() }
+func (r *redisServer) waitSubs(channel string, n int64) { r.WaitSubs(channel, n) }
 
 // startNode starts a node of the cluster on r. The nodes of a test are
 // checked for leaked goroutines together, after the last has stopped:
 // startRedis takes the snapshot.
-func startNode(t *testing.T, r *redisServer, name string, cfg Config) *Server {
+func startNode(t testing.TB, r *redisServer, name string, cfg Config) *Server {
 	t.Helper()
 	cfg.Redis, cfg.Node = r.url(), name
 	return startPlain(t, cfg)
 }
 
 // startPair starts a Redis and two nodes, a and b, with clusterConfig.
-func startPair(t *testing.T) (*redisServer, *Server, *Server) {
+func startPair(t testing.TB) (*redisServer, *Server, *Server) {
 	t.Helper()
 	r := startRedis(t)
 	return r, startNode(t, r, "a", clusterConfig()), startNode(t, r, "b", clusterConfig())
@@ -305,7 +247,7 @@ func TestClusterNodeThatStopsLeavesNoGhost(t *testing.T) {
 }
 
 // getBody serves GET path on h and returns the body.
-func getBody(t *testing.T, h http.Handler, path string) string {
+func getBody(t testing.TB, h http.Handler, path string) string {
 	t.Helper()
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
@@ -333,35 +275,38 @@ func TestClusterRoomMembersAndKicksThroughOneNodeReachAnother(t *testing.T) {
 	}
 }
 
-// TestClusterPushLatency measures a push made through node a's Push until
-// a client of node b has read it, against the same on one node without
-// Redis. It reports figures and asserts nothing about them.
-func TestClusterPushLatency(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a measurement")
-	}
-	r, a, b := startPair(t)
-	single := startPlain(t, historyConfig())
-	cb, _ := dialAs(t, b, "?user=lat", "")
-	cs, _ := dialAs(t, single, "?user=lat", "")
+// BenchmarkClusterPushLatency measures a push made through node a's Push
+// until a client of node b has read it, against the same on one node
+// without Redis: ns/op is the cross-node push, and the p50/p99 metrics
+// are both paths'. Run it with -benchtime 1000x (docs/benchmarks.md).
+func BenchmarkClusterPushLatency(b *testing.B) {
+	r, a, nb := startPair(b)
+	single := startPlain(b, historyConfig())
+	cb, _ := dialAs(b, nb, "?user=lat", "")
+	cs, _ := dialAs(b, single, "?user=lat", "")
 	r.waitSubs("wspush:u:"+"lat", 1)
-	measure := func(s *Server, c *client) (p50, p99 time.Duration) {
-		const n = 1000
+	measure := func(s *Server, c *client, n int) []time.Duration {
 		ds := make([]time.Duration, n)
 		for i := range n {
 			start := time.Now()
 			if _, err := s.Push(context.Background(), []string{"lat"}, json.RawMessage(`"x"`)); err != nil {
-				t.Fatal(err)
+				b.Fatal(err)
 			}
 			c.expectPush(`"x"`)
 			ds[i] = time.Since(start)
 		}
 		slices.Sort(ds)
-		return ds[n/2], ds[n*99/100]
+		return ds
 	}
-	p50, p99 := measure(a, cb)
-	s50, s99 := measure(single, cs)
-	t.Logf("push to a client of another node through Redis: p50 %v p99 %v; one node: p50 %v p99 %v", p50, p99, s50, s99)
+	local := measure(single, cs, max(b.N, 100))
+	b.ResetTimer()
+	cross := measure(a, cb, b.N)
+	b.StopTimer()
+	q := func(ds []time.Duration, p int) float64 { return float64(ds[len(ds)*p/100].Microseconds()) }
+	b.ReportMetric(q(cross, 50), "cross-p50-us")
+	b.ReportMetric(q(cross, 99), "cross-p99-us")
+	b.ReportMetric(q(local, 50), "local-p50-us")
+	b.ReportMetric(q(local, 99), "local-p99-us")
 }
 
 func TestClusterWithoutHistoryPushesCarryNoPos(t *testing.T) {

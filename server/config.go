@@ -127,6 +127,10 @@ type Config struct {
 	Node string
 	// Logger receives server logs. Nil discards them.
 	Logger *slog.Logger
+
+	// clock, when set, replaces time.Now for the offline grace: tests
+	// move it by hand.
+	clock func() time.Time
 }
 
 // withDefaults returns c with every zero field set to its default.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/wspush/wspush/server/internal/cluster"
 	"github.com/wspush/wspush/server/internal/engine"
@@ -37,7 +36,7 @@ func (h hooks) Joined(room string) {
 
 func (h hooks) Left(user string, last bool) {
 	if last {
-		h.s.grace.Left(user, time.Now())
+		h.s.grace.Left(user, h.s.now())
 	}
 	if h.s.cl != nil {
 		h.s.cl.Note(user)

@@ -23,7 +23,7 @@ import (
 
 // startServer runs a server on a free loopback port for the length of the
 // test, and checks on cleanup that it stopped and left no goroutine behind.
-func startServer(t *testing.T, cfg Config) *Server {
+func startServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
 	// Cleanups run last first: the leak check after startPlain's shutdown.
@@ -35,7 +35,7 @@ func startServer(t *testing.T, cfg Config) *Server {
 // test and checks on cleanup that it stopped; it leaves the check for
 // leaked goroutines to its caller (startServer, or the cluster tests'
 // startRedis, which outlives several servers).
-func startPlain(t *testing.T, cfg Config) *Server {
+func startPlain(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
 	if cfg.Loops == 0 {
@@ -63,7 +63,7 @@ func startPlain(t *testing.T, cfg Config) *Server {
 }
 
 // waitFor polls f until it returns nil or d passes.
-func waitFor(t *testing.T, d time.Duration, f func() error) {
+func waitFor(t testing.TB, d time.Duration, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -91,12 +91,12 @@ func upgradeRequest(path string) string {
 // client is a test peer on a raw TCP connection: it writes exactly the
 // bytes a test gives it and reads frames back with a deadline.
 type client struct {
-	t  *testing.T
+	t  testing.TB
 	nc net.Conn
 	br *bufio.Reader
 }
 
-func dial(t *testing.T, s *Server) *client {
+func dial(t testing.TB, s *Server) *client {
 	t.Helper()
 	nc, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
@@ -107,7 +107,7 @@ func dial(t *testing.T, s *Server) *client {
 }
 
 // dialWS dials and completes the upgrade on /ws.
-func dialWS(t *testing.T, s *Server) *client {
+func dialWS(t testing.TB, s *Server) *client {
 	t.Helper()
 	c := dial(t, s)
 	c.write([]byte(upgradeRequest("/ws")))

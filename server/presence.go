@@ -26,13 +26,13 @@ func (s *Server) Presence(ctx context.Context, user string) Presence {
 		}
 	}
 	n := s.eng.UserConns(user)
-	return Presence{User: user, Online: n > 0 || s.grace.Within(user, time.Now()), Connections: n}
+	return Presence{User: user, Online: n > 0 || s.grace.Within(user, s.now()), Connections: n}
 }
 
 // expireGrace runs the grace tracker's expiry: the webhook's sender calls
 // it every 100 ms, and it hands the users whose grace passed to the
 // webhook's Offline.
-func (s *Server) expireGrace(now time.Time) { s.grace.Expire(now) }
+func (s *Server) expireGrace(time.Time) { s.grace.Expire(s.now()) }
 
 // connectedElsewhere reports, for users whose grace passed here, which
 // have a connection on another node: one Redis round trip for all of them.

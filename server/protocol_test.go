@@ -13,7 +13,7 @@ import (
 )
 
 // dialAs upgrades with extra query and header lines and reads the welcome.
-func dialAs(t *testing.T, s *Server, query, header string) (*client, map[string]any) {
+func dialAs(t testing.TB, s *Server, query, header string) (*client, map[string]any) {
 	t.Helper()
 	c := dial(t, s)
 	req := upgradeRequest("/ws" + query)
@@ -166,7 +166,7 @@ func TestFloodIsDisconnectedAndOthersCarryOn(t *testing.T) {
 	calm.expectJSON("pong")
 }
 
-func token(t *testing.T, secret string, c Claims) string {
+func token(t testing.TB, secret string, c Claims) string {
 	t.Helper()
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(secret))
 	if err != nil {

@@ -39,6 +39,7 @@ type Server struct {
 	cl    *cluster.Cluster // nil: a single node
 	grace *presence.Tracker
 	hook  *webhook.Webhook // nil without a webhook
+	now   func() time.Time // the offline grace's clock: time.Now but in tests
 
 	api     *http.Server
 	apiAddr net.Addr
@@ -52,7 +53,10 @@ type Server struct {
 // nothing: Serve does.
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, start: time.Now(), ready: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, start: time.Now(), ready: make(chan struct{}), now: cfg.clock}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	s.hook = webhook.New(cfg.Webhook, webhook.Deps{Log: cfg.Logger, Tick: s.expireGrace, Connected: s.connectedElsewhere})
 	s.grace = presence.New(cfg.OfflineGrace, s.hook.Offline)
 	var store history.Store

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/hmac"
 	"encoding/base64"
 	"encoding/json"
@@ -311,37 +312,68 @@ func grepLines(s, sub string) string {
 	return b.String()
 }
 
+// The grace runs on a clock the test moves: nothing here depends on how
+// fast the machine is.
 func TestWebhookOfflineOnceTheGracePasses(t *testing.T) {
 	rc := newReceiver(t, nil)
-	const grace = 300 * time.Millisecond
-	s := startServer(t, Config{OfflineGrace: grace, Webhook: WebhookConfig{
+	const grace = time.Minute
+	clock := &manualClock{t: time.UnixMilli(1700000000000)}
+	s := startServer(t, Config{OfflineGrace: grace, clock: clock.now, Webhook: WebhookConfig{
 		URL: rc.srv.URL, Secret: testWebhookSecret, Delay: 10 * time.Millisecond,
 		Events: []string{"offline"},
 	}})
-	bye := func(c *client) {
+	bye := func(c *client, user string) {
 		c.send(ws.OpClose, []byte{0x03, 0xe8})
 		c.expectClose(1000)
+		// Gone, and its grace started: online with no connection.
+		waitFor(t, time.Second, func() error {
+			if p := s.Presence(context.Background(), user); p.Connections != 0 || !p.Online {
+				return fmt.Errorf("%s: %+v", user, p)
+			}
+			return nil
+		})
 	}
+	t0 := clock.get()
 	// A reconnect within the grace: not offline.
 	a1, _ := dialAs(t, s, "?user=alice", "")
-	bye(a1)
+	bye(a1, "alice")
 	a2, _ := dialAs(t, s, "?user=alice", "")
 	// Bob leaves and stays away.
 	b, _ := dialAs(t, s, "?user=bob", "")
-	start := time.Now()
-	bye(b)
-	rc.waitEvents(1)
-	if waited := time.Since(start); waited < grace-50*time.Millisecond {
-		t.Errorf("offline after %v, before the grace of %v", waited, grace)
+	bye(b, "bob")
+	clock.set(t0.Add(grace))
+	evs := rc.waitEvents(1)
+	if evs[0].Type != "offline" || evs[0].User != "bob" || evs[0].Conn != "" || evs[0].TS != t0.Add(grace).UnixMilli() {
+		t.Fatalf("events %+v, want bob's offline at the end of his grace", evs)
 	}
-	time.Sleep(2 * grace)
-	evs := rc.got()
-	if len(evs) != 1 || evs[0].Type != "offline" || evs[0].User != "bob" || evs[0].Conn != "" {
-		t.Fatalf("events %+v, want bob's offline alone", evs)
-	}
-	bye(a2)
+	// Alice leaves later: her offline comes next, and hers alone (the
+	// first close was taken back by her reconnect).
+	t1 := t0.Add(2 * grace)
+	clock.set(t1)
+	bye(a2, "alice")
+	clock.set(t1.Add(grace))
 	evs = rc.waitEvents(2)
-	if evs[1].Type != "offline" || evs[1].User != "alice" {
-		t.Fatalf("events %+v, want alice's offline second", evs)
+	if len(evs) != 2 || evs[1].Type != "offline" || evs[1].User != "alice" || evs[1].TS != t1.Add(grace).UnixMilli() {
+		t.Fatalf("events %+v, want alice's offline second, at the end of her grace", evs)
 	}
+}
+
+// manualClock is a clock a test sets.
+type manualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *manualClock) now() time.Time { return c.get() }
+
+func (c *manualClock) get() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *manualClock) set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
 }

@@ -169,21 +169,17 @@ func (c *conn) resume(req request) {
 		}
 		s.hooks.Joined(sp.Room)
 	}
-	// A store that answers at once (memory) replays here, on the loop, in
-	// order with the live jobs; one that answers later (Redis) posts the
-	// replay to the loop, and has seen to the order itself (the cluster).
+	// The replay goes to the loop's FIFO outbox, whichever goroutine the
+	// store answers on: behind every live job posted before the read (the
+	// connection, holding, skips those; their messages are in the read),
+	// ahead of every job posted after it (their positions are past the
+	// marks the replay leaves, unless the read already carried them).
 	ref := append([]byte(nil), req.Ref...)
-	inline := true
 	s.store.Read(ss.m.User, want, func(got []history.Result) {
-		if inline {
-			c.replay(got, ref)
-			return
-		}
 		if !c.l.post(job{fn: func(*loop) int { c.replay(got, ref); return 0 }}) {
-			c.l.s.log.Warn("resume: replay refused by a full outbox: the client will get no ack and reconnect")
+			s.log.Warn("resume: replay refused by a full outbox; the client gets no ack and live messages again after its hold")
 		}
 	})
-	inline = false
 }
 
 // replay writes a resume's answer: a gap message per stream that cannot
