@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -65,12 +66,17 @@ func TestClusterPushThroughOneNodeReachesAClientOnAnother(t *testing.T) {
 	r, a, b := startPair(t)
 	c, _ := dialAs(t, b, "?user=alice", "")
 	r.waitSubs("wspush:u:"+"alice", 1)
+	// An established cluster: Redis has held the nodes' state for longer
+	// than a node's timeout (a fresh one answers unknown, not offline).
+	if err := r.rdb.Set(context.Background(), "wspush:since", "1000-0", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
 
 	res, err := a.Push(context.Background(), []string{"alice", "bob"}, json.RawMessage(`{"n":1}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Online) != 1 || res.Online[0] != "alice" || len(res.Offline) != 1 || res.Delivered != 1 {
+	if len(res.Online) != 1 || res.Online[0] != "alice" || len(res.Offline) != 1 || res.Delivered != 1 || len(res.Unknown) != 0 {
 		t.Fatalf("push answer %+v, want alice online on one node", res)
 	}
 	if p := c.expectPush(`{"n":1}`); p == "" {
@@ -182,19 +188,24 @@ func TestClusterSurvivesARedisRestart(t *testing.T) {
 	r.waitSubs("wspush:u:"+"eve", 1)
 
 	r.kill()
-	// Local pushes still reach local clients, and are counted.
+	// No position authority, no acknowledged push: the API says so and
+	// the backend retries; nothing goes out with a position Redis did
+	// not give.
 	waitFor(t, 10*time.Second, func() error {
 		if a.cl.Up() {
 			return fmt.Errorf("a has not noticed the outage")
 		}
 		return nil
 	})
-	if _, err := a.Push(context.Background(), []string{"fay"}, json.RawMessage(`"local"`)); err != nil {
-		t.Fatal(err)
+	if _, err := a.Push(context.Background(), []string{"fay"}, json.RawMessage(`"local"`)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("push during the outage: %v, want ErrUnavailable", err)
 	}
-	ca.expectPush(`"local"`)
-	if a.cl.Counters().LocalOnly == 0 {
-		t.Fatal("a local-only push was not counted")
+	status, h, body := callAPI(t, api, "POST", "/v1/push", `{"users":["fay"],"data":"x","id":"p-1"}`)
+	if status != 503 || h.Get("Retry-After") == "" || !strings.Contains(body, `"unavailable"`) {
+		t.Fatalf("API push during the outage: %d %s", status, body)
+	}
+	if a.cl.Counters().Unavailable == 0 {
+		t.Fatal("refused pushes were not counted")
 	}
 	if body := getBody(t, api, "/healthz"); !json.Valid([]byte(body)) || !strings.Contains(body, `"redis":"down"`) {
 		t.Fatalf("healthz during the outage: %s", body)
@@ -211,10 +222,16 @@ func TestClusterSurvivesARedisRestart(t *testing.T) {
 		return nil
 	})
 	r.waitSubs("wspush:u:"+"eve", 1) // go-redis subscribed again
+	// Redis lost its history: b cannot know what eve may have missed,
+	// and tells her so before anything new.
+	if g := cb.expectJSON("gap"); g["pos"] == nil {
+		t.Fatalf("gap %v without a position to resume from", g)
+	}
 	if _, err := a.Push(context.Background(), []string{"eve"}, json.RawMessage(`"back"`)); err != nil {
 		t.Fatal(err)
 	}
 	cb.expectPush(`"back"`)
+	_ = ca
 	// Presence is written again after Redis lost it.
 	waitFor(t, 10*time.Second, func() error {
 		if p := a.Presence(context.Background(), "eve"); p.Connections != 1 {
@@ -244,6 +261,16 @@ func TestClusterNodeThatStopsLeavesNoGhost(t *testing.T) {
 		t.Fatalf("ghost: %+v", p)
 	}
 	c.nc.Close()
+}
+
+// callAPI makes one call to an API handler and returns its status,
+// header and body.
+func callAPI(t testing.TB, h http.Handler, method, path, body string) (int, http.Header, string) {
+	t.Helper()
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Code, w.Header(), w.Body.String()
 }
 
 // getBody serves GET path on h and returns the body.

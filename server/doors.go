@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 
@@ -51,10 +52,10 @@ func (h hooks) Publish(c engine.Conn, room string, data []byte) error {
 	s := h.s
 	if s.cl != nil {
 		if err := s.cl.QueuePublish(room, data, c.User); err != nil {
-			return err
+			return coded(err)
 		}
 	} else {
-		f, p := s.encode(data, room, c.User, nil)
+		f, p := s.encode("", data, room, c.User, nil)
 		if err := s.eng.PostRoom(room, f, p); err != nil {
 			return err
 		}
@@ -67,11 +68,11 @@ func (h hooks) Send(c engine.Conn, to string, data []byte) error {
 	s := h.s
 	if s.cl != nil {
 		if err := s.cl.QueuePush(to, data, c.User); err != nil {
-			return err
+			return coded(err)
 		}
 	} else {
 		users := []string{to}
-		f, p := s.encode(data, "", c.User, users)
+		f, p := s.encode("", data, "", c.User, users)
 		if err := s.eng.PostUsers(users, f, p); err != nil {
 			return err
 		}
@@ -81,6 +82,25 @@ func (h hooks) Send(c engine.Conn, to string, data []byte) error {
 }
 
 func (h hooks) Binary(c engine.Conn, data []byte) { h.s.hook.Binary(c.ID, c.User, data) }
+
+// codedError carries the code of the error reply a client gets.
+type codedError struct {
+	code string
+	err  error
+}
+
+func (e codedError) Error() string { return e.err.Error() }
+func (e codedError) Code() string  { return e.code }
+func (e codedError) Unwrap() error { return e.err }
+
+// coded names the cluster's refusals for the client: "unavailable" while
+// Redis is down, "busy" when too many messages wait for it.
+func coded(err error) error {
+	if errors.Is(err, cluster.ErrUnavailable) {
+		return codedError{"unavailable", err}
+	}
+	return codedError{"busy", err}
+}
 
 // clusterDoor is what the cluster may ask of this node's connections.
 type clusterDoor struct{ s *Server }
@@ -112,6 +132,10 @@ func (d clusterDoor) PostControl(op, room string, users []string) error {
 	return d.s.eng.PostControl(op, room, users)
 }
 
+func (d clusterDoor) PostGap(users []string, room string, from history.Pos) error {
+	return d.s.eng.PostGap(users, room, from)
+}
+
 func (d clusterDoor) UserConns(user string) int { return d.s.eng.UserConns(user) }
 func (d clusterDoor) HasRoom(room string) bool  { return d.s.eng.HasRoom(room) }
 func (d clusterDoor) LocalUsers(ctx context.Context) []string {
@@ -128,16 +152,16 @@ var _ cluster.Engine = clusterDoor{}
 // backend is what the HTTP API may ask of the server.
 type backend struct{ s *Server }
 
-func (b backend) Push(ctx context.Context, users []string, data json.RawMessage) (wire.PushResult, error) {
-	return b.s.Push(ctx, users, data)
+func (b backend) Push(ctx context.Context, id string, users []string, data json.RawMessage) (wire.PushResult, error) {
+	return b.s.PushID(ctx, id, users, data)
 }
 
-func (b backend) Broadcast(ctx context.Context, data json.RawMessage) (int, error) {
-	return b.s.Broadcast(ctx, data)
+func (b backend) Broadcast(ctx context.Context, id string, data json.RawMessage) (int, error) {
+	return b.s.BroadcastID(ctx, id, data)
 }
 
-func (b backend) Publish(ctx context.Context, room string, data json.RawMessage) (int, error) {
-	return b.s.Publish(ctx, room, data)
+func (b backend) Publish(ctx context.Context, id, room string, data json.RawMessage) (int, error) {
+	return b.s.PublishID(ctx, id, room, data)
 }
 
 func (b backend) AddToRoom(ctx context.Context, room string, users []string) (int, error) {

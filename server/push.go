@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/wspush/wspush/server/internal/api"
+	"github.com/wspush/wspush/server/internal/cluster"
 	"github.com/wspush/wspush/server/internal/engine"
 	"github.com/wspush/wspush/server/internal/history"
 	"github.com/wspush/wspush/server/internal/wire"
@@ -27,63 +29,90 @@ type PushResult = wire.PushResult
 // HTTP API answers 503 with Retry-After.
 var ErrBusy = api.ErrBusy
 
-// busy turns the engine's full-queue error into ErrBusy.
-func busy(err error) error {
-	if errors.Is(err, engine.ErrBusy) {
-		return ErrBusy
+// ErrUnavailable is returned in a cluster when Redis is down or did not
+// answer in time: the message was not delivered, or may have been stored
+// (a timeout). A retry with the same id is published at most once. The
+// HTTP API answers 503 with Retry-After.
+var ErrUnavailable = api.ErrUnavailable
+
+// refused turns the parts' errors into ErrBusy and ErrUnavailable.
+func refused(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, engine.ErrBusy), errors.Is(err, cluster.ErrBusy):
+		return fmt.Errorf("%w: %v", ErrBusy, err)
+	case errors.Is(err, cluster.ErrUnavailable):
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return err
 }
 
 // Push sends data to every connection of each of users.
 func (s *Server) Push(ctx context.Context, users []string, data json.RawMessage) (PushResult, error) {
-	if s.cl != nil {
-		res, err := s.cl.Push(ctx, users, data, "")
-		return PushResult(res), busy(err)
-	}
-	return s.pushLocal(ctx, users, data, "")
+	return s.PushID(ctx, "", users, data)
 }
 
-// pushLocal is Push on a single node; from, when set, is the sending user.
-func (s *Server) pushLocal(ctx context.Context, users []string, data []byte, from string) (PushResult, error) {
-	f, p := s.encode(data, "", from, users)
+// PushID is Push with the message's id (the "id" of the envelope; in a
+// cluster a retry with the same id within 10 minutes is published at most
+// once). An empty id is "mN", one of this node's.
+func (s *Server) PushID(ctx context.Context, id string, users []string, data json.RawMessage) (PushResult, error) {
+	if s.cl != nil {
+		res, err := s.cl.Push(ctx, id, users, data, "")
+		return PushResult(res), refused(err)
+	}
+	f, p := s.encode(id, data, "", "", users)
 	d, err := s.eng.DeliverUsers(ctx, users, f, p)
-	return PushResult{Delivered: d.Delivered, Online: d.Online, Offline: d.Offline}, busy(err)
+	return PushResult{Delivered: d.Delivered, Online: d.Online, Offline: d.Offline}, refused(err)
 }
 
 // Publish sends data to every member of room and reports to how many.
 func (s *Server) Publish(ctx context.Context, room string, data json.RawMessage) (int, error) {
+	return s.PublishID(ctx, "", room, data)
+}
+
+// PublishID is Publish with the message's id, as PushID.
+func (s *Server) PublishID(ctx context.Context, id, room string, data json.RawMessage) (int, error) {
 	if s.cl != nil {
-		n, err := s.cl.Publish(ctx, room, data, "")
-		return n, busy(err)
+		res, err := s.cl.Publish(ctx, id, room, data, "")
+		return res.Delivered, refused(err)
 	}
-	f, p := s.encode(data, room, "", nil)
+	f, p := s.encode(id, data, room, "", nil)
 	n, err := s.eng.DeliverRoom(ctx, room, f, p)
-	return n, busy(err)
+	return n, refused(err)
 }
 
 // Broadcast sends data to every connection and reports to how many.
 func (s *Server) Broadcast(ctx context.Context, data json.RawMessage) (int, error) {
+	return s.BroadcastID(ctx, "", data)
+}
+
+// BroadcastID is Broadcast with the message's id, as PushID.
+func (s *Server) BroadcastID(ctx context.Context, id string, data json.RawMessage) (int, error) {
 	if s.cl != nil {
-		n, err := s.cl.Broadcast(ctx, data)
-		return n, busy(err)
+		res, err := s.cl.Broadcast(ctx, id, data)
+		return res.Delivered, refused(err)
 	}
-	f := wire.PushFrame(s.eng.NextID(), data, "", "", 0, time.Now().UnixMilli())
+	f := wire.PushFrame(s.eng.NextID(), id, data, "", "", 0, time.Now().UnixMilli())
 	n, err := s.eng.DeliverAll(ctx, f)
-	return n, busy(err)
+	return n, refused(err)
 }
 
 // encode builds the frame of a message to room (or, room empty, to users)
 // and keeps it in the history, if any, with its position. Users are kept
 // online or not: the offline ones are those most likely to come back for
 // it. Broadcasts are never kept.
-func (s *Server) encode(data []byte, room, from string, users []string) ([]byte, history.Pos) {
+func (s *Server) encode(id string, data []byte, room, from string, users []string) ([]byte, history.Pos) {
+	var n uint64
+	if id == "" {
+		n = s.eng.NextID()
+	}
 	if s.hist == nil {
-		return wire.PushFrame(s.eng.NextID(), data, room, from, 0, time.Now().UnixMilli()), 0
+		return wire.PushFrame(n, id, data, room, from, 0, time.Now().UnixMilli()), 0
 	}
 	now := time.Now()
 	p := s.clock.Next(now)
-	f := wire.PushFrame(s.eng.NextID(), data, room, from, p, now.UnixMilli())
+	f := wire.PushFrame(n, id, data, room, from, p, now.UnixMilli())
 	if room != "" {
 		s.hist.Add(history.RoomStream(room), p, f, now)
 	} else {
@@ -99,32 +128,37 @@ func (s *Server) encode(data []byte, room, from string, users []string) ([]byte,
 // node; the other nodes do the same when Redis tells them). The
 // membership sticks to the user: connections it opens later join room
 // too, until RemoveFromRoom.
+//
+// In a cluster whose Redis is down the change applies to this node only,
+// and the answer is ErrUnavailable: retry it (it is idempotent).
 func (s *Server) AddToRoom(ctx context.Context, room string, users []string) (int, error) {
+	return s.control(ctx, engine.OpJoin, room, users, func() (int, error) { return s.eng.AddToRoom(ctx, room, users) })
+}
+
+// control applies op on this node with local, and sends it to the other
+// nodes.
+func (s *Server) control(ctx context.Context, op, room string, users []string, local func() (int, error)) (int, error) {
+	var cerr error
 	if s.cl != nil {
-		s.cl.Control(ctx, engine.OpJoin, room, users)
+		cerr = s.cl.Control(ctx, op, room, users)
 	}
-	n, err := s.eng.AddToRoom(ctx, room, users)
-	return n, busy(err)
+	n, err := local()
+	if err == nil {
+		err = cerr
+	}
+	return n, refused(err)
 }
 
 // RemoveFromRoom takes every connection of users out of room, and their
 // later connections too, and reports how many connections left it.
 func (s *Server) RemoveFromRoom(ctx context.Context, room string, users []string) (int, error) {
-	if s.cl != nil {
-		s.cl.Control(ctx, engine.OpLeave, room, users)
-	}
-	n, err := s.eng.RemoveFromRoom(ctx, room, users)
-	return n, busy(err)
+	return s.control(ctx, engine.OpLeave, room, users, func() (int, error) { return s.eng.RemoveFromRoom(ctx, room, users) })
 }
 
 // Kick disconnects every connection of user with the kicked disconnect and
 // reports how many (on this node).
 func (s *Server) Kick(ctx context.Context, user string) (int, error) {
-	if s.cl != nil {
-		s.cl.Control(ctx, engine.OpKick, "", []string{user})
-	}
-	n, err := s.eng.Kick(ctx, user)
-	return n, busy(err)
+	return s.control(ctx, engine.OpKick, "", []string{user}, func() (int, error) { return s.eng.Kick(ctx, user) })
 }
 
 // UserConns is the number of connections user has open on this node.

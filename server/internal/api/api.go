@@ -38,9 +38,10 @@ const (
 // which hand the work on (to the event loops, to the cluster) and wait for
 // it, within ctx.
 type Backend interface {
-	Push(ctx context.Context, users []string, data json.RawMessage) (wire.PushResult, error)
-	Broadcast(ctx context.Context, data json.RawMessage) (int, error)
-	Publish(ctx context.Context, room string, data json.RawMessage) (int, error)
+	// Push, Broadcast and Publish take the message's id, "" for none.
+	Push(ctx context.Context, id string, users []string, data json.RawMessage) (wire.PushResult, error)
+	Broadcast(ctx context.Context, id string, data json.RawMessage) (int, error)
+	Publish(ctx context.Context, id, room string, data json.RawMessage) (int, error)
 	AddToRoom(ctx context.Context, room string, users []string) (int, error)
 	RemoveFromRoom(ctx context.Context, room string, users []string) (int, error)
 	Kick(ctx context.Context, user string) (int, error)
@@ -173,6 +174,7 @@ func methodNotAllowed(methods []string) http.Handler {
 
 // body is what the calls that take one may send.
 type body struct {
+	ID    string          `json:"id"`
 	Users []string        `json:"users"`
 	Data  json.RawMessage `json:"data"`
 }
@@ -209,6 +211,16 @@ func typeMismatch(field string) string {
 		return "users: want an array of user id strings"
 	}
 	return "the body must be a JSON object"
+}
+
+// needID answers 400 and returns false if b has an id that is not 1 to
+// 128 bytes of printable UTF-8.
+func needID(w http.ResponseWriter, b *body) bool {
+	if b.ID != "" && !auth.ValidName(b.ID) {
+		writeError(w, http.StatusBadRequest, "bad_request", "id: 1 to 128 bytes of printable UTF-8")
+		return false
+	}
+	return true
 }
 
 // needData answers 400 and returns false if b has no data. JSON null
@@ -264,15 +276,26 @@ func loopsCtx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), APITimeout)
 }
 
-// ErrBusy is what a Backend returns when a queue on the way is full: the
-// answer is 503 with Retry-After.
-var ErrBusy = errors.New("the server is too busy: a queue is full")
+// Errors a Backend returns that the API answers 503 with Retry-After: 1,
+// so that the backend retries (with the message's id, to be safe).
+var (
+	// ErrBusy: a queue on the way is full.
+	ErrBusy = errors.New("the server is too busy: a queue is full")
+	// ErrUnavailable: the cluster's Redis is down or did not answer in
+	// time; the message may or may not have been stored.
+	ErrUnavailable = errors.New("the cluster is unavailable: redis does not answer")
+)
 
 // loopsFailed answers a call whose wait for the event loops ended early.
 func (a *handler) loopsFailed(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, ErrBusy) {
+	switch {
+	case errors.Is(err, ErrBusy):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "busy", err.Error()+"; the call may have reached some connections: retry later")
+		return
+	case errors.Is(err, ErrUnavailable):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error()+"; retry later with the same id, which is published at most once")
 		return
 	}
 	a.log.Warn("API call timed out", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -284,12 +307,12 @@ func (a *handler) loopsFailed(w http.ResponseWriter, r *http.Request, err error)
 func (a *handler) push(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var b body
-	if !decode(w, r, &b) || !needUsers(w, &b) || !needData(w, &b) {
+	if !decode(w, r, &b) || !needUsers(w, &b) || !needData(w, &b) || !needID(w, &b) {
 		return
 	}
 	ctx, cancel := loopsCtx(r)
 	defer cancel()
-	res, err := a.b.Push(ctx, b.Users, b.Data)
+	res, err := a.b.Push(ctx, b.ID, b.Users, b.Data)
 	a.m.observe(kindPush, start, err)
 	if err != nil {
 		a.loopsFailed(w, r, err)
@@ -307,12 +330,12 @@ type delivered struct {
 func (a *handler) broadcast(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var b body
-	if !decode(w, r, &b) || !needData(w, &b) {
+	if !decode(w, r, &b) || !needData(w, &b) || !needID(w, &b) {
 		return
 	}
 	ctx, cancel := loopsCtx(r)
 	defer cancel()
-	n, err := a.b.Broadcast(ctx, b.Data)
+	n, err := a.b.Broadcast(ctx, b.ID, b.Data)
 	a.m.observe(kindBroadcast, start, err)
 	if err != nil {
 		a.loopsFailed(w, r, err)
@@ -326,12 +349,12 @@ func (a *handler) publish(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	room, ok := pathName(w, r, "room")
 	var b body
-	if !ok || !decode(w, r, &b) || !needData(w, &b) {
+	if !ok || !decode(w, r, &b) || !needData(w, &b) || !needID(w, &b) {
 		return
 	}
 	ctx, cancel := loopsCtx(r)
 	defer cancel()
-	n, err := a.b.Publish(ctx, room, b.Data)
+	n, err := a.b.Publish(ctx, b.ID, room, b.Data)
 	a.m.observe(kindPublish, start, err)
 	if err != nil {
 		a.loopsFailed(w, r, err)

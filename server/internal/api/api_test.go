@@ -19,12 +19,14 @@ type fakeBackend struct {
 	calls []string
 }
 
-func (f *fakeBackend) Push(_ context.Context, users []string, _ json.RawMessage) (wire.PushResult, error) {
+func (f *fakeBackend) Push(_ context.Context, _ string, users []string, _ json.RawMessage) (wire.PushResult, error) {
 	f.calls = append(f.calls, "push "+strings.Join(users, ","))
 	return wire.PushResult{Delivered: len(users), Online: users, Offline: []string{}}, f.err
 }
-func (f *fakeBackend) Broadcast(context.Context, json.RawMessage) (int, error) { return 0, f.err }
-func (f *fakeBackend) Publish(_ context.Context, room string, _ json.RawMessage) (int, error) {
+func (f *fakeBackend) Broadcast(context.Context, string, json.RawMessage) (int, error) {
+	return 0, f.err
+}
+func (f *fakeBackend) Publish(_ context.Context, _, room string, _ json.RawMessage) (int, error) {
 	f.calls = append(f.calls, "publish "+room)
 	return 1, f.err
 }
@@ -50,19 +52,24 @@ func call(t *testing.T, h http.Handler, method, path, key, body string) *httptes
 
 // A queue on the way is full: the backend gets a status it can act on,
 // 503 with Retry-After and a JSON reason, not a timeout.
-func TestBusyBackendAnswers503WithRetryAfter(t *testing.T) {
-	f := &fakeBackend{err: fmt.Errorf("engine: %w", ErrBusy)}
-	h := New(Config{}, f)
-	for _, c := range []struct{ path, body string }{
-		{"/v1/push", `{"users":["al"],"data":1}`},
-		{"/v1/rooms/r/publish", `{"data":1}`},
-		{"/v1/broadcast", `{"data":1}`},
-	} {
-		w := call(t, h, "POST", c.path, "", c.body)
-		var e wire.Error
-		if w.Code != 503 || w.Header().Get("Retry-After") == "" || json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Error != "busy" {
-			t.Errorf("%s: %d Retry-After %q %s", c.path, w.Code, w.Header().Get("Retry-After"), w.Body)
+func TestBusyOrUnavailableBackendAnswers503WithRetryAfter(t *testing.T) {
+	for code, sentinel := range map[string]error{"busy": ErrBusy, "unavailable": ErrUnavailable} {
+		f := &fakeBackend{err: fmt.Errorf("part: %w", sentinel)}
+		h := New(Config{}, f)
+		for _, c := range []struct{ path, body string }{
+			{"/v1/push", `{"users":["al"],"data":1}`},
+			{"/v1/rooms/r/publish", `{"data":1}`},
+			{"/v1/broadcast", `{"data":1,"id":"order-7"}`},
+		} {
+			w := call(t, h, "POST", c.path, "", c.body)
+			var e wire.Error
+			if w.Code != 503 || w.Header().Get("Retry-After") == "" || json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Error != code {
+				t.Errorf("%s: %d Retry-After %q %s, want 503 %s", c.path, w.Code, w.Header().Get("Retry-After"), w.Body, code)
+			}
 		}
+	}
+	if w := call(t, New(Config{}, &fakeBackend{}), "POST", "/v1/push", "", `{"users":["al"],"data":1,"id":"bad\u0000id"}`); w.Code != 400 {
+		t.Errorf("a bad id: %d", w.Code)
 	}
 }
 

@@ -40,11 +40,13 @@ import (
 //	the worker     subscriptions, presence, heartbeats (worker.go)
 //	the publisher  client publishes, many in flight in one pipeline (publish.go)
 //
-// When Redis does not answer, a node delivers pushes made on it to its own
-// connections only, with positions from its own clock, counts them
-// (wspush_cluster_local_only_total), reports the outage in /healthz and the
-// metrics, and retries with backoff; go-redis re-subscribes when it
-// reconnects.
+// Every position comes from Redis. When Redis does not answer, a node
+// takes no message: the API answers 503 (the backend retries, with the
+// message's id if it gave one, which Redis deduplicates), a client's
+// publish gets an error. It reports the outage in /healthz and the
+// metrics, looks for Redis every 100 ms, and when go-redis has subscribed
+// again the receiver catches up each stream from the last position it
+// delivered (receive.go).
 
 // Redis key layout, all under one prefix.
 const (
@@ -54,6 +56,7 @@ const (
 	keyStats    = "wspush:stats:"  // + node: the node's counters, JSON, expiring
 	keyPresence = "wspush:p:"      // + user: hash node -> connections, "seen" -> ms of the last close
 	keyHistory  = "wspush:h:"      // + stream ("u:USER", "r:ROOM")
+	keyDedup    = "wspush:m:"      // + message id: its position, for 10 minutes
 	chBroadcast = "wspush:b"       // broadcasts
 	chRoom      = "wspush:r:"      // + room
 	chUser      = "wspush:u:"      // + user
@@ -79,6 +82,9 @@ type Engine interface {
 	PostRoom(room string, frame []byte, p history.Pos) error
 	PostAll(frame []byte) error
 	PostControl(op, room string, users []string) error
+	// PostGap tells the connections of users, or of room, that messages
+	// of their stream may be lost: resume from position from.
+	PostGap(users []string, room string, from history.Pos) error
 	UserConns(user string) int
 	HasRoom(room string) bool
 	LocalUsers(ctx context.Context) []string
@@ -124,14 +130,19 @@ type Cluster struct {
 	stats     atomic.Pointer[Stats]
 
 	// Counters, ever.
-	published  atomic.Int64 // messages published through Redis
-	received   atomic.Int64 // messages received from Redis
-	localOnly  atomic.Int64 // pushes delivered to this node's clients only: Redis was down
-	errs       atomic.Int64 // Redis calls that failed
-	reconnects atomic.Int64 // outages that ended
+	published   atomic.Int64 // messages published through Redis
+	received    atomic.Int64 // messages received from Redis
+	unavailable atomic.Int64 // messages refused: Redis was down or did not answer in time
+	errs        atomic.Int64 // Redis calls that failed
+	reconnects  atomic.Int64 // outages that ended
 
-	dropped atomic.Int64 // client publishes and resumes refused by a full queue
-	queued  atomic.Int64 // client publishes waiting for the publisher
+	dropped    atomic.Int64 // client publishes and resumes refused by a full queue
+	duplicates atomic.Int64 // publishes whose id Redis had seen: not published again
+	catchups   atomic.Int64 // streams read again after a re-subscription
+	caught     atomic.Int64 // messages those reads delivered
+	gaps       atomic.Int64 // streams whose catch-up found a hole the history no longer covers
+	seq        atomic.Uint64
+	queued     atomic.Int64 // client publishes waiting for the publisher
 
 	mu      sync.Mutex // guards the worker's queue below
 	users   map[string]struct{}
@@ -153,6 +164,11 @@ type Cluster struct {
 	unconfirmed map[string]time.Time
 	parked      []resumeJob // the receiver's
 
+	// last is, per user and room channel, the last position this node
+	// delivered (or, for a channel that has delivered nothing, the last
+	// it knew of when it subscribed): the receiver's alone.
+	last map[string]history.Pos
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -167,6 +183,8 @@ const (
 // msg is a push to publish: to users, to a room or to everyone.
 type msg struct {
 	kind  string // kindPush, kindPublish or kindBroadcast
+	id    string // deduplicates retries; "" for none
+	envID string // the envelope's id; "" for one of this node's
 	users []string
 	room  string
 	from  string
@@ -187,10 +205,10 @@ type Stats struct {
 	Nodes       int    `json:"nodes"` // nodes alive, this one included
 	Connections int64  `json:"connections"`
 	// Users sums each node's users: a user connected to two nodes counts twice.
-	Users     int64 `json:"users"`
-	Published int64 `json:"published"`  // by this node, ever
-	Received  int64 `json:"received"`   // by this node, ever
-	LocalOnly int64 `json:"local_only"` // pushes this node could only deliver locally, ever
+	Users       int64 `json:"users"`
+	Published   int64 `json:"published"`   // by this node, ever
+	Received    int64 `json:"received"`    // by this node, ever
+	Unavailable int64 `json:"unavailable"` // messages this node refused because Redis was unavailable, ever
 }
 
 // nodeStats is what a node writes to Redis on each heartbeat.
@@ -209,7 +227,12 @@ func RedisOptions(url string) (*redis.Options, error) {
 	opt.DialTimeout = redisWait
 	opt.ReadTimeout = redisWait
 	opt.WriteTimeout = redisWait
-	opt.MaxRetries = 1
+	// go-redis must not run a script again after a timeout: the first
+	// run may still happen when Redis resumes (a message id guards
+	// against it too). Calls take their deadlines from their context.
+	opt.MaxRetries = -1
+	opt.ContextTimeoutEnabled = true
+	opt.PoolTimeout = redisWait / 2
 	opt.PoolSize = max(opt.PoolSize, 16)
 	return opt, nil
 }
@@ -239,6 +262,7 @@ func New(cfg Config, eng Engine) (*Cluster, error) {
 		wake:  make(chan struct{}, 1),
 		sends: make(chan msg, cfg.MaxQueue), ready: make(chan resumeJob, cfg.MaxQueue),
 		subUsers: map[string]bool{}, subRooms: map[string]bool{}, unconfirmed: map[string]time.Time{},
+		last: map[string]history.Pos{},
 		stop: make(chan struct{}),
 	}, nil
 }

@@ -86,6 +86,9 @@ func (e *fakeEngine) PostAll(f []byte) error { return e.record(post{kind: "all"}
 func (e *fakeEngine) PostControl(op, room string, users []string) error {
 	return e.record(post{kind: "control", room: room, users: append([]string{op}, users...)}, nil)
 }
+func (e *fakeEngine) PostGap(users []string, room string, from history.Pos) error {
+	return e.record(post{kind: "gap", users: users, room: room, pos: from}, nil)
+}
 func (e *fakeEngine) UserConns(user string) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -165,12 +168,27 @@ func TestPushReachesTheNodeWithTheUserOnceWithItsPosition(t *testing.T) {
 	eb.users["al"] = 1
 	b.Note("al")
 	r.WaitSubs("wspush:u:al", 1)
-	res, err := a.Push(context.Background(), []string{"al", "ghost"}, json.RawMessage(`{"n":1}`), "")
+	// Right after Redis (re)started, a user no node holds may be one whose
+	// node has not said so yet: unknown, not offline.
+	res, err := a.Push(context.Background(), "", []string{"al", "ghost"}, json.RawMessage(`{"n":1}`), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Delivered != 1 || !slices.Equal(res.Online, []string{"al"}) || !slices.Equal(res.Offline, []string{"ghost"}) {
+	if res.Delivered != 1 || !slices.Equal(res.Online, []string{"al"}) || len(res.Offline) != 0 || !slices.Equal(res.Unknown, []string{"ghost"}) {
 		t.Fatalf("result %+v", res)
+	}
+	eb.next(t)
+	// Once Redis has kept the nodes' state for longer than a node's
+	// timeout, nobody holding a user means offline.
+	if err := r.Client.Set(context.Background(), "wspush:since", "1000-0", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res, err = a.Push(context.Background(), "", []string{"al", "ghost"}, json.RawMessage(`{"n":1}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Delivered != 1 || !slices.Equal(res.Online, []string{"al"}) || !slices.Equal(res.Offline, []string{"ghost"}) || len(res.Unknown) != 0 {
+		t.Fatalf("settled result %+v", res)
 	}
 	p := eb.next(t)
 	if p.kind != "users" || !slices.Equal(p.users, []string{"al"}) || p.pos == 0 || p.env["pos"] != p.pos.String() || p.wait {
@@ -184,13 +202,13 @@ func TestRoomAndBroadcastReachEveryNodeWithReceivers(t *testing.T) {
 	eb.rooms["chat"] = true
 	b.NoteRoom("chat")
 	r.WaitSubs("wspush:r:chat", 1)
-	if _, err := a.Publish(context.Background(), "chat", json.RawMessage(`"hi"`), "bob"); err != nil {
+	if _, err := a.Publish(context.Background(), "", "chat", json.RawMessage(`"hi"`), "bob"); err != nil {
 		t.Fatal(err)
 	}
 	if p := eb.next(t); p.kind != "room" || p.room != "chat" || p.env["from"] != "bob" || p.env["room"] != "chat" {
 		t.Fatalf("room delivery %+v", p)
 	}
-	if _, err := a.Broadcast(context.Background(), json.RawMessage(`"all"`)); err != nil {
+	if _, err := a.Broadcast(context.Background(), "", json.RawMessage(`"all"`)); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range []*fakeEngine{ea, eb} {
@@ -230,7 +248,7 @@ func TestClientPublishesArePipelinedInOrder(t *testing.T) {
 		}
 		last = p.pos
 	}
-	if k := a.Counters(); k.Published != n || k.LocalOnly != 0 {
+	if k := a.Counters(); k.Published != n || k.Unavailable != 0 {
 		t.Fatalf("counters %+v", k)
 	}
 }
@@ -244,7 +262,7 @@ func TestReadServesAResumeFromRedis(t *testing.T) {
 	r.WaitSubs("wspush:u:al", 1)
 	var ps []history.Pos
 	for i := range 3 {
-		if _, err := a.Push(context.Background(), []string{"al"}, json.RawMessage(strconv.Itoa(i)), ""); err != nil {
+		if _, err := a.Push(context.Background(), "", []string{"al"}, json.RawMessage(strconv.Itoa(i)), ""); err != nil {
 			t.Fatal(err)
 		}
 		ps = append(ps, eb.next(t).pos)
@@ -262,7 +280,7 @@ func TestReadServesAResumeFromRedis(t *testing.T) {
 
 // A Redis that hangs holds up no loop and no client: client publishes are
 // queued up to the cap and refused past it, never waited for; when Redis
-// goes on, what was queued is published and delivered.
+// goes on, what was queued is published and delivered, once each.
 func TestHungRedisRefusesPastTheQueueAndCatchesUp(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
@@ -279,7 +297,7 @@ func TestHungRedisRefusesPastTheQueueAndCatchesUp(t *testing.T) {
 		switch err := a.QueuePublish("r", []byte(strconv.Itoa(i)), ""); {
 		case err == nil:
 			took++
-		case errors.Is(err, ErrBusy):
+		case errors.Is(err, ErrBusy), errors.Is(err, ErrUnavailable):
 			refused++
 		default:
 			t.Fatal(err)
@@ -289,42 +307,107 @@ func TestHungRedisRefusesPastTheQueueAndCatchesUp(t *testing.T) {
 		t.Fatalf("took %d, refused %d with a queue of 8: the queue is not bounded", took, refused)
 	}
 	r.Cont()
-	// What the publisher held reaches b, or, if Redis timed out first,
-	// a's own engine: either way none is lost.
-	seen := 0
-	for seen < took {
-		select {
-		case <-eb.posts:
-			seen++
-		case <-ea.posts:
-			seen++
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%d of %d queued publishes delivered", seen, took)
+	// What the publisher took reaches b once each, in order; a's own
+	// engine gets nothing (no local delivery with a position of its own).
+	last := -1
+	for range took {
+		p := eb.next(t)
+		n := int(p.env["data"].(float64))
+		if n <= last {
+			t.Fatalf("publish %d after %d", n, last)
 		}
+		last = n
 	}
-	if k := a.Counters(); k.Dropped != int64(refused) {
-		t.Fatalf("dropped counted %d, refused %d", k.Dropped, refused)
+	eb.none(t)
+	ea.none(t)
+	if k := a.Counters(); k.Dropped+k.Unavailable != int64(refused) {
+		t.Fatalf("refusals counted %d+%d, refused %d", k.Dropped, k.Unavailable, refused)
 	}
 }
 
-// When Redis dies, a push is delivered to this node's connections and
-// counted; when it comes back, the node says so and pushes cross nodes
-// again.
-func TestRedisDownFallsBackToLocalAndRecovers(t *testing.T) {
+// A node whose connection to Redis is cut misses what is published
+// meanwhile; when go-redis has subscribed again, it reads the stream from
+// the last position it delivered and delivers the rest once, in order,
+// before anything newer.
+func TestCutSubscriptionCatchesUpFromTheStream(t *testing.T) {
+	r, a, _, b, eb := start(t)
+	eb.users["al"] = 1
+	b.Note("al")
+	r.WaitSubs("wspush:u:al", 1)
+	push := func(i int) {
+		t.Helper()
+		if _, err := a.Push(context.Background(), "", []string{"al"}, json.RawMessage(strconv.Itoa(i)), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push(0)
+	if p := eb.next(t); p.env["data"] != 0.0 {
+		t.Fatalf("first push %+v", p)
+	}
+	// Cut b's subscriber connection (and only it), then push while b is
+	// not subscribed.
+	if err := r.Client.Do(context.Background(), "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ {
+		push(i)
+	}
+	r.WaitSubs("wspush:u:al", 1)
+	push(6)
+	for i := 1; i <= 6; i++ {
+		p := eb.next(t)
+		if p.kind != "users" || p.env["data"] != float64(i) {
+			t.Fatalf("delivery %d: %+v", i, p)
+		}
+	}
+	eb.none(t)
+	if b.catchups.Load() == 0 || b.caught.Load() == 0 {
+		t.Fatalf("catch-ups %d, caught %d", b.catchups.Load(), b.caught.Load())
+	}
+}
+
+// A retry of a message with the same id is stored and delivered once.
+func TestRetryWithTheSameIDIsPublishedOnce(t *testing.T) {
+	r, a, _, b, eb := start(t)
+	eb.users["al"] = 1
+	b.Note("al")
+	r.WaitSubs("wspush:u:al", 1)
+	first, err := a.Push(context.Background(), "order-7", []string{"al"}, json.RawMessage(`1`), "")
+	if err != nil || first.Duplicate {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	again, err := b.Push(context.Background(), "order-7", []string{"al"}, json.RawMessage(`1`), "")
+	if err != nil || !again.Duplicate || again.Delivered != 0 {
+		t.Fatalf("retry: %+v %v", again, err)
+	}
+	if p := eb.next(t); p.env["id"] != "order-7" {
+		t.Fatalf("delivery %+v", p)
+	}
+	eb.none(t)
+	n, err := r.Client.XLen(context.Background(), "wspush:h:u:al").Result()
+	if err != nil || n != 1 {
+		t.Fatalf("the stream holds %d messages, %v", n, err)
+	}
+}
+
+// When Redis dies, a push is refused with ErrUnavailable (nothing is
+// delivered with a position Redis did not give); the node notices Redis
+// come back within a few ticks and pushes cross nodes again.
+func TestRedisDownRefusesAndRecovers(t *testing.T) {
 	r, a, ea, b, eb := start(t)
 	eb.users["al"] = 1
 	b.Note("al")
 	r.WaitSubs("wspush:u:al", 1)
 	r.Kill()
-	res, err := a.Push(context.Background(), []string{"al"}, json.RawMessage(`"local"`), "")
-	if err != nil {
-		t.Fatal(err)
+	if _, err := a.Push(context.Background(), "", []string{"al"}, json.RawMessage(`"lost"`), ""); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("push with Redis dead: %v", err)
 	}
-	if p := ea.next(t); p.kind != "users" || !p.wait || p.env["data"] != "local" || res.Delivered != 1 {
-		t.Fatalf("local delivery %+v, result %+v", p, res)
+	ea.none(t)
+	if a.Up() || a.Counters().Unavailable == 0 {
+		t.Fatalf("up %v, unavailable %d", a.Up(), a.Counters().Unavailable)
 	}
-	if a.Up() || a.Counters().LocalOnly != 1 {
-		t.Fatalf("up %v, local only %d", a.Up(), a.Counters().LocalOnly)
+	if err := a.QueuePublish("r", []byte("1"), "al"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("client publish with Redis down: %v", err)
 	}
 	r.Restart()
 	r.WaitSubs("wspush:u:al", 1)
@@ -335,7 +418,12 @@ func TestRedisDownFallsBackToLocalAndRecovers(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if _, err := a.Push(context.Background(), []string{"al"}, json.RawMessage(`"back"`), ""); err != nil {
+	// Redis came back empty: b tells al's connections that the stream
+	// may have a hole, then delivers what follows.
+	if p := eb.next(t); p.kind != "gap" || !slices.Equal(p.users, []string{"al"}) {
+		t.Fatalf("after the restart %+v, want a gap", p)
+	}
+	if _, err := a.Push(context.Background(), "", []string{"al"}, json.RawMessage(`"back"`), ""); err != nil {
 		t.Fatal(err)
 	}
 	if p := eb.next(t); p.env["data"] != "back" {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 )
 
 // Control messages: the API calls that change connections rather than send
@@ -25,18 +26,20 @@ type control struct {
 // "leave" or "kick", as the engine's PostControl takes) on the connections
 // of users (in room). The caller applies it to this node. When Redis is
 // down it is counted and reaches this node only.
-func (cl *Cluster) Control(ctx context.Context, op, room string, users []string) {
+func (cl *Cluster) Control(ctx context.Context, op, room string, users []string) error {
 	b, _ := json.Marshal(control{Op: op, Room: room, Users: users, Node: cl.node})
 	ctx, cancel := context.WithTimeout(ctx, redisWait)
 	defer cancel()
 	if !cl.up.Load() {
-		cl.localOnly.Add(1)
-		return
+		cl.unavailable.Add(1)
+		return ErrUnavailable
 	}
 	if err := cl.rdb.Publish(ctx, chControl, b).Err(); err != nil {
 		cl.failed(err)
-		cl.localOnly.Add(1)
+		cl.unavailable.Add(1)
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
+	return nil
 }
 
 // applyControl acts on a control message from another node. It runs on

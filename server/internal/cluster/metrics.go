@@ -6,28 +6,28 @@ import "github.com/prometheus/client_golang/prometheus"
 type collector struct {
 	cl *Cluster
 
-	up, published, received, localOnly, errs, rec, dropped, queued *prometheus.Desc
+	up, published, received, unavailable, errs, rec, dropped, queued *prometheus.Desc
 }
 
 // Collector returns the cluster's metrics.
 func (cl *Cluster) Collector() prometheus.Collector {
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
 	return &collector{
-		cl:        cl,
-		dropped:   d("wspush_cluster_refused_total", "Client publishes and resumes refused because too many waited for Redis, and messages from Redis the loops refused (full outbox)."),
-		queued:    d("wspush_cluster_queue", "Client publishes waiting for the publisher to send them to Redis."),
-		up:        d("wspush_redis_up", "1 while Redis answers, 0 during an outage (cluster mode only)."),
-		published: d("wspush_cluster_published_total", "Pushes, publishes and broadcasts this node sent through Redis."),
-		received:  d("wspush_cluster_received_total", "Messages this node received from Redis."),
-		localOnly: d("wspush_cluster_local_only_total", "Pushes made while Redis was down, delivered to this node's clients only and kept in no shared history."),
-		errs:      d("wspush_redis_errors_total", "Redis calls that failed."),
-		rec:       d("wspush_redis_reconnects_total", "Redis outages that ended."),
+		cl:          cl,
+		dropped:     d("wspush_cluster_refused_total", "Client publishes and resumes refused because too many waited for Redis, and messages from Redis the loops refused (full outbox)."),
+		queued:      d("wspush_cluster_queue", "Client publishes waiting for the publisher to send them to Redis."),
+		up:          d("wspush_redis_up", "1 while Redis answers, 0 during an outage (cluster mode only)."),
+		published:   d("wspush_cluster_published_total", "Pushes, publishes and broadcasts this node sent through Redis."),
+		received:    d("wspush_cluster_received_total", "Messages this node received from Redis."),
+		unavailable: d("wspush_cluster_unavailable_total", "Messages this node refused because Redis was down or did not answer in time: the API answered 503, the client got an error."),
+		errs:        d("wspush_redis_errors_total", "Redis calls that failed."),
+		rec:         d("wspush_redis_reconnects_total", "Redis outages that ended."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.localOnly, c.errs, c.rec, c.dropped, c.queued} {
+	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued} {
 		ch <- d
 	}
 }
@@ -46,7 +46,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(k.Queued))
 	counter(c.published, k.Published)
 	counter(c.received, k.Received)
-	counter(c.localOnly, k.LocalOnly)
+	counter(c.unavailable, k.Unavailable)
 	counter(c.errs, k.Errs)
 	counter(c.rec, k.Reconnects)
 	counter(c.dropped, k.Dropped)

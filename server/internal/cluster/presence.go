@@ -84,22 +84,22 @@ func (cl *Cluster) Stats() *Stats {
 		conns, users := cl.eng.Counts()
 		cs.Connections, cs.Users = conns, int64(users)
 	}
-	cs.Published, cs.Received, cs.LocalOnly = cl.published.Load(), cl.received.Load(), cl.localOnly.Load()
+	cs.Published, cs.Received, cs.Unavailable = cl.published.Load(), cl.received.Load(), cl.unavailable.Load()
 	return &cs
 }
 
 // Counters are the cluster's counters, for the metrics.
 type Counters struct {
-	Up                                               bool
-	Published, Received, LocalOnly, Errs, Reconnects int64
-	Dropped, Queued                                  int64
+	Up                                                 bool
+	Published, Received, Unavailable, Errs, Reconnects int64
+	Dropped, Queued                                    int64
 }
 
 // Counters reads the cluster's counters.
 func (cl *Cluster) Counters() Counters {
 	return Counters{
 		Up: cl.up.Load(), Published: cl.published.Load(), Received: cl.received.Load(),
-		LocalOnly: cl.localOnly.Load(), Errs: cl.errs.Load(), Reconnects: cl.reconnects.Load(),
+		Unavailable: cl.unavailable.Load(), Errs: cl.errs.Load(), Reconnects: cl.reconnects.Load(),
 		Dropped: cl.dropped.Load(), Queued: cl.queued.Load(),
 	}
 }

@@ -3,6 +3,9 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,11 +16,25 @@ import (
 )
 
 // publishScript hands out the next position, keeps the message in its
-// streams and publishes it. KEYS[1] is keyPos, KEYS[2..] the streams.
-// ARGV: max length, TTL in ms, the envelope's head and tail (the position
-// goes between them), "1" if the envelope carries the position, then the
-// channels. It returns the position and what each PUBLISH reached.
+// streams and publishes it, at most once per message id.
+//
+// KEYS: keyPos, the id's dedup key ("" for none: the message is not
+// deduplicated), keyNodes, keySince, then the streams. ARGV: max length,
+// TTL in ms, the envelope's head and tail (the position goes between
+// them), "1" if the envelope carries the position, the dedup key's TTL in
+// ms, the number of user channels that lead the channel list, the node
+// timeout in ms, then the channels.
+//
+// It returns {position, settled, then per channel: the subscribers the
+// PUBLISH reached, and for user channels whether a node alive holds the
+// user's presence}; or {position, "dup"} when the id was seen already, and
+// then publishes nothing. settled is 1 once this Redis has kept state for
+// longer than the node timeout, so that presence in it can be believed.
 var publishScript = redis.NewScript(`
+if KEYS[2] ~= '' then
+  local prev = redis.call('GET', KEYS[2])
+  if prev then return {prev, 'dup'} end
+end
 local t = redis.call('TIME')
 local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local seq = 0
@@ -33,51 +50,87 @@ if last then
 end
 local id = string.format('%d-%d', ms, seq)
 redis.call('SET', KEYS[1], id)
+if KEYS[2] ~= '' then redis.call('SET', KEYS[2], id, 'PX', ARGV[6]) end
+local settled = 0
+local since = redis.call('GET', KEYS[4])
+if since then
+  local sms = tonumber(string.match(since, '^(%d+)'))
+  if sms and ms - sms > tonumber(ARGV[8]) then settled = 1 end
+end
 local env = ARGV[3]
 if ARGV[5] == '1' then env = ARGV[3] .. id .. ARGV[4] end
-for i = 2, #KEYS do
+for i = 5, #KEYS do
   redis.call('XADD', KEYS[i], 'MAXLEN', ARGV[1], id, 'm', env)
   redis.call('XTRIM', KEYS[i], 'MINID', string.format('%d', ms - tonumber(ARGV[2])))
   redis.call('PEXPIRE', KEYS[i], ARGV[2])
 end
-local res = {id}
+local res = {id, settled}
 local msg = id .. ' ' .. env
-for i = 6, #ARGV do
+local users = tonumber(ARGV[7])
+for i = 9, #ARGV do
   res[#res + 1] = redis.call('PUBLISH', ARGV[i], msg)
+  if i - 8 <= users then
+    local here = 0
+    local nodes = redis.call('HKEYS', 'wspush:p:' .. string.sub(ARGV[i], 10))
+    for _, n in ipairs(nodes) do
+      if n ~= 'seen' then
+        local beat = redis.call('ZSCORE', KEYS[3], n)
+        if beat and ms - tonumber(beat) < tonumber(ARGV[8]) then here = 1 end
+      end
+    end
+    res[#res + 1] = here
+  end
 end
 return res
 `)
 
-// Result is what a push through the cluster did: the nodes it reached
-// (or, when Redis is down, this node's connections), and for a push to
-// users, which users some node holds a connection of.
+// Result is what a push through the cluster did: the nodes it reached,
+// and for a push to users, which users some node holds a connection of
+// (Online), which none does (Offline), and which the cluster cannot tell
+// about right now (Unknown: Redis has just restarted and not every node
+// has said yet what it holds). With history, a user online or unknown gets
+// the message whatever happens to its node's subscription: the node
+// catches up from the stream.
 type Result struct {
 	Delivered int
 	Online    []string
 	Offline   []string
+	Unknown   []string
+	Duplicate bool // the id was published before: this call published nothing
 }
 
-// Push publishes data to users through Redis and waits for the answer or
-// ctx. from, when set, is the sending user.
-func (cl *Cluster) Push(ctx context.Context, users []string, data json.RawMessage, from string) (Result, error) {
-	return cl.send(ctx, msg{kind: kindPush, users: users, data: data, from: from})
+// ErrUnavailable is returned when Redis cannot take a message: it is down,
+// or did not answer in time. The message may or may not have been stored
+// (a timeout): a retry with the same id is published at most once.
+var ErrUnavailable = errors.New("cluster: redis is unavailable")
+
+// dedupTTL is how long a message id is remembered: a retry within it is
+// not published again.
+const dedupTTL = 10 * time.Minute
+
+// Push publishes data to users through Redis and waits for the answer, at
+// most 2 s (less if ctx ends first). id, when not empty, makes the call
+// idempotent: a retry with the same id within 10 minutes publishes
+// nothing. from, when set, is the sending user.
+func (cl *Cluster) Push(ctx context.Context, id string, users []string, data json.RawMessage, from string) (Result, error) {
+	return cl.send(ctx, msg{kind: kindPush, id: id, envID: id, users: users, data: data, from: from})
 }
 
 // Publish publishes data to room through Redis and waits, as Push.
-func (cl *Cluster) Publish(ctx context.Context, room string, data json.RawMessage, from string) (int, error) {
-	res, err := cl.send(ctx, msg{kind: kindPublish, room: room, data: data, from: from})
-	return res.Delivered, err
+func (cl *Cluster) Publish(ctx context.Context, id, room string, data json.RawMessage, from string) (Result, error) {
+	return cl.send(ctx, msg{kind: kindPublish, id: id, envID: id, room: room, data: data, from: from})
 }
 
 // Broadcast publishes data to everyone through Redis and waits, as Push.
-func (cl *Cluster) Broadcast(ctx context.Context, data json.RawMessage) (int, error) {
-	res, err := cl.send(ctx, msg{kind: kindBroadcast, data: data})
-	return res.Delivered, err
+func (cl *Cluster) Broadcast(ctx context.Context, id string, data json.RawMessage) (Result, error) {
+	return cl.send(ctx, msg{kind: kindBroadcast, id: id, envID: id, data: data})
 }
 
 // QueuePublish hands a client's publish to room to the publisher. It runs
-// on a loop and never blocks: data is copied, and past Config.MaxQueue
-// waiting publishes it returns ErrBusy.
+// on a loop and never blocks: data is copied. It refuses the message with
+// ErrUnavailable while Redis is down and with ErrBusy past Config.MaxQueue
+// waiting messages; once taken, the message is published exactly once,
+// retried with its id while Redis comes back, for up to 10 s.
 func (cl *Cluster) QueuePublish(room string, data []byte, from string) error {
 	return cl.queue(msg{kind: kindPublish, room: room, data: append(json.RawMessage(nil), data...), from: from})
 }
@@ -89,13 +142,14 @@ func (cl *Cluster) QueuePush(to string, data []byte, from string) error {
 }
 
 // ErrBusy is returned when the queue of client publishes is full.
-var ErrBusy = errBusy{}
-
-type errBusy struct{}
-
-func (errBusy) Error() string { return "cluster: too many messages waiting for Redis" }
+var ErrBusy = errors.New("cluster: too many messages waiting for Redis")
 
 func (cl *Cluster) queue(m msg) error {
+	if !cl.up.Load() {
+		cl.unavailable.Add(1)
+		return ErrUnavailable
+	}
+	m.id = cl.node + ":" + strconv.FormatUint(cl.seq.Add(1), 36)
 	select {
 	case cl.sends <- m:
 		cl.queued.Add(1)
@@ -108,6 +162,9 @@ func (cl *Cluster) queue(m msg) error {
 
 // maxPipeline caps the client publishes sent to Redis in one round trip.
 const maxPipeline = 128
+
+// retryFor bounds how long the publisher retries what it took.
+const retryFor = 10 * time.Second
 
 // publisher sends the client publishes, all those waiting at once in one
 // pipeline, so that many are in flight in one round trip.
@@ -140,6 +197,7 @@ func (cl *Cluster) publisher() {
 type prepared struct {
 	keys       []string
 	args       []any
+	users      int // the user channels that lead the channel list
 	head, tail []byte
 	withPos    bool
 }
@@ -148,23 +206,28 @@ type prepared struct {
 // head and tail, between which Redis puts the position.
 func (cl *Cluster) prepare(m msg) prepared {
 	var pr prepared
-	var channels []string
+	var channels, streams []string
 	switch m.kind {
 	case kindBroadcast:
 		channels = []string{chBroadcast}
 	case kindPublish:
-		pr.keys, channels = []string{keyHistory + history.RoomStream(m.room)}, []string{chRoom + m.room}
+		streams, channels = []string{keyHistory + history.RoomStream(m.room)}, []string{chRoom + m.room}
 	default:
 		for _, u := range m.users {
-			pr.keys = append(pr.keys, keyHistory+history.UserStream(u))
+			streams = append(streams, keyHistory+history.UserStream(u))
 			channels = append(channels, chUser+u)
 		}
+		pr.users = len(m.users)
 	}
 	pr.withPos = cl.History() && m.kind != kindBroadcast
 	if !pr.withPos {
-		pr.keys = nil
+		streams = nil
 	}
-	pr.head = wire.AppendPushHead(nil, cl.eng.NextID())
+	var n uint64
+	if m.envID == "" {
+		n = cl.eng.NextID() // "mN", one of this node's
+	}
+	pr.head = wire.AppendPushHead(nil, n, m.envID)
 	ts := time.Now().UnixMilli()
 	if pr.withPos {
 		pr.head = append(pr.head, `,"pos":"`...)
@@ -172,90 +235,150 @@ func (cl *Cluster) prepare(m msg) prepared {
 	} else {
 		pr.head = wire.AppendPushTail(pr.head, m.data, m.room, m.from, ts)
 	}
-	pr.args = []any{cl.cfg.HistorySize, cl.cfg.HistoryTTL.Milliseconds(), pr.head, pr.tail, boolArg(pr.withPos)}
+	dedup := ""
+	if m.id != "" {
+		dedup = keyDedup + m.id
+	}
+	pr.keys = append([]string{keyPos, dedup, keyNodes, keySince}, streams...)
+	pr.args = []any{cl.cfg.HistorySize, cl.cfg.HistoryTTL.Milliseconds(), pr.head, pr.tail, boolArg(pr.withPos),
+		dedupTTL.Milliseconds(), pr.users, nodeTimeout.Milliseconds()}
 	for _, ch := range channels {
 		pr.args = append(pr.args, ch)
 	}
-	pr.keys = append([]string{keyPos}, pr.keys...)
 	return pr
 }
 
-// send runs the publish script for m, or delivers m locally when Redis is
-// down, and waits for ctx.
+// send runs the publish script for m and waits for it, at most redisWait.
+// When Redis is down or does not answer in time, it says so
+// (ErrUnavailable): it never delivers on its own, so every position comes
+// from Redis and every message the API acknowledges is in the history.
 func (cl *Cluster) send(ctx context.Context, m msg) (Result, error) {
+	if !cl.up.Load() {
+		cl.unavailable.Add(1)
+		return Result{}, ErrUnavailable
+	}
+	ctx, cancel := context.WithTimeout(ctx, redisWait)
+	defer cancel()
 	pr := cl.prepare(m)
-	var out []any
-	var err error
-	if cl.up.Load() {
-		out, err = publishScript.Run(ctx, cl.rdb, pr.keys, pr.args...).Slice()
-		if err != nil {
-			cl.failed(err)
-		}
+	out, err := publishScript.Run(ctx, cl.rdb, pr.keys, pr.args...).Slice()
+	if err != nil {
+		cl.failed(err)
+		cl.unavailable.Add(1)
+		return Result{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	if !cl.up.Load() || err != nil {
-		// Redis is down: this node's clients at least.
-		cl.localOnly.Add(1)
-		return cl.local(ctx, m, pr)
-	}
-	return cl.result(m, out), nil
+	return cl.result(m, pr, out), nil
 }
 
-// sendBatch publishes client messages in one pipeline; those Redis does
-// not take go to this node's clients only.
+// sendBatch publishes client messages in one pipeline, and retries those
+// Redis did not take, with their ids, until it takes them or retryFor
+// passes; what is left then is dropped and counted.
 func (cl *Cluster) sendBatch(batch []msg) {
 	prs := make([]prepared, len(batch))
 	for i, m := range batch {
 		prs[i] = cl.prepare(m)
 	}
-	var cmds []*redis.Cmd
-	if cl.up.Load() {
-		ctx, cancel := context.WithTimeout(context.Background(), redisWait)
-		_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, pr := range prs {
-				cmds = append(cmds, publishScript.EvalSha(ctx, p, pr.keys, pr.args...))
-			}
-			return nil
-		})
-		if err != nil && isNoScript(err) {
-			// Redis restarted without this node noticing: send one by
-			// one, which loads the script again.
-			cmds = cmds[:0]
-			for _, pr := range prs {
-				cmds = append(cmds, publishScript.Run(ctx, cl.rdb, pr.keys, pr.args...))
-			}
-		}
-		cancel()
+	left := make([]int, len(batch))
+	for i := range left {
+		left[i] = i
 	}
-	for i, m := range batch {
-		if i < len(cmds) {
-			if _, err := cmds[i].Slice(); err == nil {
-				cl.published.Add(1)
+	deadline := time.Now().Add(retryFor)
+	backoff := minBackoff
+	for len(left) > 0 {
+		if cl.up.Load() {
+			left = cl.pipeline(batch, prs, left)
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-cl.stop:
+			deadline = time.Now()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+	if len(left) > 0 {
+		cl.dropped.Add(int64(len(left)))
+		cl.log.Warn("cluster: client messages dropped: redis did not take them in time", "count", len(left))
+	}
+}
+
+// pipeline sends the messages of batch at indices left in one round trip
+// and returns the indices Redis did not take.
+func (cl *Cluster) pipeline(batch []msg, prs []prepared, left []int) []int {
+	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
+	defer cancel()
+	cmds := make([]*redis.Cmd, 0, len(left))
+	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, i := range left {
+			cmds = append(cmds, publishScript.EvalSha(ctx, p, prs[i].keys, prs[i].args...))
+		}
+		return nil
+	})
+	if err != nil && isNoScript(err) {
+		// Redis restarted without this node noticing: send one by one,
+		// which loads the script again.
+		cmds = cmds[:0]
+		for _, i := range left {
+			cmds = append(cmds, publishScript.Run(ctx, cl.rdb, prs[i].keys, prs[i].args...))
+		}
+	}
+	var again []int
+	for k, i := range left {
+		if k < len(cmds) {
+			if out, err := cmds[k].Slice(); err == nil {
+				cl.result(batch[i], prs[i], out)
 				continue
 			} else {
 				cl.failed(err)
 			}
 		}
-		cl.localOnly.Add(1)
-		cl.post(m, prs[i])
+		again = append(again, i)
 	}
+	return again
 }
 
 func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
 
 // result reads the script's answer for m.
-func (cl *Cluster) result(m msg, out []any) Result {
-	res := Result{Online: []string{}, Offline: []string{}}
+func (cl *Cluster) result(m msg, pr prepared, out []any) Result {
+	res := Result{Online: []string{}, Offline: []string{}, Unknown: []string{}}
+	if len(out) == 2 {
+		if s, _ := out[1].(string); s == "dup" {
+			cl.duplicates.Add(1)
+			res.Duplicate = true
+			res.Unknown = append(res.Unknown, m.users...)
+			return res
+		}
+	}
 	cl.published.Add(1)
-	for i, n := range out[1:] {
+	if s, _ := out[0].(string); s != "" {
+		if pos, err := history.ParsePos(s); err == nil {
+			cl.clock.Observe(pos)
+		}
+	}
+	settled, _ := out[1].(int64)
+	rest := out[2:]
+	for i := range pr.users {
+		n, _ := rest[2*i].(int64)
+		here, _ := rest[2*i+1].(int64)
+		res.Delivered += int(n)
+		switch {
+		case n > 0:
+			res.Online = append(res.Online, m.users[i])
+		case here > 0 && cl.History():
+			// Connected, its node not subscribed yet: the node
+			// catches up from the stream once it is.
+			res.Online = append(res.Online, m.users[i])
+		case here > 0 || settled == 0:
+			res.Unknown = append(res.Unknown, m.users[i])
+		default:
+			res.Offline = append(res.Offline, m.users[i])
+		}
+	}
+	for _, n := range rest[2*pr.users:] {
 		k, _ := n.(int64)
 		res.Delivered += int(k)
-		if m.kind == kindPush {
-			if k > 0 {
-				res.Online = append(res.Online, m.users[i])
-			} else {
-				res.Offline = append(res.Offline, m.users[i])
-			}
-		}
 	}
 	return res
 }
@@ -265,46 +388,4 @@ func boolArg(b bool) string {
 		return "1"
 	}
 	return "0"
-}
-
-// localFrame is m's frame for this node alone, positioned by the node's
-// own clock.
-func (cl *Cluster) localFrame(pr prepared) ([]byte, history.Pos) {
-	if !pr.withPos {
-		return wire.TextFrameParts(pr.head), 0
-	}
-	p := cl.clock.Next(time.Now())
-	return wire.TextFrameParts(pr.head, p.Append(nil), pr.tail), p
-}
-
-// local delivers m to this node's connections only and waits for ctx.
-func (cl *Cluster) local(ctx context.Context, m msg, pr prepared) (Result, error) {
-	f, p := cl.localFrame(pr)
-	switch m.kind {
-	case kindPush:
-		n, online, offline, err := cl.eng.DeliverUsers(ctx, m.users, f, p)
-		return Result{Delivered: n, Online: online, Offline: offline}, err
-	case kindPublish:
-		n, err := cl.eng.DeliverRoom(ctx, m.room, f, p)
-		return Result{Delivered: n}, err
-	}
-	n, err := cl.eng.DeliverAll(ctx, f)
-	return Result{Delivered: n}, err
-}
-
-// post delivers m to this node's connections only, without waiting.
-func (cl *Cluster) post(m msg, pr prepared) {
-	f, p := cl.localFrame(pr)
-	var err error
-	switch m.kind {
-	case kindPush:
-		err = cl.eng.PostUsers(m.users, f, p)
-	case kindPublish:
-		err = cl.eng.PostRoom(m.room, f, p)
-	default:
-		err = cl.eng.PostAll(f)
-	}
-	if err != nil {
-		cl.dropped.Add(1)
-	}
 }

@@ -33,14 +33,7 @@ func (cl *Cluster) receive() {
 			}
 			return
 		case m := <-cl.msgs:
-			switch m := m.(type) {
-			case *redis.Message:
-				cl.deliver(m)
-			case *redis.Subscription:
-				if m.Kind == "subscribe" {
-					cl.confirmed(m.Channel)
-				}
-			}
+			cl.handle(m)
 		case j := <-cl.ready:
 			cl.parked = append(cl.parked, j)
 			cl.serveReady()
@@ -66,7 +59,13 @@ func (cl *Cluster) deliver(m *redis.Message) {
 	}
 	p, _ := history.ParsePos(ps)
 	cl.clock.Observe(p)
-	if !cl.History() {
+	if cl.History() && m.Channel != chBroadcast {
+		// Once per stream, in order: a catch-up may have delivered it.
+		if p <= cl.last[m.Channel] {
+			return
+		}
+		cl.last[m.Channel] = p
+	} else {
 		p = 0
 	}
 	f := wire.TextFrame(env)
@@ -123,15 +122,188 @@ func (j resumeJob) fail() {
 	j.done(got)
 }
 
-// confirmed notes Redis's confirmation of a subscription and serves the
-// resumes that waited for it.
-func (cl *Cluster) confirmed(ch string) {
+// handle acts on what the subscription channel carried: a message, or a
+// run of subscription confirmations, taken together so that a node that
+// subscribes again to thousands of streams catches them up in a few
+// pipelined reads.
+func (cl *Cluster) handle(m any) {
+	for m != nil {
+		switch x := m.(type) {
+		case *redis.Message:
+			cl.deliver(x)
+			return
+		case *redis.Subscription:
+			var chs []string
+			if x.Kind == "subscribe" {
+				chs = append(chs, x.Channel)
+			}
+			m = nil
+		more:
+			for len(chs) < 1024 {
+				select {
+				case next := <-cl.msgs:
+					if s, ok := next.(*redis.Subscription); ok {
+						if s.Kind == "subscribe" {
+							chs = append(chs, s.Channel)
+						}
+						continue
+					}
+					m = next // handled after the confirmations
+					break more
+				default:
+					break more
+				}
+			}
+			cl.confirmed(chs)
+		default:
+			return
+		}
+	}
+}
+
+// confirmed notes Redis's confirmation of subscriptions and serves the
+// resumes that waited for them. A stream's first confirmation starts its
+// record of what this node delivered; a later one is go-redis subscribing
+// again after it lost Redis: the node catches the stream up, before any
+// message that follows the subscription.
+func (cl *Cluster) confirmed(chs []string) {
 	cl.umu.Lock()
-	delete(cl.unconfirmed, ch)
+	for _, ch := range chs {
+		delete(cl.unconfirmed, ch)
+	}
 	cl.umu.Unlock()
+	if cl.History() {
+		var again, fresh []string
+		for _, ch := range chs {
+			if ch == chBroadcast || ch == chControl {
+				continue
+			}
+			if _, seen := cl.last[ch]; seen {
+				again = append(again, ch)
+			} else {
+				fresh = append(fresh, ch)
+			}
+		}
+		if len(fresh) > 0 {
+			// Whatever is published from now on has a later position
+			// than Redis's last.
+			start := cl.clock.Last()
+			ctx, cancel := context.WithTimeout(context.Background(), redisWait)
+			if s, err := cl.rdb.Get(ctx, keyPos).Result(); err == nil {
+				if p, err := history.ParsePos(s); err == nil {
+					start = max(start, p)
+				}
+			}
+			cancel()
+			for _, ch := range fresh {
+				cl.last[ch] = start
+			}
+		}
+		for len(again) > 0 {
+			n := min(len(again), 256)
+			cl.catchUp(again[:n])
+			again = again[n:]
+		}
+	}
 	if len(cl.parked) > 0 {
 		cl.serveReady()
 	}
+}
+
+// catchUp delivers what each stream channel of chs had after the last
+// position this node delivered: messages published while the node was not
+// subscribed (Redis restarted, or the node's connection to it was cut),
+// read in one pipeline. Where the history no longer covers the hole, the
+// stream's connections get a gap notice and resume from its floor. It runs
+// on the receiver.
+func (cl *Cluster) catchUp(chs []string) {
+	type stream struct {
+		ch    string
+		users []string
+		room  string
+		info  *redis.XInfoStreamCmd
+		rng   *redis.XMessageSliceCmd
+	}
+	ss := make([]stream, 0, len(chs))
+	for _, ch := range chs {
+		if u, ok := strings.CutPrefix(ch, chUser); ok {
+			ss = append(ss, stream{ch: ch, users: []string{u}})
+		} else if r, ok := strings.CutPrefix(ch, chRoom); ok {
+			ss = append(ss, stream{ch: ch, room: r})
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
+	defer cancel()
+	var since *redis.StringCmd
+	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		since = p.Get(ctx, keySince)
+		for i := range ss {
+			s := &ss[i]
+			key := keyHistory + history.UserStream(strings.Join(s.users, ""))
+			if s.room != "" {
+				key = keyHistory + history.RoomStream(s.room)
+			}
+			s.info = p.XInfoStream(ctx, key)
+			s.rng = p.XRangeN(ctx, key, "("+cl.last[s.ch].String(), "+", int64(cl.cfg.HistorySize))
+		}
+		return nil
+	})
+	for _, s := range ss {
+		after := cl.last[s.ch]
+		res := history.Recover(history.Want{Room: s.room, After: after}, cl.read(since, s.info, s.rng, err, after))
+		cl.catchups.Add(1)
+		if res.Gap {
+			cl.gaps.Add(1)
+			if err := cl.eng.PostGap(s.users, s.room, res.From); err != nil {
+				cl.dropped.Add(1)
+			}
+			cl.last[s.ch] = max(after, res.From)
+			continue
+		}
+		for _, e := range res.Entries {
+			var err error
+			if s.room != "" {
+				err = cl.eng.PostRoom(s.room, e.Frame, e.Pos)
+			} else {
+				err = cl.eng.PostUsers(s.users, e.Frame, e.Pos)
+			}
+			if err != nil {
+				cl.dropped.Add(1)
+			}
+			cl.last[s.ch] = e.Pos
+			cl.caught.Add(1)
+		}
+	}
+}
+
+// read turns the answers of one stream's reads into a history.Read.
+func (cl *Cluster) read(since *redis.StringCmd, info *redis.XInfoStreamCmd, rng *redis.XMessageSliceCmd, err error, after history.Pos) history.Read {
+	r := history.Read{Last: after, Floor: history.MakePos(time.Now().Add(-cl.cfg.HistoryTTL).UnixMilli(), 0)}
+	if sp, serr := history.ParsePos(since.Val()); serr == nil {
+		r.Floor = max(r.Floor, sp)
+	} else {
+		r.Floor = max(r.Floor, history.MakePos(time.Now().UnixMilli(), 0)) // Redis has lost its history
+	}
+	if in, ierr := info.Result(); ierr == nil {
+		if md, err := history.ParsePos(in.MaxDeletedEntryID); err == nil {
+			r.Floor = max(r.Floor, md)
+		}
+	}
+	msgs, rerr := rng.Result()
+	if err != nil && rerr != nil && !isNoKey(rerr) && !errors.Is(rerr, redis.Nil) {
+		r.Err = rerr // Redis did not answer: we cannot know
+		return r
+	}
+	for _, x := range msgs {
+		p, perr := history.ParsePos(x.ID)
+		env, _ := x.Values["m"].(string)
+		if perr != nil || env == "" {
+			continue
+		}
+		r.Entries = append(r.Entries, history.Entry{Pos: p, Frame: wire.TextFrame(env)})
+		r.Last = p
+	}
+	return r
 }
 
 // serveReady serves the parked resumes whose channels are all confirmed,
@@ -179,22 +351,22 @@ func (j resumeJob) channels() []string {
 // and the connection, holding, skipped it live; whatever after, reaches
 // the loop after the replay.
 func (cl *Cluster) serveResumes(ctx context.Context, jobs []resumeJob) {
-	type read struct {
+	type reads struct {
 		info *redis.XInfoStreamCmd
 		rng  *redis.XMessageSliceCmd
 	}
-	reads := make([][]read, len(jobs))
+	rs := make([][]reads, len(jobs))
 	var since *redis.StringCmd
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		since = p.Get(ctx, keySince)
 		for i, j := range jobs {
 			for _, sp := range j.want {
 				if sp.After == 0 && sp.Room != "" {
-					reads[i] = append(reads[i], read{})
+					rs[i] = append(rs[i], reads{})
 					continue
 				}
 				key := keyHistory + sp.Stream(j.user)
-				reads[i] = append(reads[i], read{
+				rs[i] = append(rs[i], reads{
 					info: p.XInfoStream(ctx, key),
 					rng:  p.XRangeN(ctx, key, "("+sp.After.String(), "+", int64(cl.cfg.HistorySize)),
 				})
@@ -205,38 +377,13 @@ func (cl *Cluster) serveResumes(ctx context.Context, jobs []resumeJob) {
 	if err != nil && !errors.Is(err, redis.Nil) && !isNoKey(err) {
 		cl.failed(err)
 	}
-	horizon := history.MakePos(time.Now().Add(-cl.cfg.HistoryTTL).UnixMilli(), 0)
-	sincePos, serr := history.ParsePos(since.Val())
-	if serr != nil {
-		sincePos = history.MakePos(time.Now().UnixMilli(), 0) // Redis has lost its history
-	}
 	for i, j := range jobs {
 		var got []history.Result
 		for k, sp := range j.want {
-			rd := reads[i][k]
-			if rd.rng == nil {
+			if rs[i][k].rng == nil {
 				continue
 			}
-			r := history.Read{Last: sp.After, Floor: max(horizon, sincePos)}
-			if info, ierr := rd.info.Result(); ierr == nil {
-				if md, err := history.ParsePos(info.MaxDeletedEntryID); err == nil {
-					r.Floor = max(r.Floor, md)
-				}
-			}
-			msgs, rerr := rd.rng.Result()
-			if err != nil && rerr != nil && !isNoKey(rerr) {
-				r.Err = rerr // Redis did not answer: we cannot know
-			}
-			for _, x := range msgs {
-				p, perr := history.ParsePos(x.ID)
-				env, _ := x.Values["m"].(string)
-				if perr != nil || env == "" {
-					continue
-				}
-				r.Entries = append(r.Entries, history.Entry{Pos: p, Frame: wire.TextFrame(env)})
-				r.Last = p
-			}
-			got = append(got, history.Recover(sp, r))
+			got = append(got, history.Recover(sp, cl.read(since, rs[i][k].info, rs[i][k].rng, err, sp.After)))
 		}
 		j.done(got)
 	}

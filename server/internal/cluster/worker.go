@@ -21,10 +21,14 @@ import (
 // noted, hands resumes on once their channels are subscribed, and beats.
 func (cl *Cluster) run() {
 	defer cl.wg.Done()
-	tick := time.NewTicker(heartbeat)
+	// A tick every 100 ms: a heartbeat every tenth while Redis answers,
+	// a look for it at every one while it does not, so that the node is
+	// back within a tick of Redis.
+	tick := time.NewTicker(minBackoff)
 	defer tick.Stop()
 	backoff := minBackoff
 	var retry <-chan time.Time
+	ticks := 0
 	for {
 		select {
 		case <-cl.stop:
@@ -35,8 +39,16 @@ func (cl *Cluster) run() {
 			retry = nil
 			cl.flush()
 		case <-tick.C:
+			ticks++
+			if cl.up.Load() && ticks%int(heartbeat/minBackoff) != 0 {
+				continue
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), redisWait)
-			cl.beat(ctx)
+			if cl.up.Load() {
+				cl.beat(ctx)
+			} else if cl.checkUp(ctx) {
+				cl.flush()
+			}
 			cancel()
 		}
 		if !cl.up.Load() && retry == nil && cl.pending() {

@@ -227,6 +227,37 @@ func (s *Engine) control(ctx context.Context, wait bool, op, room string, users 
 	return 0, fmt.Errorf("engine: unknown control operation %q", op)
 }
 
+// PostGap tells this node's connections of users, or the members of room
+// when room is set, that messages of that stream may be lost:
+// {"type":"gap","room":R,"pos":P}, as a resume that goes too far back does.
+// It does not wait for the loops.
+func (s *Engine) PostGap(users []string, room string, from history.Pos) error {
+	if room != "" {
+		r := s.pool.Room(room)
+		if r == nil {
+			return nil
+		}
+		_, err := s.fan(context.Background(), false, func(i int) bool { return r.On(i) > 0 }, func(l *loop) job {
+			return job{fn: func(l *loop) int {
+				s.pool.Shard(l.idx).EachInRoom(room, func(m *pool.Member) {
+					if c := m.Conn.(*conn); c.state == stateOpen {
+						c.writeGap(room, from)
+					}
+				})
+				return 0
+			}}
+		})
+		return err
+	}
+	_, err := s.onMembers(context.Background(), false, users, func(m *pool.Member) int {
+		if c := m.Conn.(*conn); c.state == stateOpen {
+			c.writeGap("", from)
+		}
+		return 1
+	})
+	return err
+}
+
 // UserConns is the number of connections user has open on this node.
 func (s *Engine) UserConns(user string) int { return s.pool.UserConns(user) }
 

@@ -34,7 +34,7 @@ func TestOutboxRefusesPastMaxQueueAndCounts(t *testing.T) {
 	release := holdLoop(t, s) // the hold job has left the queue: 4 places
 	took, refused := 0, 0
 	for i := 1; i <= 10; i++ {
-		f := wire.PushFrame(s.NextID(), []byte(strconv.Itoa(i)), "", "", 0, 0)
+		f := wire.PushFrame(s.NextID(), "", []byte(strconv.Itoa(i)), "", "", 0, 0)
 		switch err := s.PostUsers([]string{"al"}, f, 0); {
 		case err == nil:
 			took++
@@ -53,7 +53,7 @@ func TestOutboxRefusesPastMaxQueueAndCounts(t *testing.T) {
 	// A call that waits learns it too.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if _, err := s.DeliverAll(ctx, wire.PushFrame(s.NextID(), []byte("0"), "", "", 0, 0)); !errors.Is(err, ErrBusy) {
+	if _, err := s.DeliverAll(ctx, wire.PushFrame(s.NextID(), "", []byte("0"), "", "", 0, 0)); !errors.Is(err, ErrBusy) {
 		t.Fatalf("DeliverAll on a full queue: %v", err)
 	}
 	release()
@@ -86,7 +86,7 @@ func TestDrainYieldsAfterItsBudgetAndKeepsOrder(t *testing.T) {
 	l := s.loopList()[0]
 	before := l.drains.Load()
 	for i := 1; i <= n; i++ {
-		f := wire.PushFrame(s.NextID(), []byte(strconv.Itoa(i)), "", "", 0, 0)
+		f := wire.PushFrame(s.NextID(), "", []byte(strconv.Itoa(i)), "", "", 0, 0)
 		if err := s.PostUsers([]string{"al"}, f, 0); err != nil {
 			t.Fatal(err)
 		}

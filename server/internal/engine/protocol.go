@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
@@ -116,7 +117,7 @@ func (c *conn) request(p []byte) {
 				return
 			}
 			if err := s.hooks.Publish(c.id(), req.Room, req.Data); err != nil {
-				c.reply(req.Ref, codeBusy, err.Error())
+				c.reply(req.Ref, errorCode(err), err.Error())
 				return
 			}
 		}
@@ -134,7 +135,7 @@ func (c *conn) request(p []byte) {
 			return
 		}
 		if err := s.hooks.Send(c.id(), req.To, req.Data); err != nil {
-			c.reply(req.Ref, codeBusy, err.Error())
+			c.reply(req.Ref, errorCode(err), err.Error())
 			return
 		}
 		c.reply(req.Ref, "", "")
@@ -143,6 +144,16 @@ func (c *conn) request(p []byte) {
 	default:
 		c.reply(req.Ref, codeUnknownType, "unknown type "+strconv.Quote(req.Type))
 	}
+}
+
+// errorCode is the code of the error reply for a refusal from the hooks:
+// the error's own (Code() string), or "busy".
+func errorCode(err error) string {
+	var c interface{ Code() string }
+	if errors.As(err, &c) {
+		return c.Code()
+	}
+	return codeBusy
 }
 
 // checkData checks the data of a publish or send, replying if it is bad.

@@ -47,7 +47,7 @@ func TestFullSocketKeepsCoalescedPushesInOrder(t *testing.T) {
 	// sends stop inside a run and inside a frame.
 	pad := strings.Repeat("x", 20<<10)
 	for i := 1; i <= messages; i++ {
-		f := wire.PushFrame(s.NextID(), []byte(`{"n":`+strconv.Itoa(i)+`,"pad":"`+pad+`"}`), "r", "", 0, 0)
+		f := wire.PushFrame(s.NextID(), "", []byte(`{"n":`+strconv.Itoa(i)+`,"pad":"`+pad+`"}`), "r", "", 0, 0)
 		if err := s.PostRoom("r", f, 0); err != nil {
 			t.Fatal(err)
 		}

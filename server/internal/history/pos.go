@@ -79,3 +79,6 @@ func UserStream(user string) string { return "u:" + user }
 
 // RoomStream is the name of room's stream.
 func RoomStream(room string) string { return "r:" + room }
+
+// Last is the last position the clock handed out or observed.
+func (c *Clock) Last() Pos { return Pos(c.last.Load()) }

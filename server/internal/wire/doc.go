@@ -7,5 +7,5 @@
 // and the HTTP API all encode through it, so the shapes documented in
 // docs/protocol.md and docs/api.md have one source.
 //
-//	b := wire.AppendPushFrame(nil, id, data, "", "", 0) // a push frame, ready to share
+//	f := wire.PushFrame(n, "", data, "", "", 0, ts) // a push frame, ready to share
 package wire

@@ -17,10 +17,15 @@ import (
 // parts because the cluster hands the head and the tail to Redis, which
 // puts the position it assigns between them.
 
-// AppendPushHead appends {"type":"push","id":"mID" to b.
-func AppendPushHead(b []byte, id uint64) []byte {
+// AppendPushHead appends {"type":"push","id":ID to b: ID is name as a
+// JSON string when it is not empty (the backend's id), else "mN".
+func AppendPushHead(b []byte, n uint64, name string) []byte {
+	if name != "" {
+		b = append(b, `{"type":"push","id":`...)
+		return AppendString(b, name)
+	}
 	b = append(b, `{"type":"push","id":"m`...)
-	b = strconv.AppendUint(b, id, 10)
+	b = strconv.AppendUint(b, n, 10)
 	return append(b, '"')
 }
 
@@ -55,13 +60,14 @@ func AppendPushTail(b, data []byte, room, from string, ts int64) []byte {
 // maxHeader is the largest header of an unmasked server frame.
 const maxHeader = 10
 
-// PushFrame returns the text frame of a push envelope, built in one
+// PushFrame returns the text frame of a push envelope with id name (or
+// "mN" when name is empty), built in one
 // buffer: the envelope is written after room for the largest header, and
 // the header then goes right before it. The frame is meant to be shared
 // by every receiver: nobody may modify it.
-func PushFrame(id uint64, data []byte, room, from string, p history.Pos, ts int64) []byte {
-	b := make([]byte, maxHeader, maxHeader+96+len(data)+len(room)+len(from))
-	b = AppendPushHead(b, id)
+func PushFrame(n uint64, name string, data []byte, room, from string, p history.Pos, ts int64) []byte {
+	b := make([]byte, maxHeader, maxHeader+96+len(data)+len(room)+len(from)+len(name))
+	b = AppendPushHead(b, n, name)
 	b = AppendPushPos(b, p)
 	b = AppendPushTail(b, data, room, from, ts)
 	return frameInPlace(b)

@@ -15,7 +15,7 @@ func TestPushFrameIsOneFrameOfTheEnvelope(t *testing.T) {
 		for i := 1; i < len(data)-1; i++ {
 			data[i] = 'x'
 		}
-		f := PushFrame(7, data, "room \"1\"", "bob", history.MakePos(1700000000000, 3), 1700000000123)
+		f := PushFrame(7, "", data, "room \"1\"", "bob", history.MakePos(1700000000000, 3), 1700000000123)
 		h, hn, err := frame.ParseHeader(f)
 		if err != nil || hn == 0 {
 			t.Fatalf("size %d: header: %v (n %d)", size, err, hn)
@@ -34,9 +34,17 @@ func TestPushFrameIsOneFrameOfTheEnvelope(t *testing.T) {
 }
 
 func TestPushFrameWithoutPosRoomOrFrom(t *testing.T) {
-	f := PushFrame(1, []byte(`{"a":1}`), "", "", 0, 5)
+	f := PushFrame(1, "", []byte(`{"a":1}`), "", "", 0, 5)
 	_, hn, _ := frame.ParseHeader(f)
 	if got, want := string(f[hn:]), `{"type":"push","id":"m1","data":{"a":1},"ts":5}`; got != want {
+		t.Errorf("envelope %s, want %s", got, want)
+	}
+}
+
+func TestPushFrameWithTheBackendsID(t *testing.T) {
+	f := PushFrame(9, "order \"7\"", []byte(`1`), "", "", 0, 5)
+	_, hn, _ := frame.ParseHeader(f)
+	if got, want := string(f[hn:]), `{"type":"push","id":"order \"7\"","data":1,"ts":5}`; got != want {
 		t.Errorf("envelope %s, want %s", got, want)
 	}
 }
@@ -50,10 +58,10 @@ func TestTextFrameParts(t *testing.T) {
 }
 
 func BenchmarkPushFrame(b *testing.B) {
-	data := []byte(`{"text":"hello, this is a typical push of about a hundred bytes","n":12345}`)
+	data := []byte(`{"text":"hello, "", this is a typical push of about a hundred bytes","n":12345}`)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		_ = PushFrame(12345, data, "", "", history.MakePos(1700000000000, 3), 1700000000123)
+		_ = PushFrame(12345, "", data, "", "", history.MakePos(1700000000000, 3), 1700000000123)
 	}
 }
