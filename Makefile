@@ -45,11 +45,11 @@ vet:
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	$(GO) vet ./...
 
-# The race pass skips the load tests (-short); they run without the race
+# The race pass skips the load and fault tests (-short); they run without the race
 # detector, which would make them ten times slower.
 race:
 	$(GO) test -race -shuffle=on -count=1 -short ./...
-	$(GO) test -count=1 -run '^TestLoad' ./server/
+	$(GO) test -count=1 -run '^(TestLoad|TestFaults)' ./server/
 
 fuzz-smoke:
 	@for t in $(FUZZ_TARGETS); do \

@@ -256,6 +256,7 @@ func New(cfg Config, eng Engine) (*Cluster, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	opt.ClientName = "wspush-" + node // CLIENT LIST shows whose connection is whose
 	return &Cluster{
 		cfg: cfg, eng: eng, log: log, node: node, rdb: redis.NewClient(opt),
 		users: map[string]struct{}{}, rooms: map[string]struct{}{},
