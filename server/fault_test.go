@@ -480,4 +480,3 @@ func disconnectedAround(c *faultClient, t time.Time) bool {
 	}
 	return !c.since.IsZero() && !t.Before(c.since.Add(-time.Second))
 }
-
