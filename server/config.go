@@ -23,6 +23,8 @@ const (
 	DefaultMaxPending       = engine.DefaultMaxPending
 	DefaultMaxRate          = engine.DefaultMaxRate
 	DefaultMaxQueue         = engine.DefaultMaxQueue
+	// DefaultHistoryMaxBytes caps a single node's history.
+	DefaultHistoryMaxBytes = 256 << 20
 	// MaxHeaderBytes caps an upgrade request's head; past it the answer is 431.
 	MaxHeaderBytes = engine.MaxHeaderBytes
 )
@@ -114,6 +116,12 @@ type Config struct {
 	HistorySize int
 	// HistoryTTL is how long a kept message stays. Zero keeps none.
 	HistoryTTL time.Duration
+	// HistoryMaxBytes caps the memory of a single node's history (frames
+	// and their overhead, counted per stream that keeps them); past it the
+	// oldest messages of all streams go first, counted. Zero means
+	// DefaultHistoryMaxBytes. In a cluster the history is in Redis: cap it
+	// with Redis's maxmemory.
+	HistoryMaxBytes int64
 	// OfflineGrace is how long a user still counts as online (presence,
 	// GET /v1/users/{user}) after its last connection closed, so that a
 	// quick reconnect does not flap. Zero means none.
@@ -139,6 +147,9 @@ func (c Config) withDefaults() Config {
 	c.Addr, c.MaxConns, c.MaxMessage, c.HandshakeTimeout = e.Addr, e.MaxConns, e.MaxMessage, e.HandshakeTimeout
 	c.PingInterval, c.IdleTimeout, c.CloseTimeout, c.MaxPending = e.PingInterval, e.IdleTimeout, e.CloseTimeout, e.MaxPending
 	c.Loops, c.MaxRate, c.MaxData, c.MaxQueue, c.Logger = e.Loops, e.MaxRate, e.MaxData, e.MaxQueue, e.Logger
+	if c.HistoryMaxBytes <= 0 {
+		c.HistoryMaxBytes = DefaultHistoryMaxBytes
+	}
 	return c
 }
 

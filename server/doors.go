@@ -23,6 +23,9 @@ type hooks struct{ s *Server }
 
 func (h hooks) Connected(c engine.Conn, remote net.Addr, ip string) {
 	h.s.grace.Back(c.User)
+	if h.s.recent != nil {
+		h.s.recent.Back(c.User)
+	}
 	h.s.hook.Connect(c.ID, c.User, remote, ip)
 	if h.s.cl != nil {
 		h.s.cl.Note(c.User)
@@ -38,6 +41,9 @@ func (h hooks) Joined(room string) {
 func (h hooks) Left(user string, last bool) {
 	if last {
 		h.s.grace.Left(user, h.s.now())
+		if h.s.recent != nil {
+			h.s.recent.Left(user, h.s.now())
+		}
 	}
 	if h.s.cl != nil {
 		h.s.cl.Note(user)
@@ -55,7 +61,7 @@ func (h hooks) Publish(c engine.Conn, room string, data []byte) error {
 			return coded(err)
 		}
 	} else {
-		f, p := s.encode("", data, room, c.User, nil)
+		f, p := s.encode("", data, room, c.User, nil, false)
 		if err := s.eng.PostRoom(room, f, p); err != nil {
 			return err
 		}
@@ -72,7 +78,7 @@ func (h hooks) Send(c engine.Conn, to string, data []byte) error {
 		}
 	} else {
 		users := []string{to}
-		f, p := s.encode("", data, "", c.User, users)
+		f, p := s.encode("", data, "", c.User, users, false)
 		if err := s.eng.PostUsers(users, f, p); err != nil {
 			return err
 		}

@@ -61,7 +61,7 @@ func (s *Server) PushID(ctx context.Context, id string, users []string, data jso
 		res, err := s.cl.Push(ctx, id, users, data, "")
 		return PushResult(res), refused(err)
 	}
-	f, p := s.encode(id, data, "", "", users)
+	f, p := s.encode(id, data, "", "", users, true)
 	d, err := s.eng.DeliverUsers(ctx, users, f, p)
 	return PushResult{Delivered: d.Delivered, Online: d.Online, Offline: d.Offline}, refused(err)
 }
@@ -77,7 +77,7 @@ func (s *Server) PublishID(ctx context.Context, id, room string, data json.RawMe
 		res, err := s.cl.Publish(ctx, id, room, data, "")
 		return res.Delivered, refused(err)
 	}
-	f, p := s.encode(id, data, room, "", nil)
+	f, p := s.encode(id, data, room, "", nil, true)
 	n, err := s.eng.DeliverRoom(ctx, room, f, p)
 	return n, refused(err)
 }
@@ -99,10 +99,12 @@ func (s *Server) BroadcastID(ctx context.Context, id string, data json.RawMessag
 }
 
 // encode builds the frame of a message to room (or, room empty, to users)
-// and keeps it in the history, if any, with its position. Users are kept
-// online or not: the offline ones are those most likely to come back for
-// it. Broadcasts are never kept.
-func (s *Server) encode(id string, data []byte, room, from string, users []string) ([]byte, history.Pos) {
+// and keeps it in the history, if any, with its position. History is kept
+// only for streams that can use it: a user connected or gone for less
+// than the TTL (the offline ones are those most likely to come back for
+// it; a user never seen is not), a room with members here or one the
+// backend publishes to (byBackend). Broadcasts are never kept.
+func (s *Server) encode(id string, data []byte, room, from string, users []string, byBackend bool) ([]byte, history.Pos) {
 	var n uint64
 	if id == "" {
 		n = s.eng.NextID()
@@ -114,10 +116,14 @@ func (s *Server) encode(id string, data []byte, room, from string, users []strin
 	p := s.clock.Next(now)
 	f := wire.PushFrame(n, id, data, room, from, p, now.UnixMilli())
 	if room != "" {
-		s.hist.Add(history.RoomStream(room), p, f, now)
+		if byBackend || s.eng.HasRoom(room) {
+			s.hist.Add(history.RoomStream(room), p, f, now)
+		}
 	} else {
 		for _, u := range users {
-			s.hist.Add(history.UserStream(u), p, f, now)
+			if s.eng.UserConns(u) > 0 || s.recent.Within(u, now) {
+				s.hist.Add(history.UserStream(u), p, f, now)
+			}
 		}
 	}
 	return f, p

@@ -38,6 +38,9 @@ type Server struct {
 	clock history.Clock
 	cl    *cluster.Cluster // nil: a single node
 	grace *presence.Tracker
+	// recent holds the users who left within the history's TTL: their
+	// streams are kept, those of users never seen are not.
+	recent *presence.Tracker
 	hook  *webhook.Webhook // nil without a webhook
 	now   func() time.Time // the offline grace's clock: time.Now but in tests
 
@@ -70,7 +73,8 @@ func New(cfg Config) *Server {
 			store = s.cl
 		}
 	} else if cfg.HistorySize > 0 && cfg.HistoryTTL > 0 {
-		s.hist = history.NewMemory(cfg.HistorySize, cfg.HistoryTTL, s.start, s.clock.Next(s.start))
+		s.hist = history.NewMemory(cfg.HistorySize, cfg.HistoryTTL, cfg.HistoryMaxBytes, s.start, s.clock.Next(s.start))
+		s.recent = presence.New(cfg.HistoryTTL, nil)
 		store = s.hist
 	}
 	ec := cfg.engine()
@@ -151,6 +155,9 @@ func (s *Server) APIHandler() http.Handler {
 	}
 	if s.hook != nil {
 		parts = append(parts, s.hook.Collector())
+	}
+	if s.hist != nil {
+		parts = append(parts, s.hist.Collector())
 	}
 	return api.New(api.Config{Key: s.cfg.APIKey, Demo: s.cfg.Demo, Collectors: parts, Logger: s.log}, backend{s})
 }

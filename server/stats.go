@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wspush/wspush/server/internal/cluster"
+	"github.com/wspush/wspush/server/internal/history"
 )
 
 // Stats is a snapshot of the server's counters, as GET /v1/stats reports
@@ -27,6 +28,9 @@ type Stats struct {
 	Goroutines       int     `json:"goroutines"`
 	UptimeSeconds    float64 `json:"uptime_seconds"`
 	Draining         bool    `json:"draining"` // shutting down: new upgrades are refused
+	// History is what a single node's history holds, with --history-size
+	// and --history-ttl; nil otherwise (in a cluster it is in Redis).
+	History *history.Stats `json:"history,omitempty"`
 	// Cluster is the whole cluster's view, with --redis; nil otherwise.
 	Cluster *ClusterStats `json:"cluster,omitempty"`
 }
@@ -56,6 +60,10 @@ func (s *Server) Stats() Stats {
 	}
 	if s.cl != nil {
 		st.Cluster = s.cl.Stats()
+	}
+	if s.hist != nil {
+		hs := s.hist.Stats()
+		st.History = &hs
 	}
 	for _, n := range k.Rejected {
 		st.UpgradesRejected += n

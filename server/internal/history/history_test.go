@@ -39,7 +39,7 @@ func TestPosRoundTripsAndOrders(t *testing.T) {
 func TestHistoryKeepsTheLastSizeAndReportsTheFloor(t *testing.T) {
 	now := time.UnixMilli(1700000000000)
 	start := MakePos(now.UnixMilli(), 0)
-	h := NewMemory(3, time.Minute, now, start)
+	h := NewMemory(3, time.Minute, 0, now, start)
 	var ps []Pos
 	for i := range 5 {
 		p := MakePos(now.UnixMilli(), uint64(i+1))
@@ -79,7 +79,7 @@ func TestRecoverAStoreThatFailedIsAGapWithoutPosition(t *testing.T) {
 
 func TestMemoryReadSkipsJoinOnlyRooms(t *testing.T) {
 	now := time.Now()
-	h := NewMemory(4, time.Minute, now, 1)
+	h := NewMemory(4, time.Minute, 0, now, 1)
 	p := MakePos(now.UnixMilli(), 1)
 	h.Add(RoomStream("chat"), p, []byte("x"), now)
 	h.Add(UserStream("al"), p, []byte("y"), now)
@@ -88,8 +88,8 @@ func TestMemoryReadSkipsJoinOnlyRooms(t *testing.T) {
 	if len(got) != 2 || got[0].Room != "" || got[1].Room != "chat" || len(got[1].Entries) != 1 || got[1].Last != p {
 		t.Fatalf("%+v", got)
 	}
-	if n, b := h.Streams(); n != 2 || b != 2 {
-		t.Fatalf("streams %d bytes %d", n, b)
+	if st := h.Stats(); st.Streams != 2 || st.Entries != 2 || st.Bytes != 2*(1+entryOverhead) {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
@@ -104,7 +104,7 @@ func BenchmarkHistoryAdd(b *testing.B) {
 	}
 	frame := make([]byte, 100)
 	now := time.Now()
-	h := NewMemory(64, time.Hour, now, 1)
+	h := NewMemory(64, time.Hour, 0, now, 1)
 	var c Clock
 	before := heapInUse()
 	b.ReportAllocs()
@@ -123,4 +123,54 @@ func heapInUse() int64 {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc)
+}
+
+// Past its byte cap the history drops the oldest entries of all streams
+// first, raises their floors (a resume from before them is a gap) and
+// counts them; its bytes stay under the cap.
+func TestMemoryCapEvictsTheOldestAcrossStreams(t *testing.T) {
+	now := time.Now()
+	frame := make([]byte, 100)
+	per := int64(len(frame) + entryOverhead)
+	h := NewMemory(1000, time.Hour, 10*per, now, 1)
+	var ps []Pos
+	for i := range 25 {
+		p := MakePos(now.UnixMilli(), uint64(i+1))
+		ps = append(ps, p)
+		h.Add("u:"+strconv.Itoa(i%3), p, frame, now)
+		if b := h.Stats().Bytes; b > 10*per {
+			t.Fatalf("after %d adds: %d bytes, over the cap of %d", i+1, b, 10*per)
+		}
+	}
+	st := h.Stats()
+	if st.Entries != 10 || st.Evicted != 15 {
+		t.Fatalf("stats %+v, want 10 entries kept and 15 evicted", st)
+	}
+	// The 15 oldest went, whatever their stream: the first stream kept
+	// now starts after ps[14].
+	for s := range 3 {
+		rd := h.Since("u:"+strconv.Itoa(s), 0, now)
+		if len(rd.Entries) == 0 || rd.Entries[0].Pos <= ps[14] || rd.Floor < ps[12] {
+			t.Fatalf("stream %d: first %v floor %v", s, rd.Entries[0].Pos, rd.Floor)
+		}
+	}
+	if r := Recover(Want{After: ps[5]}, h.Since("u:0", ps[5], now)); !r.Gap {
+		t.Fatalf("a resume from an evicted position: %+v, want a gap", r)
+	}
+}
+
+// Entries that leave by a stream's own size or TTL are not counted twice:
+// the eviction queue skips them, and stays bounded.
+func TestMemoryQueueStaysBoundedWithoutEvictions(t *testing.T) {
+	now := time.Now()
+	h := NewMemory(2, time.Hour, 1<<30, now, 1)
+	for i := range 50000 {
+		h.Add("u:a", MakePos(now.UnixMilli(), uint64(i+1)), []byte("x"), now)
+	}
+	h.qmu.Lock()
+	q := len(h.q) - h.head
+	h.qmu.Unlock()
+	if st := h.Stats(); st.Entries != 2 || st.Evicted != 0 || q > 2*2+1024+1 {
+		t.Fatalf("stats %+v, queue %d", st, q)
+	}
 }
