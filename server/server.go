@@ -41,8 +41,8 @@ type Server struct {
 	// recent holds the users who left within the history's TTL: their
 	// streams are kept, those of users never seen are not.
 	recent *presence.Tracker
-	hook  *webhook.Webhook // nil without a webhook
-	now   func() time.Time // the offline grace's clock: time.Now but in tests
+	hook   *webhook.Webhook // nil without a webhook
+	now    func() time.Time // the offline grace's clock: time.Now but in tests
 
 	api     *http.Server
 	apiAddr net.Addr
