@@ -90,6 +90,9 @@ func (s *Server) APIHandler() http.Handler {
 // ServeHTTP checks the API key, then routes. /healthz stays open for load
 // balancers.
 func (a *apiHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !a.checkKeyless(w, r) {
+		return
+	}
 	if a.s.cfg.APIKey != "" && r.URL.Path != "/healthz" {
 		if msg := a.checkKey(r.Header.Get("Authorization")); msg != "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="wspush"`)

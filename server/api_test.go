@@ -46,6 +46,9 @@ func (a *apiClient) call(method, path, body string) (int, http.Header, string) {
 	if a.key != "" {
 		req.Header.Set("Authorization", "Bearer "+a.key)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := a.hc.Do(req)
 	if err != nil {
 		a.t.Fatalf("%s %s: %v", method, path, err)

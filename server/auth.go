@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"path"
@@ -98,12 +97,10 @@ func (s *Server) authenticate(hs *handshake) (identity, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
 		return []byte(s.cfg.JWTSecret), nil
-	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithLeeway(5*time.Second))
+	}, s.cfg.jwtOptions()...)
 	switch {
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return identity{}, errExpiredToken
 	case err != nil:
-		return identity{}, errBadToken
+		return identity{}, tokenError(err)
 	case c.Subject == "":
 		return identity{}, errNoSubject
 	case !validName(c.Subject):
@@ -117,21 +114,30 @@ func (s *Server) authenticate(hs *handshake) (identity, error) {
 }
 
 // checkOrigin applies --origins to a browser's Origin header. Clients that
-// send none (mini-programs, servers) pass.
+// send none (mini-programs, servers) pass. A pattern with a scheme
+// ("https://*.example.com") is matched against the whole origin; one
+// without ("*.example.com") against the host of an https origin only, or
+// of an http one on loopback (localhost development), so that a page
+// served over plain http, which anyone on its path can rewrite, does not
+// pass for the https site.
 func (s *Server) checkOrigin(origin []byte) error {
 	if len(s.cfg.Origins) == 0 || len(origin) == 0 {
 		return nil
 	}
 	o := string(origin)
-	host := o
-	if u, err := url.Parse(o); err == nil && u.Host != "" {
-		host = u.Host
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return errOrigin
 	}
+	hostOK := u.Scheme == "https" || (u.Scheme == "http" && loopbackHost(u.Hostname()))
 	for _, p := range s.cfg.Origins {
-		if ok, _ := path.Match(p, o); ok {
-			return nil
+		if strings.Contains(p, "://") {
+			if ok, _ := path.Match(p, o); ok {
+				return nil
+			}
+			continue
 		}
-		if ok, _ := path.Match(p, host); ok {
+		if ok, _ := path.Match(p, u.Host); ok && hostOK {
 			return nil
 		}
 	}
@@ -139,15 +145,10 @@ func (s *Server) checkOrigin(origin []byte) error {
 }
 
 // validName reports whether a user id or room name is acceptable: 1 to 128
-// bytes of valid UTF-8 without control characters.
+// bytes of valid UTF-8 whose every character is visible (names.go).
 func validName(s string) bool {
 	if len(s) == 0 || len(s) > 128 {
 		return false
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r == 0xfffd {
-			return false
-		}
-	}
-	return true
+	return visible(s)
 }

@@ -181,7 +181,8 @@ type nodeStats struct {
 func redisOptions(url string) (*redis.Options, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("server: --redis %q: %w", url, err)
+		// The parser's error repeats the URL, password included.
+		return nil, fmt.Errorf("server: --redis %q: %s", RedactURL(url), scrubURLSecret(err.Error(), url))
 	}
 	opt.DialTimeout = redisWait
 	opt.ReadTimeout = redisWait

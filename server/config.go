@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
 	"syscall"
 	"time"
@@ -13,7 +14,7 @@ import (
 
 // Defaults for the zero values of Config.
 const (
-	DefaultAddr             = ":8080"
+	DefaultAddr             = "127.0.0.1:8080"
 	DefaultMaxMessage       = 64 << 10
 	DefaultHandshakeTimeout = 5 * time.Second
 	DefaultPingInterval     = 25 * time.Second
@@ -28,7 +29,8 @@ const (
 // Config configures a Server. The zero value works: every field documents
 // what zero means.
 type Config struct {
-	// Addr is the WebSocket listener, host:port. Empty means ":8080".
+	// Addr is the WebSocket listener, host:port. Empty means
+	// "127.0.0.1:8080": loopback, where development mode is safe.
 	// Port 0 picks a free port; Server.Addr reports it.
 	Addr string
 	// APIAddr is the HTTP API listener (host:port) for the backend: pushes,
@@ -117,6 +119,33 @@ type Config struct {
 	Node string
 	// Logger receives server logs. Nil discards them.
 	Logger *slog.Logger
+
+	// Trust boundaries (trust.go, docs/security.md).
+
+	// Insecure allows development mode (no JWTSecret: clients name their
+	// user with ?user=) on a listener other hosts can reach. False refuses
+	// to start that way.
+	Insecure bool
+	// JWTAudience, when set, must be one of a token's aud values.
+	JWTAudience string
+	// JWTIssuer, when set, must be a token's iss.
+	JWTIssuer string
+	// JWTRequireExp refuses tokens without an exp claim. False lets a
+	// token without one stay valid for as long as the connection lasts.
+	JWTRequireExp bool
+	// TrustedProxies are the peers whose X-Forwarded-For and X-Real-IP
+	// name the client's address. Nil means loopback only (a proxy on the
+	// same host); an empty non-nil list trusts no one.
+	TrustedProxies []netip.Prefix
+	// APIMaxConns caps the HTTP API's open connections; past it the oldest
+	// idle keep-alive connection is closed, or, if none is idle, the new
+	// one is answered 503. Zero derives it from the open-files limit
+	// (fdbudget.go).
+	APIMaxConns int
+	// APIReadTimeout bounds reading one API request, head and body: a body
+	// trickled or promised by Content-Length and never sent is cut off by
+	// then. Zero means 30s.
+	APIReadTimeout time.Duration
 }
 
 // withDefaults returns c with every zero field set to its default.
@@ -195,6 +224,9 @@ func (c Config) Validate() error {
 		if _, err := redisOptions(c.Redis); err != nil {
 			return err
 		}
+	}
+	if err := c.validateTrust(); err != nil {
+		return err
 	}
 	return c.Webhook.Validate()
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"time"
 
@@ -199,11 +200,14 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, q...)
 }
 
-// ticksAt converts a wall-clock time to the server's tick count.
+// ticksAt converts a wall-clock time to the server's tick count. A time
+// past what the 32-bit count reaches (13.6 years of ticks after the start)
+// is the count's last value: converting it modulo 2^32 once made a token
+// valid until 2040 expire within seconds.
 func (s *Server) ticksAt(t time.Time) uint32 {
 	d := t.Sub(s.start)
 	if d < 0 {
 		return 0
 	}
-	return uint32(d / tick)
+	return uint32(min(d/tick, math.MaxUint32))
 }

@@ -61,6 +61,10 @@ type Server struct {
 
 	pool   *pool.Pool
 	events *webhook // client events to the backend; nil without a webhook
+
+	// Descriptor budget (fdbudget.go, apilimits.go).
+	apiConns  *apiConns // the API listener's cap; nil without an API
+	refusedWS refusedAccepts
 }
 
 // New returns a Server for cfg, with defaults filled in.
@@ -68,7 +72,7 @@ func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	limit := openFilesLimit()
 	s := &Server{
-		acceptCap: int64(min(cfg.MaxConns+fdReserve(cfg.MaxConns), limit-fdReserve(limit)/2)),
+		acceptCap: int64(min(cfg.MaxConns+fdReserve(cfg.MaxConns), limit-fdReserve(limit)/2, max(cfg.budget(limit).ws, 1))),
 		cfg:       cfg,
 		log:       cfg.Logger,
 		start:     time.Now(),
@@ -93,6 +97,8 @@ func (s *Server) Serve() error {
 	if err := s.cfg.Validate(); err != nil {
 		return err
 	}
+	s.warnTrust()
+	s.logBudget()
 	if s.cl != nil {
 		s.cl.start()
 	}
@@ -103,7 +109,7 @@ func (s *Server) Serve() error {
 			return fmt.Errorf("server: API listen on %s: %w", s.cfg.APIAddr, err)
 		}
 		s.apiAddr = ln.Addr()
-		s.api = &http.Server{Handler: s.APIHandler(), ReadHeaderTimeout: 10 * time.Second}
+		s.api, ln = s.apiServer(ln)
 		go func() {
 			if err := s.api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("API server stopped", "err", err)
@@ -223,6 +229,7 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 				s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
 			}
 		}
+		s.limitBacklog(fd)
 		_ = unix.Close(fd)
 	}
 	close(s.ready)
@@ -239,6 +246,7 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() || s.tcp.Load() >= s.acceptCap {
 		s.rejected(http.StatusServiceUnavailable)
 		s.closes[ReasonRejected].Add(1)
+		s.refusedWS.refused(s.log, s.tcp.Load(), s.acceptCap)
 		return appendHTTPError(nil, 503, "unavailable", "the server is at its connection limit", ""), gnet.Close
 	}
 	c := &conn{gc: gc, l: l, seen: l.now, fd: int32(gc.Fd())}

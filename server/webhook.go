@@ -48,8 +48,13 @@ const (
 var DefaultWebhookEvents = []string{EventPublish, EventSend, EventConnect, EventDisconnect, EventOffline}
 
 // WebhookSignatureHeader carries "sha256=" and the lowercase hex
-// HMAC-SHA256 of the request body under WebhookConfig.Secret.
+// HMAC-SHA256, under WebhookConfig.Secret, of the WebhookTimestampHeader's
+// value, a dot and the request body (Sign).
 const WebhookSignatureHeader = "X-Wspush-Signature"
+
+// WebhookTimestampHeader carries the Unix time in seconds at which a
+// signed request was sent; it is part of what is signed.
+const WebhookTimestampHeader = "X-Wspush-Timestamp"
 
 // Defaults for the zero values of WebhookConfig.
 const (
@@ -148,7 +153,7 @@ func (c WebhookConfig) Validate() error {
 		return nil
 	}
 	if !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://") {
-		return fmt.Errorf("server: webhook URL %q: want http:// or https://", c.URL)
+		return fmt.Errorf("server: webhook URL %q: want http:// or https://", RedactURL(c.URL))
 	}
 	_, err := kindsOf(c.Events)
 	return err
@@ -249,7 +254,7 @@ func newWebhook(s *Server, cfg WebhookConfig) *webhook {
 		kinds:  kinds,
 		s:      s,
 		q:      make(chan *event, cfg.Queue),
-		client: &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{MaxIdleConns: 2, IdleConnTimeout: 90 * time.Second}},
+		client: webhookClient(cfg.Timeout),
 		prefix: hex.EncodeToString(id[:]),
 		grace:  s.cfg.OfflineGrace,
 		quit:   make(chan struct{}),
@@ -270,7 +275,7 @@ func (w *webhook) connect(c *conn) {
 		return
 	}
 	w.enqueue(&event{kind: evConnect, conn: c.sess.m.ID(), user: c.sess.m.User,
-		remote: c.gc.RemoteAddr(), ip: string(c.l.hs.realIP)}, nil)
+		remote: c.gc.RemoteAddr(), ip: c.l.s.clientIP(c.gc.RemoteAddr(), &c.l.hs)}, nil)
 }
 
 // disconnect queues the disconnect event of c, which has closed and left
@@ -335,7 +340,7 @@ func (w *webhook) drop() {
 	n := w.dropped.Add(1)
 	if w.logDue() {
 		w.s.log.Warn("webhook: queue full, dropping events: the backend is too slow or down",
-			"url", w.cfg.URL, "dropped_total", n, "queued", len(w.q), "queue_bytes", w.bytes.Load())
+			"url", RedactURL(w.cfg.URL), "dropped_total", n, "queued", len(w.q), "queue_bytes", w.bytes.Load())
 	}
 }
 
@@ -499,13 +504,9 @@ func (w *webhook) release(batch []*event) []*event {
 // post sends one batch, retrying with backoff while the backend fails.
 func (w *webhook) post(batch []*event) {
 	body := w.encode(batch)
-	sig := ""
-	if w.cfg.Secret != "" {
-		sig = "sha256=" + Sign([]byte(w.cfg.Secret), body)
-	}
 	backoff := webhookBackoff
 	for attempt := 0; ; attempt++ {
-		status, err := w.request(body, sig)
+		status, err := w.request(body)
 		if err == nil && status/100 == 2 {
 			w.sent.Add(int64(len(batch)))
 			return
@@ -514,7 +515,7 @@ func (w *webhook) post(batch []*event) {
 		if !retry || attempt >= w.cfg.Retries || w.ctx.Err() != nil {
 			n := w.failed.Add(int64(len(batch)))
 			if w.logDue() {
-				w.s.log.Warn("webhook: events not delivered", "url", w.cfg.URL, "status", status,
+				w.s.log.Warn("webhook: events not delivered", "url", RedactURL(w.cfg.URL), "status", status,
 					"err", err, "attempts", attempt+1, "failed_total", n)
 			}
 			return
@@ -530,22 +531,25 @@ func (w *webhook) post(batch []*event) {
 	}
 }
 
-// request POSTs body once and returns the status.
-func (w *webhook) request(body []byte, sig string) (int, error) {
+// request POSTs body once, signed with the time of this attempt, and
+// returns the status.
+func (w *webhook) request(body []byte) (int, error) {
 	req, err := http.NewRequestWithContext(w.ctx, http.MethodPost, w.cfg.URL, bytes.NewReader(body))
 	if err != nil {
 		w.requests[3].Add(1)
-		return 0, err
+		return 0, redactErr(err, w.cfg.URL)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "wspush")
-	if sig != "" {
-		req.Header.Set(WebhookSignatureHeader, sig)
+	if w.cfg.Secret != "" {
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		req.Header.Set(WebhookTimestampHeader, ts)
+		req.Header.Set(WebhookSignatureHeader, "sha256="+Sign([]byte(w.cfg.Secret), ts, body))
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
 		w.requests[3].Add(1)
-		return 0, err
+		return 0, redactErr(err, w.cfg.URL)
 	}
 	// Read a little of the answer so that the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -624,11 +628,15 @@ func (w *webhook) appendEvent(b []byte, e *event) []byte {
 	return append(b, '}')
 }
 
-// Sign returns the lowercase hex HMAC-SHA256 of body under secret: what a
-// backend compares, in constant time, with the WebhookSignatureHeader
-// after its "sha256=" prefix.
-func Sign(secret, body []byte) string {
+// Sign returns the lowercase hex HMAC-SHA256 under secret of timestamp,
+// a dot and body: what a backend compares, in constant time, with the
+// WebhookSignatureHeader after its "sha256=" prefix, timestamp being the
+// WebhookTimestampHeader. Signing the time lets the backend refuse a
+// request replayed later (docs/webhook.md).
+func Sign(secret []byte, timestamp string, body []byte) string {
 	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(timestamp))
+	m.Write([]byte{'.'})
 	m.Write(body)
 	return hex.EncodeToString(m.Sum(nil))
 }

@@ -1,0 +1,195 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// The trust boundaries of a server's configuration: who may name a user,
+// which tokens count, which secrets may show up in logs. docs/security.md
+// describes them for users.
+
+// MinJWTSecret is the shortest JWTSecret accepted, in bytes. RFC 7518
+// 3.2: "A key of the same size as the hash output (for instance, 256 bits
+// for "HS256") or larger MUST be used with this algorithm."
+const MinJWTSecret = 32
+
+// Auth modes, as Stats.Auth and /healthz report them.
+const (
+	AuthJWT         = "jwt"         // every connection proves its user with a token
+	AuthDevelopment = "development" // connections name their user with ?user=
+	AuthEcho        = "echo"        // echo mode: no users at all
+)
+
+// AuthMode says how connections are identified: AuthJWT, AuthDevelopment
+// or AuthEcho.
+func (c Config) AuthMode() string {
+	switch {
+	case c.Echo:
+		return AuthEcho
+	case c.JWTSecret == "":
+		return AuthDevelopment
+	}
+	return AuthJWT
+}
+
+// validateTrust refuses the configurations that would let outsiders be
+// whoever they like.
+func (c Config) validateTrust() error {
+	addr := c.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	if c.AuthMode() == AuthDevelopment && !c.Insecure && !loopback(addr) {
+		return fmt.Errorf("server: --addr %s is reachable from other hosts, and without --jwt-secret anyone there could connect as any user with ?user=: "+
+			"set --jwt-secret (or WSPUSH_JWT_SECRET), listen on loopback (--addr 127.0.0.1:8080), "+
+			"or pass --insecure if this network is yours alone (docs/security.md)", addr)
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < MinJWTSecret {
+		return fmt.Errorf("server: --jwt-secret is %d bytes; HS256 needs at least %d (RFC 7518 3.2): generate one with `openssl rand -base64 48`",
+			len(c.JWTSecret), MinJWTSecret)
+	}
+	if c.APIMaxConns < 0 || c.APIReadTimeout < 0 {
+		return errors.New("server: limits cannot be negative")
+	}
+	if b := c.budget(openFilesLimit()); b.ws < 16 {
+		return fmt.Errorf("server: the open-files limit %d leaves %d descriptors for WebSocket connections after the API (%d), webhook, Redis and accept bursts (%d): raise it (ulimit -n, LimitNOFILE) or lower --api-max-conns",
+			b.limit, b.ws, b.api, b.burst)
+	}
+	return nil
+}
+
+// warnTrust logs, once at start, what an operator should know about the
+// configuration's trust: development mode loudly, missing secrets.
+func (s *Server) warnTrust() {
+	c := s.cfg
+	if c.AuthMode() == AuthDevelopment {
+		msg := "DEVELOPMENT MODE: no --jwt-secret, so every connection is trusted to name its user with ?user=; never expose this to users"
+		if c.Insecure {
+			msg = "DEVELOPMENT MODE ON A NON-LOOPBACK LISTENER (--insecure): anyone who reaches " + c.Addr + " can connect as any user with ?user="
+		}
+		s.log.Warn(msg, "addr", c.Addr, "auth", AuthDevelopment)
+	}
+	if c.Webhook.URL != "" && c.Webhook.Secret == "" {
+		s.log.Warn("webhook without --webhook-secret: the backend cannot tell wspush's events from forged ones", "url", RedactURL(c.Webhook.URL))
+	}
+	if c.Redis != "" {
+		if u, err := url.Parse(c.Redis); err == nil {
+			if _, ok := u.User.Password(); !ok {
+				s.log.Warn("--redis has no password: whoever reaches that Redis can push to every client and kick any user (docs/security.md)", "redis", RedactURL(c.Redis))
+			}
+		}
+	}
+}
+
+// jwtLeeway is the clock skew allowed between the backend that signs
+// tokens and this server.
+const jwtLeeway = 5 * time.Second
+
+// jwtOptions are the parser's checks of a token beyond its signature.
+func (c Config) jwtOptions() []jwt.ParserOption {
+	// Only HS256: "none" and the RS/HS key confusion never get a key.
+	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{"HS256"}), jwt.WithLeeway(jwtLeeway)}
+	if c.JWTAudience != "" {
+		opts = append(opts, jwt.WithAudience(c.JWTAudience))
+	}
+	if c.JWTIssuer != "" {
+		opts = append(opts, jwt.WithIssuer(c.JWTIssuer))
+	}
+	if c.JWTRequireExp {
+		opts = append(opts, jwt.WithExpirationRequired())
+	}
+	return opts
+}
+
+// tokenError maps a parser error to the upgrade's rejection.
+func tokenError(err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return errExpiredToken
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return errTokenAudience
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return errTokenIssuer
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		// The parser names the claim: "aud claim is required".
+		switch msg := err.Error(); {
+		case strings.Contains(msg, "aud claim"):
+			return errTokenAudience
+		case strings.Contains(msg, "iss claim"):
+			return errTokenIssuer
+		}
+		return errTokenNoExp
+	}
+	return errBadToken
+}
+
+var (
+	errTokenAudience = reject(401, "the token's aud does not name this server's --jwt-audience")
+	errTokenIssuer   = reject(401, "the token's iss is not this server's --jwt-issuer")
+	errTokenNoExp    = reject(401, "the token has no exp claim, which this server requires")
+)
+
+// RedactURL hides what a URL may carry as a secret: the password of its
+// userinfo and the values of its query (...?token=SECRET). A string that
+// does not parse is hidden whole after its scheme.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		scheme, _, ok := strings.Cut(s, "://")
+		if !ok {
+			return "<redacted>"
+		}
+		return scheme + "://<redacted>"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "redacted")
+		}
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"redacted"}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// scrubURLSecret removes the password of URL raw from msg, in both its
+// raw and decoded forms: error texts of URL parsers repeat their input.
+func scrubURLSecret(msg, raw string) string {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return msg
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return msg
+	}
+	_, pass, ok := strings.Cut(rest[:at], ":")
+	if !ok || pass == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, pass, "redacted")
+	if dec, err := url.PathUnescape(pass); err == nil && dec != "" {
+		msg = strings.ReplaceAll(msg, dec, "redacted")
+	}
+	return msg
+}
+
+// loopbackHost reports whether host (no port) names this machine only.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	return err == nil && a.Unmap().IsLoopback()
+}
