@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -78,6 +79,8 @@ func TestAPIConnectionCapClosesIdleThenRefuses(t *testing.T) {
 		}
 		idle = append(idle, c)
 	}
+	// net/http marks a connection idle just after it writes the answer.
+	waitIdle(t, s, 3)
 	// At the cap, a new connection takes the place of the oldest idle one.
 	fourth := dialAPI(t, s)
 	if st := fourth.get("/healthz"); st != 200 {
@@ -86,6 +89,7 @@ func TestAPIConnectionCapClosesIdleThenRefuses(t *testing.T) {
 	if !idle[0].closed(5 * time.Second) {
 		t.Fatal("the oldest idle connection is still open")
 	}
+	waitIdle(t, s, 3)
 	// Connections busy sending a request are never closed for another:
 	// with the cap full of them, the next one is answered 503.
 	for range 3 {
@@ -164,4 +168,23 @@ func TestFdBudgetKeepsTheAPIOutOfTheWebSocketShare(t *testing.T) {
 	if err := (Config{APIAddr: "127.0.0.1:0", APIMaxConns: 100000}).Validate(); err == nil || !strings.Contains(err.Error(), "open-files limit") {
 		t.Fatalf("an API cap above the limit: %v", err)
 	}
+}
+
+// waitIdle waits until the API's cap counts n idle connections.
+func waitIdle(t *testing.T, s *Server, n int) {
+	t.Helper()
+	waitFor(t, 5*time.Second, func() error {
+		s.apiConns.mu.Lock()
+		defer s.apiConns.mu.Unlock()
+		idle := 0
+		for _, c := range s.apiConns.open {
+			if c.idle {
+				idle++
+			}
+		}
+		if idle != n {
+			return fmt.Errorf("%d idle API connections, want %d", idle, n)
+		}
+		return nil
+	})
 }
