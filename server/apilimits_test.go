@@ -92,11 +92,13 @@ func TestAPIConnectionCapClosesIdleThenRefuses(t *testing.T) {
 	waitIdle(t, s, 3)
 	// Connections busy sending a request are never closed for another:
 	// with the cap full of them, the next one is answered 503.
+	var busy []*rawAPIConn
 	for range 3 {
 		c := dialAPI(t, s)
 		if err := c.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"); err != nil {
 			t.Fatal(err)
 		}
+		busy = append(busy, c)
 	}
 	waitFor(t, 5*time.Second, func() error {
 		if n := s.apiConns.count(); n != 3 {
@@ -113,6 +115,22 @@ func TestAPIConnectionCapClosesIdleThenRefuses(t *testing.T) {
 	}
 	if st := s.Stats(); st.APIConnsRefused != 1 || st.APIConns != 3 {
 		t.Fatalf("stats: %d refused, %d open", st.APIConnsRefused, st.APIConns)
+	}
+	// /metrics says the same; a keep-alive client would wait for a slot,
+	// so this one reads through a fresh connection after one busy closes.
+	busy[0].nc.Close()
+	waitFor(t, 5*time.Second, func() error {
+		if n := s.apiConns.count(); n != 2 {
+			return fmt.Errorf("%d open", n)
+		}
+		return nil
+	})
+	_, _, metrics := newAPIClient(t, s, "").call("GET", "/metrics", "")
+	for _, want := range []string{`wspush_api_connections_refused_total{action="refused"} 1`,
+		`wspush_api_connections_refused_total{action="idle_closed"} 4`, "wspush_development_mode 1", `wspush_fd_budget{share="api"} 3`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
 

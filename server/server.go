@@ -246,7 +246,9 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() || s.tcp.Load() >= s.acceptCap {
 		s.rejected(http.StatusServiceUnavailable)
 		s.closes[ReasonRejected].Add(1)
-		s.refusedWS.refused(s.log, s.tcp.Load(), s.acceptCap)
+		if !s.draining.Load() {
+			s.refusedWS.refused(s.log, s.tcp.Load(), s.acceptCap)
+		}
 		return appendHTTPError(nil, 503, "unavailable", "the server is at its connection limit", ""), gnet.Close
 	}
 	c := &conn{gc: gc, l: l, seen: l.now, fd: int32(gc.Fd())}
