@@ -157,6 +157,9 @@ func printConfig(w io.Writer, f *serveFlags) error {
 		}
 		fmt.Fprintf(&b, "%s: %s\n", name, v)
 	})
+	for _, w := range f.cfg.TrustWarnings() {
+		fmt.Fprintf(&b, "# warning: %s\n", w)
+	}
 	_, err := w.Write(b.Bytes())
 	return err
 }

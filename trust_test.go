@@ -66,6 +66,9 @@ func TestCheckConfigHidesTheWebhookSecrets(t *testing.T) {
 			t.Errorf("output lacks %s:\n%s", want, out)
 		}
 	}
+	if !strings.Contains(string(out), "# warning: the webhook https://user:redacted@backend.internal/hook?token=redacted has no --webhook-secret") {
+		t.Errorf("no warning about the unsigned webhook:\n%s", out)
+	}
 	out, err = command(t, "serve", "--check-config", "--redis", "redis://u:RPASS@host:notaport/0").CombinedOutput()
 	if err == nil || strings.Contains(string(out), "RPASS") {
 		t.Fatalf("a bad --redis: %v, output %s", err, out)

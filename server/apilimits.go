@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -43,6 +44,9 @@ func (s *Server) apiServer(ln net.Listener) (*http.Server, net.Listener) {
 		IdleTimeout:    apiIdleTimeout,
 		MaxHeaderBytes: apiMaxHeaderBytes,
 		ConnState:      c.state,
+		// net/http's own complaints (a panicking handler, a bad write)
+		// go to the server's log, not to the standard logger.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}, c
 }
 

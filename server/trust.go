@@ -68,24 +68,39 @@ func (c Config) validateTrust() error {
 // warnTrust logs, once at start, what an operator should know about the
 // configuration's trust: development mode loudly, missing secrets.
 func (s *Server) warnTrust() {
-	c := s.cfg
+	for _, w := range s.cfg.TrustWarnings() {
+		s.log.Warn(w, "auth", s.cfg.AuthMode())
+	}
+}
+
+// TrustWarnings are what an operator should know about c's trust, one
+// sentence each, with secrets redacted: development mode, an unsigned
+// webhook, a Redis without a password. serve logs them at start and
+// --check-config prints them.
+func (c Config) TrustWarnings() []string {
+	var ws []string
 	if c.AuthMode() == AuthDevelopment {
-		msg := "DEVELOPMENT MODE: no --jwt-secret, so every connection is trusted to name its user with ?user=; never expose this to users"
-		if c.Insecure {
-			msg = "DEVELOPMENT MODE ON A NON-LOOPBACK LISTENER (--insecure): anyone who reaches " + c.Addr + " can connect as any user with ?user="
+		addr := c.Addr
+		if addr == "" {
+			addr = DefaultAddr
 		}
-		s.log.Warn(msg, "addr", c.Addr, "auth", AuthDevelopment)
+		if loopback(addr) {
+			ws = append(ws, "DEVELOPMENT MODE: no --jwt-secret, so every connection on "+addr+" is trusted to name its user with ?user=; never expose this to users")
+		} else {
+			ws = append(ws, "DEVELOPMENT MODE ON A NON-LOOPBACK LISTENER (--insecure): anyone who reaches "+addr+" can connect as any user with ?user=")
+		}
 	}
 	if c.Webhook.URL != "" && c.Webhook.Secret == "" {
-		s.log.Warn("webhook without --webhook-secret: the backend cannot tell wspush's events from forged ones", "url", RedactURL(c.Webhook.URL))
+		ws = append(ws, "the webhook "+RedactURL(c.Webhook.URL)+" has no --webhook-secret: the backend cannot tell wspush's events from forged ones")
 	}
 	if c.Redis != "" {
 		if u, err := url.Parse(c.Redis); err == nil {
 			if _, ok := u.User.Password(); !ok {
-				s.log.Warn("--redis has no password: whoever reaches that Redis can push to every client and kick any user (docs/security.md)", "redis", RedactURL(c.Redis))
+				ws = append(ws, "--redis "+RedactURL(c.Redis)+" has no password: whoever reaches that Redis can push to every client and kick any user (docs/security.md)")
 			}
 		}
 	}
+	return ws
 }
 
 // jwtLeeway is the clock skew allowed between the backend that signs

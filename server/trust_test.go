@@ -367,7 +367,7 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	if strings.Contains(out, "hunter2") || strings.Contains(out, "QUERY-SECRET") {
 		t.Fatalf("a secret in the logs:\n%s", out)
 	}
-	if !strings.Contains(out, "without --webhook-secret") {
+	if !strings.Contains(out, "has no --webhook-secret") {
 		t.Fatalf("no warning about the unsigned webhook:\n%s", out)
 	}
 
@@ -404,7 +404,7 @@ func TestRedisWithoutPasswordWarns(t *testing.T) {
 	var logs logBuf
 	s := New(Config{Redis: "redis://127.0.0.1:1/0", Logger: logs.logger()})
 	s.warnTrust()
-	if !strings.Contains(logs.String(), "--redis has no password") {
+	if !strings.Contains(logs.String(), "has no password") {
 		t.Fatalf("logs: %s", logs.String())
 	}
 	var quiet logBuf
