@@ -154,7 +154,7 @@ func (c Config) withDefaults() Config {
 		c.Addr = DefaultAddr
 	}
 	if c.MaxConns <= 0 {
-		c.MaxConns = DefaultMaxConns()
+		c.MaxConns = c.defaultMaxConns()
 	}
 	if c.MaxMessage <= 0 {
 		c.MaxMessage = DefaultMaxMessage

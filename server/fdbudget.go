@@ -60,6 +60,14 @@ func (c Config) budget(limit int) fdBudget {
 	return b
 }
 
+// defaultMaxConns is the upgraded-connection cap of a zero MaxConns: what
+// the open-files limit allows (DefaultMaxConns), within the WebSocket
+// share of the budget less a sixteenth for handshakes in progress.
+func (c Config) defaultMaxConns() int {
+	ws := c.budget(openFilesLimit()).ws
+	return max(min(DefaultMaxConns(), ws-ws/16), 1)
+}
+
 // DefaultAPIMaxConns is the API's connection cap for an open-files limit:
 // a sixteenth of it, from 16 to 1024. A backend needs a few connections
 // per process that calls the API.
