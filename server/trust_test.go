@@ -401,17 +401,24 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 }
 
 func TestRedisWithoutPasswordWarns(t *testing.T) {
-	var logs logBuf
-	s := New(Config{Redis: "redis://127.0.0.1:1/0", Logger: logs.logger()})
-	s.warnTrust()
-	if !strings.Contains(logs.String(), "has no password") {
-		t.Fatalf("logs: %s", logs.String())
+	warned := func(c Config) bool {
+		for _, w := range c.TrustWarnings() {
+			if strings.Contains(w, "has no password") {
+				return true
+			}
+		}
+		return false
 	}
-	var quiet logBuf
-	s = New(Config{Redis: "redis://:pw@127.0.0.1:1/0", Logger: quiet.logger()})
-	s.warnTrust()
-	if strings.Contains(quiet.String(), "no password") {
-		t.Fatalf("warned with a password: %s", quiet.String())
+	if !warned(Config{Redis: "redis://127.0.0.1:1/0"}) {
+		t.Fatal("no warning for a Redis without a password")
+	}
+	if warned(Config{Redis: "redis://:pw@127.0.0.1:1/0"}) {
+		t.Fatal("a warning with a password")
+	}
+	for _, w := range (Config{Redis: "redis://user@10.0.0.5:6379/0?dial_timeout=1s"}).TrustWarnings() {
+		if !strings.Contains(w, "redis://user@10.0.0.5:6379/0?dial_timeout=redacted") && strings.Contains(w, "redis") {
+			t.Fatalf("warning %q", w)
+		}
 	}
 }
 
