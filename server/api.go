@@ -358,11 +358,11 @@ func (a *apiHandler) health(w http.ResponseWriter, _ *http.Request) {
 	}
 	if a.s.cl != nil && !a.s.cl.up.Load() {
 		// Still serving this node's clients: the balancer keeps it.
-		writeJSON(w, http.StatusOK, map[string]string{"status": "degraded", "redis": "down",
-			"message": "redis does not answer: pushes reach this node's clients only"})
+		writeJSON(w, http.StatusOK, a.s.healthAuth(map[string]string{"status": "degraded", "redis": "down",
+			"message": "redis does not answer: pushes reach this node's clients only"}))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, a.s.healthAuth(map[string]string{"status": "ok"}))
 }
 
 // writeJSON answers with status and v as JSON.

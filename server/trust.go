@@ -103,6 +103,15 @@ func (c Config) TrustWarnings() []string {
 	return ws
 }
 
+// healthAuth adds "auth":"development" to a /healthz answer in development
+// mode, so that a deploy check sees it; other modes add nothing.
+func (s *Server) healthAuth(m map[string]string) map[string]string {
+	if s.cfg.AuthMode() == AuthDevelopment {
+		m["auth"] = AuthDevelopment
+	}
+	return m
+}
+
 // jwtLeeway is the clock skew allowed between the backend that signs
 // tokens and this server.
 const jwtLeeway = 5 * time.Second

@@ -83,12 +83,22 @@ func TestDevelopmentModeIsLoudAndReported(t *testing.T) {
 	if st.Auth != AuthDevelopment {
 		t.Fatalf("stats auth %q, want development", st.Auth)
 	}
+	var health map[string]string
+	newAPIClient(t, s, "").do("GET", "/healthz", "", &health)
+	if health["auth"] != AuthDevelopment || health["status"] != "ok" {
+		t.Fatalf("healthz %v, want it to say development", health)
+	}
 
 	var jlogs logBuf
 	s = startServer(t, Config{APIAddr: "127.0.0.1:0", JWTSecret: testSecret, Logger: jlogs.logger()})
 	newAPIClient(t, s, "").do("GET", "/v1/stats", "", &st)
 	if st.Auth != AuthJWT || strings.Contains(jlogs.String(), "DEVELOPMENT") {
 		t.Fatalf("stats auth %q, logs %s", st.Auth, jlogs.String())
+	}
+	health = nil
+	newAPIClient(t, s, "").do("GET", "/healthz", "", &health)
+	if _, ok := health["auth"]; ok {
+		t.Fatalf("healthz %v with a JWT secret", health)
 	}
 }
 
