@@ -145,7 +145,7 @@ func (s *Server) checkOrigin(origin []byte) error {
 }
 
 // validName reports whether a user id or room name is acceptable: 1 to 128
-// bytes of valid UTF-8 whose every character is visible (names.go).
+// bytes of valid UTF-8 whose every character is visible (visible.go).
 func validName(s string) bool {
 	if len(s) == 0 || len(s) > 128 {
 		return false
