@@ -5,7 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -141,8 +141,14 @@ func printConfig(w io.Writer, f *serveFlags) error {
 				events = server.DefaultWebhookEvents
 			}
 			v = yamlList(events)
-		case "redis":
+		case "redis", "webhook":
 			v = yamlScalar(redactURL(fl.Value.String()))
+		case "trusted-proxies":
+			if f.cfg.TrustedProxies == nil {
+				v = `"127.0.0.0/8,::1/128"`
+			} else {
+				v = yamlScalar(proxiesString(f.cfg.TrustedProxies))
+			}
 		default:
 			v = yamlScalar(fl.Value.String())
 			if secretFlags[name] && fl.Value.String() != "" {
@@ -151,6 +157,9 @@ func printConfig(w io.Writer, f *serveFlags) error {
 		}
 		fmt.Fprintf(&b, "%s: %s\n", name, v)
 	})
+	for _, w := range f.cfg.TrustWarnings() {
+		fmt.Fprintf(&b, "# warning: %s\n", w)
+	}
 	_, err := w.Write(b.Bytes())
 	return err
 }
@@ -198,14 +207,34 @@ func addDeployFlags(fs *flag.FlagSet, cfg *server.Config) {
 	fs.IntVar(&c.Retries, "webhook-retries", server.DefaultWebhookRetries, "times a failed batch is sent again, with backoff (-1: never)")
 }
 
-// redactURL hides the password of a URL such as redis://user:pass@host/0.
+// redactURL hides the password and query values of a URL such as
+// redis://user:pass@host/0 or https://host/hook?token=T; empty stays empty.
 func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
+	if s == "" {
+		return ""
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "redacted")
+	return server.RedactURL(s)
+}
+
+// addTrustFlags defines the flags of trust boundaries (docs/security.md).
+func addTrustFlags(fs *flag.FlagSet, cfg *server.Config) {
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow development mode (no --jwt-secret: ?user= is trusted) on a non-loopback --addr")
+	fs.StringVar(&cfg.JWTAudience, "jwt-audience", "", "when set, a token's aud must include it")
+	fs.StringVar(&cfg.JWTIssuer, "jwt-issuer", "", "when set, a token's iss must be it")
+	fs.BoolVar(&cfg.JWTRequireExp, "jwt-require-exp", false, "refuse tokens without an exp claim")
+	fs.Func("trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For and X-Real-IP are believed (default 127.0.0.0/8,::1/128; empty: none)", func(v string) error {
+		p, err := server.ParseProxies(v)
+		cfg.TrustedProxies = p
+		return err
+	})
+	fs.IntVar(&cfg.APIMaxConns, "api-max-conns", 0, "open HTTP API connections; past it the oldest idle one is closed, or the new one gets 503 (0: from the open-files limit, 16 to 1024)")
+	fs.DurationVar(&cfg.APIReadTimeout, "api-read-timeout", server.DefaultAPIReadTimeout, "time to read one API request, head and body")
+}
+
+func proxiesString(l []netip.Prefix) string {
+	s := make([]string, len(l))
+	for i, p := range l {
+		s[i] = p.String()
 	}
-	return u.String()
+	return strings.Join(s, ",")
 }

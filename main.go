@@ -98,7 +98,7 @@ type serveFlags struct {
 func parseServe(args []string, getenv func(string) string) (*serveFlags, error) {
 	f := &serveFlags{}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.StringVar(&f.cfg.Addr, "addr", server.DefaultAddr, "WebSocket listener; the endpoint is "+server.Path)
+	fs.StringVar(&f.cfg.Addr, "addr", server.DefaultAddr, "WebSocket listener; the endpoint is "+server.Path+" (loopback by default: other hosts need --jwt-secret or --insecure)")
 	fs.StringVar(&f.cfg.APIAddr, "api-addr", "127.0.0.1:8081", "HTTP API, /metrics and /healthz, host:port (empty: no API)")
 	fs.StringVar(&f.cfg.APIKey, "api-key", "", "bearer key the HTTP API requires; needed unless --api-addr is loopback (WSPUSH_API_KEY keeps it out of ps)")
 	fs.BoolVar(&f.cfg.Echo, "echo", false, "echo mode: every data message comes back verbatim, no client protocol")
@@ -130,6 +130,7 @@ func parseServe(args []string, getenv func(string) string) (*serveFlags, error) 
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal, json otherwise)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	addDeployFlags(fs, &f.cfg)
+	addTrustFlags(fs, &f.cfg)
 	fs.StringVar(&f.config, "config", "", "YAML file of flag values (keys: flag names); the environment and flags override it")
 	fs.BoolVar(&f.checkConfig, "check-config", false, "validate the configuration, print it in effect and exit: 0 if valid, 2 if not")
 	f.fs = fs
@@ -215,9 +216,6 @@ func serve(args []string) error {
 		log.Warn("--max-conns is above what the open-files limit allows: raise the limit (ulimit -n, LimitNOFILE) or expect 503s earlier",
 			"max_conns", cfg.MaxConns, "fits", server.DefaultMaxConns())
 	}
-	if cfg.JWTSecret == "" && !cfg.Echo {
-		log.Warn("development mode: no --jwt-secret, so connections are trusted to name their user with ?user=")
-	}
 	log.Info("wspush serving",
 		"version", version,
 		"addr", srv.Addr().String(),
@@ -232,6 +230,7 @@ func serve(args []string) error {
 		"handshake_timeout", cfg.HandshakeTimeout.String(),
 		"ping_interval", cfg.PingInterval.String(),
 		"idle_timeout", cfg.IdleTimeout.String(),
+		"auth", cfg.AuthMode(),
 	)
 
 	sig := make(chan os.Signal, 1)

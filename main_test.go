@@ -21,6 +21,9 @@ import (
 // set it runs main() on the arguments after "--".
 func TestMain(m *testing.M) {
 	if os.Getenv("WSPUSH_TEST_MAIN") == "1" {
+		if err := setNoFile(os.Getenv("WSPUSH_TEST_NOFILE")); err != nil {
+			panic(err)
+		}
 		for i, a := range os.Args {
 			if a == "--" {
 				os.Args = append([]string{"wspush"}, os.Args[i+1:]...)

@@ -268,6 +268,8 @@ func TestClusterNodeThatStopsLeavesNoGhost(t *testing.T) {
 func callAPI(t testing.TB, h http.Handler, method, path, body string) (int, http.Header, string) {
 	t.Helper()
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	r.Host = "127.0.0.1:8081"
+	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	return w.Code, w.Header(), w.Body.String()
@@ -277,7 +279,7 @@ func callAPI(t testing.TB, h http.Handler, method, path, body string) (int, http
 func getBody(t testing.TB, h http.Handler, path string) string {
 	t.Helper()
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+	h.ServeHTTP(w, httptest.NewRequest("GET", "http://127.0.0.1"+path, nil)) // a keyless API answers loopback hosts only
 	return w.Body.String()
 }
 

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/wspush/wspush/server/internal/cluster"
@@ -136,6 +137,33 @@ type Config struct {
 	// Logger receives server logs. Nil discards them.
 	Logger *slog.Logger
 
+	// Trust boundaries (trust.go, docs/security.md).
+
+	// Insecure allows development mode (no JWTSecret: clients name their
+	// user with ?user=) on a listener other hosts can reach. False refuses
+	// to start that way.
+	Insecure bool
+	// JWTAudience, when set, must be one of a token's aud values.
+	JWTAudience string
+	// JWTIssuer, when set, must be a token's iss.
+	JWTIssuer string
+	// JWTRequireExp refuses tokens without an exp claim. False lets a
+	// token without one stay valid for as long as the connection lasts.
+	JWTRequireExp bool
+	// TrustedProxies are the peers whose X-Forwarded-For and X-Real-IP
+	// name the client's address. Nil means loopback only (a proxy on the
+	// same host); an empty non-nil list trusts no one.
+	TrustedProxies []netip.Prefix
+	// APIMaxConns caps the HTTP API's open connections; past it the oldest
+	// idle keep-alive connection is closed, or, if none is idle, the new
+	// one is answered 503. Zero derives it from the open-files limit
+	// (fdbudget.go).
+	APIMaxConns int
+	// APIReadTimeout bounds reading one API request, head and body: a body
+	// trickled or promised by Content-Length and never sent is cut off by
+	// then. Zero means 30s.
+	APIReadTimeout time.Duration
+
 	// clock, when set, replaces time.Now for the offline grace: tests
 	// move it by hand.
 	clock func() time.Time
@@ -143,6 +171,9 @@ type Config struct {
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
+	if c.MaxConns <= 0 {
+		c.MaxConns = c.defaultMaxConns()
+	}
 	e := c.engine().WithDefaults()
 	c.Addr, c.MaxConns, c.MaxMessage, c.HandshakeTimeout = e.Addr, e.MaxConns, e.MaxMessage, e.HandshakeTimeout
 	c.PingInterval, c.IdleTimeout, c.CloseTimeout, c.MaxPending = e.PingInterval, e.IdleTimeout, e.CloseTimeout, e.MaxPending
@@ -160,7 +191,7 @@ func (c Config) engine() engine.Config {
 		HandshakeTimeout: c.HandshakeTimeout, PingInterval: c.PingInterval, IdleTimeout: c.IdleTimeout,
 		CloseTimeout: c.CloseTimeout, MaxPending: c.MaxPending, SendBuffer: c.SendBuffer, Loops: c.Loops,
 		Origins: c.Origins, MaxRate: c.MaxRate, MaxData: c.MaxData, DrainSpread: c.DrainSpread,
-		MaxQueue: c.MaxQueue, Logger: c.Logger,
+		MaxQueue: c.MaxQueue, Logger: c.Logger, TrustedProxies: c.TrustedProxies,
 	}
 }
 
@@ -168,6 +199,9 @@ func (c Config) engine() engine.Config {
 // limit (RLIMIT_NOFILE): the limit minus a reserve for listeners, event
 // loops, API clients and handshakes still in progress.
 func DefaultMaxConns() int { return engine.DefaultMaxConns() }
+
+// openFilesLimit is the process's RLIMIT_NOFILE.
+func openFilesLimit() int { return engine.OpenFilesLimit() }
 
 // Validate reports a configuration the server must refuse to start with.
 func (c Config) Validate() error {
@@ -181,6 +215,9 @@ func (c Config) Validate() error {
 		if _, err := cluster.RedisOptions(c.Redis); err != nil {
 			return err
 		}
+	}
+	if err := c.validateTrust(); err != nil {
+		return err
 	}
 	return c.Webhook.Validate()
 }

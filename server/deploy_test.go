@@ -66,7 +66,7 @@ func TestNginxTerminatesTLSInFrontOfWspush(t *testing.T) {
 	var nc net.Conn
 	waitFor(t, 10*time.Second, func() error {
 		var err error
-		nc, _, _, err = d.Dial(context.Background(), "wss://"+port+"/ws?user=alice")
+		nc, _, _, err = d.Dial(context.Background(), "wss://"+port+"/ws?user=alice&token=QUERY-SECRET")
 		return err
 	})
 	defer nc.Close()
@@ -101,6 +101,21 @@ func TestNginxTerminatesTLSInFrontOfWspush(t *testing.T) {
 		}
 		return nil
 	})
+
+	// The access log, written when the connection ends, has the path
+	// but not the query and its token.
+	nc.Close()
+	var logged []byte
+	waitFor(t, 5*time.Second, func() error {
+		logged, _ = os.ReadFile(filepath.Join(dir, "wspush.access.log"))
+		if !strings.Contains(string(logged), "GET /ws HTTP/1.1") {
+			return fmt.Errorf("access log %q: no line for the connection", logged)
+		}
+		return nil
+	})
+	if strings.Contains(string(logged), "QUERY-SECRET") {
+		t.Fatalf("the access log holds the query's token: %s", logged)
+	}
 }
 
 // TestNginxTimeoutsOutlastPings holds the config's timeouts above what
@@ -137,6 +152,7 @@ func siteConf(t *testing.T, dir, listen, upstream string) string {
 		{"server 127.0.0.1:8080;", "server " + upstream + ";"},
 		{"/etc/ssl/wspush/fullchain.pem", filepath.Join(dir, "cert.pem")},
 		{"/etc/ssl/wspush/privkey.pem", filepath.Join(dir, "key.pem")},
+		{"/var/log/nginx/wspush.access.log", filepath.Join(dir, "wspush.access.log")},
 	} {
 		if !strings.Contains(conf, r[0]) {
 			t.Fatalf("%s has no %q any more: update this test with it", nginxConf, r[0])

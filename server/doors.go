@@ -193,8 +193,8 @@ func (b backend) Health() (int, any) {
 	}
 	if s.cl != nil && !s.cl.Up() {
 		// Still serving this node's clients: the balancer keeps it.
-		return http.StatusOK, map[string]string{"status": "degraded", "redis": "down",
-			"message": "redis does not answer: pushes reach this node's clients only"}
+		return http.StatusOK, s.healthAuth(map[string]string{"status": "degraded", "redis": "down",
+			"message": "redis does not answer: the cluster takes no message (503) until it does"})
 	}
-	return http.StatusOK, map[string]string{"status": "ok"}
+	return http.StatusOK, s.healthAuth(map[string]string{"status": "ok"})
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/netip"
+
 	"github.com/wspush/wspush/server/internal/api"
 	"github.com/wspush/wspush/server/internal/auth"
 	"github.com/wspush/wspush/server/internal/webhook"
@@ -44,10 +46,25 @@ const (
 // DefaultWebhookEvents are the kinds sent when WebhookConfig.Events is empty.
 var DefaultWebhookEvents = webhook.DefaultEvents
 
-// Sign returns the lowercase hex HMAC-SHA256 of body under secret: what a
-// backend compares, in constant time, with the WebhookSignatureHeader
-// after its "sha256=" prefix.
-func Sign(secret, body []byte) string { return webhook.Sign(secret, body) }
+// WebhookTimestampHeader carries the Unix time in seconds at which a
+// signed request was sent; it is part of what is signed.
+const WebhookTimestampHeader = webhook.TimestampHeader
+
+// Sign returns the lowercase hex HMAC-SHA256 under secret of timestamp, a
+// dot and body: what a backend compares, in constant time, with the
+// WebhookSignatureHeader after its "sha256=" prefix (docs/webhook.md).
+func Sign(secret []byte, timestamp string, body []byte) string {
+	return webhook.Sign(secret, timestamp, body)
+}
+
+// RedactURL hides what a URL may carry as a secret: the password of its
+// userinfo and the values of its query.
+func RedactURL(s string) string { return auth.RedactURL(s) }
+
+// ParseProxies parses a comma-separated list of CIDRs or addresses, for
+// --trusted-proxies. An empty string is an empty, non-nil list: no proxy
+// is trusted.
+func ParseProxies(v string) ([]netip.Prefix, error) { return auth.ParseProxies(v) }
 
 // Claims are the JWT claims wspush reads (docs/protocol.md): sub is the
 // user id; rooms, publish and send say what the user may do.

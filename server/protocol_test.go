@@ -176,7 +176,7 @@ func token(t testing.TB, secret string, c Claims) string {
 }
 
 func TestTokens(t *testing.T) {
-	const secret = "s3cret"
+	const secret = testSecret
 	s := startServer(t, Config{JWTSecret: secret})
 	exp := func(d time.Duration) *jwt.NumericDate { return jwt.NewNumericDate(time.Now().Add(d)) }
 	good := token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: exp(time.Hour)}, Rooms: []string{"chat:*"}})
@@ -209,7 +209,7 @@ func TestTokens(t *testing.T) {
 }
 
 func TestTokenClaimsDecideRooms(t *testing.T) {
-	const secret = "s3cret"
+	const secret = testSecret
 	s := startServer(t, Config{JWTSecret: secret})
 	tok := token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice"}, Rooms: []string{"chat:*", "news"}, Publish: []string{"chat:1"}})
 	c, _ := dialAs(t, s, "?token="+tok, "")
@@ -230,7 +230,7 @@ func TestTokenClaimsDecideRooms(t *testing.T) {
 }
 
 func TestConnectionThatOutlivesItsTokenIsAskedForANewOne(t *testing.T) {
-	const secret = "s3cret"
+	const secret = testSecret
 	s := startServer(t, Config{JWTSecret: secret})
 	tok := token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: jwt.NewNumericDate(time.Now().Add(1500 * time.Millisecond))}})
 	c, _ := dialAs(t, s, "?token="+tok, "")

@@ -44,9 +44,10 @@ type Server struct {
 	hook   *webhook.Webhook // nil without a webhook
 	now    func() time.Time // the offline grace's clock: time.Now but in tests
 
-	api     *http.Server
-	apiAddr net.Addr
-	ready   chan struct{} // closed once both listeners are up
+	api      *http.Server
+	apiAddr  net.Addr
+	apiConns *apiConns     // the API listener's cap; nil without an API
+	ready    chan struct{} // closed once both listeners are up
 
 	stopOnce sync.Once
 	stopErr  error
@@ -78,7 +79,9 @@ func New(cfg Config) *Server {
 		store = s.hist
 	}
 	ec := cfg.engine()
-	ec.Auth = &auth.Authenticator{Secret: cfg.JWTSecret}
+	ec.Auth = &auth.Authenticator{Secret: cfg.JWTSecret, Audience: cfg.JWTAudience, Issuer: cfg.JWTIssuer, RequireExp: cfg.JWTRequireExp}
+	b := cfg.budget(openFilesLimit())
+	ec.AcceptCap, ec.Backlog = max(b.ws, 1), b.burst
 	s.eng = engine.New(ec, hooks{s}, store)
 	return s
 }
@@ -98,6 +101,8 @@ func (s *Server) Serve() error {
 		return err
 	}
 	ReserveProcs(s.cfg.Loops, os.Getenv)
+	s.warnTrust()
+	s.logBudget()
 	if s.cl != nil {
 		s.cl.Start()
 	}
@@ -109,7 +114,7 @@ func (s *Server) Serve() error {
 			return fmt.Errorf("server: API listen on %s: %w", s.cfg.APIAddr, err)
 		}
 		s.apiAddr = ln.Addr()
-		s.api = &http.Server{Handler: s.APIHandler(), ReadHeaderTimeout: 10 * time.Second}
+		s.api, ln = s.apiServer(ln)
 		go func() {
 			if err := s.api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("API server stopped", "err", err)
@@ -149,7 +154,7 @@ func ReserveProcs(loops int, getenv func(string) string) int {
 // Serve mounts it on Config.APIAddr; each handler has its own Prometheus
 // registry.
 func (s *Server) APIHandler() http.Handler {
-	parts := []prometheus.Collector{s.eng.Collector()}
+	parts := []prometheus.Collector{s.eng.Collector(), trustCollector{s}}
 	if s.cl != nil {
 		parts = append(parts, s.cl.Collector())
 	}

@@ -28,6 +28,16 @@ type Stats struct {
 	Goroutines       int     `json:"goroutines"`
 	UptimeSeconds    float64 `json:"uptime_seconds"`
 	Draining         bool    `json:"draining"` // shutting down: new upgrades are refused
+	// Auth is how connections are identified: "jwt", "development" (they
+	// name their user with ?user=: see docs/security.md) or "echo".
+	Auth string `json:"auth"`
+	// APIConns are the HTTP API's open connections; APIConnsRefused were
+	// answered 503 at --api-max-conns, ever.
+	APIConns        int   `json:"api_conns"`
+	APIConnsRefused int64 `json:"api_conns_refused"`
+	// AcceptsRefused are TCP connections refused at the descriptor budget
+	// of WebSocket connections (503), ever.
+	AcceptsRefused int64 `json:"accepts_refused"`
 	// History is what a single node's history holds, with --history-size
 	// and --history-ttl; nil otherwise (in a cluster it is in Redis).
 	History *history.Stats `json:"history,omitempty"`
@@ -55,8 +65,14 @@ func (s *Server) Stats() Stats {
 		RSSBytes:    rss(),
 		Goroutines:  runtime.NumGoroutine(),
 		// Whole milliseconds: enough for a dashboard, and stable to print.
-		UptimeSeconds: float64(time.Since(s.start).Milliseconds()) / 1000,
-		Draining:      k.Draining,
+		UptimeSeconds:  float64(time.Since(s.start).Milliseconds()) / 1000,
+		Draining:       k.Draining,
+		Auth:           s.cfg.AuthMode(),
+		APIConns:       s.apiConns.count(),
+		AcceptsRefused: k.AcceptsRefused,
+	}
+	if s.apiConns != nil {
+		st.APIConnsRefused = s.apiConns.refused.Load()
 	}
 	if s.cl != nil {
 		st.Cluster = s.cl.Stats()

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -61,9 +62,14 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	// Verify as a backend does: HMAC-SHA256 of the raw body, hex, constant time.
+	// Verify as a backend does: a recent timestamp, then HMAC-SHA256 of
+	// it, a dot and the raw body, hex, compared in constant time.
+	ts := r.Header.Get(WebhookTimestampHeader)
+	if sec, err := strconv.ParseInt(ts, 10, 64); err != nil || time.Since(time.Unix(sec, 0)).Abs() > 5*time.Minute {
+		rc.t.Errorf("timestamp %q, want the current Unix time", ts)
+	}
 	got := strings.TrimPrefix(r.Header.Get(WebhookSignatureHeader), "sha256=")
-	want := Sign([]byte(testWebhookSecret), body)
+	want := Sign([]byte(testWebhookSecret), ts, body)
 	if !hmac.Equal([]byte(got), []byte(want)) {
 		rc.t.Errorf("signature %q, want %q", got, want)
 		http.Error(w, "bad signature", http.StatusUnauthorized)

@@ -90,7 +90,7 @@ test('pushes, room messages and acks through the wx adapter', async () => {
 });
 
 test('the token goes in the Authorization header; browsers put it in ?token=', async () => {
-  const secret = 'test-secret-' + crypto.randomBytes(8).toString('hex');
+  const secret = 'test-secret-' + crypto.randomBytes(16).toString('hex'); // 44 bytes: the server wants 32 or more
   const srv = await startServer(['--jwt-secret', secret]);
   const exp = Math.floor(Date.now() / 1000) + 600;
   let calls = 0;

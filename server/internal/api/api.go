@@ -139,6 +139,9 @@ func New(cfg Config, b Backend) http.Handler {
 // ServeHTTP checks the API key, then routes. /healthz stays open for load
 // balancers.
 func (a *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !a.checkKeyless(w, r) {
+		return
+	}
 	if a.on && r.URL.Path != "/healthz" {
 		if msg := a.checkKey(r.Header.Get("Authorization")); msg != "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="wspush"`)

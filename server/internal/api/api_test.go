@@ -42,6 +42,8 @@ func (f *fakeBackend) Health() (int, any) { return 200, map[string]string{"statu
 func call(t *testing.T, h http.Handler, method, path, key, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	r.Host = "127.0.0.1:8081"
+	r.Header.Set("Content-Type", "application/json")
 	if key != "" {
 		r.Header.Set("Authorization", "Bearer "+key)
 	}

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"path"
@@ -85,6 +84,10 @@ type Authenticator struct {
 	// Secret is the HS256 secret of connection tokens; empty means
 	// development mode: ?user= is trusted.
 	Secret string
+	// Audience and Issuer, when set, must be the token's aud and iss.
+	Audience, Issuer string
+	// RequireExp refuses tokens without an exp claim.
+	RequireExp bool
 
 	anon atomic.Int64 // anonymous users so far
 }
@@ -116,12 +119,10 @@ func (a *Authenticator) Authenticate(query, bearer []byte) (Identity, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
 		return []byte(a.Secret), nil
-	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithLeeway(5*time.Second))
+	}, a.options()...)
 	switch {
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return Identity{}, errExpiredToken
 	case err != nil:
-		return Identity{}, errBadToken
+		return Identity{}, tokenError(err)
 	case c.Subject == "":
 		return Identity{}, errNoSubject
 	case !ValidName(c.Subject):
@@ -136,21 +137,30 @@ func (a *Authenticator) Authenticate(query, bearer []byte) (Identity, error) {
 
 // CheckOrigin applies the Origin patterns (--origins) to a browser's
 // Origin header. Clients that send none (mini-programs, servers) pass, as
-// does every origin when there are no patterns.
+// does every origin when there are no patterns. A pattern with a scheme
+// ("https://*.example.com") is matched against the whole origin; one
+// without ("*.example.com") against the host of an https origin only, or
+// of an http one on loopback (localhost development), so that a page
+// served over plain http, which anyone on its path can rewrite, does not
+// pass for the https site.
 func CheckOrigin(patterns []string, origin []byte) error {
 	if len(patterns) == 0 || len(origin) == 0 {
 		return nil
 	}
 	o := string(origin)
-	host := o
-	if u, err := url.Parse(o); err == nil && u.Host != "" {
-		host = u.Host
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return errOrigin
 	}
+	hostOK := u.Scheme == "https" || (u.Scheme == "http" && LoopbackHost(u.Hostname()))
 	for _, p := range patterns {
-		if ok, _ := path.Match(p, o); ok {
-			return nil
+		if strings.Contains(p, "://") {
+			if ok, _ := path.Match(p, o); ok {
+				return nil
+			}
+			continue
 		}
-		if ok, _ := path.Match(p, host); ok {
+		if ok, _ := path.Match(p, u.Host); ok && hostOK {
 			return nil
 		}
 	}
@@ -158,15 +168,10 @@ func CheckOrigin(patterns []string, origin []byte) error {
 }
 
 // ValidName reports whether a user id or room name is acceptable: 1 to 128
-// bytes of valid UTF-8 without control characters.
+// bytes of valid UTF-8 whose every character is visible (visible.go).
 func ValidName(s string) bool {
 	if len(s) == 0 || len(s) > 128 {
 		return false
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r == 0xfffd {
-			return false
-		}
-	}
-	return true
+	return visible(s)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wspush/wspush/server/internal/auth"
 	"github.com/wspush/wspush/server/internal/history"
 )
 
@@ -162,7 +163,8 @@ type Cluster struct {
 	// The worker adds, the receiver removes.
 	umu         sync.Mutex
 	unconfirmed map[string]time.Time
-	parked      []resumeJob // the receiver's
+	startAt     map[string]history.Pos // Redis's last position before the channel's SUBSCRIBE
+	parked      []resumeJob            // the receiver's
 
 	// last is, per user and room channel, the last position this node
 	// delivered (or, for a channel that has delivered nothing, the last
@@ -222,7 +224,8 @@ type nodeStats struct {
 func RedisOptions(url string) (*redis.Options, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("server: --redis %q: %w", url, err)
+		// The parser's error repeats the URL, password included.
+		return nil, fmt.Errorf("server: --redis %q: %s", auth.RedactURL(url), auth.ScrubURLSecret(err.Error(), url))
 	}
 	opt.DialTimeout = redisWait
 	opt.ReadTimeout = redisWait
@@ -263,7 +266,7 @@ func New(cfg Config, eng Engine) (*Cluster, error) {
 		wake:  make(chan struct{}, 1),
 		sends: make(chan msg, cfg.MaxQueue), ready: make(chan resumeJob, cfg.MaxQueue),
 		subUsers: map[string]bool{}, subRooms: map[string]bool{}, unconfirmed: map[string]time.Time{},
-		last: map[string]history.Pos{},
+		startAt: map[string]history.Pos{}, last: map[string]history.Pos{},
 		stop: make(chan struct{}),
 	}, nil
 }

@@ -248,6 +248,12 @@ func TestClientPublishesArePipelinedInOrder(t *testing.T) {
 		}
 		last = p.pos
 	}
+	// The publisher counts a pipeline's messages once Redis answered,
+	// which may be after b received them.
+	deadline := time.Now().Add(5 * time.Second)
+	for a.Counters().Published != n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if k := a.Counters(); k.Published != n || k.Unavailable != 0 {
 		t.Fatalf("counters %+v", k)
 	}

@@ -167,36 +167,26 @@ func (cl *Cluster) handle(m any) {
 // again after it lost Redis: the node catches the stream up, before any
 // message that follows the subscription.
 func (cl *Cluster) confirmed(chs []string) {
+	starts := make([]history.Pos, len(chs))
 	cl.umu.Lock()
-	for _, ch := range chs {
+	for i, ch := range chs {
 		delete(cl.unconfirmed, ch)
+		starts[i] = cl.startAt[ch]
+		delete(cl.startAt, ch)
 	}
 	cl.umu.Unlock()
 	if cl.History() {
-		var again, fresh []string
-		for _, ch := range chs {
+		var again []string
+		for i, ch := range chs {
 			if ch == chBroadcast || ch == chControl {
 				continue
 			}
 			if _, seen := cl.last[ch]; seen {
 				again = append(again, ch)
 			} else {
-				fresh = append(fresh, ch)
-			}
-		}
-		if len(fresh) > 0 {
-			// Whatever is published from now on has a later position
-			// than Redis's last.
-			start := cl.clock.Last()
-			ctx, cancel := context.WithTimeout(context.Background(), redisWait)
-			if s, err := cl.rdb.Get(ctx, keyPos).Result(); err == nil {
-				if p, err := history.ParsePos(s); err == nil {
-					start = max(start, p)
-				}
-			}
-			cancel()
-			for _, ch := range fresh {
-				cl.last[ch] = start
+				// What this node receives on ch was published after the
+				// worker subscribed, so after Redis's last position then.
+				cl.last[ch] = starts[i]
 			}
 		}
 		for len(again) > 0 {

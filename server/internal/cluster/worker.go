@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -130,7 +131,11 @@ func (cl *Cluster) flush() {
 func (cl *Cluster) subscribe(ctx context.Context, users, rooms map[string]struct{}) error {
 	var sub, unsub []string
 	now := time.Now().UnixMilli()
+	var last *redis.StringCmd
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		// The last position before this node subscribes: whatever it
+		// receives on the new channels comes after it.
+		last = p.Get(ctx, keyPos)
 		for u := range users {
 			key := keyPresence + u
 			if n := cl.eng.UserConns(u); n > 0 {
@@ -138,27 +143,47 @@ func (cl *Cluster) subscribe(ctx context.Context, users, rooms map[string]struct
 				if !cl.subUsers[u] {
 					sub = append(sub, chUser+u)
 				}
+				p.PExpire(ctx, key, presenceTTL)
 			} else {
 				p.HDel(ctx, key, cl.node)
 				p.HSet(ctx, key, fieldSeen, now)
 				if cl.subUsers[u] {
 					unsub = append(unsub, chUser+u)
 				}
+				// Gone from this node: the hash says when for as long
+				// as it matters (the offline grace, the history's TTL
+				// for which its stream is kept), not a day.
+				p.PExpire(ctx, key, max(cl.cfg.OfflineGrace, cl.cfg.HistoryTTL, nodeTimeout))
 			}
-			p.PExpire(ctx, key, presenceTTL)
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}
+	start, _ := history.ParsePos(last.Val())
 	for r := range rooms {
 		if !cl.subRooms[r] && cl.eng.HasRoom(r) {
 			sub = append(sub, chRoom+r)
 		}
 	}
+	// Recorded before SUBSCRIBE goes out: the receiver may see Redis's
+	// confirmation before Subscribe returns.
+	at := time.Now()
+	cl.umu.Lock()
+	for _, ch := range sub {
+		cl.unconfirmed[ch] = at
+		cl.startAt[ch] = start
+	}
+	cl.umu.Unlock()
 	if len(sub) > 0 {
 		if err := cl.ps.Subscribe(ctx, sub...); err != nil {
+			cl.umu.Lock()
+			for _, ch := range sub {
+				delete(cl.unconfirmed, ch)
+				delete(cl.startAt, ch)
+			}
+			cl.umu.Unlock()
 			return err
 		}
 	}
@@ -167,12 +192,10 @@ func (cl *Cluster) subscribe(ctx context.Context, users, rooms map[string]struct
 			return err
 		}
 	}
-	at := time.Now()
-	cl.umu.Lock()
 	for _, ch := range sub {
 		cl.subscribed(ch, true)
-		cl.unconfirmed[ch] = at
 	}
+	cl.umu.Lock()
 	for _, ch := range unsub {
 		cl.subscribed(ch, false)
 		delete(cl.unconfirmed, ch)

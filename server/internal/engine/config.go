@@ -2,6 +2,7 @@ package engine
 
 import (
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"syscall"
 	"time"
@@ -11,7 +12,7 @@ import (
 
 // Defaults for the zero values of Config.
 const (
-	DefaultAddr             = ":8080"
+	DefaultAddr             = "127.0.0.1:8080"
 	DefaultMaxMessage       = 64 << 10
 	DefaultHandshakeTimeout = 5 * time.Second
 	DefaultPingInterval     = 25 * time.Second
@@ -27,7 +28,8 @@ const (
 // Config configures an Engine. The zero value works: every field documents
 // what zero means.
 type Config struct {
-	// Addr is the WebSocket listener, host:port. Empty means ":8080".
+	// Addr is the WebSocket listener, host:port. Empty means
+	// "127.0.0.1:8080": loopback, where development mode is safe.
 	// Port 0 picks a free port; Server.Addr reports it.
 	Addr string
 	// Echo sends every data message back verbatim, as one message of the
@@ -86,6 +88,19 @@ type Config struct {
 	MaxQueue int
 	// Auth decides who connections are. Nil means development mode.
 	Auth *auth.Authenticator
+	// TrustedProxies are the peers whose X-Forwarded-For and X-Real-IP
+	// name the client's address. Nil means loopback only; an empty
+	// non-nil list trusts no one.
+	TrustedProxies []netip.Prefix
+	// AcceptCap caps the TCP connections the engine holds, upgraded or
+	// not: past it a new one is answered 503 and closed at once, so that
+	// accept never meets EMFILE, which stops gnet's engine. Zero derives
+	// it from MaxConns and the open-files limit.
+	AcceptCap int
+	// Backlog, when positive, is set as the listener's backlog: the most
+	// connections the kernel queues before the loops count them, which
+	// the descriptor budget reserves.
+	Backlog int
 	// Logger receives server logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -148,11 +163,12 @@ func fdReserve(limit int) int {
 // limit (RLIMIT_NOFILE): the limit minus a reserve for listeners, event
 // loops, API clients and handshakes still in progress.
 func DefaultMaxConns() int {
-	limit := openFilesLimit()
+	limit := OpenFilesLimit()
 	return max(limit-2*fdReserve(limit), 1)
 }
 
-func openFilesLimit() int {
+// OpenFilesLimit is the process's open-files limit (RLIMIT_NOFILE).
+func OpenFilesLimit() int {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
 		return 1 << 20

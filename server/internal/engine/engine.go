@@ -54,9 +54,10 @@ type Engine struct {
 	msgID     atomic.Uint64
 	tickNow   atomic.Uint32 // ticksNow as of gnet's last OnTick, for the loops
 	refused   atomic.Int64  // fan-out jobs refused by a full outbox, ever
-	gaps      atomic.Int64  // resumes answered with a gap, ever
-	replays   atomic.Int64  // messages replayed to resuming clients, ever
-	held      atomic.Int64  // live messages held back from connections waiting to resume, ever
+	refusedWS refusedAccepts
+	gaps      atomic.Int64 // resumes answered with a gap, ever
+	replays   atomic.Int64 // messages replayed to resuming clients, ever
+	held      atomic.Int64 // live messages held back from connections waiting to resume, ever
 
 	pool *pool.Pool
 }
@@ -66,12 +67,16 @@ type Engine struct {
 // where resumes read the history (nil: the server keeps none).
 func New(cfg Config, hooks Hooks, store history.Store) *Engine {
 	cfg = cfg.WithDefaults()
-	limit := openFilesLimit()
+	limit := OpenFilesLimit()
 	if hooks == nil {
 		hooks = nopHooks{}
 	}
+	acceptCap := min(cfg.MaxConns+fdReserve(cfg.MaxConns), limit-fdReserve(limit)/2)
+	if cfg.AcceptCap > 0 {
+		acceptCap = min(acceptCap, cfg.AcceptCap)
+	}
 	s := &Engine{
-		acceptCap: int64(min(cfg.MaxConns+fdReserve(cfg.MaxConns), limit-fdReserve(limit)/2)),
+		acceptCap: int64(acceptCap),
 		cfg:       cfg,
 		log:       cfg.Logger,
 		start:     time.Now(),
@@ -115,6 +120,28 @@ func (s *Engine) Addr() net.Addr { return s.addr }
 
 // Conns is the number of upgraded connections.
 func (s *Engine) Conns() int64 { return s.conns.Load() }
+
+// AcceptCap is the cap on TCP connections in force.
+func (s *Engine) AcceptCap() int64 { return s.acceptCap }
+
+// refusedAccepts counts the connections refused at the descriptor budget,
+// and rate-limits their log.
+type refusedAccepts struct {
+	n, shown atomic.Int64
+	last     atomic.Int64 // unix nanoseconds of the last log
+}
+
+// refused counts one connection refused at the accept cap and logs, at
+// most once a second, how many were since the last log. Any goroutine may
+// call it.
+func (r *refusedAccepts) refused(log *slog.Logger, tcp, cap int64) {
+	n := r.n.Add(1)
+	now := time.Now().UnixNano()
+	if last := r.last.Load(); now-last >= int64(time.Second) && r.last.CompareAndSwap(last, now) {
+		log.Warn("connections refused at the descriptor budget (503): raise the open-files limit or add nodes (docs/security.md)",
+			"tcp", tcp, "accept_cap", cap, "refused_total", n, "since_last_log", n-r.shown.Swap(n))
+	}
+}
 
 // Draining reports whether Drain has begun.
 func (s *Engine) Draining() bool { return s.draining.Load() }
@@ -194,6 +221,13 @@ func (s *Engine) OnBoot(eng gnet.Engine) gnet.Action {
 				s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
 			}
 		}
+		if s.cfg.Backlog > 0 {
+			// On Linux, listen on a listening socket changes its
+			// backlog; elsewhere it may fail, and gnet's stays.
+			if err := unix.Listen(fd, s.cfg.Backlog); err != nil {
+				s.log.Warn("could not set the listen backlog; a burst of connections may exhaust descriptors", "err", err)
+			}
+		}
 		_ = unix.Close(fd)
 	}
 	close(s.ready)
@@ -210,6 +244,9 @@ func (s *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() || s.tcp.Load() >= s.acceptCap {
 		s.rejected(http.StatusServiceUnavailable)
 		s.closes[wire.ReasonRejected].Add(1)
+		if !s.draining.Load() {
+			s.refusedWS.refused(s.log, s.tcp.Load(), s.acceptCap)
+		}
 		return wire.AppendHTTPError(nil, 503, "unavailable", "the server is at its connection limit", ""), gnet.Close
 	}
 	c := &conn{gc: gc, l: l, seen: l.now, fd: int32(gc.Fd())}

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 	"time"
 
@@ -59,7 +60,7 @@ func (c *conn) join(out []byte, id auth.Identity) []byte {
 		// Live messages wait for the resume request (resume.go).
 		ss.rs = newHold(c.l.now)
 	}
-	s.hooks.Connected(c.id(), c.gc.RemoteAddr(), string(c.l.hs.realIP))
+	s.hooks.Connected(c.id(), c.gc.RemoteAddr(), s.clientIP(c.gc.RemoteAddr(), &c.l.hs))
 
 	b := append(c.l.scratch[:0], `{"type":"welcome","conn":"c`...)
 	b = strconv.AppendUint(b, c.sess.m.ID(), 10)
@@ -211,11 +212,14 @@ func validRef(ref json.RawMessage) bool {
 	return false
 }
 
-// ticksAt converts a wall-clock time to the server's tick count.
+// ticksAt converts a wall-clock time to the server's tick count. A time
+// past what the 32-bit count reaches (13.6 years of ticks after the start)
+// is the count's last value: converting it modulo 2^32 once made a token
+// valid until 2040 expire within seconds.
 func (s *Engine) ticksAt(t time.Time) uint32 {
 	d := t.Sub(s.start)
 	if d < 0 {
 		return 0
 	}
-	return uint32(d / tick)
+	return uint32(min(d/tick, math.MaxUint32))
 }

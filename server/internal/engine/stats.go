@@ -9,23 +9,24 @@ var RejectStatuses = [...]int{400, 401, 403, 404, 405, 426, 431, 503, 505, 0}
 // Counters is a snapshot of the engine's counters. Those marked "ever"
 // only grow; the others are current values.
 type Counters struct {
-	Conns       int64 // upgraded connections open now
-	TCP         int64 // TCP connections with state, upgraded or not
-	Users       int   // users with at least one connection
-	Rooms       int   // rooms with at least one member
-	MessagesIn  int64 // data messages received, ever
-	MessagesOut int64 // pushes written to connections, ever
-	BytesIn     int64 // WebSocket bytes read after upgrades, ever
-	BytesOut    int64 // bytes written, handshakes included, ever
-	Upgrades    int64 // successful upgrades, ever
-	Rejected    [len(RejectStatuses)]int64
-	Closes      [wire.NumReasons]int64 // connections ended, by reason, ever
-	Queued      int64                  // fan-out jobs waiting in the loops' outboxes
-	Refused     int64                  // fan-out jobs refused by a full outbox, ever
-	Gaps        int64                  // resumes answered with a gap, ever
-	Replayed    int64                  // messages replayed to resuming clients, ever
-	Held        int64                  // live messages held back from connections waiting to resume, ever
-	Draining    bool
+	Conns          int64 // upgraded connections open now
+	TCP            int64 // TCP connections with state, upgraded or not
+	Users          int   // users with at least one connection
+	Rooms          int   // rooms with at least one member
+	MessagesIn     int64 // data messages received, ever
+	MessagesOut    int64 // pushes written to connections, ever
+	BytesIn        int64 // WebSocket bytes read after upgrades, ever
+	BytesOut       int64 // bytes written, handshakes included, ever
+	Upgrades       int64 // successful upgrades, ever
+	Rejected       [len(RejectStatuses)]int64
+	Closes         [wire.NumReasons]int64 // connections ended, by reason, ever
+	Queued         int64                  // fan-out jobs waiting in the loops' outboxes
+	Refused        int64                  // fan-out jobs refused by a full outbox, ever
+	AcceptsRefused int64                  // TCP connections refused at the accept cap (503), ever
+	Gaps           int64                  // resumes answered with a gap, ever
+	Replayed       int64                  // messages replayed to resuming clients, ever
+	Held           int64                  // live messages held back from connections waiting to resume, ever
+	Draining       bool
 }
 
 // Counters reads the engine's counters. It may be called from any
@@ -33,16 +34,17 @@ type Counters struct {
 // numbers of different fields may be a few moments apart.
 func (s *Engine) Counters() Counters {
 	c := Counters{
-		Conns:    s.conns.Load(),
-		TCP:      s.tcp.Load(),
-		Users:    s.pool.Users(),
-		Rooms:    s.pool.RoomCount(),
-		Upgrades: s.upgrades.Load(),
-		Refused:  s.refused.Load(),
-		Gaps:     s.gaps.Load(),
-		Replayed: s.replays.Load(),
-		Held:     s.held.Load(),
-		Draining: s.draining.Load(),
+		Conns:          s.conns.Load(),
+		TCP:            s.tcp.Load(),
+		Users:          s.pool.Users(),
+		Rooms:          s.pool.RoomCount(),
+		Upgrades:       s.upgrades.Load(),
+		Refused:        s.refused.Load(),
+		AcceptsRefused: s.refusedWS.n.Load(),
+		Gaps:           s.gaps.Load(),
+		Replayed:       s.replays.Load(),
+		Held:           s.held.Load(),
+		Draining:       s.draining.Load(),
 	}
 	for i := range s.rejects {
 		c.Rejected[i] = s.rejects[i].Load()

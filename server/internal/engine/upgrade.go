@@ -23,6 +23,7 @@ type handshake struct {
 	query  []byte // the raw query string, copied out of the request
 	bearer []byte // the token of an Authorization: Bearer header
 	realIP []byte // X-Real-IP, set by a proxy in front: for the webhook
+	xff    []byte // X-Forwarded-For, every such header joined (proxies.go)
 	id     auth.Identity
 }
 
@@ -62,6 +63,8 @@ func (l *loop) upgrader() ws.Upgrader {
 				return auth.CheckOrigin(l.s.cfg.Origins, value)
 			case strings.EqualFold(string(key), "X-Real-IP"):
 				l.hs.realIP = append(l.hs.realIP[:0], value...)
+			case strings.EqualFold(string(key), "X-Forwarded-For"):
+				l.hs.xff = appendHops(l.hs.xff, value)
 			case strings.EqualFold(string(key), "Authorization"):
 				if scheme, token, ok := strings.Cut(string(value), " "); ok && strings.EqualFold(scheme, "Bearer") {
 					l.hs.bearer = append(l.hs.bearer[:0], strings.TrimSpace(token)...)
@@ -103,7 +106,7 @@ func (l *loop) upgrade(c *conn) (act gnet.Action, done bool) {
 	}
 	end += len(headEnd)
 
-	l.hs = handshake{query: l.hs.query[:0], bearer: l.hs.bearer[:0], realIP: l.hs.realIP[:0]}
+	l.hs = handshake{query: l.hs.query[:0], bearer: l.hs.bearer[:0], realIP: l.hs.realIP[:0], xff: l.hs.xff[:0]}
 	l.req.Reset(buf[:end])
 	l.rsp.Reset()
 	_, err := l.up.Upgrade(&l.hrw)

@@ -35,6 +35,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wspush/wspush/server/internal/auth"
 	"github.com/wspush/wspush/server/internal/wire"
 )
 
@@ -53,9 +54,14 @@ const (
 // DefaultEvents are the kinds sent when Config.Events is empty.
 var DefaultEvents = []string{EventPublish, EventSend, EventConnect, EventDisconnect, EventOffline}
 
-// SignatureHeader carries "sha256=" and the lowercase hex
-// HMAC-SHA256 of the request body under Config.Secret.
+// SignatureHeader carries "sha256=" and the lowercase hex HMAC-SHA256,
+// under Config.Secret, of the TimestampHeader's value, a dot and the
+// request body (Sign).
 const SignatureHeader = "X-Wspush-Signature"
+
+// TimestampHeader carries the Unix time in seconds at which a signed
+// request was sent; it is part of what is signed.
+const TimestampHeader = "X-Wspush-Timestamp"
 
 // Defaults for the zero values of Config.
 const (
@@ -155,7 +161,7 @@ func (c Config) Validate() error {
 		return nil
 	}
 	if !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://") {
-		return fmt.Errorf("webhook: URL %q: want http:// or https://", c.URL)
+		return fmt.Errorf("webhook: URL %q: want http:// or https://", auth.RedactURL(c.URL))
 	}
 	_, err := kindsOf(c.Events)
 	return err
@@ -274,7 +280,7 @@ func New(cfg Config, deps Deps) *Webhook {
 		deps:   deps,
 		log:    log,
 		q:      make(chan *event, cfg.Queue),
-		client: &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{MaxIdleConns: 2, IdleConnTimeout: 90 * time.Second}},
+		client: webhookClient(cfg.Timeout),
 		prefix: hex.EncodeToString(id[:]),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
@@ -374,7 +380,7 @@ func (w *Webhook) drop() {
 	n := w.dropped.Add(1)
 	if w.logDue() {
 		w.log.Warn("webhook: queue full, dropping events: the backend is too slow or down",
-			"url", w.cfg.URL, "dropped_total", n, "queued", len(w.q), "queue_bytes", w.bytes.Load())
+			"url", auth.RedactURL(w.cfg.URL), "dropped_total", n, "queued", len(w.q), "queue_bytes", w.bytes.Load())
 	}
 }
 
@@ -538,13 +544,9 @@ func (w *Webhook) release(batch []*event) []*event {
 // post sends one batch, retrying with backoff while the backend fails.
 func (w *Webhook) post(batch []*event) {
 	body := w.encode(batch)
-	sig := ""
-	if w.cfg.Secret != "" {
-		sig = "sha256=" + Sign([]byte(w.cfg.Secret), body)
-	}
 	backoff := webhookBackoff
 	for attempt := 0; ; attempt++ {
-		status, err := w.request(body, sig)
+		status, err := w.request(body)
 		if err == nil && status/100 == 2 {
 			w.sent.Add(int64(len(batch)))
 			return
@@ -553,7 +555,7 @@ func (w *Webhook) post(batch []*event) {
 		if !retry || attempt >= w.cfg.Retries || w.ctx.Err() != nil {
 			n := w.failed.Add(int64(len(batch)))
 			if w.logDue() {
-				w.log.Warn("webhook: events not delivered", "url", w.cfg.URL, "status", status,
+				w.log.Warn("webhook: events not delivered", "url", auth.RedactURL(w.cfg.URL), "status", status,
 					"err", err, "attempts", attempt+1, "failed_total", n)
 			}
 			return
@@ -569,22 +571,25 @@ func (w *Webhook) post(batch []*event) {
 	}
 }
 
-// request POSTs body once and returns the status.
-func (w *Webhook) request(body []byte, sig string) (int, error) {
+// request POSTs body once, signed with the time of this attempt, and
+// returns the status.
+func (w *Webhook) request(body []byte) (int, error) {
 	req, err := http.NewRequestWithContext(w.ctx, http.MethodPost, w.cfg.URL, bytes.NewReader(body))
 	if err != nil {
 		w.requests[3].Add(1)
-		return 0, err
+		return 0, redactErr(err, w.cfg.URL)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "wspush")
-	if sig != "" {
-		req.Header.Set(SignatureHeader, sig)
+	if w.cfg.Secret != "" {
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		req.Header.Set(TimestampHeader, ts)
+		req.Header.Set(SignatureHeader, "sha256="+Sign([]byte(w.cfg.Secret), ts, body))
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
 		w.requests[3].Add(1)
-		return 0, err
+		return 0, redactErr(err, w.cfg.URL)
 	}
 	// Read a little of the answer so that the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -663,11 +668,15 @@ func (w *Webhook) appendEvent(b []byte, e *event) []byte {
 	return append(b, '}')
 }
 
-// Sign returns the lowercase hex HMAC-SHA256 of body under secret: what a
-// backend compares, in constant time, with the SignatureHeader
-// after its "sha256=" prefix.
-func Sign(secret, body []byte) string {
+// Sign returns the lowercase hex HMAC-SHA256 under secret of timestamp,
+// a dot and body: what a backend compares, in constant time, with the
+// SignatureHeader after its "sha256=" prefix, timestamp being the
+// TimestampHeader. Signing the time lets the backend refuse a
+// request replayed later (docs/webhook.md).
+func Sign(secret []byte, timestamp string, body []byte) string {
 	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(timestamp))
+	m.Write([]byte{'.'})
 	m.Write(body)
 	return hex.EncodeToString(m.Sum(nil))
 }

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+)
+
+// setNoFile sets the open-files limit, soft and hard, of a child started
+// by command (TestMain): the Go runtime raises the soft limit to the hard
+// one at start, so both must go down.
+func setNoFile(v string) error {
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return err
+	}
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: n, Max: n})
+}
+
+// startServe runs wspush serve with args and an open-files limit of
+// nofile, and waits until it accepts on addr.
+func startServe(t *testing.T, nofile int, addr string, args ...string) func() bool {
+	t.Helper()
+	cmd := command(t, append([]string{"serve", "--addr", addr, "--log-format", "json"}, args...)...)
+	cmd.Env = append(cmd.Env, "WSPUSH_TEST_NOFILE="+strconv.Itoa(nofile))
+	logs, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var out strings.Builder
+	go func() {
+		_, _ = io.Copy(&out, logs)
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("server logs:\n%s", out.String())
+		}
+	})
+	alive := func() bool {
+		select {
+		case <-exited:
+			return false
+		default:
+			return true
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return alive
+		}
+		if !alive() || time.Now().After(deadline) {
+			t.Fatalf("the server did not start")
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the child's listener
+	}
+}
+
+// echoConn upgrades a connection to an echo server and checks one echo.
+func echoConn(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	nc, _, _, err := ws.Dial(t.Context(), "ws://"+addr+"/ws")
+	if err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	echoOnce(t, nc, "hello")
+	return nc
+}
+
+func echoOnce(t *testing.T, nc net.Conn, msg string) {
+	t.Helper()
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := wsutil.WriteClientText(nc, []byte(msg)); err != nil {
+		t.Fatalf("echo write: %v", err)
+	}
+	p, err := wsutil.ReadServerText(nc)
+	if err != nil || string(p) != msg {
+		t.Fatalf("echo: %q %v", p, err)
+	}
+}
+
+// Issue 13 §1: with 256 descriptors, 245 idle keep-alive API connections
+// and then an upgrade once made gnet's accept fail with EMFILE, which
+// stopped the engine and the process.
+func TestDescriptorExhaustionLeavesTheEngineRunning(t *testing.T) {
+	addr, api := freePort(t), freePort(t)
+	alive := startServe(t, 256, addr, "--api-addr", api, "--echo", "--loops", "2", "--max-conns", "50")
+
+	var before []net.Conn
+	for range 5 {
+		before = append(before, echoConn(t, addr))
+	}
+	// 245 idle keep-alive API connections, each after one GET /healthz.
+	// Each is answered: 200, or 503 if the cap is full of busy ones.
+	unanswered := 0
+	for range 245 {
+		nc, err := net.Dial("tcp", api)
+		if err != nil {
+			t.Fatalf("API connection: %v", err)
+		}
+		defer nc.Close()
+		_ = nc.SetDeadline(time.Now().Add(time.Second))
+		_, _ = nc.Write([]byte("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+		if rsp, err := http.ReadResponse(bufio.NewReader(nc), nil); err != nil {
+			unanswered++
+		} else {
+			rsp.Body.Close()
+		}
+	}
+	// The upgrade that once stopped the engine.
+	after := echoConn(t, addr)
+
+	// A flood of TCP connections past every budget: the ones beyond the
+	// WebSocket share are answered 503 and closed, none stops the engine.
+	var flood []net.Conn
+	refused := 0
+	for range 300 {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		flood = append(flood, nc)
+	}
+	for _, nc := range flood {
+		_ = nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		b := make([]byte, 12)
+		if n, _ := io.ReadFull(nc, b); n == 12 && string(b) == "HTTP/1.1 503" {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no connection of the flood was refused: the budget is not enforced")
+	}
+	if unanswered > 0 {
+		t.Fatalf("%d API connections got no answer", unanswered)
+	}
+	if !alive() {
+		t.Fatal("the server exited")
+	}
+	for i, nc := range append(before, after) {
+		echoOnce(t, nc, fmt.Sprintf("still here %d", i))
+	}
+	for _, nc := range flood {
+		nc.Close()
+	}
+	// Descriptors free up: upgrades are accepted again.
+	var again net.Conn
+	deadline := time.Now().Add(10 * time.Second)
+	for again == nil {
+		nc, _, _, err := ws.Dial(t.Context(), "ws://"+addr+"/ws")
+		switch {
+		case err == nil:
+			again = nc
+			t.Cleanup(func() { nc.Close() })
+		case time.Now().After(deadline):
+			t.Fatalf("no upgrade accepted after the flood: %v", err)
+		default:
+			time.Sleep(50 * time.Millisecond) // the flood's sockets are closing in the loops
+		}
+	}
+	echoOnce(t, again, "again")
+
+	// /v1/stats counts what was refused.
+	rsp, err := http.Get("http://" + api + "/v1/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rsp.Body.Close()
+	var st struct {
+		AcceptsRefused  int64 `json:"accepts_refused"`
+		APIConnsRefused int64 `json:"api_conns_refused"`
+		APIConns        int   `json:"api_conns"`
+	}
+	if err := json.NewDecoder(rsp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	if st.AcceptsRefused < int64(refused) || st.APIConns > 16 {
+		t.Fatalf("stats %+v, want at least %d refused accepts and at most 16 API connections", st, refused)
+	}
+	if !alive() {
+		t.Fatal("the server exited")
+	}
+}

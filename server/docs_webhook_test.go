@@ -1,0 +1,164 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// docBlock returns the first fenced code block of language lang in doc.
+func docBlock(t *testing.T, doc, lang string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(doc, "```"+lang+"\n")
+	if !ok {
+		t.Fatalf("no %s block in docs/webhook.md", lang)
+	}
+	block, _, _ := strings.Cut(rest, "```")
+	return block
+}
+
+// Drivers around the verify functions of docs/webhook.md: each reads the
+// secret, the body's file, the timestamp, the signature and the time to
+// check at from its arguments and prints true or false.
+const (
+	goDriver = `package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+)
+
+func main() {
+	body, _ := os.ReadFile(os.Args[2])
+	h := http.Header{}
+	h.Set("X-Wspush-Timestamp", os.Args[3])
+	h.Set("X-Wspush-Signature", os.Args[4])
+	now, _ := strconv.ParseInt(os.Args[5], 10, 64)
+	fmt.Println(verify([]byte(os.Args[1]), body, h, time.Unix(now, 0)))
+}
+`
+	nodeDriver = `
+const [secret, file, ts, sig, now] = process.argv.slice(2);
+console.log(verify(secret, require('fs').readFileSync(file), {'x-wspush-timestamp': ts, 'x-wspush-signature': sig}, Number(now) * 1000));
+`
+	pythonDriver = `
+import sys
+secret, path, ts, sig, now = sys.argv[1:]
+print("true" if verify(secret.encode(), open(path, "rb").read(), {"X-Wspush-Timestamp": ts, "X-Wspush-Signature": sig}, float(now)) else "false")
+`
+)
+
+func TestWebhookDocVerifiersAcceptWspushAndRefuseForgeries(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "webhook.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One request as wspush signs it.
+	var mu sync.Mutex
+	var body []byte
+	var ts, sig string
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		if body == nil {
+			body, ts, sig = b, r.Header.Get(WebhookTimestampHeader), r.Header.Get(WebhookSignatureHeader)
+		}
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rc.Close)
+	s := startServer(t, Config{Webhook: WebhookConfig{URL: rc.URL, Secret: testWebhookSecret, Events: []string{"connect"}, Delay: 10 * time.Millisecond}})
+	dialAs(t, s, "?user=alice", "")
+	waitFor(t, 5*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if body == nil {
+			return errTooEarly
+		}
+		return nil
+	})
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		t.Fatalf("timestamp %q", ts)
+	}
+
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	genuine := write("body.json", string(body))
+	tampered := write("tampered.json", strings.Replace(string(body), `"alice"`, `"admin"`, 1))
+	now := strconv.FormatInt(sec, 10)
+	later := strconv.FormatInt(sec+600, 10)
+	fresh := strconv.FormatInt(sec+60, 10)
+	cases := []struct {
+		name               string
+		file, ts, sig, now string
+		want               string
+	}{
+		{"Genuine", genuine, ts, sig, now, "true"},
+		{"BodyChanged", tampered, ts, sig, now, "false"},
+		{"TimestampChanged", genuine, fresh, sig, fresh, "false"},
+		{"ReplayedLater", genuine, ts, sig, later, "false"},
+		{"NoTimestamp", genuine, "", sig, now, "false"},
+	}
+
+	type runner struct {
+		lang   string
+		source string
+		cmd    func(file string) []string
+	}
+	goBin, _ := exec.LookPath("go")
+	if goBin == "" {
+		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
+	runners := []runner{
+		{"go", goDriver + docBlock(t, string(doc), "go"), func(f string) []string { return []string{goBin, "run", f} }},
+		{"js", docBlock(t, string(doc), "js") + nodeDriver, func(f string) []string { return []string{"node", f} }},
+		{"python", docBlock(t, string(doc), "python") + pythonDriver, func(f string) []string { return []string{"/usr/bin/python3", f} }},
+	}
+	for _, r := range runners {
+		t.Run(r.lang, func(t *testing.T) {
+			argv := r.cmd(write("verify."+map[string]string{"go": "go", "js": "cjs", "python": "py"}[r.lang], r.source))
+			if _, err := exec.LookPath(argv[0]); err != nil {
+				interopMissing(t, argv[0]+" is not installed")
+			}
+			if r.lang == "go" {
+				// Build once; run the binary per case.
+				bin := filepath.Join(dir, "verify-go")
+				if out, err := exec.Command(goBin, "build", "-o", bin, argv[2]).CombinedOutput(); err != nil {
+					t.Fatalf("the Go verifier of docs/webhook.md does not build: %v\n%s", err, out)
+				}
+				argv = []string{bin}
+			}
+			for _, tc := range cases {
+				args := append(append([]string(nil), argv[1:]...), testWebhookSecret, tc.file, tc.ts, tc.sig, tc.now)
+				out, err := exec.Command(argv[0], args...).CombinedOutput()
+				if err != nil {
+					t.Fatalf("%s: %v\n%s", tc.name, err, out)
+				}
+				if got := strings.TrimSpace(string(out)); got != tc.want {
+					t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+				}
+			}
+		})
+	}
+}
