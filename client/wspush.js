@@ -27,7 +27,8 @@
     { code: 4005, name: 'message_too_big', reconnect: true },
     { code: 4500, name: 'kicked', reconnect: false },
     { code: 4501, name: 'protocol_error', reconnect: false },
-    { code: 4502, name: 'invalid_utf8', reconnect: false }
+    { code: 4502, name: 'invalid_utf8', reconnect: false },
+    { code: 4503, name: 'unauthorized', reconnect: false }
   ];
 
   var DEFAULTS = {

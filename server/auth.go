@@ -95,6 +95,12 @@ func (s *Server) authenticate(hs *handshake) (identity, error) {
 	if token == "" {
 		return identity{}, errNoToken
 	}
+	return s.verifyToken(token)
+}
+
+// verifyToken checks an HS256 token against the JWT secret and returns the
+// identity it proves: at the upgrade, and for an in-band refresh.
+func (s *Server) verifyToken(token string) (identity, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
 		return []byte(s.cfg.JWTSecret), nil

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"time"
 
@@ -23,6 +24,8 @@ type request struct {
 	// UserPos and Rooms are a resume's positions (history_resume.go).
 	UserPos string            `json:"user_pos"`
 	Rooms   map[string]string `json:"rooms"`
+	// Token is a refresh's new token (refresh.go).
+	Token string `json:"token"`
 }
 
 // Error codes of {"type":"error"} replies.
@@ -63,6 +66,7 @@ func (c *conn) join(out []byte, id identity) []byte {
 	b = appendJSONString(b, id.user)
 	b = append(b, `,"ping":`...)
 	b = strconv.AppendInt(b, s.cfg.PingInterval.Milliseconds(), 10)
+	b = appendWelcomeLimits(b, s.cfg.MaxMessage, id.exp)
 	b = append(b, '}')
 	c.l.scratch = b
 	return frame.AppendFrame(out, ws.OpText, b)
@@ -86,6 +90,8 @@ func (c *conn) request(p []byte) {
 		c.write(framePong)
 	case "resume":
 		c.resume(req)
+	case "refresh":
+		c.refresh(req)
 	case "join", "leave", "publish":
 		if !validName(req.Room) {
 			c.reply(req.Ref, codeBadRequest, "room: 1 to 128 bytes of printable UTF-8 required")
@@ -205,5 +211,6 @@ func (s *Server) ticksAt(t time.Time) uint32 {
 	if d < 0 {
 		return 0
 	}
-	return uint32(d / tick)
+	// A time past the counter's 13.6 years is "never" for this process.
+	return uint32(min(d/tick, math.MaxUint32))
 }

@@ -22,6 +22,7 @@ type handshake struct {
 	bearer []byte // the token of an Authorization: Bearer header
 	realIP []byte // X-Real-IP, set by a proxy in front: for the webhook
 	id     identity
+	refuse *Disconnect // an auth=inband failure, told after the 101 (auth_inband.go)
 }
 
 // handshakeRW gives the upgrader the request head to read and a buffer to
@@ -79,7 +80,7 @@ func (l *loop) upgrader() ws.Upgrader {
 			}
 			id, err := l.s.authenticate(&l.hs)
 			l.hs.id = id
-			return nil, err
+			return nil, l.hs.inband(err)
 		},
 	}
 }
@@ -113,6 +114,9 @@ func (l *loop) upgrade(c *conn) (act gnet.Action, done bool) {
 	c.seen = l.now
 	l.s.conns.Add(1)
 	l.s.upgrades.Add(1)
+	if l.hs.refuse != nil {
+		return l.refuse(c, *l.hs.refuse)
+	}
 	out := append(l.out[:0], l.rsp.Bytes()...)
 	if !l.s.cfg.Echo {
 		out = c.join(out, l.hs.id)
