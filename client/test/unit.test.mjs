@@ -301,13 +301,13 @@ test('the token goes in the header for mini-programs and in the query for browse
   const { client, adapter } = newClient({ token: () => Promise.resolve('t.o.k'), user: 'dev' });
   client.connect();
   await flush();
-  assert.equal(adapter.last.url, 'wss://push.example.com/ws?user=dev');
+  assert.equal(adapter.last.url, 'wss://push.example.com/ws?auth=inband&user=dev');
   assert.deepEqual(adapter.last.h.headers, { Authorization: 'Bearer t.o.k' });
   const browserish = new FakeAdapter({ headers: false });
   const c2 = new WsPush({ url: 'wss://h/ws?x=1', adapter: browserish, token: 'a b' });
   c2.connect();
   await flush();
-  assert.equal(browserish.last.url, 'wss://h/ws?x=1&token=a%20b');
+  assert.equal(browserish.last.url, 'wss://h/ws?x=1&auth=inband&token=a%20b');
   assert.deepEqual(browserish.last.h.headers, {});
   c2.close();
 });
