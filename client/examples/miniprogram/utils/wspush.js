@@ -434,8 +434,9 @@
     if (typeof console !== 'undefined' && console.warn) console.warn(msg);
   }
 
-  // Clients alive per URL, to catch two for one URL in one mini-program
-  // (each holds one of its 5 sockets), and the shared ones (WsPush.shared).
+  // Clients not closed per URL, to catch two for one URL in one
+  // mini-program (each holds one of its 5 sockets), and the shared ones
+  // (WsPush.shared).
   var LIVE = {};
   var SHARED = {};
   var WARNED = {};
@@ -502,13 +503,25 @@
     if (mini && /^ws:\/\//i.test(o.url)) {
       warnOnce('ws:' + o.url, this._warn, 'wspush: ' + o.url + ' is not wss://: mini-programs on phones refuse ws:// (only the developer tools allow it)');
     }
-    if (mini) {
-      if (LIVE[o.url]) {
-        this._warn('wspush: a second client for ' + o.url + ': each holds one of the 5 sockets a mini-program may open. Share one with WsPush.shared(options) and release() it on page unload.');
-      }
-      LIVE[o.url] = (LIVE[o.url] || 0) + 1;
-      this._live = true;
+    this._mini = mini;
+  }
+
+  // track keeps LIVE: c is live from connect() until it is closed.
+  function track(c, live) {
+    if (!c._mini) return;
+    var url = c.options.url;
+    var l = LIVE[url] || (LIVE[url] = []);
+    var i = l.indexOf(c);
+    if (!live) {
+      if (i >= 0) l.splice(i, 1);
+      if (!l.length) delete LIVE[url];
+      return;
     }
+    if (i >= 0) return;
+    if (l.length) {
+      c._warn('wspush: a second client for ' + url + ': each holds one of the 5 sockets a mini-program may open. Share one with WsPush.shared(options) and release() it on page unload.');
+    }
+    l.push(c);
   }
 
   // WsPush.shared returns the one client of this URL, made on the first
@@ -599,6 +612,7 @@
       if (state === this.state && state !== 'reconnecting') return;
       var prev = this.state;
       this.state = state;
+      track(this, state !== 'closed');
       this._emit('state', state, merge({ prev: prev }, info));
     },
 
@@ -660,10 +674,6 @@
       this._unhook = [];
       this._listeners = {};
       this._destroyed = true;
-      if (this._live) {
-        this._live = false;
-        if (--LIVE[this.options.url] <= 0) delete LIVE[this.options.url];
-      }
       if (SHARED[this.options.url] === this) delete SHARED[this.options.url];
     },
 
@@ -1046,7 +1056,7 @@
     // is made again with a new token.
     _scheduleRefresh: function (exp) {
       this._clear('refresh');
-      if (!exp || typeof this.options.token !== 'function') return;
+      if (!exp || typeof this.options.token !== 'function' || !(this.options.refreshBefore > 0)) return;
       var left = exp - this._now();
       var wait = Math.max(0, left - Math.min(this.options.refreshBefore, left / 2));
       this._timer('refresh', wait, this._refresh);
