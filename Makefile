@@ -35,7 +35,7 @@ deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@if [ ! -d client/node_modules/ws ] || [ ! -d client/node_modules/playwright-core ] || [ client/package-lock.json -nt client/node_modules/.package-lock.json ]; then \
+	@if [ ! -d client/node_modules/ws ] || [ ! -d client/node_modules/playwright-core ] || [ ! -d client/node_modules/typescript ] || [ ! -d client/node_modules/miniprogram-api-typings ] || [ client/package-lock.json -nt client/node_modules/.package-lock.json ]; then \
 		cd client && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 	$(GO) mod download
