@@ -493,11 +493,17 @@
     this._tokenReason = 'initial';
     this._unhook = [];
     var self = this;
-    if (o.lifecycle !== false && this.adapter.lifecycle) {
-      this._unhook.push(this.adapter.lifecycle(function () { self.resume(); }, function () { self.pause(); }));
-    }
-    if (o.lifecycle !== false && this.adapter.network) {
-      this._unhook.push(this.adapter.network(function (online) { self._network(online); }));
+    // A platform whose hooks throw (an H5 runtime without its app shell)
+    // still gets a client, without pause/resume or network events.
+    try {
+      if (o.lifecycle !== false && this.adapter.lifecycle) {
+        this._unhook.push(this.adapter.lifecycle(function () { self.resume(); }, function () { self.pause(); }));
+      }
+      if (o.lifecycle !== false && this.adapter.network) {
+        this._unhook.push(this.adapter.network(function (online) { self._network(online); }));
+      }
+    } catch (e) {
+      this._warn('wspush: cannot hook the app lifecycle or network status: ' + (e && e.message));
     }
     var mini = this.adapter.name !== 'browser';
     if (mini && /^ws:\/\//i.test(o.url)) {
