@@ -1029,6 +1029,7 @@
       this._clear('connect');
       this.welcome = m;
       this._tokenFresh = false;
+      this._lateRefresh = false;
       if (m.exp) this._tokenExp = m.exp;
       this._openedAt = this._now();
       this._tokens = this.options.maxRate;
@@ -1065,6 +1066,15 @@
       if (!exp || typeof this.options.token !== 'function' || !(this.options.refreshBefore > 0)) return;
       var left = exp - this._now();
       var wait = Math.max(0, left - Math.min(this.options.refreshBefore, left / 2));
+      // A device clock ahead of the server's makes every token look
+      // (nearly) expired: refresh once at once, then leave it to the
+      // server's token_expired rather than refresh in a loop.
+      if (wait < 1000) {
+        if (this._lateRefresh) return;
+        this._lateRefresh = true;
+      } else {
+        this._lateRefresh = false;
+      }
       this._timer('refresh', wait, this._refresh);
     },
 
