@@ -704,7 +704,9 @@
       try {
         sock.close(code, reason);
       } catch (e) { /* already closed */ }
-      if (h.closed || !(this.options.closeTimeout > 0)) return;
+      // Only an open socket is checked: one that failed to connect holds
+      // nothing, and one still connecting is closed when it opens.
+      if (h.closed || !h.opened || !(this.options.closeTimeout > 0)) return;
       this._setTimeout(function () {
         if (h.closed) return;
         self._emit('error', WsPushError('close_unconfirmed', 'a socket did not confirm its close within ' + self.options.closeTimeout + ' ms; closing it again'));
@@ -779,7 +781,16 @@
           headers: u.headers,
           socket: socket,
           closed: false,
-          onOpen: noop, // the welcome message, not the socket's open, makes us open
+          opened: false,
+          // The welcome message, not the socket's open, makes us open. A
+          // socket that opens after it was given up (a connect timeout)
+          // is closed, or it would hold a slot.
+          onOpen: function () {
+            h.opened = true;
+            if (gen !== self._gen && h.sock) {
+              try { h.sock.close(1000, ''); } catch (e) { /* gone */ }
+            }
+          },
           onMessage: function (data) { if (gen === self._gen) self._data(data); },
           onClose: function (code, reason) {
             h.closed = true;
@@ -797,6 +808,7 @@
         try {
           self._sock = self.adapter.connect(u.url, h);
           self._sock.h = h;
+          h.sock = self._sock;
         } catch (e) {
           h.onError(e);
         }

@@ -353,3 +353,14 @@ test('a message over the welcome\'s max_message is refused before it is sent', a
   assert.equal(c.state, 'open');
   c.close();
 });
+
+test('attempts that fail to connect hold no socket and raise no close_unconfirmed', async () => {
+  const wx = new FakePlatform('wx');
+  const { c, ev } = client(wx, 'wx', { url: 'ws://127.0.0.1:1/ws', user: 'nobody', closeTimeout: 100, minDelay: 50, maxDelay: 100 });
+  c.connect();
+  await waitFor('three attempts', () => wx.calls.length >= 3);
+  await sleep(300); // past closeTimeout for each of them
+  c.close();
+  assert.deepEqual([...new Set(ev.error.map((e) => e.code))], ['socket']);
+  assert.equal(wx.live(), 0);
+});

@@ -481,3 +481,15 @@ test('a cached token is reused until it is about to expire, then fetched with re
   assert.deepEqual(reasons, ['initial', 'expired']);
   client.close();
 });
+
+test('a socket that opens after its attempt was given up is closed again', async () => {
+  const { client, clock, adapter } = newClient({ connectTimeout: 1000, minDelay: 100 });
+  client.connect();
+  await flush();
+  const first = adapter.last;
+  await clock.advance(1000); // no welcome: given up, closed once
+  assert.equal(first.closes, 1);
+  first.h.onOpen(); // the platform opens it anyway
+  assert.equal(first.closes, 2);
+  client.close();
+});
