@@ -754,10 +754,13 @@
         this._tokenFresh = false;
         return Promise.resolve(this._token);
       }
+      var self = this;
       var reason = stale ? 'expired' : this._tokenReason;
-      this._tokenReason = 'expired';
       this._tokenFresh = true;
-      return this._fetchToken(reason);
+      return this._fetchToken(reason).then(function (token) {
+        self._tokenReason = 'expired'; // any later fetch replaces a token
+        return token;
+      });
     },
 
     // _open starts one connection attempt.

@@ -493,3 +493,25 @@ test('a socket that opens after its attempt was given up is closed again', async
   assert.equal(first.closes, 2);
   client.close();
 });
+
+test('a token function that fails is asked again with the same reason, initial', async () => {
+  const reasons = [];
+  const { client, clock, adapter } = newClient({
+    minDelay: 100,
+    token: (ctx) => {
+      reasons.push(ctx.reason);
+      if (reasons.length === 1) throw new Error('wx.login failed');
+      return 't';
+    }
+  });
+  const errors = [];
+  client.on('error', (e) => errors.push(e.code));
+  client.connect();
+  await flush();
+  assert.deepEqual(errors, ['token']);
+  assert.equal(client.state, 'reconnecting');
+  await clock.advance(100);
+  assert.deepEqual(reasons, ['initial', 'initial']);
+  assert.equal(adapter.sockets.length, 1);
+  client.close();
+});
