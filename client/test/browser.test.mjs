@@ -178,3 +178,22 @@ test('in the browser, a token about to expire is refreshed in-band, without a re
     await srv.stop('SIGKILL');
   }
 });
+
+test('a browser sees a refused token in-band with auth=inband, and only a bare 1006 without', { skip: skip && 'WSPUSH_SKIP_BROWSER=1' }, async () => {
+  const srv = await new Server(['--jwt-secret', crypto.randomBytes(12).toString('hex')]).start();
+  try {
+    const p = await sdkPage();
+    const seen = await p.evaluate((url) => Promise.all(['?auth=inband&token=a.b.c', '?token=a.b.c'].map((q) => new Promise((resolve) => {
+      const msgs = [];
+      const ws = new WebSocket(url + q);
+      ws.onmessage = (e) => msgs.push(JSON.parse(e.data));
+      ws.onclose = (e) => resolve({ code: e.code, msgs });
+    }))), srv.wsUrl);
+    assert.equal(seen[0].code, 4503);
+    assert.deepEqual(seen[0].msgs.map((m) => [m.type, m.code, m.reconnect]), [['disconnect', 4503, false]]);
+    assert.deepEqual(seen[1], { code: 1006, msgs: [] }, 'a 401 is only an abnormal closure to the page');
+    await p.close();
+  } finally {
+    await srv.stop('SIGKILL');
+  }
+});
