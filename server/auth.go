@@ -67,6 +67,7 @@ var (
 	errNoSubject    = reject(http.StatusUnauthorized, "the token has no sub claim")
 	errOrigin       = reject(http.StatusForbidden, "origin not allowed")
 	errBadUser      = reject(http.StatusBadRequest, "user ids are 1 to 128 bytes of printable UTF-8")
+	errBadSubject   = reject(http.StatusBadRequest, "the token's sub is not a user id: 1 to 128 bytes of printable UTF-8")
 )
 
 func reject(status int, reason string) error {
@@ -113,7 +114,7 @@ func (s *Server) verifyToken(token string) (identity, error) {
 	case c.Subject == "":
 		return identity{}, errNoSubject
 	case !validName(c.Subject):
-		return identity{}, errBadUser
+		return identity{}, errBadSubject
 	}
 	id := identity{user: c.Subject, perms: &perms{rooms: c.Rooms, publish: c.Publish, send: c.Send}}
 	if c.ExpiresAt != nil {

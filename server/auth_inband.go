@@ -28,7 +28,7 @@ func (hs *handshake) inband(err error) error {
 	switch err {
 	case errExpiredToken:
 		hs.refuse = &DisconnectTokenExpired
-	case errNoToken, errBadToken, errNoSubject, errBadUser:
+	case errNoToken, errBadToken, errNoSubject, errBadSubject:
 		hs.refuse = &DisconnectUnauthorized
 	default:
 		return err

@@ -30,6 +30,7 @@ func TestInbandAuthFailuresAreToldAfterThe101(t *testing.T) {
 		{"NoSubject", "?token=" + token(t, secret, Claims{}) + "&auth=inband", 4503, 4503, false, ReasonUnauthorized},
 		{"Garbage", "?auth=inband&token=abc.def.ghi", 4503, 4503, false, ReasonUnauthorized},
 		{"Missing", "?auth=inband&user=alice", 4503, 4503, false, ReasonUnauthorized},
+		{"BadSubject", "?auth=inband&token=" + token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "a\x01b"}}), 4503, 4503, false, ReasonUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dial(t, s)
@@ -79,6 +80,15 @@ func TestWithoutInbandAuthTheUpgradeIsRefused401(t *testing.T) {
 			t.Fatalf("%s: body %s", q, body)
 		}
 	}
+}
+
+// TestInbandAuthLeavesOtherRefusalsAsTheyAre: auth=inband is about the
+// token; a bad development-mode ?user= is still a 400.
+func TestInbandAuthLeavesOtherRefusalsAsTheyAre(t *testing.T) {
+	s := startServer(t, Config{})
+	c := dial(t, s)
+	c.write([]byte(upgradeRequest("/ws?auth=inband&user=" + strings.Repeat("x", 200))))
+	c.expectStatus(http.StatusBadRequest)
 }
 
 func TestInbandAuthWithAGoodTokenIsAnOrdinaryConnection(t *testing.T) {
