@@ -81,13 +81,13 @@ func TestRefreshInDevelopmentModeIsAckedAndChangesNothing(t *testing.T) {
 func TestConnectionThatKeepsRefreshingIsNeverDroppedForExpiry(t *testing.T) {
 	const secret = "s3cret"
 	s := startServer(t, Config{JWTSecret: secret})
-	short := func() time.Time { return time.Now().Add(2 * time.Second) }
+	short := func() time.Time { return time.Now().Add(3 * time.Second) }
 	first := short()
 	c, w := dialAs(t, s, "?token="+token(t, secret, claims("alice", first)), "")
 	exp := w["exp"].(float64)
 	for ref := 1; time.Now().Before(first.Add(2 * time.Second)); ref++ {
-		// Refresh when less than a second is left, as a client would.
-		for time.Until(time.UnixMilli(int64(exp))) > time.Second {
+		// Refresh when less than 1.5 s is left, as a client would.
+		for time.Until(time.UnixMilli(int64(exp))) > 1500*time.Millisecond {
 			time.Sleep(50 * time.Millisecond)
 		}
 		next := short()
