@@ -25,8 +25,11 @@ build:
 # python3-websockets (a WebSocket client nobody here wrote), chromium
 # (the SDK's browser test) and nginx (wss:// in front of wspush,
 # deploy_test.go), and the npm packages of client/ (Node's ws,
-# playwright-core, which drives that chromium and downloads no browser).
-# apt-get update runs once, and only when a package is missing.
+# playwright-core, which drives that chromium and downloads no browser;
+# typescript and miniprogram-api-typings for the SDK's typings) and of
+# client/test/h5 (the uni-app and Taro H5 runtimes and esbuild, about
+# 300 MB, kept apart from client/'s own). apt-get update runs once, and
+# only when a package is missing.
 DEB_PACKAGES := python3-websockets chromium nginx redis-server
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -35,8 +38,11 @@ deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@if [ ! -d client/node_modules/ws ] || [ ! -d client/node_modules/playwright-core ] || [ client/package-lock.json -nt client/node_modules/.package-lock.json ]; then \
+	@if [ ! -d client/node_modules/ws ] || [ ! -d client/node_modules/playwright-core ] || [ ! -d client/node_modules/typescript ] || [ ! -d client/node_modules/miniprogram-api-typings ] || [ client/package-lock.json -nt client/node_modules/.package-lock.json ]; then \
 		cd client && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+	@if [ ! -d client/test/h5/node_modules/@dcloudio/uni-h5 ] || [ ! -d client/test/h5/node_modules/@tarojs/taro-h5 ] || [ client/test/h5/package-lock.json -nt client/test/h5/node_modules/.package-lock.json ]; then \
+		cd client/test/h5 && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 	$(GO) mod download
 

@@ -27,7 +27,7 @@ import (
 // which both override it. docs/deploy/wspush.yaml is an example.
 
 // secretFlags are printed redacted by --check-config.
-var secretFlags = map[string]bool{"api-key": true, "jwt-secret": true, "webhook-secret": true}
+var secretFlags = map[string]bool{"api-key": true, "jwt-secret": true, "webhook-secret": true, "cluster-secret": true}
 
 // configPath finds the configuration file named on the command line
 // (--config PATH or --config=PATH, one or two dashes) or, failing that, in

@@ -121,6 +121,7 @@ func parseServe(args []string, getenv func(string) string) (*serveFlags, error) 
 		}
 		return nil
 	})
+	fs.StringVar(&f.cfg.ClusterSecret, "cluster-secret", "", "key that signs the control messages nodes send each other through Redis (same on every node; WSPUSH_CLUSTER_SECRET keeps it out of ps)")
 	fs.StringVar(&f.cfg.Redis, "redis", "", "redis://host:port/db: join the cluster of nodes sharing that Redis (docs/cluster.md)")
 	fs.IntVar(&f.cfg.HistorySize, "history-size", 0, "messages kept per user and per room for clients that resume after a reconnect (0: none)")
 	fs.DurationVar(&f.cfg.HistoryTTL, "history-ttl", 0, "how long a kept message stays (0: none kept)")

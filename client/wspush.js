@@ -14,7 +14,7 @@
 })(typeof globalThis !== 'undefined' ? globalThis : typeof self !== 'undefined' ? self : this, function () {
   'use strict';
 
-  // DISCONNECTS mirrors server.Disconnects in server/disconnect.go: why the
+  // DISCONNECTS mirrors server.Disconnects in server/internal/wire/disconnect.go: why the
   // server closed a connection on purpose, and whether to come back. It is
   // the SDK's only copy; client/disconnect_test.go checks that it equals
   // the server's table. Codes 4000-4499 reconnect, 4500-4999 do not.
@@ -27,7 +27,8 @@
     { code: 4005, name: 'message_too_big', reconnect: true },
     { code: 4500, name: 'kicked', reconnect: false },
     { code: 4501, name: 'protocol_error', reconnect: false },
-    { code: 4502, name: 'invalid_utf8', reconnect: false }
+    { code: 4502, name: 'invalid_utf8', reconnect: false },
+    { code: 4503, name: 'unauthorized', reconnect: false }
   ];
 
   var DEFAULTS = {
@@ -43,7 +44,9 @@
     requestTimeout: 10000,
     queueSize: 20,
     queueOverflow: 'drop-oldest',
-    maxRate: 15
+    maxRate: 15,
+    closeTimeout: 5000,
+    refreshBefore: 60000
   };
 
   function noop() {}
@@ -51,7 +54,8 @@
   // describe turns a close code (from a disconnect message or a close
   // frame) into the disconnect event's fields.
   function describe(code, reason, reconnect) {
-    var d = { code: code || 0, name: 'closed', reason: reason || '', reconnect: true };
+    // Douyin reports close codes as strings: compare numbers.
+    var d = { code: Number(code) || 0, name: 'closed', reason: reason || '', reconnect: true };
     for (var i = 0; i < DISCONNECTS.length; i++) {
       if (DISCONNECTS[i].code === d.code) {
         d.name = DISCONNECTS[i].name;
@@ -122,21 +126,90 @@
 
   // ---- adapters: one shape for every platform's socket ----
   //
-  // An adapter is {name, headers, connect(url, opts), lifecycle}. connect
-  // opens one socket and returns {send(data), close(code, reason)}; it
-  // reports through opts.onOpen(), onMessage(data), onClose(code, reason)
-  // and onError(err). headers says whether the socket can send HTTP
-  // headers on the upgrade (mini-programs can, browsers cannot).
-  // lifecycle(onShow, onHide), when present, hooks the app's foreground
-  // and background events and returns a function that unhooks them.
+  // An adapter is {name, headers, connect(url, opts), lifecycle, network}.
+  // connect opens one socket and returns {send(data, onFail), close(code,
+  // reason)}; it reports through opts.onOpen(), onMessage(data),
+  // onClose(code, reason) and onError(err). opts.socket holds the
+  // connectSocket options to pass through (timeout, tcpNoDelay, ...).
+  // headers says whether the socket sends HTTP headers on the upgrade
+  // (mini-programs do; browsers, uni-app H5 and Taro H5 do not: the token
+  // then goes in the query). lifecycle(onShow, onHide) hooks the app's
+  // foreground and background events, network(onChange) its network
+  // status (onChange(online)); each returns a function that unhooks.
+
+  // CLOSE_REASON_BYTES is the longest close reason browsers accept: RFC
+  // 6455 5.5 allows 125 bytes of close payload, 2 of them the code.
+  var CLOSE_REASON_BYTES = 123;
+
+  // utf8Length is the length of s in UTF-8 bytes.
+  function utf8Length(s) {
+    var n = 0;
+    for (var i = 0; i < s.length; i++) {
+      var c = s.charCodeAt(i);
+      if (c < 0x80) n += 1;
+      else if (c < 0x800) n += 2;
+      else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) { n += 4; i++; }
+      else n += 3;
+    }
+    return n;
+  }
+
+  // closeArgs makes a close code and reason every platform accepts:
+  // browsers throw for codes other than 1000 and 3000-4999 and for reasons
+  // over 123 bytes (https://developer.mozilla.org/en-US/docs/Web/API/WebSocket/close),
+  // and a mini-program's SocketTask.close fails silently for them.
+  function closeArgs(code, reason) {
+    code = Number(code);
+    if (!(code === 1000 || (code >= 3000 && code <= 4999))) code = 1000;
+    reason = String(reason || '');
+    while (utf8Length(reason) > CLOSE_REASON_BYTES) reason = reason.slice(0, -1);
+    return { code: code, reason: reason };
+  }
+
+  // errText is a platform's error text: errMsg on WeChat, uni-app, Taro and
+  // Douyin; errorMessage on Alipay (https://opendocs.alipay.com/mini/api/vx19c3).
+  function errText(res, fallback) {
+    return (res && (res.errMsg || res.errorMessage || res.message)) || fallback;
+  }
+
+  // socketError turns a connectSocket failure into a WsPushError. WeChat
+  // refuses a sixth socket with "exceed max task count"
+  // (https://developers.weixin.qq.com/miniprogram/dev/api/network/websocket/wx.connectSocket.html):
+  // retrying cannot help, so it gets its own code, max_sockets.
+  function socketError(res, fallback) {
+    var text = errText(res, fallback);
+    if (/max task count|max.*socket|too many/i.test(text)) {
+      return WsPushError('max_sockets', text + ': a mini-program holds at most 5 sockets; share one client per URL (WsPush.shared) and release it on page unload');
+    }
+    return WsPushError('socket', text);
+  }
+
+  // webRuntime reports whether api runs in a browser, where connectSocket
+  // is the browser's WebSocket and sends no headers: uni-app H5
+  // (uniPlatform "web": https://uniapp.dcloud.net.cn/api/system/info.html;
+  // header unsupported on H5: https://uniapp.dcloud.net.cn/api/request/websocket.html)
+  // and Taro H5 (getEnv() "WEB": https://docs.taro.zone/docs/apis/about/env).
+  function webRuntime(api) {
+    try {
+      if (typeof api.getEnv === 'function' && api.ENV_TYPE && api.getEnv() === api.ENV_TYPE.WEB) return true;
+      if (typeof api.getSystemInfoSync === 'function') {
+        var info = api.getSystemInfoSync();
+        if (info && info.uniPlatform === 'web') return true;
+      }
+    } catch (e) { /* not that platform */ }
+    return false;
+  }
+
+  var SOCKET_OPTIONS = ['timeout', 'tcpNoDelay', 'perMessageDeflate', 'forceCellularNetwork', 'protocols'];
 
   // miniProgram adapts an API object with connectSocket returning a
-  // SocketTask: wx, uni, qq, tt, swan, or Taro (whose connectSocket
-  // returns a Promise of the task).
+  // SocketTask: wx, uni, qq, tt, swan, my (Alipay), or Taro (whose
+  // connectSocket returns a Promise of the task).
   function miniProgram(api, name) {
+    name = name || 'miniprogram';
     return {
-      name: name || 'miniprogram',
-      headers: true,
+      name: name,
+      headers: !webRuntime(api),
       connect: function (url, h) {
         var task = null;
         var closed = null; // close() called before Taro's task arrived
@@ -144,38 +217,70 @@
         function fail(res) {
           if (!failed) {
             failed = true;
-            h.onError(WsPushError('socket', (res && res.errMsg) || 'connectSocket failed'));
+            h.onError(socketError(res, 'connectSocket failed'));
           }
         }
+        function closeTask(t, c) {
+          // Douyin documents only 1000 for close
+          // (https://developer.open-douyin.com/docs/resource/zh-CN/mini-app/develop/api/network/websocket/socket-task/close).
+          var code = name === 'tt' ? 1000 : c.code;
+          t.close({
+            code: code,
+            reason: c.reason,
+            fail: function () {
+              // A close that fails leaves the socket open: close plainly.
+              try { t.close({}); } catch (e) { /* gone */ }
+            }
+          });
+        }
         function wire(t) {
+          if (!t || typeof t.onOpen !== 'function') {
+            fail({ errMsg: 'connectSocket returned no SocketTask' });
+            return;
+          }
           task = t;
           t.onOpen(function () { h.onOpen(); });
           t.onMessage(function (res) { h.onMessage(res && res.data); });
-          t.onClose(function (res) { h.onClose(res && res.code, res && res.reason); });
+          // Douyin reports codes as strings ("4500"); compare numbers.
+          t.onClose(function (res) { h.onClose(Number(res && res.code) || 0, res && res.reason); });
           t.onError(function (res) { fail(res); });
-          if (closed) {
-            t.close({ code: closed.code, reason: closed.reason, fail: noop });
-          }
+          if (closed) closeTask(t, closed);
         }
-        // uni-app returns the task only when a callback is given.
-        var r = api.connectSocket({ url: url, header: h.headers, complete: noop, fail: fail });
+        var o = { url: url, header: h.headers, complete: noop, fail: fail };
+        for (var i = 0; i < SOCKET_OPTIONS.length; i++) {
+          var k = SOCKET_OPTIONS[i];
+          if (h.socket && h.socket[k] !== undefined) o[k] = h.socket[k];
+        }
+        // Alipay returns a SocketTask only with multiple: true
+        // (https://opendocs.alipay.com/mini/api/vx19c3).
+        if (name === 'my') o.multiple = true;
+        // uni-app returns the task only when a callback is given
+        // (https://uniapp.dcloud.net.cn/api/request/websocket.html).
+        var r = api.connectSocket(o);
         if (r && typeof r.then === 'function') {
           r.then(wire, fail);
         } else if (r) {
           wire(r);
-        } else {
-          fail({ errMsg: 'connectSocket returned no SocketTask' });
+        } else if (!failed) {
+          fail({ errMsg: 'connectSocket returned no SocketTask' + (name === 'my' ? '' : ' (Alipay: pass adapter "my")') });
         }
         return {
-          send: function (data) {
-            if (task) task.send({ data: toArrayBuffer(data), fail: fail });
+          // send reports a failed send through onFail: the connection
+          // itself may be fine, and it is the heartbeat's job to tell.
+          send: function (data, onFail) {
+            if (!task) {
+              if (onFail) onFail(WsPushError('send_failed', 'the socket is not open yet'));
+              return;
+            }
+            task.send({
+              data: toArrayBuffer(data),
+              fail: function (res) { if (onFail) onFail(WsPushError('send_failed', errText(res, 'send failed'))); }
+            });
           },
           close: function (code, reason) {
-            if (task) {
-              task.close({ code: code, reason: reason, fail: noop });
-            } else {
-              closed = { code: code, reason: reason };
-            }
+            var c = closeArgs(code, reason);
+            if (task) closeTask(task, c);
+            else closed = c;
           }
         };
       },
@@ -186,6 +291,16 @@
           return function () {
             if (api.offAppShow) api.offAppShow(onShow);
             if (api.offAppHide) api.offAppHide(onHide);
+          };
+        }
+        : null,
+      // https://developers.weixin.qq.com/miniprogram/dev/api/device/network/wx.onNetworkStatusChange.html
+      network: typeof api.onNetworkStatusChange === 'function'
+        ? function (onChange) {
+          function f(res) { onChange(!!(res && res.isConnected)); }
+          api.onNetworkStatusChange(f);
+          return function () {
+            if (api.offNetworkStatusChange) api.offNetworkStatusChange(f);
           };
         }
         : null
@@ -201,15 +316,25 @@
       connect: function (url, h) {
         var Ctor = WS || (typeof WebSocket !== 'undefined' ? WebSocket : null);
         if (!Ctor) throw WsPushError('socket', 'no WebSocket in this environment: pass options.adapter');
-        var ws = new Ctor(url);
+        var protocols = h.socket && h.socket.protocols;
+        var ws = protocols ? new Ctor(url, protocols) : new Ctor(url);
         ws.binaryType = 'arraybuffer';
         ws.onopen = function () { h.onOpen(); };
         ws.onmessage = function (e) { h.onMessage(e.data); };
         ws.onclose = function (e) { h.onClose(e.code, e.reason); };
         ws.onerror = function () { h.onError(WsPushError('socket', 'WebSocket error')); };
         return {
-          send: function (data) { ws.send(toArrayBuffer(data)); },
-          close: function (code, reason) { ws.close(code, reason); }
+          send: function (data, onFail) {
+            try {
+              ws.send(toArrayBuffer(data));
+            } catch (e) {
+              if (onFail) onFail(WsPushError('send_failed', 'send failed: ' + e.message));
+            }
+          },
+          close: function (code, reason) {
+            var c = closeArgs(code, reason);
+            ws.close(c.code, c.reason);
+          }
         };
       },
       lifecycle: typeof document !== 'undefined' && typeof addEventListener === 'function'
@@ -218,10 +343,21 @@
             if (document.visibilityState === 'hidden') onHide(); else onShow();
           }
           document.addEventListener('visibilitychange', vis);
-          addEventListener('online', onShow);
           return function () {
             document.removeEventListener('visibilitychange', vis);
-            removeEventListener('online', onShow);
+          };
+        }
+        : null,
+      network: typeof addEventListener === 'function' && typeof navigator !== 'undefined'
+        ? function (onChange) {
+          function on() { onChange(true); }
+          function off() { onChange(false); }
+          addEventListener('online', on);
+          addEventListener('offline', off);
+          if (navigator.onLine === false) onChange(false);
+          return function () {
+            removeEventListener('online', on);
+            removeEventListener('offline', off);
           };
         }
         : null
@@ -231,7 +367,7 @@
   function globalApi(name) {
     var g = typeof globalThis !== 'undefined' ? globalThis : {};
     if (g[name] && typeof g[name].connectSocket === 'function') return g[name];
-    /* global uni, wx, qq, tt, swan */
+    /* global uni, wx, qq, tt, swan, my */
     try {
       switch (name) {
         case 'uni': return typeof uni !== 'undefined' ? uni : null;
@@ -239,6 +375,7 @@
         case 'qq': return typeof qq !== 'undefined' ? qq : null;
         case 'tt': return typeof tt !== 'undefined' ? tt : null;
         case 'swan': return typeof swan !== 'undefined' ? swan : null;
+        case 'my': return typeof my !== 'undefined' ? my : null;
       }
     } catch (e) {
       return null;
@@ -248,10 +385,10 @@
 
   // resolveAdapter picks the adapter from options.adapter: an adapter
   // object, a platform name, or nothing to detect one (uni, wx, qq, tt,
-  // swan, then the browser's WebSocket).
+  // swan, my, then the browser's WebSocket).
   function resolveAdapter(a) {
     if (a && typeof a === 'object') return a;
-    var names = a ? [a] : ['uni', 'wx', 'qq', 'tt', 'swan'];
+    var names = a ? [a] : ['uni', 'wx', 'qq', 'tt', 'swan', 'my'];
     for (var i = 0; i < names.length; i++) {
       if (names[i] === 'browser') return browser();
       var api = globalApi(names[i]);
@@ -262,6 +399,53 @@
   }
 
   // ---- the client ----
+
+  // UnauthorizedError is what options.token throws to stop the client for
+  // good (the user logged out): no more attempts, the unauthorized event,
+  // state closed.
+  function UnauthorizedError(message) {
+    var e = new Error(message || 'unauthorized');
+    e.name = 'UnauthorizedError';
+    e.code = 'unauthorized';
+    if (Object.setPrototypeOf) Object.setPrototypeOf(e, UnauthorizedError.prototype);
+    return e;
+  }
+  UnauthorizedError.prototype = Object.create(Error.prototype);
+  UnauthorizedError.prototype.constructor = UnauthorizedError;
+
+  // jwtExp reads the exp claim of a JWT, in ms, without checking anything:
+  // only to know when a cached token is stale. 0 when it has none.
+  function jwtExp(token) {
+    try {
+      var part = String(token).split('.')[1];
+      if (!part) return 0;
+      part = part.replace(/-/g, '+').replace(/_/g, '/');
+      while (part.length % 4) part += '=';
+      var json = typeof atob === 'function' ? atob(part)
+        : typeof Buffer !== 'undefined' ? Buffer.from(part, 'base64').toString('binary') : '';
+      var exp = JSON.parse(json).exp;
+      return typeof exp === 'number' ? exp * 1000 : 0;
+    } catch (e) {
+      return 0;
+    }
+  }
+
+  function warnDefault(msg) {
+    if (typeof console !== 'undefined' && console.warn) console.warn(msg);
+  }
+
+  // Clients not closed per URL, to catch two for one URL in one
+  // mini-program (each holds one of its 5 sockets), and the shared ones
+  // (WsPush.shared).
+  var LIVE = {};
+  var SHARED = {};
+  var WARNED = {};
+
+  function warnOnce(key, warn, msg) {
+    if (WARNED[key]) return;
+    WARNED[key] = true;
+    warn(msg);
+  }
 
   // WsPush is one connection to a wspush server, kept open across network
   // loss, server restarts and app backgrounding. See client/README.md for
@@ -278,6 +462,7 @@
     this._clearTimeout = o.clearTimeout || function (t) { clearTimeout(t); };
     this._now = o.now || function () { return Date.now(); };
     this._random = o.random || Math.random;
+    this._warn = o.warn || warnDefault;
     this._listeners = {};
     this._timers = {};
     this._rooms = {}; // joined rooms, rejoined on every connection
@@ -297,14 +482,93 @@
     this._tokens = o.maxRate > 0 ? o.maxRate : 0;
     this._tokensAt = 0;
     this._hidden = false;
+    this._offline = false;
+    this._waiting = false; // a retry held back while hidden or offline
     this._resumedAt = -Infinity;
     this._retryNow = false;
-    this._unhook = null;
-    if (o.lifecycle !== false && this.adapter.lifecycle) {
-      var self = this;
-      this._unhook = this.adapter.lifecycle(function () { self.resume(); }, function () { self.pause(); });
+    // The token: cached until it expires or the server rejects it.
+    this._token = null;
+    this._tokenExp = 0; // ms; 0: unknown or never
+    this._tokenFresh = false; // fetched for this attempt, not yet welcomed
+    this._tokenReason = 'initial';
+    this._unhook = [];
+    var self = this;
+    // A platform whose hooks throw (an H5 runtime without its app shell)
+    // still gets a client, without pause/resume or network events.
+    try {
+      if (o.lifecycle !== false && this.adapter.lifecycle) {
+        this._unhook.push(this.adapter.lifecycle(function () { self.resume(); }, function () { self.pause(); }));
+      }
+      if (o.lifecycle !== false && this.adapter.network) {
+        this._unhook.push(this.adapter.network(function (online) { self._network(online); }));
+      }
+    } catch (e) {
+      this._warn('wspush: cannot hook the app lifecycle or network status: ' + (e && e.message));
     }
+    var mini = this.adapter.name !== 'browser';
+    if (mini && /^ws:\/\//i.test(o.url)) {
+      warnOnce('ws:' + o.url, this._warn, 'wspush: ' + o.url + ' is not wss://: mini-programs on phones refuse ws:// (only the developer tools allow it)');
+    }
+    this._mini = mini;
   }
+
+  // track keeps LIVE: c is live from connect() until it is closed.
+  function track(c, live) {
+    if (!c._mini) return;
+    var url = c.options.url;
+    var l = LIVE[url] || (LIVE[url] = []);
+    var i = l.indexOf(c);
+    if (!live) {
+      if (i >= 0) l.splice(i, 1);
+      if (!l.length) delete LIVE[url];
+      return;
+    }
+    if (i >= 0) return;
+    if (l.length) {
+      c._warn('wspush: a second client for ' + url + ': each holds one of the 5 sockets a mini-program may open. Share one with WsPush.shared(options) and release() it on page unload.');
+    }
+    l.push(c);
+  }
+
+  // WsPush.shared returns the one client of this URL, made on the first
+  // call (with these options) and counted: each caller calls release()
+  // when done (a page's onUnload), and the last release destroys it.
+  WsPush.shared = function (options) {
+    var url = options && options.url;
+    var c = SHARED[url];
+    if (c && !c._destroyed) {
+      c._refs++;
+      return c;
+    }
+    c = new WsPush(options);
+    c._refs = 1;
+    c._shared = true;
+    SHARED[url] = c;
+    return c;
+  };
+
+  // WsPush.page wraps a mini-program Page's options: onLoad gets
+  // this[key] (default "wspush"), the shared client of options.url,
+  // connected, and onUnload releases it, so that a page never leaks a
+  // socket.
+  WsPush.page = function (pageOptions, clientOptions, key) {
+    key = key || 'wspush';
+    var p = merge({}, pageOptions);
+    var load = pageOptions && pageOptions.onLoad;
+    var unload = pageOptions && pageOptions.onUnload;
+    p.onLoad = function () {
+      this[key] = WsPush.shared(clientOptions).connect();
+      if (load) return load.apply(this, arguments);
+    };
+    p.onUnload = function () {
+      var r;
+      if (unload) r = unload.apply(this, arguments);
+      if (this[key]) this[key].release();
+      this[key] = null;
+      return r;
+    };
+    return p;
+  };
 
   WsPush.prototype = {
     constructor: WsPush,
@@ -354,6 +618,7 @@
       if (state === this.state && state !== 'reconnecting') return;
       var prev = this.state;
       this.state = state;
+      track(this, state !== 'closed');
       this._emit('state', state, merge({ prev: prev }, info));
     },
 
@@ -378,7 +643,7 @@
 
     // connect opens the connection, if it is not open or opening already.
     connect: function () {
-      if (this.state !== 'closed') return this;
+      if (this.state !== 'closed' || this._destroyed) return this;
       this._closing = false;
       this._attempt = 0;
       this._setState('connecting');
@@ -392,12 +657,11 @@
     close: function (code, reason) {
       var wasOpen = this.state === 'open';
       this._closing = true;
+      this._waiting = false;
       this._gen++;
       this._clearAll();
       if (this._sock) {
-        try {
-          this._sock.close(code || 1000, reason || '');
-        } catch (e) { /* already closed */ }
+        this._release(this._sock, code || 1000, reason || '');
         this._sock = null;
       }
       this.welcome = null;
@@ -412,67 +676,175 @@
     // destroy closes the connection and unhooks the app lifecycle events.
     destroy: function () {
       this.close();
-      if (this._unhook) this._unhook();
-      this._unhook = null;
+      for (var i = 0; i < this._unhook.length; i++) if (this._unhook[i]) this._unhook[i]();
+      this._unhook = [];
       this._listeners = {};
+      this._destroyed = true;
+      if (SHARED[this.options.url] === this) delete SHARED[this.options.url];
+    },
+
+    // release is destroy for a client of WsPush.shared: the last of its
+    // holders to release it destroys it.
+    release: function () {
+      if (this._shared && --this._refs > 0) return;
+      this.destroy();
     },
 
     _clearAll: function () {
       for (var name in this._timers) this._clear(name);
     },
 
+    // _release closes a socket given up, and makes sure it really closed:
+    // a SocketTask.close can fail silently, and a socket left open holds
+    // one of the mini-program's 5. Without its onClose within closeTimeout,
+    // the close is tried again plainly and the error event says so.
+    _release: function (sock, code, reason) {
+      var self = this;
+      var h = sock.h || { closed: true };
+      try {
+        sock.close(code, reason);
+      } catch (e) { /* already closed */ }
+      // Only an open socket is checked: one that failed to connect holds
+      // nothing, and one still connecting is closed when it opens.
+      if (h.closed || !h.opened || !(this.options.closeTimeout > 0)) return;
+      this._setTimeout(function () {
+        if (h.closed) return;
+        self._emit('error', WsPushError('close_unconfirmed', 'a socket did not confirm its close within ' + self.options.closeTimeout + ' ms; closing it again'));
+        try {
+          sock.close(1000, '');
+        } catch (e) { /* gone */ }
+      }, this.options.closeTimeout);
+    },
+
     _url: function (token) {
       var o = this.options;
-      var q = [];
+      // auth=inband: a refused token is told in a disconnect message
+      // (4003 token_expired, 4503 unauthorized) instead of an HTTP 401
+      // that platforms report as a bare socket error.
+      var q = ['auth=inband'];
       var useQuery = o.tokenIn === 'query' || (o.tokenIn !== 'header' && !this.adapter.headers);
       if (token && useQuery) q.push('token=' + encodeURIComponent(token));
       if (o.user) q.push('user=' + encodeURIComponent(o.user));
       if (this._resumable()) q.push('resume=1');
-      if (!q.length) return { url: o.url, headers: token ? { Authorization: 'Bearer ' + token } : {} };
       return {
         url: o.url + (o.url.indexOf('?') < 0 ? '?' : '&') + q.join('&'),
         headers: token && !useQuery ? { Authorization: 'Bearer ' + token } : {}
       };
     },
 
+    // _fetchToken calls options.token with the reason (initial, expired,
+    // refresh), and caches what it returns.
+    _fetchToken: function (reason) {
+      var self = this;
+      var t = this.options.token;
+      return new Promise(function (resolve) { resolve(t({ reason: reason })); }).then(function (token) {
+        self._token = token;
+        self._tokenExp = jwtExp(token);
+        return token;
+      });
+    },
+
+    // _getToken is the token for a connection attempt: the cached one while
+    // it is valid, else a new one from options.token.
+    _getToken: function () {
+      var t = this.options.token;
+      if (typeof t !== 'function') return Promise.resolve(t);
+      var stale = this._tokenExp && this._now() >= this._tokenExp - 1000;
+      if (this._token && !stale) {
+        this._tokenFresh = false;
+        return Promise.resolve(this._token);
+      }
+      var self = this;
+      var reason = stale ? 'expired' : this._tokenReason;
+      this._tokenFresh = true;
+      return this._fetchToken(reason).then(function (token) {
+        self._tokenReason = 'expired'; // any later fetch replaces a token
+        return token;
+      });
+    },
+
     // _open starts one connection attempt.
     _open: function () {
       var self = this;
       var gen = ++this._gen;
-      var t = this.options.token;
-      var p;
-      try {
-        p = Promise.resolve(typeof t === 'function' ? t() : t);
-      } catch (e) {
-        p = Promise.reject(e);
-      }
+      this._waiting = false;
+      var p = this._getToken();
       this._timer('connect', this.options.connectTimeout, function () {
         this._lost(gen, 0, 'no welcome within ' + this.options.connectTimeout + ' ms', 'connect_timeout');
       });
       p.then(function (token) {
         if (gen !== self._gen) return;
         var u = self._url(token);
+        var o = self.options;
+        var socket = { timeout: o.connectTimeout };
+        for (var i = 1; i < SOCKET_OPTIONS.length; i++) {
+          if (o[SOCKET_OPTIONS[i]] !== undefined) socket[SOCKET_OPTIONS[i]] = o[SOCKET_OPTIONS[i]];
+        }
         var h = {
           headers: u.headers,
-          onOpen: noop, // the welcome message, not the socket's open, makes us open
+          socket: socket,
+          closed: false,
+          opened: false,
+          // The welcome message, not the socket's open, makes us open. A
+          // socket that opens after it was given up (a connect timeout)
+          // is closed, or it would hold a slot.
+          onOpen: function () {
+            h.opened = true;
+            if (gen !== self._gen && h.sock) {
+              try { h.sock.close(1000, ''); } catch (e) { /* gone */ }
+            }
+          },
           onMessage: function (data) { if (gen === self._gen) self._data(data); },
-          onClose: function (code, reason) { if (gen === self._gen) self._lost(gen, code, reason); },
+          onClose: function (code, reason) {
+            h.closed = true;
+            if (gen === self._gen) self._lost(gen, code, reason);
+          },
           onError: function (err) {
             if (gen !== self._gen) return;
             self._emit('error', err);
+            if (err && err.code === 'max_sockets') {
+              self._disconnect = { code: 0, name: 'max_sockets', reason: err.message, reconnect: false };
+            }
             self._lost(gen, 1006, err && err.message, 'socket_error');
           }
         };
         try {
           self._sock = self.adapter.connect(u.url, h);
+          self._sock.h = h;
+          h.sock = self._sock;
         } catch (e) {
           h.onError(e);
         }
       }, function (err) {
         if (gen !== self._gen) return;
+        if (err && (err instanceof UnauthorizedError || err.name === 'UnauthorizedError')) {
+          self._disconnect = { code: 0, name: 'unauthorized', reason: err.message, reconnect: false, unauthorized: 'token' };
+          self._lost(gen, 0, err.message);
+          return;
+        }
+        self._token = null;
         self._emit('error', WsPushError('token', 'options.token failed: ' + (err && err.message)));
         self._lost(gen, 0, 'no token', 'token_error');
       });
+    },
+
+    // _tokenVerdict decides what a disconnect about the token means: an
+    // expired or rejected cached token is fetched again and tried once at
+    // once; a fresh one that is refused, or a fixed token, stops the client
+    // with the unauthorized event.
+    _tokenVerdict: function (d) {
+      var t = this.options.token;
+      if ((d.code !== 4003 && d.code !== 4503) || t === undefined || t === null) return;
+      if (typeof t !== 'function' || this._tokenFresh) {
+        d.reconnect = false;
+        d.unauthorized = 'server';
+        return;
+      }
+      this._token = null;
+      this._tokenExp = 0;
+      this._tokenReason = 'expired';
+      d.reconnect = true;
+      d.now = true;
     },
 
     // _lost gives up the socket of generation gen: it closed, failed, or
@@ -481,22 +853,23 @@
       if (gen !== this._gen || this._closing) return;
       this._gen++;
       var wasOpen = this.state === 'open';
-      var fast = this._retryNow;
+      // A socket found dead just after the app came back: retry at once.
+      var fast = this._retryNow || (wasOpen && this._now() - this._resumedAt < this.options.resumeTimeout);
       this._retryNow = false;
       var sock = this._sock;
       this._sock = null;
       if (sock) {
         // Frees the slot (5 per mini-program) even if no close event ever
         // comes for this socket.
-        try {
-          sock.close(1000, '');
-        } catch (e) { /* already closed */ }
+        this._release(sock, 1000, '');
       }
       this._clearAll();
       this.welcome = null;
       var d = this._disconnect || describe(code, reason);
       this._disconnect = null;
       if (name && d.name === 'closed') d.name = name;
+      this._tokenVerdict(d);
+      if (d.now) fast = true;
       if (wasOpen && this._now() - this._openedAt >= this.options.stableAfter) {
         this._attempt = 0;
       }
@@ -506,7 +879,7 @@
         var r = this._pending[ref];
         if (r.sent || r.internal) this._settle(ref, WsPushError('disconnected', 'the connection closed before the answer; the request may or may not have been done'));
       }
-      var stop = !d.reconnect || this._attempt >= this.options.maxAttempts;
+      var stop = !d.reconnect || (!d.now && this._attempt >= this.options.maxAttempts);
       if (wasOpen) {
         this._emit('disconnect', { code: d.code, name: d.name, reason: d.reason, reconnect: !stop });
       }
@@ -514,6 +887,14 @@
       if (stop) {
         this._failAll('closed', 'disconnected: ' + d.name + (d.reason ? ' (' + d.reason + ')' : ''));
         this._setState('closed', { code: d.code, name: d.name, reason: d.reason });
+        if (d.unauthorized) this._emit('unauthorized', { code: d.code, name: d.name, reason: d.reason, source: d.unauthorized });
+        return;
+      }
+      if (this._hidden || this._offline) {
+        // No attempt while the app is hidden (its JS is about to freeze)
+        // or the network is down: one at once when that ends.
+        this._waiting = true;
+        this._setState('reconnecting', { delay: null, attempt: this._attempt, waiting: this._hidden ? 'hidden' : 'offline' });
         return;
       }
       var delay = 0;
@@ -523,18 +904,33 @@
       }
       if (d.retryAfter) delay = Math.max(delay, d.retryAfter);
       this._setState('reconnecting', { delay: delay, attempt: this._attempt });
-      this._timer('retry', delay, this._open);
+      this._timer('retry', delay, this._retry);
+    },
+
+    // _retry is a retry timer come due; one held by a suspended app fires
+    // on its return, still hidden or offline: it waits for show or online.
+    _retry: function () {
+      if (this._hidden || this._offline) {
+        this._waiting = true;
+        return;
+      }
+      this._open();
     },
 
     // ---- app lifecycle ----
 
     // pause is for the app going to the background (wx.onAppHide, a hidden
     // page): heartbeats stop, since timers freeze with the suspended JS
-    // thread and would misfire all at once on return.
+    // thread and would misfire all at once on return; a pending retry
+    // waits for the app to come back.
     pause: function () {
       this._hidden = true;
       this._clear('ping');
       this._clear('pong');
+      if (this._timers.retry !== undefined) {
+        this._clear('retry');
+        this._waiting = true;
+      }
     },
 
     // resume is for the app coming back to the foreground. An open
@@ -543,7 +939,18 @@
     // once now, and then goes on with its backoff.
     resume: function () {
       this._hidden = false;
-      if (this._closing || this.state === 'closed') return;
+      this._wake();
+    },
+
+    // _network is for a change of network status (wx.onNetworkStatusChange,
+    // the browser's online and offline events).
+    _network: function (online) {
+      this._offline = !online;
+      if (online) this._wake();
+    },
+
+    _wake: function () {
+      if (this._closing || this.state === 'closed' || this._hidden || this._offline) return;
       if (this.state === 'open') {
         this._resumedAt = this._now();
         var gen = this._gen;
@@ -553,7 +960,7 @@
           this._lost(gen, 0, 'no answer to a ping after returning to the foreground', 'heartbeat_timeout');
         });
         this._schedulePing();
-      } else if (this._timers.retry !== undefined && this._now() - this._resumedAt >= this.options.minDelay) {
+      } else if (this._waiting || (this._timers.retry !== undefined && this._now() - this._resumedAt >= this.options.minDelay)) {
         // One attempt now; if it fails the backoff goes on where it was.
         this._resumedAt = this._now();
         this._clear('retry');
@@ -636,6 +1043,9 @@
     _welcome: function (m) {
       this._clear('connect');
       this.welcome = m;
+      this._tokenFresh = false;
+      this._lateRefresh = false;
+      if (m.exp) this._tokenExp = m.exp;
       this._openedAt = this._now();
       this._tokens = this.options.maxRate;
       this._tokensAt = this._openedAt;
@@ -654,25 +1064,98 @@
       this._setState('open', { conn: m.conn, user: m.user });
       if (gen !== this._gen) return; // a listener closed it
       if (!this._hidden) this._schedulePing();
+      this._scheduleRefresh(m.exp);
       this._drain();
       this._emit('open', m);
+    },
+
+    // ---- in-band token refresh ----
+
+    // _scheduleRefresh plans the refresh of a token that expires at exp
+    // (ms): refreshBefore ms ahead of it, or half-way for a short-lived
+    // one. The clock is the device's: one far off the server's makes the
+    // refresh late, and the connection then ends with token_expired and
+    // is made again with a new token.
+    _scheduleRefresh: function (exp) {
+      this._clear('refresh');
+      if (!exp || typeof this.options.token !== 'function' || !(this.options.refreshBefore > 0)) return;
+      var left = exp - this._now();
+      var wait = Math.max(0, left - Math.min(this.options.refreshBefore, left / 2));
+      // A device clock ahead of the server's makes every token look
+      // (nearly) expired: refresh once at once, then leave it to the
+      // server's token_expired rather than refresh in a loop.
+      if (wait < 1000) {
+        if (this._lateRefresh) return;
+        this._lateRefresh = true;
+      } else {
+        this._lateRefresh = false;
+      }
+      this._timer('refresh', wait, this._refresh);
+    },
+
+    // _refresh gets a token (reason "refresh") and sends it on the open
+    // connection; the ack moves the connection's expiry. A refresh that
+    // fails leaves the connection as it is: at exp the server ends it with
+    // token_expired, and the client comes back once with a new token.
+    _refresh: function () {
+      var self = this;
+      var gen = this._gen;
+      this._fetchToken('refresh').then(function (token) {
+        if (gen !== self._gen || self.state !== 'open') return;
+        return self._request({ type: 'refresh', token: token }).then(function (ack) {
+          if (gen !== self._gen) return;
+          self._tokenExp = (ack && ack.exp) || 0;
+          if (self.welcome) self.welcome.exp = self._tokenExp || undefined;
+          self._emit('refreshed', { exp: self._tokenExp });
+          self._scheduleRefresh(self._tokenExp);
+        });
+      }).then(null, function (err) {
+        if (err && (err instanceof UnauthorizedError || err.name === 'UnauthorizedError')) {
+          if (gen !== self._gen) return;
+          self._disconnect = { code: 0, name: 'unauthorized', reason: err.message, reconnect: false, unauthorized: 'token' };
+          self._lost(gen, 0, err.message);
+          return;
+        }
+        self._token = null; // the next connection fetches a new one
+        self._emit('error', WsPushError((err && err.code) || 'token', 'token refresh failed: ' + (err && err.message)));
+      });
     },
 
     // ---- outbound ----
 
     // _write sends msg now on the open socket. Heartbeats (force) go out
-    // whatever the rate allowance; they still use it up.
+    // whatever the rate allowance; they still use it up. A send that fails
+    // fails that message only (its request rejects with send_failed): the
+    // connection stays, and the heartbeat tells whether it is alive.
     _write: function (msg, force) {
       if (!this._sock || this.state !== 'open') return false;
       this._refill();
       if (!force && this.options.maxRate > 0 && this._tokens < 1) return false;
       this._tokens--;
-      try {
-        this._sock.send(JSON.stringify(msg));
-      } catch (e) {
-        this._emit('error', WsPushError('socket', 'send failed: ' + e.message));
-        return false;
+      var self = this;
+      var ref = msg.ref;
+      function failed(err) {
+        if (ref !== undefined && self._pending[ref]) self._settle(ref, err);
+        else self._emit('error', err);
       }
+      try {
+        this._sock.send(JSON.stringify(msg), failed);
+      } catch (e) {
+        failed(WsPushError('send_failed', 'send failed: ' + e.message));
+      }
+      return true;
+    },
+
+    // _tooLarge rejects a request bigger than the server takes (the
+    // welcome's max_message): sent, it would close the connection (1009).
+    _tooLarge: function (r) {
+      var max = this.welcome && this.welcome.max_message;
+      if (!max) return false;
+      var n = utf8Length(JSON.stringify(r.msg));
+      if (n <= max) return false;
+      this._settle(r.ref, WsPushError('too_large', 'the message is ' + n + ' bytes; the server takes at most ' + max));
+      var i = this._queue.indexOf(r);
+      if (i >= 0) this._queue.splice(i, 1);
       return true;
     },
 
@@ -691,6 +1174,7 @@
       if (this.state !== 'open') return;
       while (this._queue.length) {
         var r = this._queue[0];
+        if (this._tooLarge(r)) continue;
         if (!this._write(r.msg)) break;
         this._queue.shift();
         r.sent = true;
@@ -722,6 +1206,7 @@
       r.timer = this._setTimeout(function () {
         self._settle(ref, WsPushError('timeout', 'no answer within ' + o.requestTimeout + ' ms'));
       }, o.requestTimeout);
+      if (this._tooLarge(r)) return p;
       if (this.state === 'open' && !this._queue.length && this._write(msg)) {
         r.sent = true;
         return p;
@@ -940,7 +1425,14 @@
     // Binary messages are not queued.
     sendBinary: function (data) {
       if (!this._sock || this.state !== 'open') return false;
-      this._sock.send(toArrayBuffer(data));
+      var b = toArrayBuffer(data);
+      var max = this.welcome && this.welcome.max_message;
+      if (max && b && b.byteLength > max) {
+        this._emit('error', WsPushError('too_large', 'the binary message is ' + b.byteLength + ' bytes; the server takes at most ' + max));
+        return false;
+      }
+      var self = this;
+      this._sock.send(b, function (err) { self._emit('error', err); });
       return true;
     }
   };
@@ -948,6 +1440,7 @@
   WsPush.WsPush = WsPush;
   WsPush.default = WsPush;
   WsPush.WsPushError = WsPushError;
+  WsPush.UnauthorizedError = UnauthorizedError;
   WsPush.Disconnects = DISCONNECTS.map(function (d) { return merge({}, d); });
   WsPush.describeDisconnect = function (code, reason) { return describe(code, reason); };
   WsPush.backoffDelay = backoffDelay;
@@ -957,6 +1450,10 @@
     wx: function (api) { return miniProgram(api || globalApi('wx'), 'wx'); },
     uni: function (api) { return miniProgram(api || globalApi('uni'), 'uni'); },
     taro: function (Taro) { return miniProgram(Taro, 'taro'); },
+    my: function (api) { return miniProgram(api || globalApi('my'), 'my'); },
+    tt: function (api) { return miniProgram(api || globalApi('tt'), 'tt'); },
+    qq: function (api) { return miniProgram(api || globalApi('qq'), 'qq'); },
+    swan: function (api) { return miniProgram(api || globalApi('swan'), 'swan'); },
     browser: browser
   };
   return WsPush;

@@ -8,6 +8,9 @@ const WsPush = (ns && ns.default) || globalThis.WsPush;
 
 export { WsPush };
 export const WsPushError = WsPush.WsPushError;
+export const UnauthorizedError = WsPush.UnauthorizedError;
+export const shared = WsPush.shared;
+export const page = WsPush.page;
 export const Disconnects = WsPush.Disconnects;
 export const describeDisconnect = WsPush.describeDisconnect;
 export const backoffDelay = WsPush.backoffDelay;

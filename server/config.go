@@ -131,6 +131,10 @@ type Config struct {
 	// cluster that shares that Redis: pushes, presence, stats and history
 	// go through it (docs/cluster.md). Empty means a single node.
 	Redis string
+	// ClusterSecret signs and checks the control messages nodes send each
+	// other through Redis (HMAC-SHA256); every node needs the same. Empty
+	// means whoever can publish to Redis can kick users and change rooms.
+	ClusterSecret string
 	// Node names this node in the cluster. Empty means the hostname and a
 	// random suffix.
 	Node string

@@ -68,7 +68,7 @@ func New(cfg Config) *Server {
 		// Validate refuses a bad URL before Serve starts anything.
 		s.cl, _ = cluster.New(cluster.Config{
 			Redis: cfg.Redis, Node: cfg.Node, HistorySize: cfg.HistorySize, HistoryTTL: cfg.HistoryTTL,
-			OfflineGrace: cfg.OfflineGrace, Logger: cfg.Logger,
+			OfflineGrace: cfg.OfflineGrace, Logger: cfg.Logger, Secret: cfg.ClusterSecret,
 		}, clusterDoor{s})
 		if s.cl != nil && s.cl.History() {
 			store = s.cl

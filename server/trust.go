@@ -88,6 +88,9 @@ func (c Config) TrustWarnings() []string {
 	if c.Webhook.URL != "" && c.Webhook.Secret == "" {
 		ws = append(ws, "the webhook "+RedactURL(c.Webhook.URL)+" has no --webhook-secret: the backend cannot tell wspush's events from forged ones")
 	}
+	if c.Redis != "" && c.ClusterSecret == "" {
+		ws = append(ws, "no --cluster-secret: control messages between nodes (kicks, room changes) are believed from whoever can publish to Redis")
+	}
 	if c.Redis != "" {
 		if u, err := url.Parse(c.Redis); err == nil {
 			if _, ok := u.User.Password(); !ok {

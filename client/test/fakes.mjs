@@ -61,7 +61,8 @@ export class FakeAdapter {
       sent: [],
       closed: null,
       send(data) { s.sent.push(typeof data === 'string' ? JSON.parse(data) : data); },
-      close(code, reason) { s.closed = { code, reason }; },
+      closes: 0,
+      close(code, reason) { s.closed = { code, reason }; s.closes++; },
       // Server side of the fake.
       open(user = 'u', ping = 25000, conn = 'c' + this.sockets.length) {
         h.onOpen();

@@ -1,6 +1,7 @@
 // The mini-program example (examples/miniprogram) run in Node: App, Page
 // and getApp stand-ins, the fake wx, and a real wspush serve.
 import { test, after } from 'node:test';
+import crypto from 'node:crypto';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -64,7 +65,7 @@ test('the chat page chats through a room and shows pushes', async () => {
   assert.equal(page.data.say, '');
   await waitFor('my message back from the room', () => has('mine', '你好, wspush'));
 
-  const other = new WsPush({ url: server.wsUrl, user: 'noah', adapter: WsPush.adapters.wx(new FakeWx()) });
+  const other = new WsPush({ url: server.wsUrl, user: 'noah', adapter: WsPush.adapters.wx(new FakeWx()), warn: () => {} });
   closers.push(() => other.destroy());
   other.connect();
   await other.publish('lobby', { text: 'hi mia' });
@@ -80,4 +81,42 @@ test('the chat page chats through a room and shows pushes', async () => {
   assert.equal(page.data.chats.length, n, 'the page stopped listening');
   assert.equal(app.push.state, 'open', 'the connection stays with the app');
   assert.equal(wx.maxLive, 1);
+});
+
+test('the example logs in with wx.login per token reason, refreshes in-band, and stops once logged out', async () => {
+  const secret = crypto.randomBytes(24).toString('hex');
+  const srv = await new Server(['--jwt-secret', secret]).start();
+  closers.push(() => srv.stop('SIGKILL'));
+  const wx = new FakeWx();
+  const requests = [];
+  // The backend of fetchToken: wx.login's code for a 3-second token.
+  wx.login = ({ success }) => setImmediate(() => success({ code: 'code-' + requests.length }));
+  wx.request = ({ url, data, success }) => {
+    requests.push({ url, ...data });
+    const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const head = b64({ alg: 'HS256', typ: 'JWT' }) + '.' + b64({ sub: 'olga', exp: Math.floor(Date.now() / 1000) + 3 });
+    setImmediate(() => success({ statusCode: 200, data: { token: head + '.' + crypto.createHmac('sha256', secret).update(head).digest('base64url') } }));
+  };
+  let app = null;
+  globalThis.wx = wx;
+  globalThis.App = (def) => { app = def; };
+  delete require.cache[require.resolve('./app.js')];
+  require('./app.js');
+  app.globalData.url = srv.wsUrl;
+  app.onLaunch();
+  closers.push(() => app.push.destroy());
+  const refreshed = [];
+  app.push.on('refreshed', (r) => refreshed.push(r));
+  await waitFor('open', () => app.push.state === 'open');
+  assert.equal(app.push.welcome.user, 'olga');
+  await waitFor('an in-band refresh', () => refreshed.length === 1, 5000);
+  assert.deepEqual(requests.map((r) => r.reason), ['initial', 'refresh']);
+  assert.equal(wx.calls.length, 1, 'no reconnect');
+
+  const stopped = new Promise((resolve) => app.push.once('unauthorized', resolve));
+  app.globalData.loggedOut = true; // the next refresh throws UnauthorizedError
+  assert.equal((await stopped).source, 'token');
+  assert.equal(app.push.state, 'closed');
+  assert.equal(app.globalData.needLogin, true);
+  assert.equal(requests.length, 2, 'no wx.login after the logout');
 });

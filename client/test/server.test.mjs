@@ -59,7 +59,7 @@ test('pushes, room messages and acks through the wx adapter', async () => {
   assert.deepEqual(ev.state.map((s) => s.s), ['connecting', 'open']);
   assert.equal(c.welcome.user, 'alice');
   assert.equal(c.welcome.ping, 1000);
-  assert.match(wx.calls[0].url, /\?user=alice$/);
+  assert.match(wx.calls[0].url, /\?auth=inband&user=alice$/);
 
   const res = await dev.push(['alice'], { hello: 'from the API' });
   assert.equal(res.delivered, 1);
@@ -102,7 +102,7 @@ test('the token goes in the Authorization header; browsers put it in ?token=', a
   await opened(c, ev);
   assert.equal(c.welcome.user, 'bob');
   assert.equal(calls, 1);
-  assert.equal(wx.calls[0].url, srv.wsUrl, 'no token in the URL');
+  assert.equal(wx.calls[0].url, srv.wsUrl + '?auth=inband', 'no token in the URL');
   assert.match(wx.calls[0].header.Authorization, /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
 
   await c.join('team:red');
@@ -121,15 +121,20 @@ test('the token goes in the Authorization header; browsers put it in ?token=', a
   const welcome = new Promise((resolve) => b.once('open', resolve));
   b.connect();
   assert.equal((await welcome).user, 'carol');
-  assert.match(urls[0], /\/ws\?token=[\w-]+\.[\w-]+\.[\w-]+$/);
+  assert.match(urls[0], /\/ws\?auth=inband&token=[\w-]+\.[\w-]+\.[\w-]+$/);
   b.close();
 
-  // A bad token: 401 at the upgrade, so the client keeps retrying with backoff.
-  const { c: bad, ev: badEv } = newClient({ url: srv.wsUrl, token: jwt('wrong', { sub: 'eve', exp }) });
+  // A bad token: the server says so in-band (4503), and the client stops
+  // at once instead of retrying a token that cannot work.
+  const { c: bad, wx: badWx, ev: badEv } = newClient({ url: srv.wsUrl, token: jwt('wrong', { sub: 'eve', exp }) });
+  const unauthorized = new Promise((resolve) => bad.once('unauthorized', resolve));
   bad.connect();
-  await waitFor('a retry', () => badEv.state.filter((s) => s.s === 'reconnecting').length >= 2);
+  assert.deepEqual(await unauthorized, { code: 4503, name: 'unauthorized', reason: 'invalid token: do not retry with this token', source: 'server' });
+  assert.equal(bad.state, 'closed');
   assert.equal(badEv.open.length, 0);
-  bad.close();
+  assert.equal(badEv.state.filter((s) => s.s === 'reconnecting').length, 0);
+  assert.equal(badWx.calls.length, 1);
+  await waitFor('the socket released', () => badWx.live() === 0);
   await srv.stop();
 });
 

@@ -20,6 +20,7 @@ function newClient(opts = {}) {
     clearTimeout: clock.clearTimeout,
     now: clock.now,
     random: () => randoms[r++ % randoms.length],
+    warn: () => {},
     ...opts
   });
   const states = [];
@@ -301,13 +302,13 @@ test('the token goes in the header for mini-programs and in the query for browse
   const { client, adapter } = newClient({ token: () => Promise.resolve('t.o.k'), user: 'dev' });
   client.connect();
   await flush();
-  assert.equal(adapter.last.url, 'wss://push.example.com/ws?user=dev');
+  assert.equal(adapter.last.url, 'wss://push.example.com/ws?auth=inband&user=dev');
   assert.deepEqual(adapter.last.h.headers, { Authorization: 'Bearer t.o.k' });
   const browserish = new FakeAdapter({ headers: false });
   const c2 = new WsPush({ url: 'wss://h/ws?x=1', adapter: browserish, token: 'a b' });
   c2.connect();
   await flush();
-  assert.equal(browserish.last.url, 'wss://h/ws?x=1&token=a%20b');
+  assert.equal(browserish.last.url, 'wss://h/ws?x=1&auth=inband&token=a%20b');
   assert.deepEqual(browserish.last.h.headers, {});
   c2.close();
 });
@@ -402,4 +403,115 @@ test('resume: false never resumes', async () => {
   adapter.last.drop(1006);
   await clock.advance(100);
   assert.ok(!adapter.last.url.includes('resume=1'));
+});
+
+// live advances the clock by ms, with the fake server answering the
+// heartbeat on the latest socket every 5 s.
+async function live(clock, adapter, ms) {
+  while (ms > 0) {
+    const step = Math.min(5000, ms);
+    await clock.advance(step);
+    adapter.last.recv({ type: 'pong' });
+    ms -= step;
+  }
+}
+
+test('the in-band refresh runs refreshBefore ahead of exp, or half-way for a short token, on the manual clock', async () => {
+  const reasons = [];
+  const { client, clock, adapter } = newClient({ token: (ctx) => { reasons.push(ctx.reason); return 'tok-' + reasons.length; } });
+  clock.t = 1_000_000;
+  client.connect();
+  await flush();
+  const s = adapter.last;
+  s.h.onOpen();
+  s.recv({ type: 'welcome', conn: 'c1', user: 'u', ping: 25000, max_message: 65536, exp: clock.t + 600_000 });
+  await live(clock, adapter, 539_999);
+  assert.deepEqual(reasons, ['initial']);
+  await clock.advance(1);
+  assert.deepEqual(reasons, ['initial', 'refresh']);
+  const req = s.sent.find((m) => m.type === 'refresh');
+  assert.equal(req.token, 'tok-2');
+  s.recv({ type: 'ack', ref: req.ref, exp: clock.t + 10_000 }); // a short one: half-way
+  await live(clock, adapter, 4_999);
+  assert.equal(reasons.length, 2);
+  await clock.advance(1);
+  assert.deepEqual(reasons, ['initial', 'refresh', 'refresh']);
+  assert.equal(adapter.sockets.length, 1);
+  client.close();
+});
+
+test('a device clock ahead of the server refreshes once, not in a loop', async () => {
+  const reasons = [];
+  const { client, clock, adapter } = newClient({ token: (ctx) => { reasons.push(ctx.reason); return 't'; } });
+  clock.t = 10_000_000;
+  client.connect();
+  await flush();
+  const s = adapter.last;
+  s.recv({ type: 'welcome', conn: 'c1', user: 'u', ping: 25000, exp: clock.t - 5_000 });
+  for (let i = 0; i < 20; i++) {
+    await live(clock, adapter, 1_000);
+    for (const m of s.sent.filter((x) => x.type === 'refresh' && !x.acked)) {
+      m.acked = true;
+      s.recv({ type: 'ack', ref: m.ref, exp: clock.t - 4_000 }); // still "past" by this clock
+    }
+  }
+  assert.deepEqual(reasons, ['initial', 'refresh']);
+  client.close();
+});
+
+test('a cached token is reused until it is about to expire, then fetched with reason expired', async () => {
+  const reasons = [];
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const { client, clock, adapter } = newClient({
+    minDelay: 100, refreshBefore: 0,
+    token: (ctx) => { reasons.push(ctx.reason); return 'h.' + b64({ sub: 'u', exp: Math.floor(clock.t / 1000) + 60 }) + '.s'; }
+  });
+  clock.t = 1_000_000;
+  client.connect();
+  await flush();
+  adapter.last.open();
+  adapter.last.drop(1006);
+  await clock.advance(100);
+  adapter.last.open();
+  assert.deepEqual(reasons, ['initial'], 'reused');
+  await live(clock, adapter, 60_000);
+  assert.deepEqual(reasons, ['initial'], 'still the one connection');
+  adapter.last.drop(1006);
+  await clock.advance(200);
+  assert.deepEqual(reasons, ['initial', 'expired']);
+  client.close();
+});
+
+test('a socket that opens after its attempt was given up is closed again', async () => {
+  const { client, clock, adapter } = newClient({ connectTimeout: 1000, minDelay: 100 });
+  client.connect();
+  await flush();
+  const first = adapter.last;
+  await clock.advance(1000); // no welcome: given up, closed once
+  assert.equal(first.closes, 1);
+  first.h.onOpen(); // the platform opens it anyway
+  assert.equal(first.closes, 2);
+  client.close();
+});
+
+test('a token function that fails is asked again with the same reason, initial', async () => {
+  const reasons = [];
+  const { client, clock, adapter } = newClient({
+    minDelay: 100,
+    token: (ctx) => {
+      reasons.push(ctx.reason);
+      if (reasons.length === 1) throw new Error('wx.login failed');
+      return 't';
+    }
+  });
+  const errors = [];
+  client.on('error', (e) => errors.push(e.code));
+  client.connect();
+  await flush();
+  assert.deepEqual(errors, ['token']);
+  assert.equal(client.state, 'reconnecting');
+  await clock.advance(100);
+  assert.deepEqual(reasons, ['initial', 'initial']);
+  assert.equal(adapter.sockets.length, 1);
+  client.close();
 });

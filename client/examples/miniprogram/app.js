@@ -19,30 +19,56 @@ App({
     this.push = new WsPush({
       url: g.url,
       user: g.devUser || undefined,
-      // Called before every connection attempt, so that a reconnect after
-      // token_expired (4003) gets a fresh token. Sent as the
-      // Authorization header of the upgrade.
-      token: g.devUser ? undefined : () => this.fetchToken()
-      // The SDK finds wx.connectSocket, and hooks wx.onAppShow/onAppHide:
-      // back in the foreground it checks the socket at once.
+      // The token function gets a reason: initial (first connection),
+      // expired (the cached token expired or the server refused it: the
+      // SDK asks once, then reconnects once) or refresh (shortly before
+      // exp: the new token goes to the server on the open connection, no
+      // reconnect). The SDK caches what it returns and reuses it for
+      // reconnects until it expires, so wx.login runs only when needed.
+      // Sent as the Authorization header of the upgrade.
+      token: g.devUser ? undefined : (ctx) => this.fetchToken(ctx.reason)
+      // The SDK finds wx.connectSocket, and hooks wx.onAppShow/onAppHide
+      // and wx.onNetworkStatusChange: no retries while hidden or offline,
+      // one attempt at once when the app or the network comes back.
     });
     this.push.on('error', (err) => console.warn('wspush:', err.code, err.message));
     this.push.on('disconnect', (d) => {
       if (!d.reconnect && d.name !== 'client_closed') console.warn('wspush: disconnected for good:', d.name, d.reason);
     });
+    // The server refused a fresh token, or fetchToken threw
+    // UnauthorizedError: the client has stopped. Log in again, then
+    // connect() again.
+    this.push.on('unauthorized', (info) => {
+      console.warn('wspush: unauthorized:', info.name, info.reason);
+      this.globalData.needLogin = true;
+    });
     this.push.connect();
+  },
+
+  // logout stops the connection for good: the next token request throws
+  // UnauthorizedError, which the SDK takes as "do not retry".
+  logout() {
+    this.globalData.loggedOut = true;
+    this.push.close();
   },
 
   // fetchToken trades wx.login's code for a wspush token (a JWT whose sub is
   // the user id) at your backend, which shares --jwt-secret with wspush.
-  fetchToken() {
+  // A 401 from the backend means the user has no session any more: the SDK
+  // stops instead of asking again and again.
+  fetchToken(reason) {
+    if (this.globalData.loggedOut) return Promise.reject(new WsPush.UnauthorizedError('logged out'));
     return new Promise((resolve, reject) => {
       wx.login({
         success: ({ code }) => wx.request({
           url: 'https://api.example.com/wspush/token',
           method: 'POST',
-          data: { code },
-          success: (res) => (res.statusCode === 200 ? resolve(res.data.token) : reject(new Error('token: HTTP ' + res.statusCode))),
+          data: { code, reason },
+          success: (res) => {
+            if (res.statusCode === 200) resolve(res.data.token);
+            else if (res.statusCode === 401) reject(new WsPush.UnauthorizedError('the backend refused the login'));
+            else reject(new Error('token: HTTP ' + res.statusCode));
+          },
           fail: (e) => reject(new Error(e.errMsg))
         }),
         fail: (e) => reject(new Error(e.errMsg))

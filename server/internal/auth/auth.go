@@ -72,7 +72,23 @@ var (
 	errNoSubject    = reject(http.StatusUnauthorized, "the token has no sub claim")
 	errOrigin       = reject(http.StatusForbidden, "origin not allowed")
 	errBadUser      = reject(http.StatusBadRequest, "user ids are 1 to 128 bytes of printable UTF-8")
+	errBadSubject   = reject(http.StatusBadRequest, "the token's sub is not a user id: 1 to 128 bytes of printable UTF-8")
 )
+
+// Expired reports whether err, from Authenticate or VerifyToken, is a
+// token that has expired: its client should get a new one.
+func Expired(err error) bool { return err == errExpiredToken }
+
+// Invalid reports whether err, from Authenticate or VerifyToken, is a
+// token that will never do: missing, forged, malformed, without a valid
+// sub, or refused for its aud, iss or missing exp.
+func Invalid(err error) bool {
+	switch err {
+	case errNoToken, errBadToken, errNoSubject, errBadSubject, errTokenAudience, errTokenIssuer, errTokenNoExp:
+		return true
+	}
+	return false
+}
 
 func reject(status int, reason string) error {
 	return ws.RejectConnectionError(ws.RejectionStatus(status), ws.RejectionReason(reason))
@@ -116,6 +132,13 @@ func (a *Authenticator) Authenticate(query, bearer []byte) (Identity, error) {
 	if token == "" {
 		return Identity{}, errNoToken
 	}
+	return a.VerifyToken(token)
+}
+
+// VerifyToken checks an HS256 token against the secret and returns the
+// identity it proves: at the upgrade, and for an in-band refresh. Its
+// errors are those of Authenticate; Expired and Invalid tell them apart.
+func (a *Authenticator) VerifyToken(token string) (Identity, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
 		return []byte(a.Secret), nil
@@ -126,7 +149,7 @@ func (a *Authenticator) Authenticate(query, bearer []byte) (Identity, error) {
 	case c.Subject == "":
 		return Identity{}, errNoSubject
 	case !ValidName(c.Subject):
-		return Identity{}, errBadUser
+		return Identity{}, errBadSubject
 	}
 	id := Identity{User: c.Subject, Perms: &Perms{rooms: c.Rooms, publish: c.Publish, send: c.Send}}
 	if c.ExpiresAt != nil {

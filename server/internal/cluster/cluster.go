@@ -106,6 +106,10 @@ type Config struct {
 	// OfflineGrace is how long a user counts as online after its last
 	// connection closed on any node.
 	OfflineGrace time.Duration
+	// Secret, when set, signs and checks control messages between nodes
+	// (HMAC-SHA256): every node of a cluster needs the same. Empty means
+	// control messages are believed from whoever can publish to Redis.
+	Secret string
 	// MaxQueue caps the client publishes and the resumes waiting for
 	// Redis; past it they are refused. Zero means 4096.
 	MaxQueue int
@@ -139,6 +143,8 @@ type Cluster struct {
 
 	dropped    atomic.Int64 // client publishes and resumes refused by a full queue
 	duplicates atomic.Int64 // publishes whose id Redis had seen: not published again
+	rejected   atomic.Int64 // messages from Redis that no node sent: dropped
+	lastLog    atomic.Int64 // unix nanoseconds of the last rejection logged
 	catchups   atomic.Int64 // streams read again after a re-subscription
 	caught     atomic.Int64 // messages those reads delivered
 	gaps       atomic.Int64 // streams whose catch-up found a hole the history no longer covers
@@ -315,4 +321,10 @@ func (cl *Cluster) Close() {
 	}
 	_ = cl.ps.Close()
 	_ = cl.rdb.Close()
+}
+
+// logDue reports, to one caller every 10 s, that it may log.
+func (cl *Cluster) logDue() bool {
+	now, last := time.Now().UnixNano(), cl.lastLog.Load()
+	return now-last >= int64(10*time.Second) && cl.lastLog.CompareAndSwap(last, now)
 }

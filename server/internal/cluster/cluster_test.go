@@ -436,3 +436,47 @@ func TestRedisDownRefusesAndRecovers(t *testing.T) {
 		t.Fatalf("after the restart %+v", p)
 	}
 }
+
+// Whoever can write to Redis is not a node: a control message that is not
+// signed with the cluster's secret kicks nobody, and a broadcast that is
+// not a UTF-8 push envelope reaches no client; both are counted. Signed
+// control messages still work.
+func TestForgedMessagesFromRedisAreDropped(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	r := redistest.Start(t)
+	ea, eb := newFake(), newFake()
+	cfg := Config{Secret: "cluster-secret-0123456789abcdef"}
+	a := startCluster(t, r, "a", ea, cfg)
+	startCluster(t, r, "b", eb, cfg)
+	r.WaitSubs("wspush:c", 2)
+	ctx := context.Background()
+	for _, forged := range []string{
+		`{"op":"kick","users":["alice"],"node":"x"}`,
+		`0000 {"op":"kick","users":["alice"],"node":"x"}`,
+	} {
+		if err := r.Client.Publish(ctx, "wspush:c", forged).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, bad := range []string{"1-0 \xff\xfe not utf8", `1-0 {"type":"kick"}`, "garbage", `1-0 {"type":"push","id":`} {
+		if err := r.Client.Publish(ctx, "wspush:b", bad).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Control(ctx, "kick", "", []string{"bob"}); err != nil {
+		t.Fatal(err)
+	}
+	// The signed kick arrives; nothing forged came before it.
+	if p := eb.next(t); p.kind != "control" || !slices.Equal(p.users, []string{"kick", "bob"}) {
+		t.Fatalf("first delivery %+v, want the signed kick of bob", p)
+	}
+	eb.none(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for ea.posts != nil && (a.Counters().Rejected < 6) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := a.Counters().Rejected; n != 6 {
+		t.Fatalf("node a rejected %d messages, want 6", n)
+	}
+}

@@ -6,7 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type collector struct {
 	cl *Cluster
 
-	up, published, received, unavailable, errs, rec, dropped, queued *prometheus.Desc
+	up, published, received, unavailable, errs, rec, dropped, queued, rejected *prometheus.Desc
 }
 
 // Collector returns the cluster's metrics.
@@ -27,7 +27,7 @@ func (cl *Cluster) Collector() prometheus.Collector {
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued} {
+	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected} {
 		ch <- d
 	}
 }
@@ -50,4 +50,5 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.errs, k.Errs)
 	counter(c.rec, k.Reconnects)
 	counter(c.dropped, k.Dropped)
+	counter(c.rejected, k.Rejected)
 }

@@ -92,7 +92,7 @@ func (cl *Cluster) Stats() *Stats {
 type Counters struct {
 	Up                                                 bool
 	Published, Received, Unavailable, Errs, Reconnects int64
-	Dropped, Queued                                    int64
+	Dropped, Queued, Rejected                          int64
 }
 
 // Counters reads the cluster's counters.
@@ -100,6 +100,6 @@ func (cl *Cluster) Counters() Counters {
 	return Counters{
 		Up: cl.up.Load(), Published: cl.published.Load(), Received: cl.received.Load(),
 		Unavailable: cl.unavailable.Load(), Errs: cl.errs.Load(), Reconnects: cl.reconnects.Load(),
-		Dropped: cl.dropped.Load(), Queued: cl.queued.Load(),
+		Dropped: cl.dropped.Load(), Queued: cl.queued.Load(), Rejected: cl.rejected.Load(),
 	}
 }

@@ -2,9 +2,12 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -54,10 +57,14 @@ func (cl *Cluster) deliver(m *redis.Message) {
 		return
 	}
 	ps, env, ok := strings.Cut(m.Payload, " ")
-	if !ok {
+	p, perr := history.ParsePos(ps)
+	// What goes to clients must be what a node published: a push
+	// envelope, valid UTF-8 and JSON (a text frame of anything else makes
+	// browsers close with 1007).
+	if !ok || perr != nil || !strings.HasPrefix(env, `{"type":"push",`) || !utf8.ValidString(env) || !json.Valid(unsafe.Slice(unsafe.StringData(env), len(env))) {
+		cl.reject("message that is not a push envelope")
 		return
 	}
-	p, _ := history.ParsePos(ps)
 	cl.clock.Observe(p)
 	if cl.History() && m.Channel != chBroadcast {
 		// Once per stream, in order: a catch-up may have delivered it.

@@ -27,6 +27,8 @@ type request struct {
 	// UserPos and Rooms are a resume's positions (resume.go).
 	UserPos string            `json:"user_pos"`
 	Rooms   map[string]string `json:"rooms"`
+	// Token is a refresh's new token (refresh.go).
+	Token string `json:"token"`
 }
 
 // Error codes of {"type":"error"} replies.
@@ -68,6 +70,7 @@ func (c *conn) join(out []byte, id auth.Identity) []byte {
 	b = wire.AppendString(b, id.User)
 	b = append(b, `,"ping":`...)
 	b = strconv.AppendInt(b, s.cfg.PingInterval.Milliseconds(), 10)
+	b = appendWelcomeLimits(b, s.cfg.MaxMessage, id.Exp)
 	b = append(b, '}')
 	c.l.scratch = b
 	return frame.AppendFrame(out, ws.OpText, b)
@@ -91,6 +94,8 @@ func (c *conn) request(p []byte) {
 		c.write(framePong)
 	case "resume":
 		c.resume(req)
+	case "refresh":
+		c.refresh(req)
 	case "join", "leave", "publish":
 		if !auth.ValidName(req.Room) {
 			c.reply(req.Ref, codeBadRequest, "room: 1 to 128 bytes of printable UTF-8 required")

@@ -52,3 +52,17 @@ func TestTokenValidBeyondTheTickCounterDoesNotExpire(t *testing.T) {
 		t.Fatalf("%d connections closed as expired", n)
 	}
 }
+
+// TestExpiryFarAheadDoesNotWrapTheTickCounter: an exp past what 32 bits
+// of ticks hold (13.6 years) means "never", not a tick that wrapped round
+// to the near future.
+func TestExpiryFarAheadDoesNotWrapTheTickCounter(t *testing.T) {
+	s := &Engine{start: time.Now()}
+	wrap := s.start.Add(time.Duration(math.MaxUint32)*tick + 3*tick)
+	if got := s.ticksAt(wrap); got != math.MaxUint32 {
+		t.Fatalf("ticksAt(13.6 years + 3 ticks) = %d, want %d", got, uint32(math.MaxUint32))
+	}
+	if got := s.ticksAt(s.start.Add(5 * tick)); got != 5 {
+		t.Fatalf("ticksAt(5 ticks) = %d", got)
+	}
+}

@@ -25,6 +25,7 @@ type handshake struct {
 	realIP []byte // X-Real-IP, set by a proxy in front: for the webhook
 	xff    []byte // X-Forwarded-For, every such header joined (proxies.go)
 	id     auth.Identity
+	refuse *wire.Disconnect // an auth=inband failure, told after the 101 (inband.go)
 }
 
 // handshakeRW gives the upgrader the request head to read and a buffer to
@@ -84,7 +85,7 @@ func (l *loop) upgrader() ws.Upgrader {
 			}
 			id, err := l.s.cfg.Auth.Authenticate(l.hs.query, l.hs.bearer)
 			l.hs.id = id
-			return nil, err
+			return nil, l.hs.inband(err)
 		},
 	}
 }
@@ -118,6 +119,9 @@ func (l *loop) upgrade(c *conn) (act gnet.Action, done bool) {
 	c.seen = l.now
 	l.s.conns.Add(1)
 	l.s.upgrades.Add(1)
+	if l.hs.refuse != nil {
+		return l.refuse(c, *l.hs.refuse)
+	}
 	out := append(l.out[:0], l.rsp.Bytes()...)
 	if !l.s.cfg.Echo {
 		out = c.join(out, l.hs.id)

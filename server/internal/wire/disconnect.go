@@ -37,13 +37,14 @@ var (
 	DisconnectKicked        = Disconnect{4500, "kicked", "disconnected by the server", false, 4500}
 	DisconnectProtocol      = Disconnect{4501, "protocol_error", "protocol error", false, ws.StatusProtocolError}
 	DisconnectInvalidUTF8   = Disconnect{4502, "invalid_utf8", "invalid UTF-8 in a text message", false, ws.StatusInvalidFramePayloadData}
+	DisconnectUnauthorized  = Disconnect{4503, "unauthorized", "invalid token: do not retry with this token", false, 4503}
 )
 
 // Disconnects lists every Disconnect, in code order.
 var Disconnects = []Disconnect{
 	DisconnectGoingAway, DisconnectIdle, DisconnectSlow, DisconnectTokenExpired,
 	DisconnectRateLimited, DisconnectMessageTooBig,
-	DisconnectKicked, DisconnectProtocol, DisconnectInvalidUTF8,
+	DisconnectKicked, DisconnectProtocol, DisconnectInvalidUTF8, DisconnectUnauthorized,
 }
 
 // AppendDisconnect appends the disconnect message and the close frame for
@@ -106,6 +107,8 @@ func ReasonFor(d Disconnect) CloseReason {
 		return ReasonKicked
 	case DisconnectInvalidUTF8.Code:
 		return ReasonInvalidUTF8
+	case DisconnectUnauthorized.Code:
+		return ReasonUnauthorized
 	}
 	return ReasonProtocolError
 }

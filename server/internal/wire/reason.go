@@ -20,6 +20,7 @@ const (
 	ReasonTokenExpired                 // the connection outlived its token
 	ReasonRateLimited                  // the client sent requests too fast
 	ReasonKicked                       // the backend closed the user's connections
+	ReasonUnauthorized                 // an auth=inband upgrade with an invalid token
 	NumReasons                         // the number of reasons: for tables indexed by reason
 )
 
@@ -39,6 +40,7 @@ var reasonNames = [NumReasons]string{
 	ReasonTokenExpired:     "token_expired",
 	ReasonRateLimited:      "rate_limited",
 	ReasonKicked:           "kicked",
+	ReasonUnauthorized:     "unauthorized",
 }
 
 // String returns the reason's name as it appears in logs and metrics.
