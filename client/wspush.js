@@ -28,7 +28,8 @@
     { code: 4500, name: 'kicked', reconnect: false },
     { code: 4501, name: 'protocol_error', reconnect: false },
     { code: 4502, name: 'invalid_utf8', reconnect: false },
-    { code: 4503, name: 'unauthorized', reconnect: false }
+    { code: 4503, name: 'unauthorized', reconnect: false },
+    { code: 4504, name: 'replaced', reconnect: false }
   ];
 
   var DEFAULTS = {

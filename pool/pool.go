@@ -177,6 +177,20 @@ func (p *Pool) Unkeep(user, room string) bool {
 	return false
 }
 
+// IsKept reports whether user is kept in room (Keep). Any goroutine may
+// call it.
+func (p *Pool) IsKept(user, room string) bool {
+	u := &p.users[p.dir(user)]
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, r := range u.kept[user] {
+		if r == room {
+			return true
+		}
+	}
+	return false
+}
+
 // Remove takes m out of the pool and out of every room it is in. It runs
 // on the goroutine that owns m's shard; removing twice is harmless.
 func (p *Pool) Remove(m *Member) {

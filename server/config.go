@@ -102,6 +102,15 @@ type Config struct {
 	// going_away disconnect carries a retry_after drawn at random below it,
 	// which the client waits before reconnecting. Zero sends none.
 	DrainSpread time.Duration
+	// MaxUserConns caps one user's connections on this node; a new one past
+	// it closes the user's oldest with the replaced disconnect (4504).
+	// Zero means 32; negative, no cap.
+	MaxUserConns int
+	// ClientSends says what becomes of a client's send to another user:
+	// "on" (delivered, as the token's send and send_to claims allow),
+	// "off" (refused) or "webhook" (acknowledged and given to the webhook
+	// only, for the backend to decide). Empty means "on".
+	ClientSends string
 	// MaxQueue caps the fan-out jobs waiting in one event loop's queue;
 	// past it the API answers 503 busy (docs/api.md), a client's publish
 	// gets a busy error, a message from the cluster is dropped; each is
@@ -196,6 +205,7 @@ func (c Config) engine() engine.Config {
 		CloseTimeout: c.CloseTimeout, MaxPending: c.MaxPending, SendBuffer: c.SendBuffer, Loops: c.Loops,
 		Origins: c.Origins, MaxRate: c.MaxRate, MaxData: c.MaxData, DrainSpread: c.DrainSpread,
 		MaxQueue: c.MaxQueue, Logger: c.Logger, TrustedProxies: c.TrustedProxies,
+		MaxUserConns: c.MaxUserConns, ClientSends: c.ClientSends,
 	}
 }
 
@@ -219,6 +229,11 @@ func (c Config) Validate() error {
 		if _, err := cluster.RedisOptions(c.Redis); err != nil {
 			return err
 		}
+	}
+	switch c.ClientSends {
+	case "", engine.SendsOn, engine.SendsOff, engine.SendsWebhook:
+	default:
+		return fmt.Errorf("server: --client-sends %q: want on, off or webhook", c.ClientSends)
 	}
 	if err := c.validateTrust(); err != nil {
 		return err

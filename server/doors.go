@@ -70,8 +70,12 @@ func (h hooks) Publish(c engine.Conn, room string, data []byte) error {
 	return nil
 }
 
-func (h hooks) Send(c engine.Conn, to string, data []byte) error {
+func (h hooks) Send(c engine.Conn, to string, data []byte, webhookOnly bool) error {
 	s := h.s
+	if webhookOnly {
+		s.hook.Message(webhook.EventSend, c.ID, c.User, to, data)
+		return nil
+	}
 	if s.cl != nil {
 		if err := s.cl.QueuePush(to, data, c.User); err != nil {
 			return coded(err)

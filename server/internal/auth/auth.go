@@ -17,13 +17,16 @@ import (
 // present, ends the connection with DisconnectTokenExpired once it passes.
 // Rooms and Publish list the rooms the user may join and publish to, as
 // exact names or prefixes ending in "*" ("chat:*"; "*" alone is any room);
-// Send lets the user send messages to other users. The backend can put any
-// user in any room through the HTTP API regardless of these claims.
+// Send lets the user send messages to other users: to any, or, with
+// SendTo, only to the users it lists (exact ids or prefixes ending in
+// "*", as for rooms). The backend can put any user in any room through the
+// HTTP API regardless of these claims.
 type Claims struct {
 	jwt.RegisteredClaims
 	Rooms   []string `json:"rooms,omitempty"`
 	Publish []string `json:"publish,omitempty"`
 	Send    bool     `json:"send,omitempty"`
+	SendTo  []string `json:"send_to,omitempty"`
 }
 
 // Perms are what a token allows; nil (development mode) allows everything.
@@ -31,6 +34,7 @@ type Perms struct {
 	rooms   []string
 	publish []string
 	send    bool
+	sendTo  []string // nil: any user
 }
 
 // CanJoin reports whether the token allows joining room.
@@ -41,6 +45,11 @@ func (p *Perms) CanPublish(room string) bool { return p == nil || matchAny(p.pub
 
 // CanSend reports whether the token allows sending to users.
 func (p *Perms) CanSend() bool { return p == nil || p.send }
+
+// CanSendTo reports whether the token allows sending to user.
+func (p *Perms) CanSendTo(user string) bool {
+	return p == nil || p.send && (p.sendTo == nil || matchAny(p.sendTo, user))
+}
 
 // matchAny reports whether name is one of patterns, or starts with the
 // part before the "*" of a pattern that ends in one.
@@ -151,7 +160,7 @@ func (a *Authenticator) VerifyToken(token string) (Identity, error) {
 	case !ValidName(c.Subject):
 		return Identity{}, errBadSubject
 	}
-	id := Identity{User: c.Subject, Perms: &Perms{rooms: c.Rooms, publish: c.Publish, send: c.Send}}
+	id := Identity{User: c.Subject, Perms: &Perms{rooms: c.Rooms, publish: c.Publish, send: c.Send, sendTo: c.SendTo}}
 	if c.ExpiresAt != nil {
 		id.Exp = c.ExpiresAt.Time
 	}

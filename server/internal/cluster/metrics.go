@@ -16,6 +16,7 @@ func (cl *Cluster) Collector() prometheus.Collector {
 		cl:          cl,
 		dropped:     d("wspush_cluster_refused_total", "Client publishes and resumes refused because too many waited for Redis, and messages from Redis the loops refused (full outbox)."),
 		queued:      d("wspush_cluster_queue", "Client publishes waiting for the publisher to send them to Redis."),
+		rejected:    d("wspush_cluster_rejected_total", "Messages from Redis dropped because no node sent them: not a push envelope, not UTF-8 or JSON, or a control message without a valid signature (--cluster-secret)."),
 		up:          d("wspush_redis_up", "1 while Redis answers, 0 during an outage (cluster mode only)."),
 		published:   d("wspush_cluster_published_total", "Pushes, publishes and broadcasts this node sent through Redis."),
 		received:    d("wspush_cluster_received_total", "Messages this node received from Redis."),

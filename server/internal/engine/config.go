@@ -21,6 +21,7 @@ const (
 	DefaultMaxPending       = 1 << 20
 	DefaultMaxRate          = 20
 	DefaultMaxQueue         = 1 << 16
+	DefaultMaxUserConns     = 32
 	// MaxHeaderBytes caps an upgrade request's head; past it the answer is 431.
 	MaxHeaderBytes = 8 << 10
 )
@@ -81,6 +82,15 @@ type Config struct {
 	// going_away disconnect carries a retry_after drawn at random below it,
 	// which the client waits before reconnecting. Zero sends none.
 	DrainSpread time.Duration
+	// MaxUserConns caps one user's connections on this engine; a new one
+	// past it closes the user's oldest with the replaced disconnect
+	// (4504). Zero means DefaultMaxUserConns; negative, no cap.
+	MaxUserConns int
+	// ClientSends says what becomes of a client's send to another user:
+	// SendsOn (delivered, as the token allows), SendsOff (refused) or
+	// SendsWebhook (acknowledged and given to the webhook only, for the
+	// backend to decide). Empty means SendsOn.
+	ClientSends string
 	// MaxQueue caps the fan-out jobs waiting in one event loop's outbox.
 	// Past it a job is refused: an API call answers 503, a client's
 	// publish gets an error reply, a message from the cluster is dropped,
@@ -140,6 +150,12 @@ func (c Config) WithDefaults() Config {
 	if c.MaxData <= 0 {
 		c.MaxData = c.MaxMessage / 2
 	}
+	if c.MaxUserConns == 0 {
+		c.MaxUserConns = DefaultMaxUserConns
+	}
+	if c.ClientSends == "" {
+		c.ClientSends = SendsOn
+	}
 	if c.MaxQueue <= 0 {
 		c.MaxQueue = DefaultMaxQueue
 	}
@@ -175,3 +191,10 @@ func OpenFilesLimit() int {
 	}
 	return int(rl.Cur)
 }
+
+// What a client's send to another user does (Config.ClientSends).
+const (
+	SendsOn      = "on"
+	SendsOff     = "off"
+	SendsWebhook = "webhook"
+)

@@ -258,6 +258,28 @@ func (s *Engine) PostGap(users []string, room string, from history.Pos) error {
 	return err
 }
 
+// replaceOldest closes user's oldest connection with the replaced
+// disconnect, on its own loop: the user is at Config.MaxUserConns and a
+// new connection comes. It runs on a loop and does not wait.
+func (s *Engine) replaceOldest(user string) {
+	ms := s.pool.User(user, nil)
+	if len(ms) == 0 {
+		return
+	}
+	m := ms[len(ms)-1] // the user's list has the newest first
+	loops := s.loopList()
+	if m.Shard() >= len(loops) {
+		return
+	}
+	s.replaced.Add(1)
+	loops[m.Shard()].post(job{fn: func(*loop) int {
+		if m.Live() {
+			m.Conn.(*conn).disconnect(wire.DisconnectReplaced, "")
+		}
+		return 0
+	}})
+}
+
 // UserConns is the number of connections user has open on this node.
 func (s *Engine) UserConns(user string) int { return s.pool.UserConns(user) }
 

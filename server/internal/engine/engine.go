@@ -55,6 +55,7 @@ type Engine struct {
 	tickNow   atomic.Uint32 // ticksNow as of gnet's last OnTick, for the loops
 	refused   atomic.Int64  // fan-out jobs refused by a full outbox, ever
 	refusedWS refusedAccepts
+	replaced  atomic.Int64 // connections closed for a newer one of a user at its cap, ever
 	gaps      atomic.Int64 // resumes answered with a gap, ever
 	replays   atomic.Int64 // messages replayed to resuming clients, ever
 	held      atomic.Int64 // live messages held back from connections waiting to resume, ever

@@ -29,8 +29,9 @@ type Hooks interface {
 	// Publish: c publishes data (JSON) to room. An error refuses it: the
 	// client gets an error reply saying so.
 	Publish(c Conn, room string, data []byte) error
-	// Send: c sends data (JSON) to the connections of user to.
-	Send(c Conn, to string, data []byte) error
+	// Send: c sends data (JSON) to the connections of user to; with
+	// webhookOnly, to the webhook alone (ClientSends is SendsWebhook).
+	Send(c Conn, to string, data []byte, webhookOnly bool) error
 	// Binary: c sent a binary message, opaque to the protocol.
 	Binary(c Conn, data []byte)
 }
@@ -39,10 +40,10 @@ type Hooks interface {
 // and sends go nowhere.
 type nopHooks struct{}
 
-func (nopHooks) Connected(Conn, net.Addr, string)   {}
-func (nopHooks) Joined(string)                      {}
-func (nopHooks) Left(string, bool)                  {}
-func (nopHooks) Disconnected(Conn, string, bool)    {}
-func (nopHooks) Publish(Conn, string, []byte) error { return nil }
-func (nopHooks) Send(Conn, string, []byte) error    { return nil }
-func (nopHooks) Binary(Conn, []byte)                {}
+func (nopHooks) Connected(Conn, net.Addr, string)      {}
+func (nopHooks) Joined(string)                         {}
+func (nopHooks) Left(string, bool)                     {}
+func (nopHooks) Disconnected(Conn, string, bool)       {}
+func (nopHooks) Publish(Conn, string, []byte) error    { return nil }
+func (nopHooks) Send(Conn, string, []byte, bool) error { return nil }
+func (nopHooks) Binary(Conn, []byte)                   {}

@@ -56,6 +56,9 @@ func (c *conn) join(out []byte, id auth.Identity) []byte {
 	}
 	ss.rate.reset(c.l.now, s.cfg.MaxRate)
 	c.sess = ss
+	if s.cfg.MaxUserConns > 0 && s.pool.UserConns(id.User) >= s.cfg.MaxUserConns {
+		s.replaceOldest(id.User)
+	}
 	s.pool.Add(&ss.m, c.l.idx)
 	s.pool.Rooms(&ss.m, s.hooks.Joined) // rooms the backend keeps the user in
 	if s.store != nil && resumeQuery(c.l.hs.query) {
@@ -113,6 +116,10 @@ func (c *conn) request(p []byte) {
 			}
 			s.hooks.Joined(req.Room)
 		case "leave":
+			if s.pool.IsKept(ss.m.User, req.Room) {
+				c.reply(req.Ref, codeForbidden, "the backend put this user in "+req.Room+": only it can take the user out")
+				return
+			}
 			s.pool.Leave(&ss.m, req.Room)
 		case "publish":
 			if !c.checkData(req) {
@@ -136,11 +143,18 @@ func (c *conn) request(p []byte) {
 		if !c.checkData(req) {
 			return
 		}
-		if !ss.perms.CanSend() {
+		switch {
+		case s.cfg.ClientSends == SendsOff:
+			c.reply(req.Ref, codeForbidden, "this server does not take sends from clients")
+			return
+		case !ss.perms.CanSend():
 			c.reply(req.Ref, codeForbidden, "the token does not allow sending to users")
 			return
+		case !ss.perms.CanSendTo(req.To):
+			c.reply(req.Ref, codeForbidden, "the token does not allow sending to "+req.To)
+			return
 		}
-		if err := s.hooks.Send(c.id(), req.To, req.Data); err != nil {
+		if err := s.hooks.Send(c.id(), req.To, req.Data, s.cfg.ClientSends == SendsWebhook); err != nil {
 			c.reply(req.Ref, errorCode(err), err.Error())
 			return
 		}

@@ -38,13 +38,14 @@ var (
 	DisconnectProtocol      = Disconnect{4501, "protocol_error", "protocol error", false, ws.StatusProtocolError}
 	DisconnectInvalidUTF8   = Disconnect{4502, "invalid_utf8", "invalid UTF-8 in a text message", false, ws.StatusInvalidFramePayloadData}
 	DisconnectUnauthorized  = Disconnect{4503, "unauthorized", "invalid token: do not retry with this token", false, 4503}
+	DisconnectReplaced      = Disconnect{4504, "replaced", "too many connections for this user: the oldest was closed", false, 4504}
 )
 
 // Disconnects lists every Disconnect, in code order.
 var Disconnects = []Disconnect{
 	DisconnectGoingAway, DisconnectIdle, DisconnectSlow, DisconnectTokenExpired,
 	DisconnectRateLimited, DisconnectMessageTooBig,
-	DisconnectKicked, DisconnectProtocol, DisconnectInvalidUTF8, DisconnectUnauthorized,
+	DisconnectKicked, DisconnectProtocol, DisconnectInvalidUTF8, DisconnectUnauthorized, DisconnectReplaced,
 }
 
 // AppendDisconnect appends the disconnect message and the close frame for
@@ -109,6 +110,8 @@ func ReasonFor(d Disconnect) CloseReason {
 		return ReasonInvalidUTF8
 	case DisconnectUnauthorized.Code:
 		return ReasonUnauthorized
+	case DisconnectReplaced.Code:
+		return ReasonReplaced
 	}
 	return ReasonProtocolError
 }

@@ -21,6 +21,7 @@ const (
 	ReasonRateLimited                  // the client sent requests too fast
 	ReasonKicked                       // the backend closed the user's connections
 	ReasonUnauthorized                 // an auth=inband upgrade with an invalid token
+	ReasonReplaced                     // closed for a newer connection of a user at its cap
 	NumReasons                         // the number of reasons: for tables indexed by reason
 )
 
@@ -41,6 +42,7 @@ var reasonNames = [NumReasons]string{
 	ReasonRateLimited:      "rate_limited",
 	ReasonKicked:           "kicked",
 	ReasonUnauthorized:     "unauthorized",
+	ReasonReplaced:         "replaced",
 }
 
 // String returns the reason's name as it appears in logs and metrics.

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Issue 13 §4: what a client may do is the backend's to decide.
+
+// One token cannot hold hundreds of connections: past --max-user-conns
+// the user's oldest connection is closed, told why (4504 replaced, no
+// reconnect), and the newest works.
+func TestUserAtItsConnectionCapLosesItsOldest(t *testing.T) {
+	s := startServer(t, Config{MaxUserConns: 3})
+	var cs []*client
+	for range 3 {
+		c, _ := dialAs(t, s, "?user=mallory", "")
+		cs = append(cs, c)
+	}
+	newest, _ := dialAs(t, s, "?user=mallory", "")
+	d := cs[0].expectJSON("disconnect")
+	if d["code"] != 4504.0 || d["reconnect"] != false {
+		t.Fatalf("the oldest got %v, want the replaced disconnect", d)
+	}
+	cs[0].expectClose(4504)
+	waitFor(t, 5*time.Second, func() error {
+		if n := s.UserConns("mallory"); n != 3 {
+			return errorf("%d connections, want 3", n)
+		}
+		return nil
+	})
+	newest.sendJSON(`{"type":"ping"}`)
+	newest.expectJSON("pong")
+	res, err := s.Push(context.Background(), []string{"mallory"}, json.RawMessage(`1`))
+	if err != nil || res.Delivered != 3 {
+		t.Fatalf("push after the cap: %+v %v", res, err)
+	}
+}
+
+// A room the backend put a user in is the backend's: the client cannot
+// leave it. Rooms it joined itself it can.
+func TestClientCannotLeaveARoomTheBackendChose(t *testing.T) {
+	s := startServer(t, Config{})
+	c, _ := dialAs(t, s, "?user=ann", "")
+	if _, err := s.AddToRoom(context.Background(), "billing", []string{"ann"}); err != nil {
+		t.Fatal(err)
+	}
+	c.sendJSON(`{"type":"leave","room":"billing","ref":1}`)
+	if e := c.expectJSON("error"); e["code"] != "forbidden" {
+		t.Fatalf("leave of the backend's room: %v", e)
+	}
+	if n, _ := s.Publish(context.Background(), "billing", json.RawMessage(`"still"`)); n != 1 {
+		t.Fatalf("publish reached %d after the refused leave", n)
+	}
+	c.expectPush(`"still"`)
+	c.sendJSON(`{"type":"join","room":"chat","ref":2}`)
+	c.expectJSON("ack")
+	c.sendJSON(`{"type":"leave","room":"chat","ref":3}`)
+	c.expectJSON("ack")
+}
+
+// A token's send_to names whom it may send to; --client-sends off refuses
+// every client send, webhook hands them to the backend only.
+func TestClientSendsAreTheBackendsToAllow(t *testing.T) {
+	s := startServer(t, Config{JWTSecret: testSecret})
+	tok := token(t, testSecret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "al"}, Send: true, SendTo: []string{"support:*", "bob"}})
+	c, _ := dialAs(t, s, "?token="+tok, "")
+	bob, _ := dialAs(t, s, "?token="+token(t, testSecret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "bob"}}), "")
+	c.sendJSON(`{"type":"send","to":"eve","data":1,"ref":1}`)
+	if e := c.expectJSON("error"); e["code"] != "forbidden" {
+		t.Fatalf("send to eve: %v", e)
+	}
+	c.sendJSON(`{"type":"send","to":"bob","data":2,"ref":2}`)
+	c.expectJSON("ack")
+	bob.expectPush(`2`)
+
+	off := startServer(t, Config{ClientSends: "off"})
+	o, _ := dialAs(t, off, "?user=al", "")
+	o.sendJSON(`{"type":"send","to":"bob","data":1,"ref":1}`)
+	if e := o.expectJSON("error"); e["code"] != "forbidden" {
+		t.Fatalf("send with --client-sends off: %v", e)
+	}
+
+	rc := newReceiver(t, nil)
+	wh := startServer(t, Config{ClientSends: "webhook", Webhook: WebhookConfig{URL: rc.srv.URL, Secret: testWebhookSecret, Events: []string{"send"}, Delay: 10 * time.Millisecond}})
+	w, _ := dialAs(t, wh, "?user=al", "")
+	target, _ := dialAs(t, wh, "?user=bob", "")
+	w.sendJSON(`{"type":"send","to":"bob","data":3,"ref":1}`)
+	w.expectJSON("ack")
+	if evs := rc.waitEvents(1); evs[0].Type != "send" || evs[0].To != "bob" {
+		t.Fatalf("webhook events %+v", evs)
+	}
+	target.sendJSON(`{"type":"ping"}`)
+	target.expectJSON("pong") // nothing came before it: the send was not delivered
+	if err := (Config{ClientSends: "sometimes"}).Validate(); err == nil {
+		t.Fatal("--client-sends sometimes accepted")
+	}
+}
