@@ -74,6 +74,10 @@ func (r *Reader) Check(h ws.Header, maxMessage int64) error {
 	if r.op != 0 {
 		s = s.Set(ws.StateFragmented)
 	}
+	if maxMessage <= 0 || maxMessage > MaxMessage {
+		maxMessage = MaxMessage
+	}
+	maxIn := r.maxIn(h, maxMessage)
 	if r.deflate {
 		if err := checkRsv(h); err != nil {
 			return err
@@ -83,10 +87,7 @@ func (r *Reader) Check(h ws.Header, maxMessage int64) error {
 	if err := ws.CheckHeader(h, s); err != nil {
 		return err
 	}
-	if maxMessage <= 0 || maxMessage > MaxMessage {
-		maxMessage = MaxMessage
-	}
-	if !h.OpCode.IsControl() && h.Length > r.maxIn(h, maxMessage)-int64(r.size) {
+	if !h.OpCode.IsControl() && h.Length > maxIn-int64(r.size) {
 		return ErrTooLarge
 	}
 	return nil
