@@ -115,6 +115,14 @@ type Config struct {
 	// Node names this node in the cluster. Empty means the hostname and a
 	// random suffix.
 	Node string
+	// NoCompression turns permessage-deflate (RFC 7692) off: it is not
+	// offered, and no message goes compressed. Zero negotiates it with
+	// every client that offers it (deflate.go).
+	NoCompression bool
+	// CompressionThreshold is the smallest message payload, in bytes,
+	// sent compressed to clients that negotiated permessage-deflate;
+	// smaller ones go plain. Zero means 128.
+	CompressionThreshold int
 	// Logger receives server logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -153,6 +161,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxData <= 0 {
 		c.MaxData = c.MaxMessage / 2
+	}
+	if c.CompressionThreshold <= 0 {
+		c.CompressionThreshold = DefaultCompressionThreshold
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

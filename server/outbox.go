@@ -15,6 +15,7 @@ type job struct {
 	all     bool            // broadcast to every member of the loop
 	members []*pool.Member  // push to these members (on this loop)
 	pos     pos             // the message's position in its stream (the room's or the users'); 0: none
+	z       *shared         // frame, to be compressed for receivers that want it; nil: never (deflate.go)
 	fn      func(*loop) int // other work on the loop (joins, kicks)
 	done    chan<- int      // receives what the job counted; nil: nobody waits
 }
@@ -67,6 +68,7 @@ func (l *loop) drain() {
 		case j.fn != nil:
 			n = j.fn(l)
 		case j.members != nil:
+			l.setRun(jobs[i:end])
 			n = sendAll(j.members, j.frame, j.pos)
 		default:
 			size := len(j.frame)
@@ -74,8 +76,10 @@ func (l *loop) drain() {
 				size += len(jobs[end].frame)
 				end++
 			}
+			l.setRun(jobs[i:end])
 			n = l.fanout(j, jobs[i:end])
 		}
+		l.setRun(nil)
 		for k := i; k < end; k++ {
 			if jobs[k].done != nil {
 				jobs[k].done <- n
@@ -151,11 +155,14 @@ func (s *Server) fan(ctx context.Context, want func(i int) bool, mk func(l *loop
 		results = make(chan int, len(loops))
 	}
 	pending := 0
+	var z *shared
 	for _, l := range loops {
 		if want != nil && !want(l.idx) {
 			continue
 		}
 		j := mk(l)
+		z = s.share(j.frame, z)
+		j.z = z
 		if results != nil {
 			j.done = results
 		}
