@@ -206,8 +206,8 @@ func TestCloseAnswerQueuedBehindUnsentEchoes(t *testing.T) {
 func TestFrameAfterAFailureIsRead(t *testing.T) {
 	s := startServer(t, Config{Echo: true, CloseTimeout: time.Hour})
 	for _, bad := range [][]byte{
-		maskedFrame(ws.OpText, true, []byte{'a', 0xff}),          // whole frame, invalid UTF-8
-		maskedFrame(ws.OpCode(3), true, nil),                     // reserved opcode, from the header
+		maskedFrame(ws.OpText, true, []byte{'a', 0xff}),            // whole frame, invalid UTF-8
+		maskedFrame(ws.OpCode(3), true, nil),                       // reserved opcode, from the header
 		maskedFrame(ws.OpText, true, []byte("ok \xed\xa0\x80 ok")), // streamed? no: whole
 	} {
 		c := dialWS(t, s)
