@@ -48,6 +48,8 @@ type loopFlate struct {
 	defl *frame.Deflater
 	run  []*shared // compressible frames of the fan-out run being written
 	ziov [][]byte  // a run's frames as a compressing receiver gets them
+
+	stats flateStats
 }
 
 // negotiate is the upgrader's Negotiate: it accepts the first
@@ -85,6 +87,9 @@ func (l *loop) negotiator() func(httphead.Option) (httphead.Option, error) {
 // deflated records on c what the handshake just negotiated.
 func (l *loop) deflated(c *conn) {
 	_, on := l.fl.ext.Accepted()
+	if on {
+		l.fl.stats.negotiated.Add(1)
+	}
 	c.r.SetDeflate(on)
 	c.zout = on && l.fl.zout
 	l.fl.ext.Reset()
@@ -103,6 +108,7 @@ func (c *conn) inflate(m *frame.Message) error {
 		return err
 	}
 	m.Payload, m.Compressed = p, false
+	l.fl.stats.inflated.Add(1)
 	return nil
 }
 
@@ -119,6 +125,7 @@ func (l *loop) deflater() *frame.Deflater {
 // threshold, and compressing makes it smaller; plain otherwise.
 func (c *conn) appendFrame(dst []byte, op ws.OpCode, p []byte) []byte {
 	if c.zout && op.IsData() && len(p) >= c.l.s.cfg.CompressionThreshold {
+		c.l.fl.stats.deflated.Add(1)
 		if out, ok := c.l.deflater().AppendFrame(dst, op, p); ok {
 			return out
 		}
@@ -157,6 +164,7 @@ func (s *Server) share(f []byte, prev *shared) *shared {
 // has made it yet; nil when compressing does not make it smaller.
 func (z *shared) deflated(l *loop) []byte {
 	z.once.Do(func() {
+		l.fl.stats.deflated.Add(1)
 		h, hn, _ := frame.ParseHeader(z.plain)
 		if out, ok := l.deflater().AppendFrame(nil, h.OpCode, z.plain[hn:]); ok {
 			z.z = out

@@ -63,6 +63,7 @@ func newMetrics(s *Server) *metrics {
 		m.pushes,
 		m.duration,
 		newRecoveryCollector(s),
+		newFlateCollector(s),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
