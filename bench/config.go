@@ -100,7 +100,7 @@ type Config struct {
 	Compression bool `json:"compression,omitempty"`
 	// Payload adds this many bytes of JSON filler (an "items" array, as
 	// compressible as real JSON) to the data of each push and broadcast.
-	Payload int `json:"payload,omitempty"`
+	Payload int      `json:"payload,omitempty"`
 	Command []string `json:"-"`
 }
 

@@ -41,12 +41,12 @@ type Result struct {
 
 // ConnStats counts connections.
 type ConnStats struct {
-	Target   int     `json:"target"`         // --conns
-	Upgraded int64   `json:"upgraded"`       // upgrades that succeeded
-	Failed   int64   `json:"failed"`         // dials or upgrades that failed
-	Dropped  int64   `json:"dropped"`        // ended by the server or the network before the close phase
-	OpenS    float64 `json:"open_s"`         // first dial to last upgrade, slowest worker
-	PerSec   float64 `json:"upgrades_per_s"` // Upgraded / OpenS
+	Target   int     `json:"target"`            // --conns
+	Upgraded int64   `json:"upgraded"`          // upgrades that succeeded
+	Failed   int64   `json:"failed"`            // dials or upgrades that failed
+	Dropped  int64   `json:"dropped"`           // ended by the server or the network before the close phase
+	OpenS    float64 `json:"open_s"`            // first dial to last upgrade, slowest worker
+	PerSec   float64 `json:"upgrades_per_s"`    // Upgraded / OpenS
 	Deflate  int64   `json:"deflate,omitempty"` // --compression: connections that negotiated permessage-deflate
 }
 
