@@ -238,3 +238,40 @@ func proxiesString(l []netip.Prefix) string {
 	}
 	return strings.Join(s, ",")
 }
+
+// addCompressionFlags adds the permessage-deflate flags. --compression is
+// on by default and sets server.Config.NoCompression when turned off.
+func addCompressionFlags(fs *flag.FlagSet, cfg *server.Config) {
+	fs.Var(notFlag{&cfg.NoCompression}, "compression", "offer permessage-deflate (RFC 7692) and compress messages to clients that accept it; --compression=false turns it off")
+	fs.IntVar(&cfg.CompressionThreshold, "compression-threshold", server.DefaultCompressionThreshold, "smallest message payload in bytes sent compressed; smaller ones go plain")
+}
+
+// notFlag is a boolean flag stored inverted, for a Config field whose zero
+// value means on.
+type notFlag struct{ p *bool }
+
+func (f notFlag) IsBoolFlag() bool { return true }
+
+func (f notFlag) String() string {
+	if f.p == nil {
+		return "true"
+	}
+	return strconv.FormatBool(!*f.p)
+}
+
+func (f notFlag) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return err
+	}
+	*f.p = !b
+	return nil
+}
+
+// compressionInForce is the start line's word on compression.
+func compressionInForce(cfg server.Config) string {
+	if cfg.NoCompression {
+		return "off"
+	}
+	return "permessage-deflate, no context takeover, from " + strconv.Itoa(cfg.CompressionThreshold) + " bytes"
+}

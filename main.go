@@ -134,6 +134,7 @@ func parseServe(args []string, getenv func(string) string) (*serveFlags, error) 
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	addDeployFlags(fs, &f.cfg)
 	addTrustFlags(fs, &f.cfg)
+	addCompressionFlags(fs, &f.cfg)
 	fs.StringVar(&f.config, "config", "", "YAML file of flag values (keys: flag names); the environment and flags override it")
 	fs.BoolVar(&f.checkConfig, "check-config", false, "validate the configuration, print it in effect and exit: 0 if valid, 2 if not")
 	f.fs = fs
@@ -230,6 +231,7 @@ func serve(args []string) error {
 		"max_conns", cfg.MaxConns,
 		"max_message", cfg.MaxMessage,
 		"max_pending", cfg.MaxPending,
+		"compression", compressionInForce(cfg),
 		"handshake_timeout", cfg.HandshakeTimeout.String(),
 		"ping_interval", cfg.PingInterval.String(),
 		"idle_timeout", cfg.IdleTimeout.String(),

@@ -17,6 +17,7 @@ type apiClient struct {
 	base string
 	key  string
 	hc   *http.Client
+	pad  json.RawMessage // JSON filler of every push and broadcast (--payload); nil: none
 }
 
 func newAPIClient(base, key string, conns int) *apiClient {
@@ -95,12 +96,37 @@ type stamp struct {
 		Seq int64 `json:"seq"`
 		TUS int64 `json:"t_us"`
 	} `json:"bench"`
+	Items json.RawMessage `json:"items,omitempty"` // --payload filler
 }
 
 func newStamp(seq int64) stamp {
 	var s stamp
 	s.Bench.Seq, s.Bench.TUS = seq, time.Now().UnixMicro()
 	return s
+}
+
+// stamp is the data of push or broadcast seq, with the filler if any.
+func (a *apiClient) stamp(seq int64) stamp {
+	s := newStamp(seq)
+	s.Items = a.pad
+	return s
+}
+
+// filler is about n bytes of JSON, an array of order lines such as a real
+// push might carry: keys repeat, values vary.
+func filler(n int) json.RawMessage {
+	if n <= 0 {
+		return nil
+	}
+	b := []byte{'['}
+	for i := 0; len(b) < n-60; i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, `{"sku":"SKU-%05d","qty":%d,"price":"%d.%02d","status":"%s"}`,
+			(i*7919)%100000, 1+i%5, 3+(i*37)%200, (i*13)%100, [...]string{"paid", "shipped", "pending"}[i%3])
+	}
+	return append(b, ']')
 }
 
 // push sends one push to users and returns how many connections the
@@ -112,7 +138,7 @@ func (a *apiClient) push(ctx context.Context, users []string, seq int64) (int64,
 	body := struct {
 		Users []string `json:"users"`
 		Data  stamp    `json:"data"`
-	}{users, newStamp(seq)}
+	}{users, a.stamp(seq)}
 	err := a.call(ctx, http.MethodPost, "/v1/push", body, &out)
 	return out.Delivered, err
 }
@@ -125,7 +151,7 @@ func (a *apiClient) broadcast(ctx context.Context, seq int64) (int64, error) {
 	}
 	body := struct {
 		Data stamp `json:"data"`
-	}{newStamp(seq)}
+	}{a.stamp(seq)}
 	err := a.call(ctx, http.MethodPost, "/v1/broadcast", body, &out)
 	return out.Delivered, err
 }

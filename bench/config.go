@@ -95,6 +95,12 @@ type Config struct {
 	// Command re-executes this program as a worker: Command[0] is run with
 	// Command[1:] followed by the worker's flags. Empty means os.Args[0]
 	// with "bench".
+	// Compression offers permessage-deflate (RFC 7692) as browsers do and
+	// inflates what the server sends compressed.
+	Compression bool `json:"compression,omitempty"`
+	// Payload adds this many bytes of JSON filler (an "items" array, as
+	// compressible as real JSON) to the data of each push and broadcast.
+	Payload int      `json:"payload,omitempty"`
 	Command []string `json:"-"`
 }
 

@@ -36,6 +36,9 @@ type conn struct {
 	pending []byte    // bytes read past the upgrade response, not yet parsed
 	frag    []byte    // a fragmented message being assembled; nil between messages
 	fragOp  ws.OpCode // opcode of the first fragment
+	fragZ   bool      // the fragmented message is compressed
+	fragN   int       // its frames' bytes on the wire
+	deflate bool      // permessage-deflate was negotiated (--compression)
 }
 
 // consume handles the complete frames at the start of p and returns how many
@@ -55,6 +58,14 @@ func (c *conn) consume(p []byte) (int, gnet.Action) {
 		if c.frag != nil {
 			s = s.Set(ws.StateFragmented)
 		}
+		// RFC 7692 6: RSV1 marks the first frame of a compressed message.
+		z := false
+		if c.deflate && h.Rsv&0x4 != 0 {
+			if h.OpCode.IsControl() || h.OpCode == ws.OpContinuation {
+				return used, c.protocolError()
+			}
+			z, h.Rsv = true, h.Rsv&^0x4
+		}
 		// RFC 6455 5.1: a client closes the connection on a masked server frame.
 		if err := ws.CheckHeader(h, s); err != nil || h.Length > maxInbound {
 			return used, c.protocolError()
@@ -63,7 +74,7 @@ func (c *conn) consume(p []byte) (int, gnet.Action) {
 		if len(p)-used < n {
 			return used, gnet.None
 		}
-		act := c.frame(h, p[used+hn:used+n])
+		act := c.frame(h, p[used+hn:used+n], z, n)
 		used += n
 		if act != gnet.None {
 			return used, act
@@ -72,8 +83,9 @@ func (c *conn) consume(p []byte) (int, gnet.Action) {
 	return used, gnet.None
 }
 
-// frame handles one frame whose payload is p.
-func (c *conn) frame(h ws.Header, p []byte) gnet.Action {
+// frame handles one frame whose payload is p, compressed if z, n bytes on
+// the wire.
+func (c *conn) frame(h ws.Header, p []byte, z bool, n int) gnet.Action {
 	switch h.OpCode {
 	case ws.OpPing:
 		// RFC 6455 5.5.2: answer a ping with a pong carrying its payload.
@@ -85,21 +97,37 @@ func (c *conn) frame(h ws.Header, p []byte) gnet.Action {
 		return c.peerClose(p)
 	}
 	if h.Fin && h.OpCode != ws.OpContinuation {
-		c.h.message(c, p)
-		return gnet.None
+		return c.deliver(h.OpCode, p, z, n)
 	}
 	if h.OpCode != ws.OpContinuation {
-		c.fragOp = h.OpCode
+		c.fragOp, c.fragZ, c.fragN = h.OpCode, z, 0
 		c.frag = make([]byte, 0, len(p)*2)
 	}
 	if len(c.frag)+len(p) > maxInbound {
 		return c.protocolError()
 	}
 	c.frag = append(c.frag, p...)
+	c.fragN += n
 	if h.Fin {
-		c.h.message(c, c.frag)
+		act := c.deliver(c.fragOp, c.frag, c.fragZ, c.fragN)
 		c.frag = nil
+		return act
 	}
+	return gnet.None
+}
+
+// deliver hands one data message to the handler, inflated first if z.
+func (c *conn) deliver(op ws.OpCode, p []byte, z bool, wire int) gnet.Action {
+	if z {
+		f := c.h.inflaters.Get().(*frame.Inflater)
+		defer c.h.inflaters.Put(f)
+		var err error
+		if p, err = f.Inflate(op, p, maxInbound); err != nil {
+			return c.protocolError()
+		}
+		c.h.compressedIn.Add(1)
+	}
+	c.h.message(c, p, wire)
 	return gnet.None
 }
 

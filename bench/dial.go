@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,6 +45,10 @@ func newDialer(h *handler) (*dialer, error) {
 		d.nets = []*net.Dialer{{}}
 	}
 	d.ws = ws.Dialer{Timeout: h.cfg.DialTimeout}
+	if h.cfg.Compression {
+		// What browsers offer: permessage-deflate; client_max_window_bits.
+		d.ws.Extensions = []httphead.Option{wsflate.Parameters{ClientMaxWindowBits: 1}.Option()}
+	}
 	return d, nil
 }
 
@@ -130,7 +137,7 @@ func (d *dialer) dialOne(ctx context.Context, id int) bool {
 	wsd := d.ws
 	wsd.NetDial = nd.DialContext
 	start := time.Now()
-	nc, br, _, err := wsd.Dial(ctx, d.urlFor(id))
+	nc, br, hs, err := wsd.Dial(ctx, d.urlFor(id))
 	if err != nil {
 		if ctx.Err() == nil {
 			d.h.dialFailed.Add(1)
@@ -140,6 +147,12 @@ func (d *dialer) dialOne(ctx context.Context, id int) bool {
 	}
 	d.h.handshake.record(time.Since(start))
 	c := &conn{h: d.h, id: id}
+	for _, x := range hs.Extensions {
+		if bytes.Equal(x.Name, wsflate.ExtensionNameBytes) {
+			c.deflate = true
+			d.h.deflateConns.Add(1)
+		}
+	}
 	if br != nil {
 		// Frames the server sent right behind its 101 are already read.
 		if n := br.Buffered(); n > 0 {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/wspush/wspush/frame"
 )
 
 // handler is the gnet event handler of one bench process: it owns the
@@ -42,6 +44,11 @@ type handler struct {
 	echoOp   ws.OpCode
 	echoBody []byte
 	scratch  sync.Pool
+
+	deflateConns atomic.Int64 // connections that negotiated permessage-deflate
+	compressedIn atomic.Int64 // messages that arrived compressed
+	wireIn       atomic.Int64 // frame bytes of the messages that arrived (Received), as on the wire
+	inflaters    sync.Pool    // *frame.Inflater
 }
 
 // bcastSlot records one broadcast's receivers.
@@ -67,6 +74,7 @@ func newHandler(cfg Config) *handler {
 		h.bcast = make([]bcastSlot, cfg.Count)
 	}
 	h.scratch.New = func() any { b := make([]byte, 0, 256); return &b }
+	h.inflaters.New = func() any { return frame.NewInflater() }
 	return h
 }
 
@@ -147,7 +155,8 @@ func (h *handler) OnClose(gc gnet.Conn, _ error) gnet.Action {
 }
 
 // message handles one complete data message on c's event loop.
-func (h *handler) message(c *conn, p []byte) {
+// wire is the message's size on the wire, frame headers included.
+func (h *handler) message(c *conn, p []byte, wire int) {
 	switch h.cfg.Mode {
 	case ModeEcho:
 		if c.sentAt == 0 {
@@ -156,6 +165,7 @@ func (h *handler) message(c *conn, p []byte) {
 		}
 		h.latency.record(time.Since(h.base) - time.Duration(c.sentAt))
 		h.received.Add(1)
+		h.wireIn.Add(int64(wire))
 		c.sentAt = 0
 		if h.echoing.Load() {
 			c.sendEcho()
@@ -169,6 +179,7 @@ func (h *handler) message(c *conn, p []byte) {
 		lat := time.Since(time.UnixMicro(tus))
 		h.latency.record(lat)
 		h.received.Add(1)
+		h.wireIn.Add(int64(wire))
 		if seq >= 0 && seq < int64(len(h.bcast)) {
 			s := &h.bcast[seq]
 			s.n.Add(1)

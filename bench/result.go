@@ -41,12 +41,13 @@ type Result struct {
 
 // ConnStats counts connections.
 type ConnStats struct {
-	Target   int     `json:"target"`         // --conns
-	Upgraded int64   `json:"upgraded"`       // upgrades that succeeded
-	Failed   int64   `json:"failed"`         // dials or upgrades that failed
-	Dropped  int64   `json:"dropped"`        // ended by the server or the network before the close phase
-	OpenS    float64 `json:"open_s"`         // first dial to last upgrade, slowest worker
-	PerSec   float64 `json:"upgrades_per_s"` // Upgraded / OpenS
+	Target   int     `json:"target"`            // --conns
+	Upgraded int64   `json:"upgraded"`          // upgrades that succeeded
+	Failed   int64   `json:"failed"`            // dials or upgrades that failed
+	Dropped  int64   `json:"dropped"`           // ended by the server or the network before the close phase
+	OpenS    float64 `json:"open_s"`            // first dial to last upgrade, slowest worker
+	PerSec   float64 `json:"upgrades_per_s"`    // Upgraded / OpenS
+	Deflate  int64   `json:"deflate,omitempty"` // --compression: connections that negotiated permessage-deflate
 }
 
 // MessageStats counts data messages.
@@ -56,6 +57,11 @@ type MessageStats struct {
 	Received int64   `json:"received"`       // echoes, pushes or broadcast copies that arrived
 	Other    int64   `json:"other"`          // other messages (welcome, ...)
 	PerSec   float64 `json:"received_per_s"` // Received over the load phase
+	// Compressed counts the Received that came compressed (--compression).
+	Compressed int64 `json:"compressed,omitempty"`
+	// WireBytes is what the Received took on the wire, frame headers
+	// included: with WireBytes/Received, the cost of one message.
+	WireBytes int64 `json:"wire_bytes,omitempty"`
 }
 
 // APIStats counts the HTTP API calls of push and broadcast.
@@ -113,6 +119,9 @@ func (r *Result) merge(parts []partial) {
 		r.Messages.Sent += p.Sent
 		r.Messages.Received += p.Received
 		r.Messages.Other += p.Other
+		r.Messages.Compressed += p.Compressed
+		r.Messages.WireBytes += p.WireBytes
+		r.Conns.Deflate += p.Deflate
 		for k, v := range p.Failures {
 			r.Failures[k] += v
 		}
@@ -195,6 +204,13 @@ func (r *Result) WriteTable(w io.Writer) error {
 			row("API calls", "%d (%.1f/s), %d failed, %d delivered, %d lost", r.API.Calls, r.API.PerSec, r.API.Failed, r.API.Delivered, r.API.Lost)
 		}
 		row("arrivals", "%d (%.0f/s)", r.Messages.Received, r.Messages.PerSec)
+	}
+	if r.Messages.Received > 0 && r.Messages.WireBytes > 0 {
+		row("on the wire", "%.0f bytes per message, frame header included", float64(r.Messages.WireBytes)/float64(r.Messages.Received))
+	}
+	if r.Conns.Deflate > 0 {
+		row("compression", "%d connections negotiated permessage-deflate; %d of %d messages arrived compressed",
+			r.Conns.Deflate, r.Messages.Compressed, r.Messages.Received)
 	}
 	if r.Latency != nil {
 		row("latency", "%s", r.Latency)

@@ -153,6 +153,7 @@ func drive(ctx context.Context, cfg Config, fl fleet, res *Result) *APIStats {
 		parallel = 1 // one fan-out at a time, so each is timed alone
 	}
 	api := newAPIClient(cfg.API, cfg.APIKey, parallel)
+	api.pad = filler(cfg.Payload)
 	defer api.close()
 	var st APIStats
 	var delivered, failed atomic.Int64

@@ -32,6 +32,9 @@ type partial struct {
 	Sent        int64                  `json:"sent"`
 	Received    int64                  `json:"received"`
 	Other       int64                  `json:"other"`
+	Deflate     int64                  `json:"deflate,omitempty"`
+	Compressed  int64                  `json:"compressed,omitempty"`
+	WireBytes   int64                  `json:"wire_bytes,omitempty"`
 	Failures    map[string]int64       `json:"failures"`
 	OpenSeconds float64                `json:"open_s"`
 	Handshake   *hdrhistogram.Snapshot `json:"handshake"`
@@ -116,6 +119,9 @@ func (w *worker) finish(ctx context.Context) partial {
 		Sent:        h.sent.Load(),
 		Received:    h.received.Load(),
 		Other:       h.other.Load(),
+		Deflate:     h.deflateConns.Load(),
+		Compressed:  h.compressedIn.Load(),
+		WireBytes:   h.wireIn.Load(),
 		OpenSeconds: w.openD.Seconds(),
 		Handshake:   h.handshake.snapshot(),
 		Latency:     h.latency.snapshot(),

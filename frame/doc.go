@@ -6,7 +6,12 @@
 // ws.StatusCode, ws.State) and its checks (ws.CheckHeader, ws.Cipher), and
 // adds only what an event loop needs on top: parsing that says "need more
 // bytes" instead of blocking, message assembly with interleaved control
-// frames, incremental UTF-8 validation and size limits decided from headers.
+// frames, incremental UTF-8 validation and size limits decided from headers,
+// text frames taken in as they arrive (Reader.Stream, Reader.More: invalid
+// UTF-8 fails at the first bad byte, each byte is handled once), and
+// permessage-deflate (RFC 7692) with no context takeover: RSV1 tracking
+// (Reader.SetDeflate), a bounded Inflater and a Deflater whose frames are
+// valid on every connection that negotiated the extension.
 //
 // A server reads client frames like this (the event loop of package server
 // is the real caller):

@@ -17,6 +17,9 @@ var (
 	ErrReservedBits  = errors.New("frame: reserved bits set without an extension")
 	ErrNotMasked     = errors.New("frame: client frame not masked")
 	ErrControlLength = errors.New("frame: control frame payload over 125 bytes")
+	// permessage-deflate (RFC 7692)
+	ErrCompressionBit = errors.New("frame: RSV1 set on a control frame or a continuation frame")
+	ErrInflate        = errors.New("frame: compressed message does not inflate")
 )
 
 // CloseCode maps an error from this package, or a ws.ProtocolError from
@@ -26,9 +29,10 @@ func CloseCode(err error) ws.StatusCode {
 	case errors.Is(err, ErrTooLarge):
 		// RFC 6455 7.4.1: 1009 means a message is too big to process.
 		return ws.StatusMessageTooBig
-	case errors.Is(err, ErrInvalidUTF8), errors.Is(err, ErrCloseUTF8):
+	case errors.Is(err, ErrInvalidUTF8), errors.Is(err, ErrCloseUTF8), errors.Is(err, ErrInflate):
 		// RFC 6455 8.1: invalid UTF-8 in text fails the connection with
-		// 1007, data inconsistent with the type of the message.
+		// 1007, data inconsistent with the type of the message; so does a
+		// compressed message that does not inflate.
 		return ws.StatusInvalidFramePayloadData
 	default:
 		return ws.StatusProtocolError

@@ -21,6 +21,10 @@ type Message struct {
 	// Code is the status code of a close frame; ws.StatusNoStatusRcvd when
 	// the close frame had no body.
 	Code ws.StatusCode
+	// Compressed marks a data message sent with permessage-deflate (RFC
+	// 7692): Payload is still compressed, and a text message's UTF-8 is
+	// not checked yet. Inflater.Inflate gives the message.
+	Compressed bool
 }
 
 // Reader assembles the frames a client sends into messages. It keeps the
@@ -29,17 +33,32 @@ type Message struct {
 // Between messages it holds no buffer. The zero value is ready; a Reader is
 // used by one goroutine at a time.
 type Reader struct {
-	op   ws.OpCode // first opcode of the fragmented message in progress, or 0
-	utf8 UTF8
-	done bool    // buf holds a delivered message, to go back on Release
-	size uint32  // bytes of the fragmented message so far (Check caps it)
-	buf  *[]byte // its fragments, from bufPool; nil between messages
+	op      ws.OpCode // first opcode of the fragmented message in progress, or 0
+	utf8    UTF8
+	done    bool      // buf holds a delivered message, to go back on Release
+	deflate bool      // permessage-deflate was negotiated: RSV1 marks compressed messages
+	size    uint32    // bytes of the fragmented message so far (Check caps it)
+	buf     *assembly // its fragments, from bufPool; nil between messages
+}
+
+// assembly is what a Reader holds only while a message or a frame is in
+// progress, so that an idle Reader stays small: the bytes assembled so
+// far, and the state of a frame whose payload is still arriving (stream.go).
+type assembly struct {
+	b []byte
+	// z: the message is compressed (RSV1 on its first frame).
+	z bool
+	// A frame taken in as it arrives: its header, and how many payload
+	// bytes are taken (the mask offset) and still due.
+	h    ws.Header
+	off  int
+	left int64
 }
 
 // maxPooled is the largest assembly buffer kept for reuse.
 const maxPooled = 1 << 20
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+var bufPool = sync.Pool{New: func() any { return &assembly{b: make([]byte, 0, 4096)} }}
 
 // MaxMessage is the largest maxMessage that Check accepts; a larger or
 // zero one means MaxMessage.
@@ -55,13 +74,20 @@ func (r *Reader) Check(h ws.Header, maxMessage int64) error {
 	if r.op != 0 {
 		s = s.Set(ws.StateFragmented)
 	}
-	if err := ws.CheckHeader(h, s); err != nil {
-		return err
-	}
 	if maxMessage <= 0 || maxMessage > MaxMessage {
 		maxMessage = MaxMessage
 	}
-	if !h.OpCode.IsControl() && h.Length > maxMessage-int64(r.size) {
+	maxIn := r.maxIn(h, maxMessage)
+	if r.deflate {
+		if err := checkRsv(h); err != nil {
+			return err
+		}
+		h.Rsv = 0 // checked: ws.CheckHeader checks the rest
+	}
+	if err := ws.CheckHeader(h, s); err != nil {
+		return err
+	}
+	if !h.OpCode.IsControl() && h.Length > maxIn-int64(r.size) {
 		return ErrTooLarge
 	}
 	return nil
@@ -86,6 +112,9 @@ func (r *Reader) Frame(h ws.Header, p []byte) (Message, error) {
 	}
 
 	if h.Fin && h.OpCode != ws.OpContinuation {
+		if r.deflate && h.Rsv&rsv1 != 0 {
+			return Message{Op: h.OpCode, Payload: p, Compressed: true}, nil
+		}
 		// RFC 6455 8.1: a text message must be valid UTF-8.
 		if h.OpCode == ws.OpText && !utf8.Valid(p) {
 			return Message{}, ErrInvalidUTF8
@@ -94,25 +123,46 @@ func (r *Reader) Frame(h ws.Header, p []byte) (Message, error) {
 	}
 
 	if h.OpCode != ws.OpContinuation {
-		r.release()
-		r.op = h.OpCode
-		r.utf8.Reset()
-		r.buf = bufPool.Get().(*[]byte)
-		*r.buf = (*r.buf)[:0]
+		r.start(h)
 	}
-	// Fail on the first invalid byte, not at the end of the message.
-	if r.op == ws.OpText && !r.utf8.Write(p) {
-		return Message{}, ErrInvalidUTF8
+	if err := r.take(p); err != nil {
+		return Message{}, err
 	}
-	*r.buf = append(*r.buf, p...)
-	r.size += uint32(len(p))
 	if !h.Fin {
 		return Message{}, nil
 	}
-	if r.op == ws.OpText && !r.utf8.Done() {
+	return r.finish()
+}
+
+// start begins a message whose first frame has header h.
+func (r *Reader) start(h ws.Header) {
+	r.release()
+	r.op = h.OpCode
+	r.utf8.Reset()
+	r.buf = bufPool.Get().(*assembly)
+	r.buf.b = r.buf.b[:0]
+	r.buf.z = r.deflate && h.Rsv&rsv1 != 0
+}
+
+// take adds p, unmasked, to the message in progress. A text message fails
+// on the first invalid byte, not at the end of the message; a compressed
+// one is checked once inflated.
+func (r *Reader) take(p []byte) error {
+	if r.op == ws.OpText && !r.buf.z && !r.utf8.Write(p) {
+		return ErrInvalidUTF8
+	}
+	r.buf.b = append(r.buf.b, p...)
+	r.size += uint32(len(p))
+	return nil
+}
+
+// finish ends the message in progress with its last frame.
+func (r *Reader) finish() (Message, error) {
+	z := r.buf.z
+	if r.op == ws.OpText && !z && !r.utf8.Done() {
 		return Message{}, ErrInvalidUTF8
 	}
-	m := Message{Op: r.op, Payload: *r.buf}
+	m := Message{Op: r.op, Payload: r.buf.b, Compressed: z}
 	r.op, r.size, r.done = 0, 0, true
 	return m, nil
 }
@@ -138,9 +188,10 @@ func (r *Reader) Reset() {
 }
 
 func (r *Reader) release() {
-	if r.buf != nil {
-		if cap(*r.buf) <= maxPooled {
-			bufPool.Put(r.buf)
+	if a := r.buf; a != nil {
+		if cap(a.b) <= maxPooled {
+			a.h, a.off, a.left = ws.Header{}, 0, 0
+			bufPool.Put(a)
 		}
 		r.buf = nil
 	}

@@ -143,6 +143,9 @@ func expect(t *testing.T, maxMessage int64, stream []byte, want ...string) {
 			t.Fatalf("split at %d, transcript:\n\t%s\nwant:\n\t%s", k, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 		}
 	}
+	// Streaming text frames as they arrive changes nothing here: these
+	// streams hold no invalid text in a frame left unfinished.
+	expectStream(t, maxMessage, stream, want...)
 }
 
 func TestReaderSingleFrameMessages(t *testing.T) {
@@ -673,6 +676,12 @@ func clientScript(script []byte) (stream []byte, frames []scriptFrame) {
 // worked out from RFC 6455 directly: one rule after another, the whole
 // message at hand, no incremental state.
 func model(frames []scriptFrame, streamLen int, maxMessage int64) []string {
+	return modelOf(frames, streamLen, maxMessage, false)
+}
+
+// modelOf is model; with stream, invalid UTF-8 in a text frame still
+// arriving fails the connection without waiting for the rest (stream.go).
+func modelOf(frames []scriptFrame, streamLen int, maxMessage int64, stream bool) []string {
 	var (
 		log   []string
 		op    ws.OpCode // of the fragmented message in progress, or 0
@@ -692,6 +701,16 @@ func model(frames []scriptFrame, streamLen int, maxMessage int64) []string {
 			return append(log, failLine(1009, frame.ErrTooLarge))
 		}
 		if int64(len(p)) < h.Length {
+			text := h.OpCode == ws.OpText || h.OpCode == ws.OpContinuation && op == ws.OpText
+			if stream && text && len(p) > 0 {
+				sofar := p
+				if h.OpCode == ws.OpContinuation {
+					sofar = append(slices.Clip(msg), p...)
+				}
+				if !validPrefix(sofar) {
+					return append(log, failLine(1007, frame.ErrInvalidUTF8))
+				}
+			}
 			// The rest of the stream is this frame's payload, still coming.
 			return append(log, fmt.Sprintf("wait %d", streamLen-f.start))
 		}

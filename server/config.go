@@ -24,6 +24,8 @@ const (
 	DefaultMaxPending       = engine.DefaultMaxPending
 	DefaultMaxRate          = engine.DefaultMaxRate
 	DefaultMaxQueue         = engine.DefaultMaxQueue
+	// DefaultCompressionThreshold is the smallest payload compressed.
+	DefaultCompressionThreshold = engine.DefaultCompressionThreshold
 	// DefaultHistoryMaxBytes caps a single node's history.
 	DefaultHistoryMaxBytes = 256 << 20
 	// MaxHeaderBytes caps an upgrade request's head; past it the answer is 431.
@@ -147,6 +149,14 @@ type Config struct {
 	// Node names this node in the cluster. Empty means the hostname and a
 	// random suffix.
 	Node string
+	// NoCompression turns permessage-deflate (RFC 7692) off: it is not
+	// offered, and no message goes compressed. Zero negotiates it with
+	// every client that offers it (deflate.go).
+	NoCompression bool
+	// CompressionThreshold is the smallest message payload, in bytes,
+	// sent compressed to clients that negotiated permessage-deflate;
+	// smaller ones go plain. Zero means 128.
+	CompressionThreshold int
 	// Logger receives server logs. Nil discards them.
 	Logger *slog.Logger
 
@@ -191,6 +201,7 @@ func (c Config) withDefaults() Config {
 	c.Addr, c.MaxConns, c.MaxMessage, c.HandshakeTimeout = e.Addr, e.MaxConns, e.MaxMessage, e.HandshakeTimeout
 	c.PingInterval, c.IdleTimeout, c.CloseTimeout, c.MaxPending = e.PingInterval, e.IdleTimeout, e.CloseTimeout, e.MaxPending
 	c.Loops, c.MaxRate, c.MaxData, c.MaxQueue, c.Logger = e.Loops, e.MaxRate, e.MaxData, e.MaxQueue, e.Logger
+	c.CompressionThreshold = e.CompressionThreshold
 	if c.HistoryMaxBytes <= 0 {
 		c.HistoryMaxBytes = DefaultHistoryMaxBytes
 	}
@@ -206,6 +217,7 @@ func (c Config) engine() engine.Config {
 		Origins: c.Origins, MaxRate: c.MaxRate, MaxData: c.MaxData, DrainSpread: c.DrainSpread,
 		MaxQueue: c.MaxQueue, Logger: c.Logger, TrustedProxies: c.TrustedProxies,
 		MaxUserConns: c.MaxUserConns, ClientSends: c.ClientSends,
+		NoCompression: c.NoCompression, CompressionThreshold: c.CompressionThreshold,
 	}
 }
 

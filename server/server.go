@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/wspush/wspush/server/internal/api"
 	"github.com/wspush/wspush/server/internal/auth"
 	"github.com/wspush/wspush/server/internal/cluster"
@@ -154,7 +152,7 @@ func ReserveProcs(loops int, getenv func(string) string) int {
 // Serve mounts it on Config.APIAddr; each handler has its own Prometheus
 // registry.
 func (s *Server) APIHandler() http.Handler {
-	parts := []prometheus.Collector{s.eng.Collector(), trustCollector{s}}
+	parts := append(s.eng.Collectors(), trustCollector{s})
 	if s.cl != nil {
 		parts = append(parts, s.cl.Collector())
 	}

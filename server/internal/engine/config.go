@@ -82,6 +82,14 @@ type Config struct {
 	// going_away disconnect carries a retry_after drawn at random below it,
 	// which the client waits before reconnecting. Zero sends none.
 	DrainSpread time.Duration
+	// NoCompression turns permessage-deflate (RFC 7692) off: it is not
+	// offered, and no message goes compressed. False negotiates it with
+	// every client that offers it (deflate.go).
+	NoCompression bool
+	// CompressionThreshold is the smallest message payload, in bytes,
+	// sent compressed to clients that negotiated permessage-deflate;
+	// smaller ones go plain. Zero means DefaultCompressionThreshold.
+	CompressionThreshold int
 	// MaxUserConns caps one user's connections on this engine; a new one
 	// past it closes the user's oldest with the replaced disconnect
 	// (4504). Zero means DefaultMaxUserConns; negative, no cap.
@@ -149,6 +157,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxData <= 0 {
 		c.MaxData = c.MaxMessage / 2
+	}
+	if c.CompressionThreshold <= 0 {
+		c.CompressionThreshold = DefaultCompressionThreshold
 	}
 	if c.MaxUserConns == 0 {
 		c.MaxUserConns = DefaultMaxUserConns

@@ -45,6 +45,7 @@ type conn struct {
 	// need not look at gnet's conn at all.
 	backlog bool
 	fd      int32 // the socket, for sendNow while the conn is not closed
+	zout    bool  // we may send it compressed messages (deflate.go)
 }
 
 // session is what the client protocol adds to an upgraded connection. It
@@ -80,6 +81,12 @@ func (c *conn) traffic() gnet.Action {
 			c.skip -= int64(n)
 			continue
 		}
+		if c.r.Left() > 0 {
+			if act, more := c.stream(avail); !more {
+				return act
+			}
+			continue
+		}
 		hb, _ := c.gc.Peek(min(avail, ws.MaxHeaderSize))
 		h, hn, err := frame.ParseHeader(hb)
 		if err != nil {
@@ -95,10 +102,19 @@ func (c *conn) traffic() gnet.Action {
 			continue
 		}
 		if err := c.r.Check(h, int64(c.l.s.cfg.MaxMessage)); err != nil {
-			return c.fail(err, h, int64(hn)+h.Length)
+			if act := c.fail(err, h, int64(hn)+h.Length); !c.readOn(act) {
+				return act
+			}
+			continue
 		}
 		n := hn + int(h.Length)
 		if avail < n {
+			if avail > hn && c.r.Stream(h) {
+				// A text frame: taken in as it arrives (stream.go).
+				_, _ = c.gc.Discard(hn)
+				c.l.bytesIn.Add(int64(hn))
+				continue
+			}
 			return gnet.None // the payload is still coming: gnet keeps the bytes
 		}
 		p, err := c.gc.Peek(n)
@@ -107,7 +123,10 @@ func (c *conn) traffic() gnet.Action {
 		}
 		m, err := c.r.Frame(h, p[hn:])
 		if err != nil {
-			return c.fail(err, h, int64(n))
+			if act := c.fail(err, h, int64(n)); !c.readOn(act) {
+				return act
+			}
+			continue
 		}
 		act := c.message(m)
 		if c.state == stateClosed {
@@ -141,8 +160,14 @@ func (c *conn) message(m frame.Message) gnet.Action {
 			c.l.out = frame.AppendClose(c.l.out[:0], m.Code, "")
 			c.write(c.l.out)
 		}
-		return gnet.Close
+		return c.closeWhenSent()
 	default:
+		if m.Compressed {
+			if err := c.inflate(&m); err != nil {
+				return c.fail(err, ws.Header{OpCode: m.Op}, 0)
+			}
+			defer c.l.fl.infl.Release()
+		}
 		c.l.msgsIn.Add(1)
 		switch {
 		case c.l.s.cfg.Echo:
@@ -191,6 +216,9 @@ func (c *conn) sendv(frames [][]byte) error {
 	if c.state != stateOpen {
 		return errClosed
 	}
+	if c.zout && len(c.l.fl.run) > 0 {
+		frames = c.compressed(frames)
+	}
 	if len(frames) == 1 {
 		c.write(frames[0])
 	} else {
@@ -208,7 +236,7 @@ func (c *conn) sendv(frames [][]byte) error {
 
 // send encodes and writes one frame with payload p.
 func (c *conn) send(op ws.OpCode, p []byte) {
-	c.l.out = frame.AppendFrame(c.l.out[:0], op, p)
+	c.l.out = c.appendFrame(c.l.out[:0], op, p)
 	c.write(c.l.out)
 }
 
@@ -313,6 +341,7 @@ func (c *conn) disconnect(d wire.Disconnect, detail string) {
 	}
 	c.reason = wire.ReasonFor(d)
 	c.state = stateClosing
+	c.skip = c.r.Left() // the rest of a frame half taken in (stream.go)
 	c.r.Reset()
 	c.seen = c.l.now
 	c.leavePool()

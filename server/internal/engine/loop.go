@@ -43,6 +43,8 @@ type loop struct {
 	rest     [][]byte      // what one sendvNow left unsent, reused
 	filtered [][]byte      // a run's frames a resuming conn still needs, reused
 
+	fl loopFlate // permessage-deflate (deflate.go)
+
 	out     []byte // frames being encoded, reused by every write
 	scratch []byte // JSON being built, reused
 
@@ -111,6 +113,14 @@ func (l *loop) fire(c *conn) {
 			}
 		}
 	case stateClosing:
+		if c.reason == wire.ReasonPeerClose && c.buffered() == 0 {
+			_ = l.el.Close(c.gc) // our answer to the peer's close is written (closing.go)
+			return
+		}
+		if c.reason == wire.ReasonPeerClose && l.now-c.seen < ticks(l.s.cfg.CloseTimeout) {
+			l.wheel.add(c, l.now+1)
+			return
+		}
 		if l.now-c.seen < ticks(l.s.cfg.CloseTimeout) {
 			l.wheel.add(c, c.seen+ticks(l.s.cfg.CloseTimeout))
 			return

@@ -18,9 +18,11 @@ type collector struct {
 	gaps, replayed, held                       *prometheus.Desc
 }
 
-// Collector returns the engine's metrics, read from its counters when
+// Collectors returns the engine's metrics, read from its counters when
 // Prometheus scrapes.
-func (s *Engine) Collector() prometheus.Collector { return newCollector(s) }
+func (s *Engine) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{newCollector(s), newFlateCollector(s)}
+}
 
 func newCollector(s *Engine) *collector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {

@@ -16,6 +16,7 @@ type job struct {
 	all     bool            // broadcast to every member of the loop
 	members []*pool.Member  // push to these members (on this loop)
 	pos     history.Pos     // the message's position in its stream (the room's or the users'); 0: none
+	z       *shared         // frame, to be compressed for receivers that want it; nil: never (deflate.go)
 	fn      func(*loop) int // other work on the loop (joins, kicks)
 	done    chan<- int      // receives what the job counted; nil: nobody waits
 }
@@ -92,6 +93,7 @@ func (l *loop) drain() {
 		case j.fn != nil:
 			n = j.fn(l)
 		case j.members != nil:
+			l.setRun(jobs[i:end])
 			n = sendAll(j.members, j.frame, j.pos)
 		default:
 			size := len(j.frame)
@@ -99,8 +101,10 @@ func (l *loop) drain() {
 				size += len(jobs[end].frame)
 				end++
 			}
+			l.setRun(jobs[i:end])
 			n = l.fanout(j, jobs[i:end])
 		}
+		l.setRun(nil)
 		for k := i; k < end; k++ {
 			if jobs[k].done != nil {
 				jobs[k].done <- n
@@ -197,11 +201,14 @@ func (s *Engine) fan(ctx context.Context, wait bool, want func(i int) bool, mk f
 	}
 	pending := 0
 	var err error
+	var z *shared
 	for _, l := range loops {
 		if want != nil && !want(l.idx) {
 			continue
 		}
 		j := mk(l)
+		z = s.share(j.frame, z)
+		j.z = z
 		j.done = results
 		if l.post(j) {
 			pending++

@@ -27,6 +27,9 @@ type Counters struct {
 	Replayed       int64                  // messages replayed to resuming clients, ever
 	Held           int64                  // live messages held back from connections waiting to resume, ever
 	Draining       bool
+	// permessage-deflate: upgrades that negotiated it, messages compressed
+	// (once per fan-out message), messages inflated; ever.
+	DeflateNegotiated, Deflated, Inflated int64
 }
 
 // Counters reads the engine's counters. It may be called from any
@@ -58,6 +61,9 @@ func (s *Engine) Counters() Counters {
 		c.BytesIn += l.bytesIn.Load()
 		c.BytesOut += l.bytesOut.Load()
 		c.Queued += l.queued.Load()
+		c.DeflateNegotiated += l.fl.stats.negotiated.Load()
+		c.Deflated += l.fl.stats.deflated.Load()
+		c.Inflated += l.fl.stats.inflated.Load()
 	}
 	return c
 }

@@ -50,6 +50,7 @@ var (
 // argument, so they write into the loop's handshake scratch.
 func (l *loop) upgrader() ws.Upgrader {
 	return ws.Upgrader{
+		Negotiate: l.negotiator(),
 		OnRequest: func(uri []byte) error {
 			path, query, _ := bytes.Cut(uri, []byte{'?'})
 			if string(path) != Path {
@@ -110,11 +111,13 @@ func (l *loop) upgrade(c *conn) (act gnet.Action, done bool) {
 	l.hs = handshake{query: l.hs.query[:0], bearer: l.hs.bearer[:0], realIP: l.hs.realIP[:0], xff: l.hs.xff[:0]}
 	l.req.Reset(buf[:end])
 	l.rsp.Reset()
+	l.fl.ext.Reset()
 	_, err := l.up.Upgrade(&l.hrw)
 	if err != nil {
 		return l.rejectErr(c, err), false
 	}
 	_, _ = c.gc.Discard(end)
+	l.deflated(c)
 	c.state = stateOpen
 	c.seen = l.now
 	l.s.conns.Add(1)

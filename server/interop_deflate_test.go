@@ -1,0 +1,45 @@
+package server
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// The compression interop tests: the same clients as interop_test.go with
+// permessage-deflate on, against an echo server with compression at its
+// defaults. Each script sends compressible JSON and incompressible bytes at
+// sizes around the server's threshold and its own, whole and fragmented,
+// checks every echo, and from the bytes read checks that the server
+// compressed what it should (compressible, at or over the threshold) and
+// nothing else.
+
+func TestInteropNodeWSDeflate(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		interopMissing(t, "node is not on PATH")
+	}
+	client, err := filepath.Abs(filepath.Join("..", "client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(client, "node_modules", "ws", "package.json")); err != nil {
+		interopMissing(t, "Node's ws is not installed in client/node_modules")
+	}
+	srv := interopStartServer(t)
+	out := interopRun(t, []string{"WSPUSH_CLIENT_DIR=" + client},
+		node, filepath.Join("testdata", "interop", "ws_deflate.mjs"), interopURL(srv), strconv.Itoa(DefaultCompressionThreshold))
+	t.Logf("%s", out)
+}
+
+func TestInteropPythonWebsocketsDeflate(t *testing.T) {
+	if _, err := os.Stat(interopPython); err != nil {
+		interopMissing(t, interopPython+" is missing")
+	}
+	srv := interopStartServer(t)
+	out := interopRun(t, nil,
+		interopPython, filepath.Join("testdata", "interop", "websockets_deflate.py"), interopURL(srv), strconv.Itoa(DefaultCompressionThreshold))
+	t.Logf("%s", out)
+}
