@@ -20,13 +20,16 @@ var (
 	// permessage-deflate (RFC 7692)
 	ErrCompressionBit = errors.New("frame: RSV1 set on a control frame or a continuation frame")
 	ErrInflate        = errors.New("frame: compressed message does not inflate")
+	// ErrTooManyFragments is the caller's to return: a message in more
+	// frames than it allows (Reader.Fragments).
+	ErrTooManyFragments = errors.New("frame: message in too many fragments")
 )
 
 // CloseCode maps an error from this package, or a ws.ProtocolError from
 // github.com/gobwas/ws, to the status code that fails the connection.
 func CloseCode(err error) ws.StatusCode {
 	switch {
-	case errors.Is(err, ErrTooLarge):
+	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrTooManyFragments):
 		// RFC 6455 7.4.1: 1009 means a message is too big to process.
 		return ws.StatusMessageTooBig
 	case errors.Is(err, ErrInvalidUTF8), errors.Is(err, ErrCloseUTF8), errors.Is(err, ErrInflate):

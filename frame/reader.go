@@ -48,6 +48,8 @@ type assembly struct {
 	b []byte
 	// z: the message is compressed (RSV1 on its first frame).
 	z bool
+	// frags: the frames of the message so far.
+	frags int
 	// A frame taken in as it arrives: its header, and how many payload
 	// bytes are taken (the mask offset) and still due.
 	h    ws.Header
@@ -125,6 +127,7 @@ func (r *Reader) Frame(h ws.Header, p []byte) (Message, error) {
 	if h.OpCode != ws.OpContinuation {
 		r.start(h)
 	}
+	r.buf.frags++
 	if err := r.take(p); err != nil {
 		return Message{}, err
 	}
@@ -141,6 +144,7 @@ func (r *Reader) start(h ws.Header) {
 	r.utf8.Reset()
 	r.buf = bufPool.Get().(*assembly)
 	r.buf.b = r.buf.b[:0]
+	r.buf.frags = 0
 	r.buf.z = r.deflate && h.Rsv&rsv1 != 0
 }
 
@@ -165,6 +169,16 @@ func (r *Reader) finish() (Message, error) {
 	m := Message{Op: r.op, Payload: r.buf.b, Compressed: z}
 	r.op, r.size, r.done = 0, 0, true
 	return m, nil
+}
+
+// Fragments is the number of frames of the fragmented message in progress
+// so far (the last one returned by Frame, or begun by Stream, included);
+// 0 between messages.
+func (r *Reader) Fragments() int {
+	if r.op == 0 || r.buf == nil {
+		return 0
+	}
+	return r.buf.frags
 }
 
 // Fragmented reports whether a fragmented message is in progress.

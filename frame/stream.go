@@ -32,6 +32,7 @@ func (r *Reader) Stream(h ws.Header) bool {
 	}
 	a := r.buf
 	a.h, a.off, a.left = h, 0, h.Length
+	a.frags++
 	return true
 }
 

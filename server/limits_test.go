@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"github.com/gobwas/ws"
 	"testing"
 	"time"
 
@@ -99,4 +100,49 @@ func TestClientSendsAreTheBackendsToAllow(t *testing.T) {
 	if err := (Config{ClientSends: "sometimes"}).Validate(); err == nil {
 		t.Fatal("--client-sends sometimes accepted")
 	}
+}
+
+// Pings and fragments count against --max-rate like messages: 200 pings
+// from one client are not 200 pongs (issue: 20,000 got 20,000 in 0.06 s).
+func TestPingFloodIsRateLimited(t *testing.T) {
+	s := startServer(t, Config{MaxRate: 20})
+	c, _ := dialAs(t, s, "?user=flood", "")
+	var b []byte
+	for range 200 {
+		b = append(b, maskedFrame(ws.OpPing, true, nil)...)
+	}
+	c.write(b)
+	pongs := 0
+	for {
+		h, p := c.read()
+		if h.OpCode == ws.OpPong {
+			pongs++
+			continue
+		}
+		var d map[string]any
+		if h.OpCode != ws.OpText || json.Unmarshal(p, &d) != nil || d["code"] != 4004.0 {
+			t.Fatalf("after %d pongs: %v %q, want the rate_limited disconnect", pongs, h.OpCode, p)
+		}
+		break
+	}
+	if pongs >= 200 || pongs > 2*20+5 {
+		t.Fatalf("%d pongs for 200 pings at --max-rate 20", pongs)
+	}
+}
+
+// A message may not come in endless fragments (issue: 200,000 empty
+// continuation frames were neither counted nor ever finished a message).
+func TestEndlessFragmentsCloseTheConnection(t *testing.T) {
+	s := startServer(t, Config{MaxRate: -1})
+	c, _ := dialAs(t, s, "?user=frag", "")
+	b := maskedFrame(ws.OpText, false, []byte(`{"type":`))
+	for range 1000 {
+		b = append(b, maskedFrame(ws.OpContinuation, false, nil)...)
+	}
+	c.write(b)
+	d := c.expectJSON("disconnect")
+	if d["code"] != 4005.0 {
+		t.Fatalf("disconnect %v, want message_too_big", d)
+	}
+	c.expectClose(ws.StatusMessageTooBig)
 }

@@ -113,6 +113,11 @@ func (c *conn) traffic() gnet.Action {
 				// A text frame: taken in as it arrives (stream.go).
 				_, _ = c.gc.Discard(hn)
 				c.l.bytesIn.Add(int64(hn))
+				if c.sess != nil && c.r.Fragments() > maxFragments {
+					if act := c.fail(frame.ErrTooManyFragments, h, h.Length); !c.readOn(act) {
+						return act
+					}
+				}
 				continue
 			}
 			return gnet.None // the payload is still coming: gnet keeps the bytes
@@ -122,6 +127,9 @@ func (c *conn) traffic() gnet.Action {
 			return gnet.Close
 		}
 		m, err := c.r.Frame(h, p[hn:])
+		if err == nil && c.sess != nil && c.r.Fragments() > maxFragments {
+			err = frame.ErrTooManyFragments
+		}
 		if err != nil {
 			if act := c.fail(err, h, int64(n)); !c.readOn(act) {
 				return act
@@ -142,8 +150,21 @@ func (c *conn) traffic() gnet.Action {
 	return gnet.None
 }
 
+// maxFragments caps the frames of one message in protocol mode: a message
+// fits in --max-message, and no client needs more pieces than this for it.
+// Echo mode, for conformance, takes any number.
+const maxFragments = 128
+
 // message handles one complete message or control frame.
 func (c *conn) message(m frame.Message) gnet.Action {
+	// In protocol mode every frame counts against --max-rate: pings and
+	// fragments as much as whole messages (the data messages below).
+	if m.Op.IsControl() && m.Op != ws.OpClose || m.Op == ws.OpContinuation {
+		if c.sess != nil && !c.sess.rate.allow(c.l.now, c.l.s.cfg.MaxRate) {
+			c.disconnect(wire.DisconnectRateLimited, "")
+			return gnet.None
+		}
+	}
 	switch m.Op {
 	case ws.OpContinuation:
 		return gnet.None
