@@ -27,6 +27,7 @@ func startWspush(t *testing.T) (string, string) {
 		_ = srv.Shutdown(ctx)
 		<-done
 	})
+	waitServing(t, srv.Addr().String())
 	return "ws://" + srv.Addr().String() + "/ws", "http://" + srv.APIAddr().String()
 }
 

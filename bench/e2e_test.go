@@ -44,9 +44,16 @@ func startEcho(t *testing.T) string {
 		_ = srv.Shutdown(ctx)
 		<-done
 	})
-	// Ready closes before gnet starts its goroutines; an answered request
-	// proves they run, so that runOK's leak check does not count them.
-	nc, err := net.Dial("tcp", srv.Addr().String())
+	waitServing(t, srv.Addr().String())
+	return "ws://" + srv.Addr().String() + "/ws"
+}
+
+// waitServing waits until the server at addr answers a request: Ready
+// closes before gnet starts its goroutines, and an answer proves they run,
+// so that runOK's leak check does not count them.
+func waitServing(t *testing.T, addr string) {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +65,6 @@ func startEcho(t *testing.T) string {
 	if _, err := nc.Read(make([]byte, 1)); err != nil {
 		t.Fatalf("server does not answer: %v", err)
 	}
-	return "ws://" + srv.Addr().String() + "/ws"
 }
 
 // testConfig bounds a run tightly, so a broken bench fails fast instead of
