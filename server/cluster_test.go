@@ -37,7 +37,6 @@ func startRedis(t testing.TB) *redisServer {
 }
 
 func (r *redisServer) url() string                      { return r.URL() }
-func (r *redisServer) addr() string                     { return r.Addr() }
 func (r *redisServer) kill()                            { r.Kill() }
 func (r *redisServer) start()                           { r.Restart() }
 func (r *redisServer) waitSubs(channel string, n int64) { r.WaitSubs(channel, n) }

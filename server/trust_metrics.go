@@ -21,8 +21,6 @@ var (
 		"1 when connections name their user with ?user= (no --jwt-secret): never in production.", nil, nil)
 )
 
-func newTrustCollector(s *Server) trustCollector { return trustCollector{s} }
-
 // Describe implements prometheus.Collector.
 func (c trustCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descAcceptsRefused, descAPIConns, descAPIConnsRefused, descAPIAcceptErrors, descFdBudget, descDevelopment} {
