@@ -20,7 +20,7 @@ OUT=${OUT:-/tmp/wspush-ab}
 mkdir -p "$OUT"
 
 cpu_ns() { # the server's run time so far, ns
-	awk '{s += $1} END {print s}' /proc/"$1"/task/*/schedstat 2>/dev/null
+	awk '{s += $1} END {printf "%.0f\n", s}' /proc/"$1"/task/*/schedstat 2>/dev/null
 }
 
 wait_port() {
@@ -45,7 +45,7 @@ run() { # run NAME BINARY ROUND
 	sleep 25; b=$(cpu_ns $pid)
 	wait $bpid
 	kill $pid; wait $pid 2>/dev/null
-	p50=$(grep -o '"p50_ms":[0-9.]*' "$OUT/$name-$round.json" | tail -1 | cut -d: -f2)
+	p50=$(grep -o '"p50_ms": *[0-9.]*' "$OUT/$name-$round.json" | tail -1 | cut -d: -f2 | tr -d ' ')
 	printf '%s round %d: %.2f us/receiver, last receiver p50 %s ms\n' "$name" "$round" \
 		"$(echo "($b - $a) / 250000 / 1000" | bc -l)" "${p50:-?}"
 	sleep 2

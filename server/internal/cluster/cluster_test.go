@@ -480,3 +480,36 @@ func TestForgedMessagesFromRedisAreDropped(t *testing.T) {
 		t.Fatalf("node a rejected %d messages, want 6", n)
 	}
 }
+
+// Streams are kept only for those who can read them: a user never seen,
+// a room without members a client publishes to, keep nothing in Redis; a
+// connected user and a room the backend publishes to do.
+func TestRedisKeepsStreamsOnlyForReaders(t *testing.T) {
+	r, a, _, b, eb := start(t)
+	ctx := context.Background()
+	if err := r.Client.Set(ctx, "wspush:since", "1000-0", 0).Err(); err != nil { // an established cluster
+		t.Fatal(err)
+	}
+	eb.users["al"] = 1
+	b.Note("al")
+	r.WaitSubs("wspush:u:al", 1)
+	if _, err := a.Push(ctx, "", []string{"al", "ghost"}, json.RawMessage(`1`), ""); err != nil {
+		t.Fatal(err)
+	}
+	eb.next(t)
+	if err := a.QueuePublish("empty", []byte(`2`), "al"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Publish(ctx, "", "news", json.RawMessage(`3`), ""); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for a.Counters().Published < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for key, want := range map[string]int64{"wspush:h:u:al": 1, "wspush:h:u:ghost": 0, "wspush:h:r:empty": 0, "wspush:h:r:news": 1} {
+		if n, _ := r.Client.XLen(ctx, key).Result(); n != want {
+			t.Errorf("%s holds %d messages, want %d", key, n, want)
+		}
+	}
+}

@@ -23,7 +23,14 @@ import (
 // TTL in ms, the envelope's head and tail (the position goes between
 // them), "1" if the envelope carries the position, the dedup key's TTL in
 // ms, the number of user channels that lead the channel list, the node
-// timeout in ms, then the channels.
+// timeout in ms, "1" if the message is the backend's, then the channels,
+// in the order of the streams.
+//
+// A message is kept only in the streams of those who can read it: a user
+// whose presence hash exists (connected, or gone for less than the grace
+// and the history's TTL), a room the PUBLISH reached or the backend
+// publishes to; everything is kept while Redis is not settled (presence
+// may not be written again yet).
 //
 // It returns {position, settled, then per channel: the subscribers the
 // PUBLISH reached, and for user channels whether a node alive holds the
@@ -59,17 +66,30 @@ if since then
 end
 local env = ARGV[3]
 if ARGV[5] == '1' then env = ARGV[3] .. id .. ARGV[4] end
-for i = 5, #KEYS do
-  redis.call('XADD', KEYS[i], 'MAXLEN', ARGV[1], id, 'm', env)
-  redis.call('XTRIM', KEYS[i], 'MINID', string.format('%d', ms - tonumber(ARGV[2])))
-  redis.call('PEXPIRE', KEYS[i], ARGV[2])
-end
-local res = {id, settled}
 local msg = id .. ' ' .. env
 local users = tonumber(ARGV[7])
-for i = 9, #ARGV do
-  res[#res + 1] = redis.call('PUBLISH', ARGV[i], msg)
-  if i - 8 <= users then
+local counts = {}
+for i = 10, #ARGV do counts[#counts + 1] = redis.call('PUBLISH', ARGV[i], msg) end
+for i = 5, #KEYS do
+  local k = i - 4
+  local keep = settled == 0
+  if not keep then
+    if k <= users then
+      keep = redis.call('EXISTS', 'wspush:p:' .. string.sub(ARGV[9 + k], 10)) == 1
+    else
+      keep = ARGV[9] == '1' or counts[k] > 0
+    end
+  end
+  if keep then
+    redis.call('XADD', KEYS[i], 'MAXLEN', ARGV[1], id, 'm', env)
+    redis.call('XTRIM', KEYS[i], 'MINID', string.format('%d', ms - tonumber(ARGV[2])))
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  end
+end
+local res = {id, settled}
+for i = 10, #ARGV do
+  res[#res + 1] = counts[i - 9]
+  if i - 9 <= users then
     local here = 0
     local nodes = redis.call('HKEYS', 'wspush:p:' .. string.sub(ARGV[i], 10))
     for _, n in ipairs(nodes) do
@@ -241,7 +261,7 @@ func (cl *Cluster) prepare(m msg) prepared {
 	}
 	pr.keys = append([]string{keyPos, dedup, keyNodes, keySince}, streams...)
 	pr.args = []any{cl.cfg.HistorySize, cl.cfg.HistoryTTL.Milliseconds(), pr.head, pr.tail, boolArg(pr.withPos),
-		dedupTTL.Milliseconds(), pr.users, nodeTimeout.Milliseconds()}
+		dedupTTL.Milliseconds(), pr.users, nodeTimeout.Milliseconds(), boolArg(m.from == "")}
 	for _, ch := range channels {
 		pr.args = append(pr.args, ch)
 	}
