@@ -111,7 +111,7 @@ func parseServe(args []string, getenv func(string) string) (*serveFlags, error) 
 	fs.IntVar(&f.cfg.MaxUserConns, "max-user-conns", 32, "connections one user may hold on this node; a new one past it closes the oldest (disconnect 4504 replaced); -1: no cap")
 	fs.StringVar(&f.cfg.ClientSends, "client-sends", "on", "what a client's send to another user does: on (delivered, as its token allows), off (refused) or webhook (to the webhook only)")
 	fs.IntVar(&f.cfg.MaxQueue, "max-queue", server.DefaultMaxQueue, "fan-out jobs waiting in one event loop's queue before new ones are refused (API: 503 busy)")
-	fs.IntVar(&f.cfg.SendBuffer, "send-buffer", 0, "kernel send buffer per connection (SO_SNDBUF) in bytes; 0: kernel autotuning")
+	fs.IntVar(&f.cfg.SendBuffer, "send-buffer", 128<<10, "kernel send buffer per connection (SO_SNDBUF) in bytes; -1: the kernel's autotuning (up to 4 MiB a socket)")
 	fs.IntVar(&f.cfg.Loops, "loops", runtime.GOMAXPROCS(0), "event loops (default: the CPUs this process may use)")
 	fs.StringVar(&f.cfg.JWTSecret, "jwt-secret", "", "HS256 secret; when set, every connection needs a valid token (sub = user id)")
 	fs.Func("origins", "comma-separated Origin patterns allowed for browser clients, e.g. https://*.example.com (default: any)", func(v string) error {

@@ -73,10 +73,8 @@ type Config struct {
 	// that stops reading is closed once its queue passes it. Zero means 1 MiB.
 	MaxPending int
 	// SendBuffer sets each connection's kernel send buffer (SO_SNDBUF) in
-	// bytes. Zero leaves the kernel's autotuning, which lets one socket
-	// absorb up to net.ipv4.tcp_wmem's maximum (4 MiB by default) before
-	// MaxPending sees anything; a fixed size bounds the kernel memory of
-	// a million sockets and makes slow readers visible sooner.
+	// bytes. Zero means 128 KiB; negative leaves the kernel's autotuning
+	// (up to net.ipv4.tcp_wmem's maximum, 4 MiB by default, per socket).
 	SendBuffer int
 	// Loops is the number of event loops. Zero means runtime.GOMAXPROCS(0):
 	// one per CPU the process may use.

@@ -19,6 +19,7 @@ const (
 	DefaultIdleTimeout      = 60 * time.Second
 	DefaultCloseTimeout     = 3 * time.Second
 	DefaultMaxPending       = 1 << 20
+	DefaultSendBuffer       = 128 << 10
 	DefaultMaxRate          = 20
 	DefaultMaxQueue         = 1 << 16
 	DefaultMaxUserConns     = 32
@@ -59,10 +60,11 @@ type Config struct {
 	// that stops reading is closed once its queue passes it. Zero means 1 MiB.
 	MaxPending int
 	// SendBuffer sets each connection's kernel send buffer (SO_SNDBUF) in
-	// bytes. Zero leaves the kernel's autotuning, which lets one socket
-	// absorb up to net.ipv4.tcp_wmem's maximum (4 MiB by default) before
-	// MaxPending sees anything; a fixed size bounds the kernel memory of
-	// a million sockets and makes slow readers visible sooner.
+	// bytes (the kernel doubles it for its bookkeeping). Zero means
+	// DefaultSendBuffer; negative leaves the kernel's autotuning, which
+	// lets one socket absorb up to net.ipv4.tcp_wmem's maximum (4 MiB by
+	// default) before MaxPending, which counts the kernel's queue once
+	// the socket is full, sees anything.
 	SendBuffer int
 	// Loops is the number of event loops. Zero means runtime.GOMAXPROCS(0):
 	// one per CPU the process may use.
@@ -148,6 +150,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxPending <= 0 {
 		c.MaxPending = DefaultMaxPending
+	}
+	if c.SendBuffer == 0 {
+		c.SendBuffer = DefaultSendBuffer
 	}
 	if c.Loops <= 0 {
 		c.Loops = runtime.GOMAXPROCS(0)

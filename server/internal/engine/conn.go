@@ -202,7 +202,7 @@ func (c *conn) message(m frame.Message) gnet.Action {
 			c.l.s.hooks.Binary(c.id(), m.Payload)
 		}
 	}
-	if c.state == stateOpen && c.buffered() > c.l.s.cfg.MaxPending {
+	if c.state == stateOpen && c.pending() > c.l.s.cfg.MaxPending {
 		c.disconnect(wire.DisconnectSlow, "")
 	}
 	return gnet.None
@@ -249,7 +249,7 @@ func (c *conn) sendv(frames [][]byte) error {
 		return errClosed
 	}
 	c.l.msgsOut.Add(int64(len(frames)))
-	if c.buffered() > c.l.s.cfg.MaxPending {
+	if c.pending() > c.l.s.cfg.MaxPending {
 		c.disconnect(wire.DisconnectSlow, "")
 	}
 	return nil
@@ -292,6 +292,19 @@ func (c *conn) buffered() int {
 		c.backlog = false
 	}
 	return n
+}
+
+// pending is what c has written that its peer has not taken: gnet's
+// buffer and, once that holds anything (the socket is full), the kernel's
+// send queue too, so that --max-pending bounds both. With the kernel's
+// autotuning a socket alone absorbs up to tcp_wmem's 4 MiB, which let a
+// slow reader hold five times --max-pending's default unseen.
+func (c *conn) pending() int {
+	n := c.buffered()
+	if n == 0 {
+		return 0
+	}
+	return n + unsentInKernel(int(c.fd))
 }
 
 // writev is write for several frames, sent with one system call.

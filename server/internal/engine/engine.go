@@ -103,7 +103,7 @@ func (s *Engine) Run() error {
 		// A restart must be able to bind while old connections sit in TIME-WAIT.
 		gnet.WithReuseAddr(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithSocketSendBuffer(s.cfg.SendBuffer),
+		gnet.WithSocketSendBuffer(max(s.cfg.SendBuffer, 0)),
 		gnet.WithLogger(gnetLogger{s.log}),
 		gnet.WithLogLevel(logging.WarnLevel),
 	)

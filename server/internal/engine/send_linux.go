@@ -59,3 +59,13 @@ func sendvNow(fd int, bs [][]byte, iov []iovec) (int, []iovec) {
 	}
 	return int(n), iov
 }
+
+// unsentInKernel is how many bytes socket fd's send queue holds that the
+// peer has not acknowledged (SIOCOUTQ), or 0 if it cannot tell.
+func unsentInKernel(fd int) int {
+	n, err := unix.IoctlGetInt(fd, unix.SIOCOUTQ)
+	if err != nil {
+		return 0
+	}
+	return n
+}
