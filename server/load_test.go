@@ -134,7 +134,7 @@ func TestLoadSlowMemberOfA2000MemberRoom(t *testing.T) {
 	s := startServer(t, Config{
 		MaxRate:      -1,
 		SendBuffer:   16 << 10,
-		MaxPending:   64 << 10,
+		MaxPending:   256 << 10,       // gnet's buffer and the kernel's queue: the readers keep up within it
 		CloseTimeout: 2 * time.Minute, // the slow member reads its disconnect at the end
 		IdleTimeout:  10 * time.Minute,
 		PingInterval: 10 * time.Minute,
