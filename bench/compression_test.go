@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/wspush/wspush/server"
 )
@@ -13,21 +11,7 @@ import (
 // and the API's base URL.
 func startWspush(t *testing.T) (string, string) {
 	t.Helper()
-	srv := server.New(server.Config{Addr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Loops: 1, MaxRate: -1})
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-	})
-	waitServing(t, srv.Addr().String())
+	srv := startServe(t, server.Config{Addr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Loops: 1, MaxRate: -1})
 	return "ws://" + srv.Addr().String() + "/ws", "http://" + srv.APIAddr().String()
 }
 

@@ -30,7 +30,15 @@ func TestMain(m *testing.M) {
 // startEcho runs an in-process `wspush serve --echo` on a free port.
 func startEcho(t *testing.T) string {
 	t.Helper()
-	srv := server.New(server.Config{Addr: "127.0.0.1:0", Echo: true, Loops: 1})
+	srv := startServe(t, server.Config{Addr: "127.0.0.1:0", Echo: true, Loops: 1})
+	return "ws://" + srv.Addr().String() + "/ws"
+}
+
+// startServe runs an in-process server with cfg until the test ends, and
+// returns once it answers requests.
+func startServe(t *testing.T, cfg server.Config) *server.Server {
+	t.Helper()
+	srv := server.New(cfg)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve() }()
 	select {
@@ -45,7 +53,7 @@ func startEcho(t *testing.T) string {
 		<-done
 	})
 	waitServing(t, srv.Addr().String())
-	return "ws://" + srv.Addr().String() + "/ws"
+	return srv
 }
 
 // waitServing waits until the server at addr answers a request: Ready
