@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -37,8 +38,10 @@ const (
 type Config struct {
 	// Mode is one of ModeConnect, ModeIdle, ModeEcho, ModePush, ModeBroadcast.
 	Mode string `json:"mode"`
-	// URL is the WebSocket endpoint. Empty means DefaultURL. In push and
-	// broadcast modes each connection adds user=bench-N to its query.
+	// URL is the WebSocket endpoint, or several separated by commas (the
+	// nodes of a cluster): connection N dials the (N mod count)th. Empty
+	// means DefaultURL. In push and broadcast modes each connection adds
+	// user=bench-N to its query.
 	URL string `json:"url"`
 	// Conns is the number of connections to open. Zero means 1000.
 	Conns int `json:"conns"`
@@ -172,12 +175,18 @@ func (c Config) check() error {
 	default:
 		return fmt.Errorf("%w %q: want connect, idle, echo, push or broadcast", ErrMode, c.Mode)
 	}
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		return fmt.Errorf("bench: --url: %w", err)
+	urls := splitURLs(c.URL)
+	if len(urls) == 0 {
+		return errors.New("bench: --url: no endpoint")
 	}
-	if u.Scheme != "ws" {
-		return fmt.Errorf("bench: --url %q: only ws:// is supported (TLS ends in front of wspush)", c.URL)
+	for _, s := range urls {
+		u, err := url.Parse(s)
+		if err != nil {
+			return fmt.Errorf("bench: --url: %w", err)
+		}
+		if u.Scheme != "ws" {
+			return fmt.Errorf("bench: --url %q: only ws:// is supported (TLS ends in front of wspush)", s)
+		}
 	}
 	if c.Mode == ModePush || c.Mode == ModeBroadcast {
 		if _, err := url.Parse(c.API); err != nil {

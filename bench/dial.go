@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -28,16 +29,19 @@ type dialer struct {
 	h     *handler
 	ws    ws.Dialer
 	nets  []*net.Dialer // one per source address, used in turn
-	url   *url.URL
-	users bool // add user=bench-N to the query
+	urls  []*url.URL    // the endpoints, dialed in turn: connection id goes to urls[id%len]
+	users bool          // add user=bench-N to the query
 }
 
 func newDialer(h *handler) (*dialer, error) {
-	u, err := url.Parse(h.cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("bench: --url: %w", err)
+	d := &dialer{h: h, users: h.cfg.Mode == ModePush || h.cfg.Mode == ModeBroadcast}
+	for _, s := range splitURLs(h.cfg.URL) {
+		u, err := url.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("bench: --url: %w", err)
+		}
+		d.urls = append(d.urls, u)
 	}
-	d := &dialer{h: h, url: u, users: h.cfg.Mode == ModePush || h.cfg.Mode == ModeBroadcast}
 	for _, ip := range h.cfg.SourceIPs {
 		d.nets = append(d.nets, sourceDialer(ip))
 	}
@@ -66,16 +70,29 @@ func sourceDialer(ip netip.Addr) *net.Dialer {
 	}
 }
 
-// urlFor is the URL connection id dials.
+// urlFor is the URL connection id dials: the endpoints in turn, so that
+// the connections spread evenly over several nodes.
 func (d *dialer) urlFor(id int) string {
+	base := d.urls[id%len(d.urls)]
 	if !d.users {
-		return d.url.String()
+		return base.String()
 	}
-	u := *d.url
+	u := *base
 	q := u.Query()
 	q.Set("user", userName(id))
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// splitURLs splits a --url that names several endpoints, comma-separated.
+func splitURLs(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // userName is the user that connection id claims in push and broadcast.

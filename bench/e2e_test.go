@@ -247,3 +247,18 @@ func TestConnectCountsSilentServerAsTimeout(t *testing.T) {
 		t.Fatalf("failures %v conns %+v, want 10 timeouts", res.Failures, res.Conns)
 	}
 }
+
+// Connections spread over several endpoints in turn: --url with two
+// servers puts half of them on each.
+func TestConnectionsSpreadOverSeveralURLs(t *testing.T) {
+	a := startServe(t, server.Config{Addr: "127.0.0.1:0", Echo: true, Loops: 1})
+	b := startServe(t, server.Config{Addr: "127.0.0.1:0", Echo: true, Loops: 1})
+	cfg := testConfig(ModeIdle, "ws://"+a.Addr().String()+"/ws, ws://"+b.Addr().String()+"/ws", 20)
+	res := runOK(t, cfg)
+	if res.Conns.Upgraded != 20 || a.Stats().Upgrades != 10 || b.Stats().Upgrades != 10 {
+		t.Fatalf("upgraded %d: %d on the first server, %d on the second", res.Conns.Upgraded, a.Stats().Upgrades, b.Stats().Upgrades)
+	}
+	if err := (Config{Mode: ModeIdle, URL: "ws://x/ws,http://y/ws"}).check(); err == nil {
+		t.Fatal("an http:// endpoint among several was accepted")
+	}
+}

@@ -107,7 +107,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, cliOpts, err
 	}
 	cfg.Mode, args = args[0], args[1:]
 	fs := flag.NewFlagSet("bench "+cfg.Mode, flag.ContinueOnError)
-	fs.StringVar(&cfg.URL, "url", DefaultURL, "WebSocket endpoint (push and broadcast add ?user=bench-N)")
+	fs.StringVar(&cfg.URL, "url", DefaultURL, "WebSocket endpoint, or several comma-separated (a cluster's nodes: connections spread over them in turn); push and broadcast add ?user=bench-N")
 	fs.IntVar(&cfg.Conns, "conns", DefaultConns, "connections to open")
 	fs.Float64Var(&cfg.Ramp, "ramp", 0, "new connections per second while opening (0: flat out)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "connect: upgrades/s (0: flat out); push: pushes/s (default 100); broadcast: broadcasts/s (default 2)")
