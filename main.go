@@ -209,6 +209,11 @@ func serve(args []string) error {
 	srv := server.New(f.cfg)
 	cfg := srv.Config()
 
+	// Signals are caught before the start line is logged: a SIGTERM sent
+	// as soon as it appears must drain, not kill the process.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	select {
@@ -238,8 +243,6 @@ func serve(args []string) error {
 		"auth", cfg.AuthMode(),
 	)
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
 	case err := <-errc:
 		// gnet returns from Run without an error when accept fails fatally.
