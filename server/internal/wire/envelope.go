@@ -90,18 +90,3 @@ func TextFrame(s string) []byte {
 	b = frame.AppendHeader(b, ws.Header{Fin: true, OpCode: ws.OpText, Length: int64(len(s))})
 	return append(b, s...)
 }
-
-// TextFrameParts returns a new text frame whose payload is the
-// concatenation of parts, in one allocation.
-func TextFrameParts(parts ...[]byte) []byte {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	b := make([]byte, 0, frame.FrameSize(n))
-	b = frame.AppendHeader(b, ws.Header{Fin: true, OpCode: ws.OpText, Length: int64(n)})
-	for _, p := range parts {
-		b = append(b, p...)
-	}
-	return b
-}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/gobwas/ws"
 	"github.com/wspush/wspush/frame"
 	"github.com/wspush/wspush/server/internal/history"
 )
@@ -49,11 +50,11 @@ func TestPushFrameWithTheBackendsID(t *testing.T) {
 	}
 }
 
-func TestTextFrameParts(t *testing.T) {
-	a := TextFrameParts([]byte("ab"), []byte("cd"))
-	b := TextFrame("abcd")
-	if string(a) != string(b) {
-		t.Errorf("TextFrameParts %q, TextFrame %q", a, b)
+func TestTextFrame(t *testing.T) {
+	f := TextFrame("abcd")
+	h, hn, err := frame.ParseHeader(f)
+	if err != nil || !h.Fin || h.OpCode != ws.OpText || h.Length != 4 || string(f[hn:]) != "abcd" {
+		t.Errorf("TextFrame %q: header %+v, err %v", f, h, err)
 	}
 }
 
