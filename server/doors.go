@@ -38,6 +38,17 @@ func (h hooks) Joined(room string) {
 	}
 }
 
+// Leaving marks user as recently gone before its connection leaves the
+// pool, whether or not it is the last: a push in between must still be
+// kept for the user's resume (encode keeps it for a user connected or
+// recent). A user marked so while still connected costs one entry until
+// it connects again or the TTL passes.
+func (h hooks) Leaving(user string) {
+	if h.s.recent != nil {
+		h.s.recent.Left(user, h.s.now())
+	}
+}
+
 func (h hooks) Left(user string, last bool) {
 	if last {
 		h.s.grace.Left(user, h.s.now())

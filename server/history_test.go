@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/history"
 )
 
 // pushPos sends a push through s and returns nothing; the client reads it.
@@ -168,4 +170,18 @@ func TestOfflineGraceKeepsPresenceAfterTheLastClose(t *testing.T) {
 	if p := s.Presence(context.Background(), "nobody"); p.Online {
 		t.Fatalf("unknown user online")
 	}
+}
+
+// A push that comes while a user's last connection is leaving the pool
+// finds the user neither connected nor gone: the engine tells the facade
+// of the leaving first (engine.TestLeavingComesWhileTheConnectionIsInThePool),
+// and the facade keeps the user's messages from then on.
+func TestPushToALeavingUserIsKept(t *testing.T) {
+	s := startServer(t, historyConfig())
+	hooks{s}.Leaving("erin") // as the engine does before taking erin's connection out
+	pushTo(t, s, "erin", `1`)
+	c, _ := dialAs(t, s, "?user=erin&resume=1", "")
+	c.sendJSON(`{"type":"resume","user_pos":"` + history.MakePos(s.start.UnixMilli(), 0).String() + `","ref":1}`)
+	c.expectPush(`1`)
+	c.expectJSON("ack")
 }

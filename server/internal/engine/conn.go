@@ -389,6 +389,7 @@ func (c *conn) leavePool() {
 	if c.sess != nil && c.sess.pooled {
 		c.sess.pooled = false
 		s := c.l.s
+		s.hooks.Leaving(c.sess.m.User)
 		s.pool.Remove(&c.sess.m)
 		s.hooks.Left(c.sess.m.User, s.pool.UserConns(c.sess.m.User) == 0)
 	}

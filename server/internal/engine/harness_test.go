@@ -25,13 +25,19 @@ import (
 // on cleanup that it stopped and left no goroutine behind.
 func startEngine(t *testing.T, cfg Config, store history.Store) *Engine {
 	t.Helper()
+	return startEngineHooks(t, cfg, nil, store)
+}
+
+// startEngineHooks is startEngine with hooks.
+func startEngineHooks(t *testing.T, cfg Config, hooks Hooks, store history.Store) *Engine {
+	t.Helper()
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	cfg.Addr = "127.0.0.1:0"
 	if cfg.Loops == 0 {
 		cfg.Loops = 2
 	}
-	s := New(cfg, nil, store)
+	s := New(cfg, hooks, store)
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	select {

@@ -21,6 +21,11 @@ type Hooks interface {
 	Connected(c Conn, remote net.Addr, ip string)
 	// Joined: a connection joined room, maybe as its first member here.
 	Joined(room string)
+	// Leaving: a connection of user is about to leave the pool. It comes
+	// while the connection is still in it, so that nothing ever sees the
+	// user neither connected nor told of as leaving (the history keeps a
+	// user's messages on either).
+	Leaving(user string)
 	// Left: a connection of user left the pool; last when it was the
 	// user's last connection here.
 	Left(user string, last bool)
@@ -42,6 +47,7 @@ type nopHooks struct{}
 
 func (nopHooks) Connected(Conn, net.Addr, string)      {}
 func (nopHooks) Joined(string)                         {}
+func (nopHooks) Leaving(string)                        {}
 func (nopHooks) Left(string, bool)                     {}
 func (nopHooks) Disconnected(Conn, string, bool)       {}
 func (nopHooks) Publish(Conn, string, []byte) error    { return nil }
