@@ -28,7 +28,7 @@ func (c *conn) closeWhenSent() gnet.Action {
 	if c.state == stateClosed {
 		return gnet.None
 	}
-	if c.buffered() == 0 {
+	if c.buffered() == 0 && c.lagBytes() == 0 {
 		return gnet.Close
 	}
 	c.state = stateClosing

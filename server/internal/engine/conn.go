@@ -46,6 +46,7 @@ type conn struct {
 	backlog bool
 	fd      int32 // the socket, for sendNow while the conn is not closed
 	zout    bool  // we may send it compressed messages (deflate.go)
+	lag     *lag  // frames waiting beyond gnet's share (lag.go); nil for most
 }
 
 // session is what the client protocol adds to an upgraded connection. It
@@ -269,17 +270,46 @@ func (c *conn) send(op ws.OpCode, p []byte) {
 // The first attempt is sendNow's raw send(2) when nothing is queued ahead
 // of b; gnet's Write takes the rest, and meets again any error the send
 // met, which it handles as its own.
-func (c *conn) write(b []byte) {
+//
+// Behind a lag, or past gnet's share of the backlog, b waits in the lag
+// instead (lag.go).
+func (c *conn) write(b []byte) { c.put(b, true) }
+
+// writeAhead is write for a disconnect, after dropLag: b goes right
+// behind what gnet holds, whatever its share.
+func (c *conn) writeAhead(b []byte) { c.put(b, false) }
+
+func (c *conn) put(b []byte, mayLag bool) {
 	c.l.bytesOut.Add(int64(len(b)))
-	if c.state != stateClosed && c.buffered() == 0 {
-		n := sendNow(int(c.fd), b)
-		if n == len(b) {
+	if c.behind() {
+		c.keep(b)
+		return
+	}
+	if c.state != stateClosed {
+		switch n := c.buffered(); {
+		case n == 0:
+			sent := sendNow(int(c.fd), b)
+			if sent == len(b) {
+				return
+			}
+			b = b[sent:]
+		case mayLag && n >= lagShare:
+			c.keep(b)
 			return
 		}
-		b = b[n:]
 	}
 	c.backlog = true
 	_, _ = c.gc.Write(b)
+}
+
+// behind reports whether c's lag still holds frames after moving on what
+// it can: what c writes next must wait behind them.
+func (c *conn) behind() bool {
+	if c.lag == nil {
+		return false
+	}
+	c.moveLag()
+	return c.lagBytes() > 0 && c.state != stateClosed
 }
 
 // buffered is how many bytes gnet holds for c, not yet written.
@@ -294,13 +324,13 @@ func (c *conn) buffered() int {
 	return n
 }
 
-// pending is what c has written that its peer has not taken: gnet's
-// buffer and, once that holds anything (the socket is full), the kernel's
-// send queue too, so that --max-pending bounds both. With the kernel's
+// pending is what c has written that its peer has not taken: its lag,
+// gnet's buffer and, once those hold anything (the socket is full), the
+// kernel's send queue too, so that --max-pending bounds both. With the kernel's
 // autotuning a socket alone absorbs up to tcp_wmem's 4 MiB, which let a
 // slow reader hold five times --max-pending's default unseen.
 func (c *conn) pending() int {
-	n := c.buffered()
+	n := c.buffered() + c.lagBytes()
 	if n == 0 {
 		return 0
 	}
@@ -314,6 +344,14 @@ func (c *conn) writev(frames [][]byte) {
 		total += len(f)
 	}
 	c.l.bytesOut.Add(int64(total))
+	if c.behind() {
+		c.keep(frames...)
+		return
+	}
+	if c.state != stateClosed && c.buffered() >= lagShare {
+		c.keep(frames...)
+		return
+	}
 	if c.state != stateClosed && c.buffered() == 0 {
 		var n int
 		n, c.l.siov = sendvNow(int(c.fd), frames, c.l.siov)
@@ -381,7 +419,10 @@ func (c *conn) disconnect(d wire.Disconnect, detail string) {
 	c.leavePool()
 	c.l.wheel.move(c, c.l.now+ticks(c.l.s.cfg.CloseTimeout))
 	c.l.out = wire.AppendDisconnect(c.l.out[:0], d, detail, !c.l.s.cfg.Echo, c.l.s.retryAfter(d))
-	c.write(c.l.out)
+	// What waits in the lag goes: the reason goes right behind what gnet
+	// and the kernel hold, where the client will read it (lag.go).
+	c.dropLag()
+	c.writeAhead(c.l.out)
 }
 
 // leavePool takes c out of the pool, so that no push reaches it any more.

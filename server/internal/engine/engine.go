@@ -47,18 +47,19 @@ type Engine struct {
 	// acceptCap bounds tcp: past it a new connection is answered 503 and
 	// closed at once. It stays below the open-files limit whatever
 	// MaxConns says, so that accept never meets EMFILE.
-	acceptCap int64
-	upgrades  atomic.Int64                      // successful upgrades, ever
-	rejects   [len(RejectStatuses)]atomic.Int64 // refused upgrades by status, ever
-	closes    [wire.NumReasons]atomic.Int64
-	msgID     atomic.Uint64
-	tickNow   atomic.Uint32 // ticksNow as of gnet's last OnTick, for the loops
-	refused   atomic.Int64  // fan-out jobs refused by a full outbox, ever
-	refusedWS refusedAccepts
-	replaced  atomic.Int64 // connections closed for a newer one of a user at its cap, ever
-	gaps      atomic.Int64 // resumes answered with a gap, ever
-	replays   atomic.Int64 // messages replayed to resuming clients, ever
-	held      atomic.Int64 // live messages held back from connections waiting to resume, ever
+	acceptCap  int64
+	upgrades   atomic.Int64                      // successful upgrades, ever
+	rejects    [len(RejectStatuses)]atomic.Int64 // refused upgrades by status, ever
+	closes     [wire.NumReasons]atomic.Int64
+	msgID      atomic.Uint64
+	tickNow    atomic.Uint32 // ticksNow as of gnet's last OnTick, for the loops
+	refused    atomic.Int64  // fan-out jobs refused by a full outbox, ever
+	refusedWS  refusedAccepts
+	replaced   atomic.Int64 // connections closed for a newer one of a user at its cap, ever
+	gaps       atomic.Int64 // resumes answered with a gap, ever
+	lagDropped atomic.Int64 // frames dropped from lags at a disconnect or close, ever
+	replays    atomic.Int64 // messages replayed to resuming clients, ever
+	held       atomic.Int64 // live messages held back from connections waiting to resume, ever
 
 	pool *pool.Pool
 }
@@ -276,6 +277,7 @@ func (s *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	c.l.wheel.remove(c)
 	c.r.Reset()
+	c.dropLag()
 	c.leavePool()
 	if c.state == stateOpen || c.state == stateClosing {
 		s.conns.Add(-1)
@@ -306,7 +308,7 @@ func (s *Engine) OnTick() (time.Duration, gnet.Action) {
 	now := s.ticksNow()
 	s.tickNow.Store(now)
 	for _, l := range s.loopList() {
-		if l.wheel.next.Load() <= now {
+		if l.wheel.next.Load() <= now || l.lagConns.Load() > 0 {
 			_ = l.el.Execute(context.Background(), l.tickf)
 		}
 	}

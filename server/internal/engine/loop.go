@@ -28,6 +28,10 @@ type loop struct {
 	bytesOut atomic.Int64 // bytes written, frames and handshakes
 	queued   atomic.Int64 // jobs in box, as of the last post or drain
 	drains   atomic.Int64 // drain runs, ever
+	lagConns atomic.Int64 // conns with a lag: len(lagging)
+	lagBytes atomic.Int64 // bytes their lags hold
+
+	lagging []*conn // conns with a lag, each once (lag.go)
 
 	now   uint32 // ticks since the server started, as of the loop's current callback
 	wheel wheel
@@ -77,6 +81,9 @@ func newLoop(s *Engine, el gnet.EventLoop, idx int) *loop {
 // advance runs the wheel up to the current tick. It runs on the loop.
 func (l *loop) advance() {
 	l.now = l.s.ticksNow()
+	if len(l.lagging) > 0 {
+		l.moveLags()
+	}
 	l.wheel.advance(l.now, l.fire)
 }
 
@@ -113,7 +120,7 @@ func (l *loop) fire(c *conn) {
 			}
 		}
 	case stateClosing:
-		if c.reason == wire.ReasonPeerClose && c.buffered() == 0 {
+		if c.reason == wire.ReasonPeerClose && c.buffered() == 0 && c.lagBytes() == 0 {
 			_ = l.el.Close(c.gc) // our answer to the peer's close is written (closing.go)
 			return
 		}

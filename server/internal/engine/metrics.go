@@ -16,6 +16,7 @@ type collector struct {
 	msgsIn, msgsOut, bytesIn, bytesOut, closes *prometheus.Desc
 	users, rooms, queued, refused              *prometheus.Desc
 	gaps, replayed, held                       *prometheus.Desc
+	lagConns, lagBytes, lagDropped             *prometheus.Desc
 }
 
 // Collectors returns the engine's metrics, read from its counters when
@@ -29,28 +30,31 @@ func newCollector(s *Engine) *collector {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
 	return &collector{
-		s:        s,
-		conns:    d("wspush_connections", "Upgraded WebSocket connections open now."),
-		upgrades: d("wspush_upgrades_total", "Successful WebSocket upgrades."),
-		rejected: d("wspush_upgrades_rejected_total", "Upgrades refused with an HTTP error, by status (\"other\" for any status not listed).", "status"),
-		msgsIn:   d("wspush_messages_in_total", "Data messages received from clients."),
-		msgsOut:  d("wspush_messages_out_total", "Pushes written to connections: one per receiving connection."),
-		bytesIn:  d("wspush_bytes_in_total", "WebSocket bytes read after the upgrade."),
-		bytesOut: d("wspush_bytes_out_total", "Bytes written to connections, handshakes included."),
-		closes:   d("wspush_closes_total", "Connections ended, by reason (slow_consumer: closed for not reading its messages).", "reason"),
-		users:    d("wspush_users", "Users with at least one connection."),
-		rooms:    d("wspush_rooms", "Rooms with at least one member."),
-		queued:   d("wspush_outbox_jobs", "Fan-out jobs waiting in the event loops' outboxes (each capped by --max-queue)."),
-		refused:  d("wspush_outbox_refused_total", "Fan-out jobs refused by a full outbox: the API answered 503 busy, a client got a busy error, or a message from the cluster was dropped."),
-		gaps:     d("wspush_resume_gaps_total", "Streams of resumes that asked for more than the history keeps: the client was told to re-sync."),
-		replayed: d("wspush_resume_replayed_total", "Messages written to resuming clients from the history."),
-		held:     d("wspush_resume_held_total", "Live messages held back from connections that asked for resume=1 until their replay (which carries them); lost if the client never resumes within 10 s."),
+		s:          s,
+		conns:      d("wspush_connections", "Upgraded WebSocket connections open now."),
+		upgrades:   d("wspush_upgrades_total", "Successful WebSocket upgrades."),
+		rejected:   d("wspush_upgrades_rejected_total", "Upgrades refused with an HTTP error, by status (\"other\" for any status not listed).", "status"),
+		msgsIn:     d("wspush_messages_in_total", "Data messages received from clients."),
+		msgsOut:    d("wspush_messages_out_total", "Pushes written to connections: one per receiving connection."),
+		bytesIn:    d("wspush_bytes_in_total", "WebSocket bytes read after the upgrade."),
+		bytesOut:   d("wspush_bytes_out_total", "Bytes written to connections, handshakes included."),
+		closes:     d("wspush_closes_total", "Connections ended, by reason (slow_consumer: closed for not reading its messages).", "reason"),
+		users:      d("wspush_users", "Users with at least one connection."),
+		rooms:      d("wspush_rooms", "Rooms with at least one member."),
+		queued:     d("wspush_outbox_jobs", "Fan-out jobs waiting in the event loops' outboxes (each capped by --max-queue)."),
+		refused:    d("wspush_outbox_refused_total", "Fan-out jobs refused by a full outbox: the API answered 503 busy, a client got a busy error, or a message from the cluster was dropped."),
+		gaps:       d("wspush_resume_gaps_total", "Streams of resumes that asked for more than the history keeps: the client was told to re-sync."),
+		replayed:   d("wspush_resume_replayed_total", "Messages written to resuming clients from the history."),
+		lagConns:   d("wspush_lagging_connections", "Connections that fell behind past gnet's 16 KiB share of their backlog: frames wait in user space (each connection capped by --max-pending, kernel and gnet included)."),
+		lagBytes:   d("wspush_lag_bytes", "Bytes of frames waiting in lagging connections' user-space queues."),
+		lagDropped: d("wspush_lag_dropped_total", "Frames dropped from lagging connections' queues at their disconnect (the disconnect message goes first instead) or close."),
+		held:       d("wspush_resume_held_total", "Live messages held back from connections that asked for resume=1 until their replay (which carries them); lost if the client never resumes within 10 s."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.conns, c.upgrades, c.rejected, c.msgsIn, c.msgsOut, c.bytesIn, c.bytesOut, c.closes, c.users, c.rooms, c.queued, c.refused, c.gaps, c.replayed, c.held} {
+	for _, d := range []*prometheus.Desc{c.conns, c.upgrades, c.rejected, c.msgsIn, c.msgsOut, c.bytesIn, c.bytesOut, c.closes, c.users, c.rooms, c.queued, c.refused, c.gaps, c.replayed, c.held, c.lagConns, c.lagBytes, c.lagDropped} {
 		ch <- d
 	}
 }
@@ -88,4 +92,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.gaps, k.Gaps)
 	counter(c.replayed, k.Replayed)
 	counter(c.held, k.Held)
+	gauge(c.lagConns, float64(k.LagConns))
+	gauge(c.lagBytes, float64(k.LagBytes))
+	counter(c.lagDropped, k.LagDropped)
 }

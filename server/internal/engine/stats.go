@@ -26,6 +26,9 @@ type Counters struct {
 	Gaps           int64                  // resumes answered with a gap, ever
 	Replayed       int64                  // messages replayed to resuming clients, ever
 	Held           int64                  // live messages held back from connections waiting to resume, ever
+	LagConns       int64                  // connections with frames waiting beyond gnet's share (lag.go)
+	LagBytes       int64                  // the bytes those frames take
+	LagDropped     int64                  // frames dropped from lags at a disconnect or close, ever
 	Draining       bool
 	// permessage-deflate: upgrades that negotiated it, messages compressed
 	// (once per fan-out message), messages inflated; ever.
@@ -47,6 +50,7 @@ func (s *Engine) Counters() Counters {
 		Gaps:           s.gaps.Load(),
 		Replayed:       s.replays.Load(),
 		Held:           s.held.Load(),
+		LagDropped:     s.lagDropped.Load(),
 		Draining:       s.draining.Load(),
 	}
 	for i := range s.rejects {
@@ -61,6 +65,8 @@ func (s *Engine) Counters() Counters {
 		c.BytesIn += l.bytesIn.Load()
 		c.BytesOut += l.bytesOut.Load()
 		c.Queued += l.queued.Load()
+		c.LagConns += l.lagConns.Load()
+		c.LagBytes += l.lagBytes.Load()
 		c.DeflateNegotiated += l.fl.stats.negotiated.Load()
 		c.Deflated += l.fl.stats.deflated.Load()
 		c.Inflated += l.fl.stats.inflated.Load()
