@@ -372,6 +372,34 @@ func TestCutSubscriptionCatchesUpFromTheStream(t *testing.T) {
 	}
 }
 
+// The same on a Redis that has published nothing yet, as a fresh cluster's:
+// the stream's record starts where the Redis's history does, so the
+// catch-up finds nothing missing before it, and sends no gap.
+func TestCutBeforeTheFirstMessageCatchesUpWithoutAGap(t *testing.T) {
+	r, a, _, b, eb := start(t)
+	eb.users["al"] = 1
+	b.Note("al")
+	r.WaitSubs("wspush:u:al", 1)
+	if err := r.Client.Do(context.Background(), "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if _, err := a.Push(context.Background(), "", []string{"al"}, json.RawMessage(strconv.Itoa(i)), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.WaitSubs("wspush:u:al", 1)
+	for i := 1; i <= 3; i++ {
+		if p := eb.next(t); p.kind != "users" || p.env["data"] != float64(i) {
+			t.Fatalf("delivery %d: %+v", i, p)
+		}
+	}
+	eb.none(t)
+	if n := b.gaps.Load(); n != 0 {
+		t.Fatalf("%d gaps", n)
+	}
+}
+
 // A retry of a message with the same id is stored and delivered once.
 func TestRetryWithTheSameIDIsPublishedOnce(t *testing.T) {
 	r, a, _, b, eb := start(t)

@@ -131,11 +131,14 @@ func (cl *Cluster) flush() {
 func (cl *Cluster) subscribe(ctx context.Context, users, rooms map[string]struct{}) error {
 	var sub, unsub []string
 	now := time.Now().UnixMilli()
-	var last *redis.StringCmd
+	var last, since *redis.StringCmd
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		// The last position before this node subscribes: whatever it
-		// receives on the new channels comes after it.
+		// receives on the new channels comes after it. A Redis that has
+		// not published anything yet has no last position: its history
+		// starts at since, and nothing before it is missing.
 		last = p.Get(ctx, keyPos)
+		since = p.Get(ctx, keySince)
 		for u := range users {
 			key := keyPresence + u
 			if n := cl.eng.UserConns(u); n > 0 {
@@ -162,6 +165,9 @@ func (cl *Cluster) subscribe(ctx context.Context, users, rooms map[string]struct
 		return err
 	}
 	start, _ := history.ParsePos(last.Val())
+	if sp, err := history.ParsePos(since.Val()); err == nil {
+		start = max(start, sp)
+	}
 	for r := range rooms {
 		if !cl.subRooms[r] && cl.eng.HasRoom(r) {
 			sub = append(sub, chRoom+r)
@@ -254,12 +260,22 @@ func (cl *Cluster) checkUp(ctx context.Context) bool {
 	return true
 }
 
+// sinceScript sets keySince, when this Redis has none, to just before the
+// first position it can hand out: from Redis's clock, as positions are,
+// not from the node's.
+var sinceScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local t = redis.call('TIME')
+local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SET', KEYS[1], string.format('%d-%d', ms - 1, 1048575))
+return 1
+`)
+
 // register (re)writes what Redis must know of this node: where history
 // starts, and the presence of every local user.
 func (cl *Cluster) register(ctx context.Context) error {
-	since := history.MakePos(time.Now().UnixMilli(), 0)
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.SetNX(ctx, keySince, since.String(), 0)
+		sinceScript.Eval(ctx, p, []string{keySince})
 		p.ZAdd(ctx, keyNodes, redis.Z{Score: float64(time.Now().UnixMilli()), Member: cl.node})
 		return nil
 	})
