@@ -42,3 +42,33 @@ func TestProtocolDocListsEveryDisconnect(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIDocListsEveryMetric holds docs/api.md's metrics table to what a
+// node exposes, with every part that has metrics switched on (history, the
+// cluster, the webhook).
+func TestAPIDocListsEveryMetric(t *testing.T) {
+	doc, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startRedis(t)
+	cfg := clusterConfig()
+	cfg.Webhook.URL = "http://127.0.0.1:9/events" // never called: nothing happens
+	s := startNode(t, r, "a", cfg)
+	body := getBody(t, s.APIHandler(), "/metrics")
+	seen := map[string]bool{}
+	for _, line := range strings.Split(body, "\n") {
+		name, ok := strings.CutPrefix(line, "# TYPE ")
+		if !ok || !strings.HasPrefix(name, "wspush_") {
+			continue
+		}
+		name, _, _ = strings.Cut(name, " ")
+		seen[name] = true
+		if !strings.Contains(string(doc), "`"+name+"`") {
+			t.Errorf("docs/api.md does not list %s", name)
+		}
+	}
+	if len(seen) < 30 {
+		t.Fatalf("only %d wspush metrics exposed:\n%s", len(seen), body)
+	}
+}

@@ -7,6 +7,7 @@ type collector struct {
 	cl *Cluster
 
 	up, published, received, unavailable, errs, rec, dropped, queued, rejected *prometheus.Desc
+	catchups, caught, gaps                                                     *prometheus.Desc
 }
 
 // Collector returns the cluster's metrics.
@@ -23,12 +24,15 @@ func (cl *Cluster) Collector() prometheus.Collector {
 		unavailable: d("wspush_cluster_unavailable_total", "Messages this node refused because Redis was down or did not answer in time: the API answered 503, the client got an error."),
 		errs:        d("wspush_redis_errors_total", "Redis calls that failed."),
 		rec:         d("wspush_redis_reconnects_total", "Redis outages that ended."),
+		catchups:    d("wspush_cluster_catchups_total", "Streams this node read again after subscribing to them again (Redis came back, or the node's connection to it was cut)."),
+		caught:      d("wspush_cluster_caught_up_total", "Messages those reads delivered: published while this node was not subscribed."),
+		gaps:        d("wspush_cluster_gaps_total", "Streams whose catch-up found a hole the history no longer covers: their connections got a gap notice."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected} {
+	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps} {
 		ch <- d
 	}
 }
@@ -52,4 +56,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.rec, k.Reconnects)
 	counter(c.dropped, k.Dropped)
 	counter(c.rejected, k.Rejected)
+	counter(c.catchups, k.CatchUps)
+	counter(c.caught, k.Caught)
+	counter(c.gaps, k.Gaps)
 }

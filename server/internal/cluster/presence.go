@@ -93,6 +93,7 @@ type Counters struct {
 	Up                                                 bool
 	Published, Received, Unavailable, Errs, Reconnects int64
 	Dropped, Queued, Rejected                          int64
+	CatchUps, Caught, Gaps                             int64 // streams read after a re-subscription, messages that delivered, holes found
 }
 
 // Counters reads the cluster's counters.
@@ -101,5 +102,6 @@ func (cl *Cluster) Counters() Counters {
 		Up: cl.up.Load(), Published: cl.published.Load(), Received: cl.received.Load(),
 		Unavailable: cl.unavailable.Load(), Errs: cl.errs.Load(), Reconnects: cl.reconnects.Load(),
 		Dropped: cl.dropped.Load(), Queued: cl.queued.Load(), Rejected: cl.rejected.Load(),
+		CatchUps: cl.catchups.Load(), Caught: cl.caught.Load(), Gaps: cl.gaps.Load(),
 	}
 }
