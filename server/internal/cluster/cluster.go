@@ -148,6 +148,7 @@ type Cluster struct {
 	catchups   atomic.Int64 // streams read again after a re-subscription
 	caught     atomic.Int64 // messages those reads delivered
 	gaps       atomic.Int64 // streams whose catch-up found a hole the history no longer covers
+	followed   atomic.Int64 // len(last): streams whose last delivered position this node keeps
 	seq        atomic.Uint64
 	queued     atomic.Int64 // client publishes waiting for the publisher
 

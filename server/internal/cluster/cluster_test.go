@@ -400,6 +400,37 @@ func TestCutBeforeTheFirstMessageCatchesUpWithoutAGap(t *testing.T) {
 	}
 }
 
+// A node forgets the streams of users that left it: what it keeps for
+// catch-up follows its subscriptions and does not grow with every user it
+// ever held.
+func TestStreamsOfUsersThatLeftAreForgotten(t *testing.T) {
+	r, a, _, b, eb := start(t)
+	for i := range 50 {
+		u := "u" + strconv.Itoa(i)
+		eb.mu.Lock()
+		eb.users[u] = 1
+		eb.mu.Unlock()
+		b.Note(u)
+	}
+	r.WaitSubs("wspush:u:u49", 1)
+	if _, err := a.Push(context.Background(), "", []string{"u7"}, json.RawMessage(`7`), ""); err != nil {
+		t.Fatal(err)
+	}
+	if p := eb.next(t); p.env["data"] != 7.0 {
+		t.Fatalf("delivery %+v", p)
+	}
+	waitUntil(t, func() bool { return b.Counters().Followed == 50 })
+	for i := range 50 {
+		u := "u" + strconv.Itoa(i)
+		eb.mu.Lock()
+		delete(eb.users, u)
+		eb.mu.Unlock()
+		b.Note(u)
+	}
+	r.WaitSubs("wspush:u:u49", 0)
+	waitUntil(t, func() bool { return b.Counters().Followed == 0 })
+}
+
 // A retry of a message with the same id is stored and delivered once.
 func TestRetryWithTheSameIDIsPublishedOnce(t *testing.T) {
 	r, a, _, b, eb := start(t)
@@ -539,5 +570,17 @@ func TestRedisKeepsStreamsOnlyForReaders(t *testing.T) {
 		if n, _ := r.Client.XLen(ctx, key).Result(); n != want {
 			t.Errorf("%s holds %d messages, want %d", key, n, want)
 		}
+	}
+}
+
+// waitUntil polls ok until it holds, for at most 10 s.
+func waitUntil(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("still not so after 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

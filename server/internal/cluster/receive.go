@@ -140,6 +140,10 @@ func (cl *Cluster) handle(m any) {
 			cl.deliver(x)
 			return
 		case *redis.Subscription:
+			if x.Kind == "unsubscribe" {
+				cl.forget(x.Channel)
+				return
+			}
 			var chs []string
 			if x.Kind == "subscribe" {
 				chs = append(chs, x.Channel)
@@ -149,7 +153,7 @@ func (cl *Cluster) handle(m any) {
 			for len(chs) < 1024 {
 				select {
 				case next := <-cl.msgs:
-					if s, ok := next.(*redis.Subscription); ok {
+					if s, ok := next.(*redis.Subscription); ok && s.Kind != "unsubscribe" {
 						if s.Kind == "subscribe" {
 							chs = append(chs, s.Channel)
 						}
@@ -166,6 +170,16 @@ func (cl *Cluster) handle(m any) {
 			return
 		}
 	}
+}
+
+// forget drops the record of a channel this node no longer subscribes to,
+// once Redis has confirmed it: nothing more comes on it, and the records
+// would otherwise grow with every user and room the node ever held. A
+// later subscription starts a new record from Redis's position then (the
+// user's new connection resumes from the history for what came between).
+func (cl *Cluster) forget(ch string) {
+	delete(cl.last, ch)
+	cl.followed.Store(int64(len(cl.last)))
 }
 
 // confirmed notes Redis's confirmation of subscriptions and serves the
@@ -201,6 +215,7 @@ func (cl *Cluster) confirmed(chs []string) {
 			cl.catchUp(again[:n])
 			again = again[n:]
 		}
+		cl.followed.Store(int64(len(cl.last)))
 	}
 	if len(cl.parked) > 0 {
 		cl.serveReady()
