@@ -26,25 +26,7 @@ import (
 func TestSlowReaderIsCutAtMaxPendingKernelIncluded(t *testing.T) {
 	const maxPending = 256 << 10
 	s := startServer(t, Config{MaxPending: maxPending, MaxRate: -1, CloseTimeout: time.Minute})
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) {
-			// The reader's own window stays small: what piles up is the
-			// server's.
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
-		})
-	}}
-	nc, err := d.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	if _, err := nc.Write([]byte(strings.Replace(upgradeRequest("/ws?user=slow"), "\r\n\r\n", "\r\n\r\n", 1))); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %v %v", resp, err)
-	}
+	dialSmallWindow(t, s, "slow")
 	data := json.RawMessage(`"` + strings.Repeat("x", 16<<10) + `"`)
 	pushed := 0
 	for i := 0; i < 2000; i++ {
@@ -77,24 +59,7 @@ func TestSlowReaderIsCutAtMaxPendingKernelIncluded(t *testing.T) {
 func TestSlowReaderGetsItsDisconnectAheadOfTheBacklog(t *testing.T) {
 	const maxPending = 1 << 20
 	s := startServer(t, Config{MaxPending: maxPending, MaxRate: -1, CloseTimeout: time.Minute})
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) {
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
-		})
-	}}
-	nc, err := d.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	if _, err := nc.Write([]byte(upgradeRequest("/ws?user=laggard"))); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %v %v", resp, err)
-	}
+	nc, br := dialSmallWindow(t, s, "laggard")
 	filler := strings.Repeat("x", 16<<10)
 	pushed, bytes := 0, 0
 	for ; pushed < 2000; pushed++ {
@@ -180,23 +145,7 @@ func TestSlowReaderGetsItsDisconnectAheadOfTheBacklog(t *testing.T) {
 // once no more pushes come, and is let go of when empty.
 func TestLaggingReaderThatCatchesUpGetsEverything(t *testing.T) {
 	s := startServer(t, Config{MaxPending: 16 << 20, MaxRate: -1})
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) {
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
-		})
-	}}
-	nc, err := d.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	if _, err := nc.Write([]byte(upgradeRequest("/ws?user=late"))); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(nc)
-	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %v %v", resp, err)
-	}
+	nc, br := dialSmallWindow(t, s, "late")
 	// Frames of odd sizes, so that the socket takes frames in part.
 	const n = 400
 	for i := range n {
@@ -231,4 +180,29 @@ func TestLaggingReaderThatCatchesUpGetsEverything(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// dialSmallWindow upgrades a connection as user whose own receive window
+// stays small (4 KiB), so that what piles up when it does not read is the
+// server's; it returns the socket and the reader past the 101.
+func dialSmallWindow(t *testing.T, s *Server, user string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
+		})
+	}}
+	nc, err := d.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	if _, err := nc.Write([]byte(upgradeRequest("/ws?user=" + user))); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	return nc, br
 }
