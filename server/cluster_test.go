@@ -172,10 +172,14 @@ func TestClusterResumeOnAnotherNodeRecoversExactlyTheMissed(t *testing.T) {
 	}
 	c.expectPush(`4`)
 
-	// A position from before this Redis's history is a gap.
+	// A position from before this Redis's history is a gap, followed by
+	// everything the stream holds.
 	c2, _ := dialAs(t, b, "?user=dora&resume=1", "")
 	c2.sendJSON(`{"type":"resume","user_pos":"1-0","ref":2}`)
 	c2.expectJSON("gap")
+	for _, d := range []string{`1`, `2`, `3`, `4`} {
+		c2.expectPush(d)
+	}
 	c2.expectJSON("ack")
 }
 

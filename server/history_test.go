@@ -115,6 +115,14 @@ func TestResumeTooFarBackGetsAGap(t *testing.T) {
 	if _, room := g["room"]; room || g["pos"] == nil {
 		t.Fatalf("gap %v", g)
 	}
+	// Then what the history still holds after the hole: 3 and 4 (2 is
+	// gone: the gap covers it), each after the gap's position.
+	for _, d := range []string{`3`, `4`} {
+		p, _ := history.ParsePos(c.expectPush(d))
+		if from, _ := history.ParsePos(g["pos"].(string)); p <= from {
+			t.Fatalf("push %s at %v, not after the gap's %v", d, p, from)
+		}
+	}
 	c.expectJSON("ack")
 	pushTo(t, s, "carol", `5`)
 	c.expectPush(`5`)

@@ -57,6 +57,10 @@ if last then
 end
 local id = string.format('%d-%d', ms, seq)
 redis.call('SET', KEYS[1], id)
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  -- A Redis that has just (re)started empty: its history starts here.
+  redis.call('SET', KEYS[4], string.format('%d-%d', ms - 1, 1048575))
+end
 if KEYS[2] ~= '' then redis.call('SET', KEYS[2], id, 'PX', ARGV[6]) end
 local settled = 0
 local since = redis.call('GET', KEYS[4])

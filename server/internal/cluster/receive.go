@@ -248,6 +248,7 @@ func (cl *Cluster) catchUp(chs []string) {
 	defer cancel()
 	var since *redis.StringCmd
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		sinceScript.Eval(ctx, p, []string{keySince}) // a Redis that restarted empty gets its since now
 		since = p.Get(ctx, keySince)
 		for i := range ss {
 			s := &ss[i]
@@ -265,12 +266,12 @@ func (cl *Cluster) catchUp(chs []string) {
 		res := history.Recover(history.Want{Room: s.room, After: after}, cl.read(since, s.info, s.rng, err, after))
 		cl.catchups.Add(1)
 		if res.Gap {
+			// The gap, then what the stream kept after it.
 			cl.gaps.Add(1)
 			if err := cl.eng.PostGap(s.users, s.room, res.From); err != nil {
 				cl.dropped.Add(1)
 			}
 			cl.last[s.ch] = max(after, res.From)
-			continue
 		}
 		for _, e := range res.Entries {
 			var err error
@@ -291,11 +292,15 @@ func (cl *Cluster) catchUp(chs []string) {
 // read turns the answers of one stream's reads into a history.Read.
 func (cl *Cluster) read(since *redis.StringCmd, info *redis.XInfoStreamCmd, rng *redis.XMessageSliceCmd, err error, after history.Pos) history.Read {
 	r := history.Read{Last: after, Floor: history.MakePos(time.Now().Add(-cl.cfg.HistoryTTL).UnixMilli(), 0)}
-	if sp, serr := history.ParsePos(since.Val()); serr == nil {
-		r.Floor = max(r.Floor, sp)
-	} else {
-		r.Floor = max(r.Floor, history.MakePos(time.Now().UnixMilli(), 0)) // Redis has lost its history
+	sp, serr := history.ParsePos(since.Val())
+	if serr != nil {
+		// The read set since first (sinceScript): without it, Redis did
+		// not answer; a floor from this node's clock could hide
+		// positions Redis gives (docs/cluster.md).
+		r.Err = serr
+		return r
 	}
+	r.Floor = max(r.Floor, sp)
 	if in, ierr := info.Result(); ierr == nil {
 		if md, err := history.ParsePos(in.MaxDeletedEntryID); err == nil {
 			r.Floor = max(r.Floor, md)
@@ -370,6 +375,7 @@ func (cl *Cluster) serveResumes(ctx context.Context, jobs []resumeJob) {
 	rs := make([][]reads, len(jobs))
 	var since *redis.StringCmd
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		sinceScript.Eval(ctx, p, []string{keySince}) // a Redis that restarted empty gets its since now
 		since = p.Get(ctx, keySince)
 		for i, j := range jobs {
 			for _, sp := range j.want {

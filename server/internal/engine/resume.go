@@ -182,9 +182,9 @@ func (c *conn) resume(req request) {
 	})
 }
 
-// replay writes a resume's answer: a gap message per stream that cannot
-// be replayed, the missed messages of the others merged by position, then
-// the ack; and marks what the replay covered. It runs on c's loop.
+// replay writes a resume's answer: a gap message per stream that lost
+// messages, then the missed messages that are kept merged by position,
+// then the ack; and marks what the replay covered. It runs on c's loop.
 func (c *conn) replay(got []history.Result, ref []byte) {
 	ss := c.sess
 	if c.state != stateOpen || ss == nil || ss.rs == nil {
@@ -202,9 +202,9 @@ func (c *conn) replay(got []history.Result, ref []byte) {
 			rs.rooms[g.Room] = max(rs.rooms[g.Room], g.Last)
 		}
 		if g.Gap {
+			// The gap goes first; what was kept after it follows.
 			c.l.s.gaps.Add(1)
 			c.writeGap(g.Room, g.From)
-			continue
 		}
 		all = append(all, g.Entries...)
 	}

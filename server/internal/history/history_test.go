@@ -50,9 +50,11 @@ func TestHistoryKeepsTheLastSizeAndReportsTheFloor(t *testing.T) {
 	if len(rd.Entries) != 2 || rd.Entries[0].Pos != ps[3] || rd.Last != ps[4] || ps[2] < rd.Floor {
 		t.Fatalf("since the 3rd: %d entries, last %v, floor %v", len(rd.Entries), rd.Last, rd.Floor)
 	}
-	// The first two were dropped: resuming from the first is a gap.
-	if r := Recover(Want{After: ps[0]}, h.Since("u:a", ps[0], now)); !r.Gap {
-		t.Fatalf("since the 1st: %+v, want a gap", r)
+	// The first two were dropped: resuming from the first is a gap from
+	// the second (the last one gone), then the three kept.
+	r := Recover(Want{After: ps[0]}, h.Since("u:a", ps[0], now))
+	if !r.Gap || r.From != ps[1] || len(r.Entries) != 3 || r.Entries[0].Pos != ps[2] || r.Last != ps[4] {
+		t.Fatalf("since the 1st: %+v, want a gap from the 2nd, then the 3rd to the 5th", r)
 	}
 	// A stream nobody pushed to, from a position after the start: nothing missed.
 	if r := Recover(Want{After: ps[0]}, h.Since("u:b", ps[0], now)); len(r.Entries) != 0 || r.Gap {
@@ -67,6 +69,24 @@ func TestHistoryKeepsTheLastSizeAndReportsTheFloor(t *testing.T) {
 	h.Add("u:c", MakePos(later.UnixMilli(), 0), nil, later) // sweeps the expired streams
 	if n := len(h.part("u:a").streams) + len(h.part("u:c").streams); n > 2 {
 		t.Fatalf("expired streams not swept")
+	}
+}
+
+// A gap covers only what may be gone: entries at or before the floor are
+// left to the re-sync, those after it are replayed after the gap.
+func TestRecoverAGapKeepsWhatComesAfterTheFloor(t *testing.T) {
+	es := []Entry{{Pos: 10}, {Pos: 20}, {Pos: 30}}
+	r := Recover(Want{After: 5}, Read{Entries: es, Last: 30, Floor: 20})
+	if !r.Gap || r.From != 20 || len(r.Entries) != 1 || r.Entries[0].Pos != 30 || r.Last != 30 {
+		t.Fatalf("%+v", r)
+	}
+	r = Recover(Want{After: 5}, Read{Entries: es[:2], Last: 20, Floor: 25})
+	if !r.Gap || r.From != 25 || len(r.Entries) != 0 || r.Last != 25 {
+		t.Fatalf("nothing after the floor: %+v", r)
+	}
+	r = Recover(Want{After: 25}, Read{Entries: es[2:], Last: 30, Floor: 20})
+	if r.Gap || len(r.Entries) != 1 {
+		t.Fatalf("no gap: %+v", r)
 	}
 }
 

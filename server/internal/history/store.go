@@ -25,14 +25,15 @@ type Read struct {
 }
 
 // Result is what a resuming client is sent for one stream: the messages it
-// missed, or, when they may no longer all be kept, a gap notice that tells
-// it to re-sync with the backend and resume from From.
+// missed; and, when some of them may be gone, first a gap notice that tells
+// it to re-sync with the backend and go on from From, then the messages
+// kept after From.
 type Result struct {
 	Room    string
 	Entries []Entry
 	Last    Pos  // the stream's last position: what the replay covers
 	Gap     bool // messages may be missing before Entries
-	From    Pos  // on a gap: the position to resume from after a re-sync
+	From    Pos  // on a gap: the position the re-sync covers up to
 }
 
 // Store is where a resume reads the history: in memory on a single node
@@ -48,9 +49,11 @@ type Store interface {
 // Recover is the recovery algorithm, the same for every Store: given what
 // a store read for w, it decides what the client is sent. A client that
 // saw a position before the stream's floor may have missed messages that
-// are gone: it gets a gap, and resumes from the later of the floor and the
-// stream's last position. A store that could not be read is a gap too:
-// nothing can be promised, and the gap names no position.
+// are gone: it gets a gap from the floor, which its re-sync covers, then
+// every message kept after the floor, so that the hole is no wider than
+// what was lost (after a Redis restart, what was published since is
+// delivered, not folded into the gap). A store that could not be read is
+// a gap too: nothing can be promised, and the gap names no position.
 func Recover(w Want, rd Read) Result {
 	r := Result{Room: w.Room, Last: max(rd.Last, w.After)}
 	if rd.Err != nil {
@@ -58,7 +61,14 @@ func Recover(w Want, rd Read) Result {
 		return r
 	}
 	r.Entries = rd.Entries
-	r.Gap = w.After < rd.Floor
-	r.From = max(r.Last, rd.Floor)
+	if r.Gap = w.After < rd.Floor; r.Gap {
+		r.From = rd.Floor
+		i := 0
+		for i < len(r.Entries) && r.Entries[i].Pos <= rd.Floor {
+			i++
+		}
+		r.Entries = r.Entries[i:]
+		r.Last = max(r.Last, r.From)
+	}
 	return r
 }
