@@ -262,3 +262,33 @@ func TestPushFailsFastWithoutAnAPI(t *testing.T) {
 		t.Fatalf("ran without an API: %+v", res)
 	}
 }
+
+// Push calls spread over several APIs in turn: --api with two nodes (two
+// doors to the same fake server) sends half of the pushes to each.
+func TestPushCallsSpreadOverSeveralAPIs(t *testing.T) {
+	f := startFakePush(t, "")
+	var calls [2]atomic.Int64
+	var apis []string
+	for i := range calls {
+		node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/push" {
+				calls[i].Add(1)
+			}
+			f.api.Config.Handler.ServeHTTP(w, r)
+		}))
+		t.Cleanup(node.Close)
+		apis = append(apis, node.URL)
+	}
+	cfg := f.config(ModePush, 20)
+	cfg.API = apis[0] + ", " + apis[1] + "/"
+	cfg.Rate = 200
+	cfg.Count = 40
+	res := runOK(t, cfg)
+	if res.API.Calls != 40 || res.API.Delivered != 40 || calls[0].Load() != 20 || calls[1].Load() != 20 {
+		t.Fatalf("api %+v: %d calls to the first API, %d to the second, want 20 each of 40 delivered",
+			res.API, calls[0].Load(), calls[1].Load())
+	}
+	if err := (Config{Mode: ModePush, URL: "ws://x/ws", API: " , "}).check(); err == nil {
+		t.Fatal("an --api with no URL was accepted")
+	}
+}

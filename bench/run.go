@@ -54,14 +54,10 @@ func run(ctx context.Context, cfg Config, obs observer) (*Result, error) {
 	}
 	if cfg.Mode == ModePush || cfg.Mode == ModeBroadcast {
 		// Fail before opening thousands of connections for nothing.
-		hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
-		api := newAPIClient(cfg.API, cfg.APIKey, 1)
-		err := api.call(hctx, "GET", "/healthz", nil, nil)
-		api.close()
-		hcancel()
-		var ae *apiError
-		if err != nil && !errors.As(err, &ae) {
-			return nil, fmt.Errorf("bench: the API at %s does not answer (--api): %w", cfg.API, err)
+		for _, base := range splitURLs(cfg.API) {
+			if err := checkAPI(ctx, base, cfg.APIKey); err != nil {
+				return nil, err
+			}
 		}
 	}
 	probe := newServerProbe(cfg)
@@ -236,6 +232,20 @@ feed:
 	// round lets the last arrivals land in its result too.
 	sleep(ctx, progressEvery)
 	return &st
+}
+
+// checkAPI reports an error if the API at base does not answer at all;
+// any HTTP status will do.
+func checkAPI(ctx context.Context, base, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	api := newAPIClient(base, key, 1)
+	defer api.close()
+	var ae *apiError
+	if err := api.call(ctx, "GET", "/healthz", nil, nil); err != nil && !errors.As(err, &ae) {
+		return fmt.Errorf("bench: the API at %s does not answer (--api): %w", base, err)
+	}
+	return nil
 }
 
 // checkFDs refuses a run whose busiest process would need more
