@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -290,5 +292,31 @@ func TestPushCallsSpreadOverSeveralAPIs(t *testing.T) {
 	}
 	if err := (Config{Mode: ModePush, URL: "ws://x/ws", API: " , "}).check(); err == nil {
 		t.Fatal("an --api with no URL was accepted")
+	}
+}
+
+// A push that reaches its connection twice is counted as a duplicate, not
+// as a second arrival that could hide a lost one.
+func TestPushArrivingTwiceIsADuplicate(t *testing.T) {
+	f := startFakePush(t, "")
+	twice := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/push" {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			f.api.Config.Handler.ServeHTTP(httptest.NewRecorder(), r.Clone(r.Context()))
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		f.api.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(twice.Close)
+	cfg := f.config(ModePush, 10)
+	cfg.API = twice.URL
+	cfg.Count = 5
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Messages.Received != 5 || res.Failures["duplicate"] != 5 || res.API.Lost != 0 || res.Pass {
+		t.Fatalf("received %d failures %v api %+v, want 5 arrivals and 5 duplicates", res.Messages.Received, res.Failures, res.API)
 	}
 }

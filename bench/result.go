@@ -54,7 +54,7 @@ type ConnStats struct {
 type MessageStats struct {
 	Size     int     `json:"size,omitempty"` // echo payload bytes
 	Sent     int64   `json:"sent"`           // echo messages sent
-	Received int64   `json:"received"`       // echoes, pushes or broadcast copies that arrived
+	Received int64   `json:"received"`       // echoes, pushes (the first copy only) or broadcast copies that arrived
 	Other    int64   `json:"other"`          // other messages (welcome, ...)
 	PerSec   float64 `json:"received_per_s"` // Received over the load phase
 	// Compressed counts the Received that came compressed (--compression).
