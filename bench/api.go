@@ -141,18 +141,22 @@ func filler(n int) json.RawMessage {
 	return append(b, ']')
 }
 
-// push sends one push to users and returns how many connections the
-// server delivered it to.
-func (a *apiClient) push(ctx context.Context, users []string, seq int64) (int64, error) {
-	var out struct {
-		Delivered int64 `json:"delivered"`
-	}
+// pushAnswer is what POST /v1/push answers that the bench counts.
+type pushAnswer struct {
+	Delivered int64    `json:"delivered"` // connections written to; in a cluster, nodes reached
+	Offline   []string `json:"offline"`   // users nothing reached
+	Unknown   []string `json:"unknown"`   // users a cluster cannot tell about right after a Redis restart
+}
+
+// push sends one push to users and returns the server's answer.
+func (a *apiClient) push(ctx context.Context, users []string, seq int64) (pushAnswer, error) {
+	var out pushAnswer
 	body := struct {
 		Users []string `json:"users"`
 		Data  stamp    `json:"data"`
 	}{users, a.stamp(seq)}
 	err := a.call(ctx, http.MethodPost, "/v1/push", body, &out)
-	return out.Delivered, err
+	return out, err
 }
 
 // broadcast sends one broadcast and returns how many connections the

@@ -320,3 +320,26 @@ func TestPushArrivingTwiceIsADuplicate(t *testing.T) {
 		t.Fatalf("received %d failures %v api %+v, want 5 arrivals and 5 duplicates", res.Messages.Received, res.Failures, res.API)
 	}
 }
+
+// A 200 that reached nobody is counted, with the users it calls offline or
+// unknown: in a cluster after a Redis restart such answers are not losses
+// by the API's contract, and the bench's lost (delivered minus arrived)
+// cannot see them.
+func TestPushCountsAnswersThatReachedNobody(t *testing.T) {
+	f := startFakePush(t, "")
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/push" {
+			_, _ = io.WriteString(w, `{"delivered":0,"online":[],"offline":["bench-1"],"unknown":["bench-2","bench-3"]}`)
+			return
+		}
+		f.api.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(api.Close)
+	cfg := f.config(ModePush, 5)
+	cfg.API = api.URL
+	cfg.Count = 4
+	res := runOK(t, cfg)
+	if a := res.API; a.Calls != 4 || a.Empty != 4 || a.Offline != 4 || a.Unknown != 8 || a.Lost != 0 {
+		t.Fatalf("api %+v, want 4 calls that reached nobody, 4 users offline, 8 unknown", a)
+	}
+}

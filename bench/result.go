@@ -71,6 +71,11 @@ type APIStats struct {
 	PerSec    float64 `json:"calls_per_s"`
 	Delivered int64   `json:"delivered"` // sum of the answers' "delivered"
 	Lost      int64   `json:"lost"`      // delivered but never arrived
+	// Push only, from the 2xx answers: calls that reached nobody
+	// ("delivered" 0), and the users listed "offline" or "unknown".
+	Empty   int64 `json:"empty,omitempty"`
+	Offline int64 `json:"offline,omitempty"`
+	Unknown int64 `json:"unknown,omitempty"`
 }
 
 // BroadcastStats is the fan-out of broadcast mode.
@@ -202,6 +207,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	case ModePush, ModeBroadcast:
 		if r.API != nil {
 			row("API calls", "%d (%.1f/s), %d failed, %d delivered, %d lost", r.API.Calls, r.API.PerSec, r.API.Failed, r.API.Delivered, r.API.Lost)
+			if r.API.Empty+r.API.Offline+r.API.Unknown > 0 {
+				row("API answers", "%d reached nobody; users offline %d, unknown %d", r.API.Empty, r.API.Offline, r.API.Unknown)
+			}
 		}
 		row("arrivals", "%d (%.0f/s)", r.Messages.Received, r.Messages.PerSec)
 	}

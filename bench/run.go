@@ -152,7 +152,7 @@ func drive(ctx context.Context, cfg Config, fl fleet, res *Result) *APIStats {
 	api.pad = filler(cfg.Payload)
 	defer api.close()
 	var st APIStats
-	var delivered, failed atomic.Int64
+	var delivered, failed, empty, offline, unknown atomic.Int64
 	var mu sync.Mutex
 	fail := func(cause string) {
 		failed.Add(1)
@@ -171,7 +171,16 @@ func drive(ctx context.Context, cfg Config, fl fleet, res *Result) *APIStats {
 				var n int64
 				var err error
 				if cfg.Mode == ModePush {
-					n, err = api.push(ctx, pickUsers(cfg.Conns, cfg.Batch), seq)
+					var ans pushAnswer
+					ans, err = api.push(ctx, pickUsers(cfg.Conns, cfg.Batch), seq)
+					n = ans.Delivered
+					if err == nil {
+						if n == 0 {
+							empty.Add(1)
+						}
+						offline.Add(int64(len(ans.Offline)))
+						unknown.Add(int64(len(ans.Unknown)))
+					}
 				} else {
 					n, err = api.broadcast(ctx, seq)
 				}
@@ -216,6 +225,7 @@ feed:
 	close(seqs)
 	wg.Wait()
 	st.Delivered, st.Failed = delivered.Load(), failed.Load()
+	st.Empty, st.Offline, st.Unknown = empty.Load(), offline.Load(), unknown.Load()
 
 	grace, cancel := context.WithTimeout(ctx, cfg.Grace)
 	defer cancel()
