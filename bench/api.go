@@ -144,6 +144,7 @@ func filler(n int) json.RawMessage {
 // pushAnswer is what POST /v1/push answers that the bench counts.
 type pushAnswer struct {
 	Delivered int64    `json:"delivered"` // connections written to; in a cluster, nodes reached
+	Online    []string `json:"online"`    // users a node holds: reached, or to be caught up
 	Offline   []string `json:"offline"`   // users nothing reached
 	Unknown   []string `json:"unknown"`   // users a cluster cannot tell about right after a Redis restart
 }

@@ -128,7 +128,7 @@ func run(ctx context.Context, cfg Config, obs observer) (*Result, error) {
 	}
 	if res.API != nil && loadD > 0 {
 		res.API.PerSec = float64(res.API.Calls) / loadD.Seconds()
-		if lost := res.API.Delivered - res.Messages.Received; lost > 0 {
+		if lost := res.API.Expected() - res.Messages.Received; lost > 0 {
 			res.API.Lost = lost
 			res.Failures["lost"] += lost
 		}
@@ -152,7 +152,7 @@ func drive(ctx context.Context, cfg Config, fl fleet, res *Result) *APIStats {
 	api.pad = filler(cfg.Payload)
 	defer api.close()
 	var st APIStats
-	var delivered, failed, empty, offline, unknown atomic.Int64
+	var delivered, failed, online, empty, offline, unknown atomic.Int64
 	var mu sync.Mutex
 	fail := func(cause string) {
 		failed.Add(1)
@@ -178,6 +178,7 @@ func drive(ctx context.Context, cfg Config, fl fleet, res *Result) *APIStats {
 						if n == 0 {
 							empty.Add(1)
 						}
+						online.Add(int64(len(ans.Online)))
 						offline.Add(int64(len(ans.Offline)))
 						unknown.Add(int64(len(ans.Unknown)))
 					}
@@ -225,13 +226,13 @@ feed:
 	close(seqs)
 	wg.Wait()
 	st.Delivered, st.Failed = delivered.Load(), failed.Load()
-	st.Empty, st.Offline, st.Unknown = empty.Load(), offline.Load(), unknown.Load()
+	st.Online, st.Empty, st.Offline, st.Unknown = online.Load(), empty.Load(), offline.Load(), unknown.Load()
 
 	grace, cancel := context.WithTimeout(ctx, cfg.Grace)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for fl.progress().Received < st.Delivered {
+	for fl.progress().Received < st.Expected() {
 		select {
 		case <-grace.Done():
 			return &st
