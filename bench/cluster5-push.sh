@@ -5,11 +5,11 @@
 # processes spread over the nodes' URLs, and the pushes spread over the five
 # APIs. With HIST=1 the nodes keep history (--history-size 100
 # --history-ttl 10m). With RESTART=1 they do too, and RESTART_AT seconds
-# into the pushes Redis is
-# killed (SIGKILL) and started again, empty, on the same port DOWN seconds
-# later; the script prints when it answered again and when the nodes had
-# subscribed every user channel again. Every step is bounded (bench
-# --timeout, timeout(1), counted polls); everything is killed on exit.
+# into the pushes Redis is killed (SIGKILL) and started again, empty, on
+# the same port DOWN seconds later; the script prints when it answered
+# again and when the nodes had subscribed every channel again. Every step
+# is bounded (bench --timeout, timeout(1), counted polls); everything is
+# killed on exit.
 #
 #   W=./wspush OUT=/tmp/c5p bash bench/cluster5-push.sh
 #   W=./wspush OUT=/tmp/c5h HIST=1 bash bench/cluster5-push.sh
