@@ -9,28 +9,40 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
-// apiClient calls the server's HTTP API.
+// apiClient calls the server's HTTP API, or the APIs of several nodes in
+// turn. Its methods may be called from several goroutines at once.
 type apiClient struct {
-	base string
-	key  string
-	hc   *http.Client
-	pad  json.RawMessage // JSON filler of every push and broadcast (--payload); nil: none
+	bases []string      // the base URLs; call number N goes to bases[N%len]
+	next  atomic.Uint64 // calls made so far
+	key   string
+	hc    *http.Client
+	pad   json.RawMessage // JSON filler of every push and broadcast (--payload); nil: none
 }
 
-func newAPIClient(base, key string, conns int) *apiClient {
+// newAPIClient returns a client of api, one base URL or several separated
+// by commas (--api), keeping up to conns idle connections to each.
+func newAPIClient(api, key string, conns int) *apiClient {
+	a := &apiClient{key: key}
+	for _, b := range splitURLs(api) {
+		a.bases = append(a.bases, strings.TrimRight(b, "/"))
+	}
 	tr := &http.Transport{
-		MaxIdleConns:        conns,
+		MaxIdleConns:        conns * max(1, len(a.bases)),
 		MaxIdleConnsPerHost: conns,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	return &apiClient{
-		base: strings.TrimRight(base, "/"),
-		key:  key,
-		hc:   &http.Client{Transport: tr, Timeout: 10 * time.Second},
-	}
+	a.hc = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	return a
+}
+
+// base is the base URL of the next call: the URLs in turn, so that the
+// calls spread evenly over the nodes of a cluster.
+func (a *apiClient) base() string {
+	return a.bases[(a.next.Add(1)-1)%uint64(len(a.bases))]
 }
 
 // close drops the idle keep-alive connections, and the goroutines that
@@ -47,8 +59,8 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("bench: API answered %d: %s", e.status, e.body)
 }
 
-// call POSTs (or GETs, with a nil body) path and decodes the JSON answer
-// into out.
+// call POSTs (or GETs, with a nil body) path on the next base URL and
+// decodes the JSON answer into out.
 func (a *apiClient) call(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -58,7 +70,7 @@ func (a *apiClient) call(ctx context.Context, method, path string, body, out any
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, a.base()+path, rd)
 	if err != nil {
 		return err
 	}
@@ -129,18 +141,23 @@ func filler(n int) json.RawMessage {
 	return append(b, ']')
 }
 
-// push sends one push to users and returns how many connections the
-// server delivered it to.
-func (a *apiClient) push(ctx context.Context, users []string, seq int64) (int64, error) {
-	var out struct {
-		Delivered int64 `json:"delivered"`
-	}
+// pushAnswer is what POST /v1/push answers that the bench counts.
+type pushAnswer struct {
+	Delivered int64    `json:"delivered"` // connections written to; in a cluster, nodes reached
+	Online    []string `json:"online"`    // users a node holds: reached, or to be caught up
+	Offline   []string `json:"offline"`   // users nothing reached
+	Unknown   []string `json:"unknown"`   // users a cluster cannot tell about right after a Redis restart
+}
+
+// push sends one push to users and returns the server's answer.
+func (a *apiClient) push(ctx context.Context, users []string, seq int64) (pushAnswer, error) {
+	var out pushAnswer
 	body := struct {
 		Users []string `json:"users"`
 		Data  stamp    `json:"data"`
 	}{users, a.stamp(seq)}
 	err := a.call(ctx, http.MethodPost, "/v1/push", body, &out)
-	return out.Delivered, err
+	return out, err
 }
 
 // broadcast sends one broadcast and returns how many connections the

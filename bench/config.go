@@ -67,7 +67,10 @@ type Config struct {
 	// Batch is how many users each push call names (distinct, at random).
 	// Zero means 1.
 	Batch int `json:"batch,omitempty"`
-	// API is the server's HTTP API base URL. Empty means DefaultAPI.
+	// API is the server's HTTP API base URL, or several separated by commas
+	// (the nodes of a cluster): push and broadcast make API call N to the
+	// (N mod count)th. Idle mode asks the first for /v1/stats. Empty means
+	// DefaultAPI.
 	API string `json:"api"`
 	// APIKey is sent as "Authorization: Bearer KEY" when set.
 	APIKey string `json:"-"`
@@ -188,9 +191,15 @@ func (c Config) check() error {
 			return fmt.Errorf("bench: --url %q: only ws:// is supported (TLS ends in front of wspush)", s)
 		}
 	}
-	if c.Mode == ModePush || c.Mode == ModeBroadcast {
-		if _, err := url.Parse(c.API); err != nil {
-			return fmt.Errorf("bench: --api: %w", err)
+	if c.Mode == ModePush || c.Mode == ModeBroadcast || c.Mode == ModeIdle {
+		apis := splitURLs(c.API)
+		if len(apis) == 0 {
+			return errors.New("bench: --api: no URL")
+		}
+		for _, s := range apis {
+			if _, err := url.Parse(s); err != nil {
+				return fmt.Errorf("bench: --api: %w", err)
+			}
 		}
 	}
 	if c.Workers > c.Conns {

@@ -39,6 +39,7 @@ type conn struct {
 	fragZ   bool      // the fragmented message is compressed
 	fragN   int       // its frames' bytes on the wire
 	deflate bool      // permessage-deflate was negotiated (--compression)
+	seen    []int64   // push: the sequence numbers that arrived, to tell a duplicate
 }
 
 // consume handles the complete frames at the start of p and returns how many

@@ -84,7 +84,8 @@ func (d *dialer) urlFor(id int) string {
 	return u.String()
 }
 
-// splitURLs splits a --url that names several endpoints, comma-separated.
+// splitURLs splits a --url or --api that names several endpoints,
+// comma-separated.
 func splitURLs(v string) []string {
 	var out []string
 	for _, s := range strings.Split(v, ",") {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,6 +176,15 @@ func (h *handler) message(c *conn, p []byte, wire int) {
 		if !ok {
 			h.other.Add(1)
 			return
+		}
+		if h.cfg.Mode == ModePush {
+			// Each push goes to one connection once: a second copy is a
+			// failure, not an arrival, or it would hide a lost one.
+			if slices.Contains(c.seen, seq) {
+				h.fail("duplicate")
+				return
+			}
+			c.seen = append(c.seen, seq)
 		}
 		lat := time.Since(time.UnixMicro(tus))
 		h.latency.record(lat)

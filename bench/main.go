@@ -119,7 +119,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, cliOpts, err
 	fs.IntVar(&cfg.Batch, "batch", 1, "push: users named in each API call (distinct, at random)")
 	fs.BoolVar(&cfg.Compression, "compression", false, "offer permessage-deflate, as browsers do, and inflate what the server compresses")
 	fs.IntVar(&cfg.Payload, "payload", 0, "push, broadcast: bytes of JSON filler added to each message's data (a typical push: 1024)")
-	fs.StringVar(&cfg.API, "api", DefaultAPI, "the server's HTTP API, for push, broadcast and idle's /v1/stats")
+	fs.StringVar(&cfg.API, "api", DefaultAPI, "the server's HTTP API, or several comma-separated (a cluster's nodes: push and broadcast calls spread over them in turn; idle asks the first for /v1/stats)")
 	fs.StringVar(&cfg.APIKey, "api-key", getenv("WSPUSH_API_KEY"), "API bearer key (default $WSPUSH_API_KEY)")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to read RSS and CPU from /proc")
 	fs.IntVar(&cfg.Workers, "workers", 1, "bench processes holding the connections")

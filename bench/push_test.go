@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -260,5 +262,89 @@ func TestPushFailsFastWithoutAnAPI(t *testing.T) {
 	ln.Close()
 	if res, err := Run(context.Background(), cfg); err == nil {
 		t.Fatalf("ran without an API: %+v", res)
+	}
+}
+
+// Push calls spread over several APIs in turn: --api with two nodes (two
+// doors to the same fake server) sends half of the pushes to each.
+func TestPushCallsSpreadOverSeveralAPIs(t *testing.T) {
+	f := startFakePush(t, "")
+	var calls [2]atomic.Int64
+	var apis []string
+	for i := range calls {
+		node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/push" {
+				calls[i].Add(1)
+			}
+			f.api.Config.Handler.ServeHTTP(w, r)
+		}))
+		t.Cleanup(node.Close)
+		apis = append(apis, node.URL)
+	}
+	cfg := f.config(ModePush, 20)
+	cfg.API = apis[0] + ", " + apis[1] + "/"
+	cfg.Rate = 200
+	cfg.Count = 40
+	res := runOK(t, cfg)
+	if res.API.Calls != 40 || res.API.Delivered != 40 || calls[0].Load() != 20 || calls[1].Load() != 20 {
+		t.Fatalf("api %+v: %d calls to the first API, %d to the second, want 20 each of 40 delivered",
+			res.API, calls[0].Load(), calls[1].Load())
+	}
+	if err := (Config{Mode: ModePush, URL: "ws://x/ws", API: " , "}).check(); err == nil {
+		t.Fatal("an --api with no URL was accepted")
+	}
+}
+
+// A push that reaches its connection twice is counted as a duplicate, not
+// as a second arrival that could hide a lost one.
+func TestPushArrivingTwiceIsADuplicate(t *testing.T) {
+	f := startFakePush(t, "")
+	twice := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/push" {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			f.api.Config.Handler.ServeHTTP(httptest.NewRecorder(), r.Clone(r.Context()))
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		f.api.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(twice.Close)
+	cfg := f.config(ModePush, 10)
+	cfg.API = twice.URL
+	cfg.Count = 5
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Messages.Received != 5 || res.Failures["duplicate"] != 5 || res.API.Lost != 0 || res.Pass {
+		t.Fatalf("received %d failures %v api %+v, want 5 arrivals and 5 duplicates", res.Messages.Received, res.Failures, res.API)
+	}
+}
+
+// A 200 that reached nobody is counted, with the users it calls online,
+// offline or unknown. In a cluster "delivered" counts nodes, and a user
+// that a node will catch up is online but not delivered: such a push that
+// never arrives is lost all the same.
+func TestPushCountsOnlineUsersThatNothingReached(t *testing.T) {
+	f := startFakePush(t, "")
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/push" {
+			_, _ = io.WriteString(w, `{"delivered":0,"online":["bench-0"],"offline":["bench-1"],"unknown":["bench-2","bench-3"]}`)
+			return
+		}
+		f.api.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(api.Close)
+	cfg := f.config(ModePush, 5)
+	cfg.API = api.URL
+	cfg.Count = 4
+	cfg.Grace = 200 * time.Millisecond
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := res.API
+	if a.Calls != 4 || a.Online != 4 || a.Empty != 4 || a.Offline != 4 || a.Unknown != 8 || a.Lost != 4 || res.Failures["lost"] != 4 {
+		t.Fatalf("api %+v failures %v, want 4 calls that reached nobody and 4 online users lost", a, res.Failures)
 	}
 }

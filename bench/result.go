@@ -54,7 +54,7 @@ type ConnStats struct {
 type MessageStats struct {
 	Size     int     `json:"size,omitempty"` // echo payload bytes
 	Sent     int64   `json:"sent"`           // echo messages sent
-	Received int64   `json:"received"`       // echoes, pushes or broadcast copies that arrived
+	Received int64   `json:"received"`       // echoes, pushes (the first copy only) or broadcast copies that arrived
 	Other    int64   `json:"other"`          // other messages (welcome, ...)
 	PerSec   float64 `json:"received_per_s"` // Received over the load phase
 	// Compressed counts the Received that came compressed (--compression).
@@ -70,8 +70,21 @@ type APIStats struct {
 	Failed    int64   `json:"failed"`
 	PerSec    float64 `json:"calls_per_s"`
 	Delivered int64   `json:"delivered"` // sum of the answers' "delivered"
-	Lost      int64   `json:"lost"`      // delivered but never arrived
+	Lost      int64   `json:"lost"`      // promised (Expected) but never arrived
+	// Push only, from the 2xx answers: the users listed "online", calls
+	// that reached nobody ("delivered" 0), and the users listed "offline"
+	// or "unknown".
+	Online  int64 `json:"online,omitempty"`
+	Empty   int64 `json:"empty,omitempty"`
+	Offline int64 `json:"offline,omitempty"`
+	Unknown int64 `json:"unknown,omitempty"`
 }
+
+// Expected is the arrivals the API promised: Delivered, or in push mode
+// Online if that is more. Each bench user has one connection, so an online
+// user is one arrival; in a cluster Delivered counts nodes, and a user whose
+// node will catch it up is online but not delivered.
+func (s *APIStats) Expected() int64 { return max(s.Delivered, s.Online) }
 
 // BroadcastStats is the fan-out of broadcast mode.
 type BroadcastStats struct {
@@ -202,6 +215,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	case ModePush, ModeBroadcast:
 		if r.API != nil {
 			row("API calls", "%d (%.1f/s), %d failed, %d delivered, %d lost", r.API.Calls, r.API.PerSec, r.API.Failed, r.API.Delivered, r.API.Lost)
+			if r.API.Online+r.API.Empty+r.API.Offline+r.API.Unknown > 0 {
+				row("API answers", "users online %d, offline %d, unknown %d; %d calls reached nobody", r.API.Online, r.API.Offline, r.API.Unknown, r.API.Empty)
+			}
 		}
 		row("arrivals", "%d (%.0f/s)", r.Messages.Received, r.Messages.PerSec)
 	}

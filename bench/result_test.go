@@ -26,7 +26,7 @@ func goldenResult() *Result {
 		Messages:  MessageStats{Size: 64, Sent: 0, Received: 99990, Other: 9999, PerSec: 19998},
 		Handshake: lat,
 		Latency:   lat,
-		API:       &APIStats{Calls: 10, Failed: 0, PerSec: 2, Delivered: 99990, Lost: 0},
+		API:       &APIStats{Calls: 10, Failed: 0, PerSec: 2, Delivered: 99990, Lost: 0, Online: 99990, Empty: 1, Offline: 1, Unknown: 2},
 		Broadcast: &BroadcastStats{Count: 10, Receivers: 99990, LastReceiver: lat},
 		Server:    &ServerStats{Source: "proc", PID: 4242, RSSBefore: 10 << 20, RSSAfter: 30 << 20, BytesPerConn: 2097.4, CPUS: 3.5, CPUPct: 28},
 		Bench:     BenchStats{Processes: 3, RSS: 60 << 20, PeakRSS: 64 << 20, BytesPerConn: 6291.5, CPUUser: 1.2, CPUSys: 2.3, CPUPct: 28},

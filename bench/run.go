@@ -54,14 +54,10 @@ func run(ctx context.Context, cfg Config, obs observer) (*Result, error) {
 	}
 	if cfg.Mode == ModePush || cfg.Mode == ModeBroadcast {
 		// Fail before opening thousands of connections for nothing.
-		hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
-		api := newAPIClient(cfg.API, cfg.APIKey, 1)
-		err := api.call(hctx, "GET", "/healthz", nil, nil)
-		api.close()
-		hcancel()
-		var ae *apiError
-		if err != nil && !errors.As(err, &ae) {
-			return nil, fmt.Errorf("bench: the API at %s does not answer (--api): %w", cfg.API, err)
+		for _, base := range splitURLs(cfg.API) {
+			if err := checkAPI(ctx, base, cfg.APIKey); err != nil {
+				return nil, err
+			}
 		}
 	}
 	probe := newServerProbe(cfg)
@@ -132,7 +128,7 @@ func run(ctx context.Context, cfg Config, obs observer) (*Result, error) {
 	}
 	if res.API != nil && loadD > 0 {
 		res.API.PerSec = float64(res.API.Calls) / loadD.Seconds()
-		if lost := res.API.Delivered - res.Messages.Received; lost > 0 {
+		if lost := res.API.Expected() - res.Messages.Received; lost > 0 {
 			res.API.Lost = lost
 			res.Failures["lost"] += lost
 		}
@@ -156,7 +152,7 @@ func drive(ctx context.Context, cfg Config, fl fleet, res *Result) *APIStats {
 	api.pad = filler(cfg.Payload)
 	defer api.close()
 	var st APIStats
-	var delivered, failed atomic.Int64
+	var delivered, failed, online, empty, offline, unknown atomic.Int64
 	var mu sync.Mutex
 	fail := func(cause string) {
 		failed.Add(1)
@@ -175,7 +171,17 @@ func drive(ctx context.Context, cfg Config, fl fleet, res *Result) *APIStats {
 				var n int64
 				var err error
 				if cfg.Mode == ModePush {
-					n, err = api.push(ctx, pickUsers(cfg.Conns, cfg.Batch), seq)
+					var ans pushAnswer
+					ans, err = api.push(ctx, pickUsers(cfg.Conns, cfg.Batch), seq)
+					n = ans.Delivered
+					if err == nil {
+						if n == 0 {
+							empty.Add(1)
+						}
+						online.Add(int64(len(ans.Online)))
+						offline.Add(int64(len(ans.Offline)))
+						unknown.Add(int64(len(ans.Unknown)))
+					}
 				} else {
 					n, err = api.broadcast(ctx, seq)
 				}
@@ -220,12 +226,13 @@ feed:
 	close(seqs)
 	wg.Wait()
 	st.Delivered, st.Failed = delivered.Load(), failed.Load()
+	st.Online, st.Empty, st.Offline, st.Unknown = online.Load(), empty.Load(), offline.Load(), unknown.Load()
 
 	grace, cancel := context.WithTimeout(ctx, cfg.Grace)
 	defer cancel()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for fl.progress().Received < st.Delivered {
+	for fl.progress().Received < st.Expected() {
 		select {
 		case <-grace.Done():
 			return &st
@@ -236,6 +243,20 @@ feed:
 	// round lets the last arrivals land in its result too.
 	sleep(ctx, progressEvery)
 	return &st
+}
+
+// checkAPI reports an error if the API at base does not answer at all;
+// any HTTP status will do.
+func checkAPI(ctx context.Context, base, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	api := newAPIClient(base, key, 1)
+	defer api.close()
+	var ae *apiError
+	if err := api.call(ctx, "GET", "/healthz", nil, nil); err != nil && !errors.As(err, &ae) {
+		return fmt.Errorf("bench: the API at %s does not answer (--api): %w", base, err)
+	}
+	return nil
 }
 
 // checkFDs refuses a run whose busiest process would need more

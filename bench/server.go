@@ -25,7 +25,7 @@ func newServerProbe(cfg Config) *serverProbe {
 		p.st = ServerStats{Source: "proc", PID: cfg.ServerPID}
 	case cfg.Mode == ModeIdle:
 		p.measure = true
-		p.api = newAPIClient(cfg.API, cfg.APIKey, 1)
+		p.api = newAPIClient(splitURLs(cfg.API)[0], cfg.APIKey, 1) // the first node: its RSS
 		p.st = ServerStats{Source: "api"}
 	}
 	return p
