@@ -326,9 +326,9 @@ func (c *conn) buffered() int {
 
 // pending is what c has written that its peer has not taken: its lag,
 // gnet's buffer and, once those hold anything (the socket is full), the
-// kernel's send queue too, so that --max-pending bounds both. With the kernel's
-// autotuning a socket alone absorbs up to tcp_wmem's 4 MiB, which let a
-// slow reader hold five times --max-pending's default unseen.
+// kernel's send queue too, so that --max-pending bounds all three. With
+// the kernel's autotuning a socket alone absorbs up to tcp_wmem's 4 MiB,
+// which let a slow reader hold five times --max-pending's default unseen.
 func (c *conn) pending() int {
 	n := c.buffered() + c.lagBytes()
 	if n == 0 {

@@ -1,6 +1,6 @@
 package engine
 
-// A connection that falls behind (docs/design.md#slow-readers).
+// A connection that falls behind (docs/design.md#slow-consumers).
 //
 // What the socket does not take at once goes to gnet's outbound buffer,
 // which gnet writes out as the socket drains. gnet can only append to that
