@@ -66,7 +66,8 @@ func (c *conn) keep(frames ...[]byte) {
 
 // moveLag hands gnet as much of c's lag as its share allows, first
 // straight to the socket when gnet holds nothing. A write error closes c
-// inside the call, and its lag is dropped.
+// inside gnet's Write (OnClose runs and drops the lag): nothing of g is
+// touched after a write that closed c.
 func (c *conn) moveLag() {
 	g := c.lag
 	if g == nil || g.off == len(g.buf) {
@@ -76,38 +77,45 @@ func (c *conn) moveLag() {
 		c.dropLag()
 		return
 	}
-	start := g.off
+	// hand gives gnet g.buf[g.off:to] and reports whether c is still open.
+	hand := func(to int) bool {
+		b := g.buf[g.off:to]
+		c.l.lagBytes.Add(-int64(to - g.off))
+		g.off = to
+		c.backlog = true
+		_, _ = c.gc.Write(b)
+		return c.state != stateClosed
+	}
 	k := 0 // g.ends[:k] have gone on
 	for k < len(g.ends) && g.ends[k] <= g.off {
 		k++
 	}
 	if c.buffered() == 0 {
-		g.off += sendNow(int(c.fd), g.buf[g.off:])
+		n := sendNow(int(c.fd), g.buf[g.off:])
+		c.l.lagBytes.Add(-int64(n))
+		g.off += n
 		for k < len(g.ends) && g.ends[k] <= g.off {
 			k++
 		}
 		if k < len(g.ends) && (k == 0 && g.off > 0 || k > 0 && g.off > g.ends[k-1]) {
 			// The rest of a frame the socket took the start of: gnet
 			// must have it before anything else is written.
-			c.backlog = true
-			_, _ = c.gc.Write(g.buf[g.off:g.ends[k]])
-			g.off = g.ends[k]
+			if !hand(g.ends[k]) {
+				return
+			}
 			k++
 		}
 	}
-	if room := lagShare - c.buffered(); c.state != stateClosed && k < len(g.ends) && room > 0 {
+	if room := lagShare - c.buffered(); k < len(g.ends) && room > 0 {
 		end := k + 1 // at least one frame, however big
 		for end < len(g.ends) && g.ends[end]-g.off <= room {
 			end++
 		}
-		c.backlog = true
-		_, _ = c.gc.Write(g.buf[g.off:g.ends[end-1]])
-		g.off = g.ends[end-1]
+		if !hand(g.ends[end-1]) {
+			return
+		}
 	}
-	c.l.lagBytes.Add(-int64(g.off - start))
 	switch {
-	case c.state == stateClosed:
-		c.dropLag()
 	case g.off == len(g.buf):
 		g.buf, g.ends, g.off = g.buf[:0], g.ends[:0], 0
 	case g.off > len(g.buf)/2:
