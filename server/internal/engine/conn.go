@@ -265,7 +265,8 @@ func (c *conn) send(op ws.OpCode, p []byte) {
 // write writes b to the peer in one call. What the socket does not take at
 // once is copied into gnet's outbound buffer for the loop to write later,
 // so b may be reused as soon as write returns. A write error closes the
-// conn inside the call (OnClose runs), after which c.state is stateClosed.
+// conn inside the call (OnClose runs), after which c.state is stateClosed;
+// a write to a closed conn writes nothing.
 //
 // The first attempt is sendNow's raw send(2) when nothing is queued ahead
 // of b; gnet's Write takes the rest, and meets again any error the send
@@ -280,23 +281,29 @@ func (c *conn) write(b []byte) { c.put(b, true) }
 func (c *conn) writeAhead(b []byte) { c.put(b, false) }
 
 func (c *conn) put(b []byte, mayLag bool) {
+	if c.state == stateClosed {
+		// gnet has closed the socket, and its Write would write to the
+		// descriptor number, which a new connection may hold by now.
+		return
+	}
 	c.l.bytesOut.Add(int64(len(b)))
 	if c.behind() {
 		c.keep(b)
 		return
 	}
-	if c.state != stateClosed {
-		switch n := c.buffered(); {
-		case n == 0:
-			sent := sendNow(int(c.fd), b)
-			if sent == len(b) {
-				return
-			}
-			b = b[sent:]
-		case mayLag && n >= lagShare:
-			c.keep(b)
+	if c.state == stateClosed {
+		return // moving the lag on met a write error
+	}
+	switch n := c.buffered(); {
+	case n == 0:
+		sent := sendNow(int(c.fd), b)
+		if sent == len(b) {
 			return
 		}
+		b = b[sent:]
+	case mayLag && n >= lagShare:
+		c.keep(b)
+		return
 	}
 	c.backlog = true
 	_, _ = c.gc.Write(b)
@@ -339,6 +346,9 @@ func (c *conn) pending() int {
 
 // writev is write for several frames, sent with one system call.
 func (c *conn) writev(frames [][]byte) {
+	if c.state == stateClosed {
+		return // as put
+	}
 	total := 0
 	for _, f := range frames {
 		total += len(f)
@@ -348,11 +358,14 @@ func (c *conn) writev(frames [][]byte) {
 		c.keep(frames...)
 		return
 	}
-	if c.state != stateClosed && c.buffered() >= lagShare {
+	if c.state == stateClosed {
+		return // moving the lag on met a write error
+	}
+	if c.buffered() >= lagShare {
 		c.keep(frames...)
 		return
 	}
-	if c.state != stateClosed && c.buffered() == 0 {
+	if c.buffered() == 0 {
 		var n int
 		n, c.l.siov = sendvNow(int(c.fd), frames, c.l.siov)
 		if n == total {

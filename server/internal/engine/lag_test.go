@@ -56,4 +56,12 @@ func TestLagMovedOntoAConnectionThatResetsIsDropped(t *testing.T) {
 	if c.lag != nil || l.lagConns.Load() != 0 || len(l.lagging) != 0 {
 		t.Fatalf("the loop still holds the closed conn's lag")
 	}
+	// Nothing more reaches gnet for the closed conn: after its close
+	// gnet's Write would write to the descriptor's number, which a new
+	// connection may hold by then.
+	c.write([]byte("late"))
+	c.writev([][]byte{[]byte("late"), []byte("again")})
+	if rc.writes != 1 {
+		t.Fatalf("%d writes to gnet after the close", rc.writes-1)
+	}
 }
