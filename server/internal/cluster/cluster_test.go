@@ -346,12 +346,7 @@ func TestCutSubscriptionCatchesUpFromTheStream(t *testing.T) {
 	eb.users["al"] = 1
 	b.Note("al")
 	r.WaitSubs("wspush:u:al", 1)
-	push := func(i int) {
-		t.Helper()
-		if _, err := a.Push(context.Background(), "", []string{"al"}, json.RawMessage(strconv.Itoa(i)), ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	push := func(i int) { t.Helper(); pushInt(t, a, "al", i) }
 	push(0)
 	if p := eb.next(t); p.env["data"] != 0.0 {
 		t.Fatalf("first push %+v", p)
@@ -390,9 +385,7 @@ func TestCutBeforeTheFirstMessageCatchesUpWithoutAGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 3; i++ {
-		if _, err := a.Push(context.Background(), "", []string{"al"}, json.RawMessage(strconv.Itoa(i)), ""); err != nil {
-			t.Fatal(err)
-		}
+		pushInt(t, a, "al", i)
 	}
 	r.WaitSubs("wspush:u:al", 1)
 	for i := 1; i <= 3; i++ {
@@ -454,12 +447,7 @@ func TestCatchUpAfterAnEmptyRestartDeliversWhatCameAfterTheGap(t *testing.T) {
 	eb.users["al"] = 1
 	b.Note("al")
 	r.WaitSubs("wspush:u:al", 1)
-	push := func(i int) {
-		t.Helper()
-		if _, err := a.Push(context.Background(), "", []string{"al"}, json.RawMessage(strconv.Itoa(i)), ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	push := func(i int) { t.Helper(); pushInt(t, a, "al", i) }
 	push(1)
 	if d := eb.next(t); d.env["data"] != 1.0 {
 		t.Fatalf("first push %+v", d)
@@ -644,5 +632,13 @@ func waitUntil(t *testing.T, ok func() bool) {
 			t.Fatal("still not so after 10 s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// pushInt pushes the number i to user through cl.
+func pushInt(t *testing.T, cl *Cluster, user string, i int) {
+	t.Helper()
+	if _, err := cl.Push(context.Background(), "", []string{user}, json.RawMessage(strconv.Itoa(i)), ""); err != nil {
+		t.Fatal(err)
 	}
 }
