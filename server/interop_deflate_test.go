@@ -1,8 +1,6 @@
 package server
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -17,17 +15,7 @@ import (
 // nothing else.
 
 func TestInteropNodeWSDeflate(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		interopMissing(t, "node is not on PATH")
-	}
-	client, err := filepath.Abs(filepath.Join("..", "client"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(client, "node_modules", "ws", "package.json")); err != nil {
-		interopMissing(t, "Node's ws is not installed in client/node_modules")
-	}
+	node, client := interopNode(t)
 	srv := interopStartServer(t)
 	out := interopRun(t, []string{"WSPUSH_CLIENT_DIR=" + client},
 		node, filepath.Join("testdata", "interop", "ws_deflate.mjs"), interopURL(srv), strconv.Itoa(DefaultCompressionThreshold))
@@ -35,9 +23,7 @@ func TestInteropNodeWSDeflate(t *testing.T) {
 }
 
 func TestInteropPythonWebsocketsDeflate(t *testing.T) {
-	if _, err := os.Stat(interopPython); err != nil {
-		interopMissing(t, interopPython+" is missing")
-	}
+	interopNeedPython(t)
 	srv := interopStartServer(t)
 	out := interopRun(t, nil,
 		interopPython, filepath.Join("testdata", "interop", "websockets_deflate.py"), interopURL(srv), strconv.Itoa(DefaultCompressionThreshold))

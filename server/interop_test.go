@@ -31,17 +31,7 @@ const (
 )
 
 func TestInteropNodeWS(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		interopMissing(t, "node is not on PATH")
-	}
-	client, err := filepath.Abs(filepath.Join("..", "client"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(client, "node_modules", "ws", "package.json")); err != nil {
-		interopMissing(t, "Node's ws is not installed in client/node_modules")
-	}
+	node, client := interopNode(t)
 	srv := interopStartServer(t)
 	out := interopRun(t, []string{"WSPUSH_CLIENT_DIR=" + client},
 		node, filepath.Join("testdata", "interop", "ws_echo.mjs"), interopURL(srv))
@@ -49,16 +39,41 @@ func TestInteropNodeWS(t *testing.T) {
 }
 
 func TestInteropPythonWebsockets(t *testing.T) {
+	interopNeedPython(t)
+	srv := interopStartServer(t)
+	out := interopRun(t, nil,
+		interopPython, filepath.Join("testdata", "interop", "websockets_echo.py"), interopURL(srv))
+	t.Logf("%s", out)
+}
+
+// interopNode returns node's path and client/, whose node_modules holds
+// Node's ws, or calls interopMissing.
+func interopNode(t *testing.T) (node, client string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		interopMissing(t, "node is not on PATH")
+	}
+	client, err = filepath.Abs(filepath.Join("..", "client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(client, "node_modules", "ws", "package.json")); err != nil {
+		interopMissing(t, "Node's ws is not installed in client/node_modules")
+	}
+	return node, client
+}
+
+// interopNeedPython checks that interopPython can import websockets, or
+// calls interopMissing.
+func interopNeedPython(t *testing.T) {
+	t.Helper()
 	if _, err := os.Stat(interopPython); err != nil {
 		interopMissing(t, interopPython+" is missing")
 	}
 	if out, err := exec.Command(interopPython, "-c", "import websockets").CombinedOutput(); err != nil {
 		interopMissing(t, fmt.Sprintf("%s cannot import websockets: %v\n%s", interopPython, err, out))
 	}
-	srv := interopStartServer(t)
-	out := interopRun(t, nil,
-		interopPython, filepath.Join("testdata", "interop", "websockets_echo.py"), interopURL(srv))
-	t.Logf("%s", out)
 }
 
 // interopMissing fails t for a client that is not installed, or skips it
