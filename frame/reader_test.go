@@ -610,21 +610,31 @@ func FuzzReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, script []byte, split uint, maxMessage uint16) {
 		stream, frames := clientScript(script)
 		want := model(frames, len(stream), int64(maxMessage))
-		if got := serve(t, int64(maxMessage), stream); !slices.Equal(got, want) {
-			t.Fatalf("stream % x\nwhole:\n\t%s\nmodel:\n\t%s", stream, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
-		}
-		k := int(split % uint(len(stream)+1))
-		if got := serve(t, int64(maxMessage), stream[:k], stream[k:]); !slices.Equal(got, want) {
-			t.Fatalf("stream % x\nsplit at %d:\n\t%s\nwhole:\n\t%s", stream, k, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
-		}
-		var bytewise [][]byte
-		for i := range stream {
-			bytewise = append(bytewise, stream[i:i+1])
-		}
-		if got := serve(t, int64(maxMessage), bytewise...); !slices.Equal(got, want) {
-			t.Fatalf("stream % x\nbyte by byte:\n\t%s\nwhole:\n\t%s", stream, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
-		}
+		sameEveryWay(t, stream, split, want, func(reads ...[]byte) []string { return serve(t, int64(maxMessage), reads...) })
 	})
+}
+
+// sameEveryWay serves stream with serve whole, split in two at split (mod
+// its length) and byte by byte, and checks that each transcript is want.
+func sameEveryWay(t *testing.T, stream []byte, split uint, want []string, serve func(reads ...[]byte) []string) {
+	t.Helper()
+	k := int(split % uint(len(stream)+1))
+	bytewise := make([][]byte, 0, len(stream))
+	for i := range stream {
+		bytewise = append(bytewise, stream[i:i+1])
+	}
+	for _, d := range []struct {
+		name  string
+		reads [][]byte
+	}{
+		{"whole", [][]byte{stream}},
+		{fmt.Sprintf("split at %d", k), [][]byte{stream[:k], stream[k:]}},
+		{"byte by byte", bytewise},
+	} {
+		if got := serve(d.reads...); !slices.Equal(got, want) {
+			t.Fatalf("stream % x\n%s:\n\t%s\nmodel:\n\t%s", stream, d.name, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+		}
+	}
 }
 
 // scriptFrame is one frame of a FuzzReader stream.

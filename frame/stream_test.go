@@ -236,20 +236,7 @@ func FuzzReaderStream(f *testing.F) {
 	f.Fuzz(func(t *testing.T, script []byte, split uint, maxMessage uint16) {
 		stream, frames := clientScript(script)
 		want := modelOf(frames, len(stream), int64(maxMessage), true)
-		if got := serveStream(t, int64(maxMessage), stream); !slices.Equal(got, want) {
-			t.Fatalf("stream % x\nwhole:\n\t%s\nmodel:\n\t%s", stream, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
-		}
-		k := int(split % uint(len(stream)+1))
-		if got := serveStream(t, int64(maxMessage), stream[:k], stream[k:]); !slices.Equal(got, want) {
-			t.Fatalf("stream % x\nsplit at %d:\n\t%s\nmodel:\n\t%s", stream, k, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
-		}
-		var bytewise [][]byte
-		for i := range stream {
-			bytewise = append(bytewise, stream[i:i+1])
-		}
-		if got := serveStream(t, int64(maxMessage), bytewise...); !slices.Equal(got, want) {
-			t.Fatalf("stream % x\nbyte by byte:\n\t%s\nmodel:\n\t%s", stream, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
-		}
+		sameEveryWay(t, stream, split, want, func(reads ...[]byte) []string { return serveStream(t, int64(maxMessage), reads...) })
 	})
 }
 
