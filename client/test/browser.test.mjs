@@ -5,38 +5,25 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { Server, clientDir } from './server.mjs';
+import { Server, clientDir, chromiumPath, launchChromium } from './server.mjs';
 
-const chromiumPath = process.env.WSPUSH_CHROMIUM || '/usr/bin/chromium';
 const artifacts = path.join(clientDir, 'test-artifacts');
 const skip = process.env.WSPUSH_SKIP_BROWSER === '1';
 
-let browser = null;
+let chromium = null;
+let browser = null; // chromium's context
 let server = null;
-let profile = null;
 after(async () => {
-  if (browser) await browser.close();
+  if (chromium) await chromium.close();
   if (server) await server.stop('SIGKILL');
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
 });
 
 // launch starts chromium once for the file.
 async function launch() {
   if (browser) return browser;
-  const { chromium } = await import('playwright-core');
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wspush-chromium-'));
-  // A new empty profile (--user-data-dir, which playwright takes as the
-  // first argument here), and flags without which chromium's own background
-  // connections fail slowly on a machine without internet.
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 640, height: 480 }
-  });
+  chromium = await launchChromium({ viewport: { width: 640, height: 480 } });
+  browser = chromium.context;
   return browser;
 }
 

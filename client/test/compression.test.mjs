@@ -11,20 +11,15 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Server, waitFor } from './server.mjs';
+import { Server, waitFor, chromiumPath, launchChromium } from './server.mjs';
 
-const chromiumPath = process.env.WSPUSH_CHROMIUM || '/usr/bin/chromium';
 const skip = process.env.WSPUSH_SKIP_BROWSER === '1';
 
-let browser = null;
+let chromium = null;
 let server = null;
-let profile = null;
 after(async () => {
-  if (browser) await browser.close();
+  if (chromium) await chromium.close();
   if (server) await server.stop('SIGKILL');
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
 });
 
 // metric reads one counter from the server's /metrics.
@@ -57,15 +52,9 @@ test('chromium negotiates permessage-deflate; room messages and pushes go both w
     assert.ok(fs.existsSync(chromiumPath),
       `no chromium at ${chromiumPath}: run the README's test command (make test, or make deps: apt-get install chromium), ` +
       'or set WSPUSH_SKIP_BROWSER=1 to skip this test');
-    const { chromium } = await import('playwright-core');
     server = await new Server().start(); // compression on, threshold 128, development mode
-    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wspush-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync']
-    });
+    chromium = await launchChromium();
+    const browser = chromium.context;
     const page = await browser.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));

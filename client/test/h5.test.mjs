@@ -15,10 +15,9 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { Server, clientDir } from './server.mjs';
+import { Server, clientDir, chromiumPath } from './server.mjs';
 
 const h5Dir = path.join(clientDir, 'test/h5');
-const chromiumPath = process.env.WSPUSH_CHROMIUM || '/usr/bin/chromium';
 const skip = process.env.WSPUSH_SKIP_BROWSER === '1' ? 'WSPUSH_SKIP_BROWSER=1' : process.env.WSPUSH_SKIP_H5 === '1' ? 'WSPUSH_SKIP_H5=1' : false;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wspush-h5-'));

@@ -119,3 +119,30 @@ export class Server {
   kick(user) { return this.api('DELETE', `/v1/users/${encodeURIComponent(user)}/connections`); }
   user(user) { return this.api('GET', `/v1/users/${encodeURIComponent(user)}`); }
 }
+
+// chromiumPath is the browser the browser tests drive (Debian's chromium).
+export const chromiumPath = process.env.WSPUSH_CHROMIUM || '/usr/bin/chromium';
+
+// launchChromium starts headless chromium through playwright-core with a
+// new, empty profile (--user-data-dir, which playwright takes as the first
+// argument of a persistent context) and flags without which chromium's own
+// background connections fail slowly on a machine without internet. It
+// returns the context and close(), which also removes the profile.
+export async function launchChromium(options = {}) {
+  const { chromium } = await import('playwright-core');
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wspush-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    ...options
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    }
+  };
+}
