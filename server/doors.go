@@ -124,7 +124,7 @@ func coded(err error) error {
 type clusterDoor struct{ s *Server }
 
 func (d clusterDoor) DeliverUsers(ctx context.Context, users []string, f []byte, p history.Pos) (int, []string, []string, error) {
-	r, err := d.s.eng.DeliverUsers(ctx, users, f, p)
+	r, err := d.s.eng.DeliverUsers(ctx, users, f, p, nil)
 	return r.Delivered, r.Online, r.Offline, err
 }
 

@@ -61,8 +61,22 @@ func (s *Server) PushID(ctx context.Context, id string, users []string, data jso
 		res, err := s.cl.Push(ctx, id, users, data, "")
 		return PushResult(res), refused(err)
 	}
-	f, p := s.encode(id, data, "", "", users, true)
-	d, err := s.eng.DeliverUsers(ctx, users, f, p)
+	f, p := s.encode(id, data, "", "", nil, true) // the users' streams keep it below
+	var keep func(online, offline []string)
+	if s.hist != nil {
+		keep = func(online, offline []string) {
+			now := time.Now()
+			for _, u := range online {
+				s.hist.Add(history.UserStream(u), p, f, now)
+			}
+			for _, u := range offline {
+				if s.recent.Within(u, now) {
+					s.hist.Add(history.UserStream(u), p, f, now)
+				}
+			}
+		}
+	}
+	d, err := s.eng.DeliverUsers(ctx, users, f, p, keep)
 	return PushResult{Delivered: d.Delivered, Online: d.Online, Offline: d.Offline}, refused(err)
 }
 
@@ -103,7 +117,9 @@ func (s *Server) BroadcastID(ctx context.Context, id string, data json.RawMessag
 // only for streams that can use it: a user connected or gone for less
 // than the TTL (the offline ones are those most likely to come back for
 // it; a user never seen is not), a room with members here or one the
-// backend publishes to (byBackend). Broadcasts are never kept.
+// backend publishes to (byBackend). Broadcasts are never kept. PushID
+// passes no users and keeps the message in their streams itself, from
+// the engine's one look-up of who is connected.
 func (s *Server) encode(id string, data []byte, room, from string, users []string, byBackend bool) ([]byte, history.Pos) {
 	var n uint64
 	if id == "" {

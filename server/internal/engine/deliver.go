@@ -39,9 +39,15 @@ type Delivery struct {
 
 // DeliverUsers writes f, a message of the users' streams at position p
 // (0: none), to this node's connections of users, and waits until every
-// loop has written it or ctx ends.
-func (s *Engine) DeliverUsers(ctx context.Context, users []string, f []byte, p history.Pos) (Delivery, error) {
+// loop has written it or ctx ends. keep, when not nil, is called with the
+// users found with and without a connection here before any loop is
+// handed the message: the history keeps a message before its live jobs
+// (resume.go), and this way from the one pool look-up per user.
+func (s *Engine) DeliverUsers(ctx context.Context, users []string, f []byte, p history.Pos, keep func(online, offline []string)) (Delivery, error) {
 	byShard, online, offline := s.membersOf(users)
+	if keep != nil {
+		keep(online, offline)
+	}
 	d := Delivery{Online: online, Offline: offline}
 	if len(online) == 0 {
 		return d, nil
