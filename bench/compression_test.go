@@ -11,7 +11,7 @@ import (
 // and the API's base URL.
 func startWspush(t *testing.T) (string, string) {
 	t.Helper()
-	srv := startServe(t, server.Config{Addr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Loops: 1, MaxRate: -1})
+	srv := startServe(t, server.Config{ConnConfig: server.ConnConfig{Addr: "127.0.0.1:0", Loops: 1, MaxRate: -1}, APIAddr: "127.0.0.1:0"})
 	return "ws://" + srv.Addr().String() + "/ws", "http://" + srv.APIAddr().String()
 }
 

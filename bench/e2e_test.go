@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 // startEcho runs an in-process `wspush serve --echo` on a free port.
 func startEcho(t *testing.T) string {
 	t.Helper()
-	srv := startServe(t, server.Config{Addr: "127.0.0.1:0", Echo: true, Loops: 1})
+	srv := startServe(t, server.Config{ConnConfig: server.ConnConfig{Addr: "127.0.0.1:0", Echo: true, Loops: 1}})
 	return "ws://" + srv.Addr().String() + "/ws"
 }
 
@@ -251,8 +251,8 @@ func TestConnectCountsSilentServerAsTimeout(t *testing.T) {
 // Connections spread over several endpoints in turn: --url with two
 // servers puts half of them on each.
 func TestConnectionsSpreadOverSeveralURLs(t *testing.T) {
-	a := startServe(t, server.Config{Addr: "127.0.0.1:0", Echo: true, Loops: 1})
-	b := startServe(t, server.Config{Addr: "127.0.0.1:0", Echo: true, Loops: 1})
+	a := startServe(t, server.Config{ConnConfig: server.ConnConfig{Addr: "127.0.0.1:0", Echo: true, Loops: 1}})
+	b := startServe(t, server.Config{ConnConfig: server.ConnConfig{Addr: "127.0.0.1:0", Echo: true, Loops: 1}})
 	cfg := testConfig(ModeIdle, "ws://"+a.Addr().String()+"/ws, ws://"+b.Addr().String()+"/ws", 20)
 	res := runOK(t, cfg)
 	if res.Conns.Upgraded != 20 || a.Stats().Upgrades != 10 || b.Stats().Upgrades != 10 {

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -33,7 +32,7 @@ func newServerProbe(cfg Config) *serverProbe {
 
 func (p *serverProbe) rss(ctx context.Context) (int64, error) {
 	if p.pid > 0 {
-		rss, _, err := readRSS(strconv.Itoa(p.pid))
+		rss, err := readRSS(p.pid)
 		return rss, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)

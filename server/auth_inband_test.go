@@ -55,7 +55,7 @@ func TestInbandAuthFailuresAreToldAfterThe101(t *testing.T) {
 // TestInbandAuthFailureDoesNotWaitForever: a client that never answers the
 // close frame is dropped after the close timeout, like any disconnect.
 func TestInbandAuthFailureDoesNotWaitForever(t *testing.T) {
-	s := startServer(t, Config{JWTSecret: "s3cret-s3cret-s3cret-s3cret-0123", CloseTimeout: 200 * time.Millisecond})
+	s := startServer(t, Config{ConnConfig: ConnConfig{CloseTimeout: 200 * time.Millisecond}, JWTSecret: "s3cret-s3cret-s3cret-s3cret-0123"})
 	c := dial(t, s)
 	c.write([]byte(upgradeRequest("/ws?auth=inband&token=abc.def.ghi")))
 	c.expectStatus(http.StatusSwitchingProtocols)
@@ -94,7 +94,7 @@ func TestInbandAuthLeavesOtherRefusalsAsTheyAre(t *testing.T) {
 
 func TestInbandAuthWithAGoodTokenIsAnOrdinaryConnection(t *testing.T) {
 	const secret = "s3cret-s3cret-s3cret-s3cret-0123"
-	s := startServer(t, Config{JWTSecret: secret, MaxMessage: 5000})
+	s := startServer(t, Config{ConnConfig: ConnConfig{MaxMessage: 5000}, JWTSecret: secret})
 	expAt := time.Now().Add(time.Hour).Truncate(time.Second)
 	tok := token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: jwt.NewNumericDate(expAt)}})
 	c, w := dialAs(t, s, "?auth=inband&token="+tok, "")

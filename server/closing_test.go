@@ -93,7 +93,7 @@ func TestLoadCloseInSameReadAsLastFrame(t *testing.T) {
 	if testing.Short() {
 		conns = 400
 	}
-	s := startServer(t, Config{Echo: true, PingInterval: 100 * time.Millisecond, MaxMessage: 1 << 20})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, PingInterval: 100 * time.Millisecond, MaxMessage: 1 << 20}})
 
 	// The load: echo clients sending 64 KiB messages as fast as they come back.
 	stop := make(chan struct{})
@@ -160,7 +160,7 @@ func TestLoadCloseInSameReadAsLastFrame(t *testing.T) {
 // buffer until more come: the peer's close, sent right behind a bad frame,
 // ends the connection although CloseTimeout is an hour away.
 func TestFrameAfterAFailureIsRead(t *testing.T) {
-	s := startServer(t, Config{Echo: true, CloseTimeout: time.Hour})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, CloseTimeout: time.Hour}})
 	for _, bad := range [][]byte{
 		maskedFrame(ws.OpText, true, []byte{'a', 0xff}),            // whole frame, invalid UTF-8
 		maskedFrame(ws.OpCode(3), true, nil),                       // reserved opcode, from the header

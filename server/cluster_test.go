@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
+	"github.com/wspush/wspush/server/internal/cluster"
 	"github.com/wspush/wspush/server/internal/redistest"
 )
 
@@ -195,7 +196,7 @@ func TestClusterSurvivesARedisRestart(t *testing.T) {
 	// the backend retries; nothing goes out with a position Redis did
 	// not give.
 	waitFor(t, 10*time.Second, func() error {
-		if a.cl.Up() {
+		if a.b.Up() {
 			return fmt.Errorf("a has not noticed the outage")
 		}
 		return nil
@@ -207,7 +208,7 @@ func TestClusterSurvivesARedisRestart(t *testing.T) {
 	if status != 503 || h.Get("Retry-After") == "" || !strings.Contains(body, `"unavailable"`) {
 		t.Fatalf("API push during the outage: %d %s", status, body)
 	}
-	if a.cl.Counters().Unavailable == 0 {
+	if a.b.(*cluster.Cluster).Counters().Unavailable == 0 {
 		t.Fatal("refused pushes were not counted")
 	}
 	if body := getBody(t, api, "/healthz"); !json.Valid([]byte(body)) || !strings.Contains(body, `"redis":"down"`) {
@@ -219,7 +220,7 @@ func TestClusterSurvivesARedisRestart(t *testing.T) {
 
 	r.start()
 	waitFor(t, 20*time.Second, func() error {
-		if !a.cl.Up() || !b.cl.Up() {
+		if !a.b.Up() || !b.b.Up() {
 			return fmt.Errorf("the nodes have not reconnected")
 		}
 		return nil
@@ -258,7 +259,7 @@ func TestClusterNodeThatStopsLeavesNoGhost(t *testing.T) {
 	})
 	// The node dies: its heartbeat stops and its process's Redis
 	// connections close, but its presence hash entry stays.
-	b.cl.Close()
+	b.b.Close()
 	r.rdb.ZAdd(context.Background(), "wspush:nodes", redis.Z{Score: 1, Member: "b"}) // as if its last beat was long ago
 	if p := a.Presence(context.Background(), "gus"); p.Connections != 0 || p.Online {
 		t.Fatalf("ghost: %+v", p)

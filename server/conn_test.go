@@ -16,7 +16,7 @@ import (
 func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
 
 func TestEchoSizes(t *testing.T) {
-	s := startServer(t, Config{Echo: true})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
 	c := dialWS(t, s)
 	for _, n := range []int{0, 1, 125, 126, 127, 65535, 65536} {
 		text := bytes.Repeat([]byte("é"), n/2)
@@ -32,7 +32,7 @@ func TestEchoSizes(t *testing.T) {
 }
 
 func TestFragmentedTextSplitInsideARuneWithPingBetween(t *testing.T) {
-	s := startServer(t, Config{Echo: true})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
 	c := dialWS(t, s)
 	msg := []byte("中文 text: 你好")
 	var b []byte
@@ -46,7 +46,7 @@ func TestFragmentedTextSplitInsideARuneWithPingBetween(t *testing.T) {
 }
 
 func TestProtocolErrorsCloseWithTheirCode(t *testing.T) {
-	s := startServer(t, Config{Echo: true, MaxMessage: 1000})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, MaxMessage: 1000}})
 	unmasked := []byte{0x81, 0x02, 'h', 'i'}
 	huge := []byte{0x82, 0xff, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4} // 2^62 bytes declared
 	for _, tc := range []struct {
@@ -87,7 +87,7 @@ func TestProtocolErrorsCloseWithTheirCode(t *testing.T) {
 }
 
 func TestBadCloseFramesGetAnAnswerAndTCPClose(t *testing.T) {
-	s := startServer(t, Config{Echo: true})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
 	for _, tc := range []struct {
 		name string
 		body []byte
@@ -109,7 +109,7 @@ func TestBadCloseFramesGetAnAnswerAndTCPClose(t *testing.T) {
 }
 
 func TestClientCloseIsEchoed(t *testing.T) {
-	s := startServer(t, Config{Echo: true})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
 	c := dialWS(t, s)
 	c.send(ws.OpClose, append([]byte{0x0f, 0xa0}, "bye"...)) // 4000
 	c.expectClose(4000)
@@ -128,7 +128,7 @@ func TestClientCloseIsEchoed(t *testing.T) {
 }
 
 func TestIdleConnectionIsPingedThenClosed(t *testing.T) {
-	s := startServer(t, Config{Echo: true, PingInterval: 200 * time.Millisecond, IdleTimeout: 700 * time.Millisecond, CloseTimeout: 300 * time.Millisecond})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, PingInterval: 200 * time.Millisecond, IdleTimeout: 700 * time.Millisecond, CloseTimeout: 300 * time.Millisecond}})
 	quiet := dialWS(t, s)
 	h, _ := quiet.read()
 	if h.OpCode != ws.OpPing {
@@ -142,7 +142,7 @@ func TestIdleConnectionIsPingedThenClosed(t *testing.T) {
 }
 
 func TestAnsweringPingsKeepsAConnectionAlive(t *testing.T) {
-	s := startServer(t, Config{Echo: true, PingInterval: 100 * time.Millisecond, IdleTimeout: 400 * time.Millisecond})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, PingInterval: 100 * time.Millisecond, IdleTimeout: 400 * time.Millisecond}})
 	c := dialWS(t, s)
 	deadline := time.Now().Add(1200 * time.Millisecond)
 	pings := 0
@@ -170,7 +170,7 @@ func TestAnsweringPingsKeepsAConnectionAlive(t *testing.T) {
 }
 
 func TestSlowReaderIsClosedAndOthersCarryOn(t *testing.T) {
-	s := startServer(t, Config{Echo: true, MaxPending: 256 << 10})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, MaxPending: 256 << 10}})
 	slow := dialWS(t, s)
 	_ = slow.nc.(*net.TCPConn).SetReadBuffer(4096)
 	fast := dialWS(t, s)
@@ -214,7 +214,7 @@ func asNetErr(err error, ne *net.Error) bool {
 }
 
 func TestShutdownSendsGoingAwayAndWaits(t *testing.T) {
-	s := New(Config{Addr: "127.0.0.1:0", Echo: true, Loops: 2})
+	s := New(Config{ConnConfig: ConnConfig{Addr: "127.0.0.1:0", Echo: true, Loops: 2}})
 	done := make(chan error, 1)
 	go func() { done <- s.Serve() }()
 	<-s.Ready()

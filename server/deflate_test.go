@@ -78,7 +78,7 @@ func TestDeflateNegotiation(t *testing.T) {
 		{"compression off", "permessage-deflate; client_max_window_bits", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startServer(t, Config{Echo: true, NoCompression: tc.off})
+			s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, NoCompression: tc.off}})
 			c, got := dialOffer(t, s, "/ws", tc.offer)
 			if got != tc.want {
 				t.Fatalf("Sec-WebSocket-Extensions %q, want %q", got, tc.want)
@@ -93,7 +93,7 @@ func TestDeflateNegotiation(t *testing.T) {
 // TestDeflateEcho: compressed messages in, echoed compressed from the
 // threshold up, plain below it or to a client that limited our window.
 func TestDeflateEcho(t *testing.T) {
-	s := startServer(t, Config{Echo: true, CompressionThreshold: 100})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, CompressionThreshold: 100}})
 	big := []byte(strings.Repeat(`{"type":"push","data":"hello"}`, 40))
 	small := big[:99]
 	c, _ := dialOffer(t, s, "/ws", "permessage-deflate")
@@ -140,7 +140,7 @@ func TestDeflateEcho(t *testing.T) {
 }
 
 func TestDeflateErrorsCloseWithTheirCode(t *testing.T) {
-	s := startServer(t, Config{Echo: true, MaxMessage: 64 << 10})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, MaxMessage: 64 << 10}})
 	var zeros bytes.Buffer
 	w, _ := flate.NewWriter(&zeros, flate.BestCompression)
 	_, _ = w.Write(make([]byte, 8<<20))

@@ -53,8 +53,7 @@ func TestNginxTerminatesTLSInFrontOfWspush(t *testing.T) {
 	}))
 	defer hook.Close()
 
-	srv := startPlain(t, Config{
-		APIAddr: "127.0.0.1:0", Loops: 1,
+	srv := startPlain(t, Config{ConnConfig: ConnConfig{Loops: 1}, APIAddr: "127.0.0.1:0",
 		Webhook: WebhookConfig{URL: hook.URL, Events: []string{EventConnect}, Delay: 10 * time.Millisecond},
 	})
 

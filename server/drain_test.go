@@ -10,7 +10,7 @@ import (
 
 func TestShutdownSpreadsReconnectsWithRetryAfter(t *testing.T) {
 	const spread = 5 * time.Second
-	s := startServer(t, Config{DrainSpread: spread})
+	s := startServer(t, Config{ConnConfig: ConnConfig{DrainSpread: spread}})
 	var cs []*client
 	for range 3 {
 		c, _ := dialAs(t, s, "?user=alice", "")

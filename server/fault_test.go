@@ -60,9 +60,11 @@ func runFaultNode(js string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	s := New(Config{Addr: fc.Addr, APIAddr: fc.APIAddr, Redis: fc.Redis, Node: fc.Node,
-		HistorySize: fc.HistorySize, HistoryTTL: fc.HistoryTTL, MaxRate: -1,
-		PingInterval: time.Hour, IdleTimeout: 2 * time.Hour})
+	s := New(Config{ConnConfig: ConnConfig{Addr: fc.Addr,
+		MaxRate:      -1,
+		PingInterval: time.Hour, IdleTimeout: 2 * time.Hour}, APIAddr: fc.APIAddr, Redis: fc.Redis, Node: fc.Node,
+		HistorySize: fc.HistorySize, HistoryTTL: fc.HistoryTTL,
+	})
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
 	select {

@@ -16,7 +16,7 @@ import (
 // to ghost users grew the heap by 25 MiB, and 50 clients publishing to
 // empty rooms held 178 MiB invisibly).
 func TestHistoryKeepsNothingForGhostsOrEmptyRooms(t *testing.T) {
-	s := startServer(t, Config{APIAddr: "127.0.0.1:0", HistorySize: 16, HistoryTTL: 10 * time.Minute, MaxRate: -1})
+	s := startServer(t, Config{ConnConfig: ConnConfig{MaxRate: -1}, APIAddr: "127.0.0.1:0", HistorySize: 16, HistoryTTL: 10 * time.Minute})
 	api := newAPIClient(t, s, "")
 	c, _ := dialAs(t, s, "?user=mallory", "")
 	pad := strings.Repeat("x", 30<<10)

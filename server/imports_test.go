@@ -13,27 +13,32 @@ import (
 
 // The rooms of the server and what each may import of this module
 // (docs/design.md): the cluster, the webhook and the HTTP API never import
-// the engine, the leaves import nothing of ours, and nothing imports
-// upward (no internal package imports the facade). Imports of test files
-// are not checked: tests may reach wherever they need.
+// the engine, the leaves import nothing of ours but frame and history, and
+// nothing imports upward (no internal package imports the facade, so no
+// room can call back into it). Imports of test files are not checked:
+// tests may reach wherever they need.
 var allowedImports = map[string][]string{
 	"frame":                     {},
 	"pool":                      {},
-	"bench":                     {"frame"},
+	"bench":                     {"frame", "server/procfs"},
 	"bench/bare":                {"frame"},
 	"client":                    {},
+	"server/procfs":             {},
 	"server/internal/history":   {},
 	"server/internal/auth":      {},
+	"server/internal/budget":    {},
 	"server/internal/presence":  {},
 	"server/internal/redistest": {},
+	"server/internal/wstest":    {},
 	"server/internal/wire":      {"frame", "server/internal/history"},
-	"server/internal/engine":    {"frame", "pool", "server/internal/auth", "server/internal/history", "server/internal/wire"},
+	"server/internal/engine":    {"frame", "pool", "server/internal/auth", "server/internal/budget", "server/internal/history", "server/internal/wire"},
+	"server/internal/local":     {"server/internal/engine", "server/internal/history", "server/internal/presence", "server/internal/wire"},
 	"server/internal/webhook":   {"server/internal/auth", "server/internal/wire"},
 	"server/internal/cluster":   {"server/internal/auth", "server/internal/history", "server/internal/wire"},
 	"server/internal/api":       {"pool", "server/internal/auth", "server/internal/wire"},
-	"server": {"frame", "pool", "server/internal/api", "server/internal/auth", "server/internal/cluster",
-		"server/internal/engine", "server/internal/history", "server/internal/presence",
-		"server/internal/webhook", "server/internal/wire"},
+	"server": {"frame", "pool", "server/procfs", "server/internal/api", "server/internal/auth", "server/internal/budget",
+		"server/internal/cluster", "server/internal/engine", "server/internal/history", "server/internal/local",
+		"server/internal/presence", "server/internal/webhook", "server/internal/wire"},
 	".": {"bench", "client", "server"},
 }
 

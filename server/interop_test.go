@@ -92,7 +92,7 @@ func interopMissing(t *testing.T, why string) {
 func interopStartServer(t *testing.T) *Server {
 	t.Helper()
 	before := runtime.NumGoroutine()
-	srv := New(Config{Addr: "127.0.0.1:0", Echo: true, MaxMessage: 1 << 20})
+	srv := New(Config{ConnConfig: ConnConfig{Addr: "127.0.0.1:0", Echo: true, MaxMessage: 1 << 20}})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 	select {

@@ -16,7 +16,7 @@ import (
 // the user's oldest connection is closed, told why (4504 replaced, no
 // reconnect), and the newest works.
 func TestUserAtItsConnectionCapLosesItsOldest(t *testing.T) {
-	s := startServer(t, Config{MaxUserConns: 3})
+	s := startServer(t, Config{ConnConfig: ConnConfig{MaxUserConns: 3}})
 	var cs []*client
 	for range 3 {
 		c, _ := dialAs(t, s, "?user=mallory", "")
@@ -79,7 +79,7 @@ func TestClientSendsAreTheBackendsToAllow(t *testing.T) {
 	c.expectJSON("ack")
 	bob.expectPush(`2`)
 
-	off := startServer(t, Config{ClientSends: "off"})
+	off := startServer(t, Config{ConnConfig: ConnConfig{ClientSends: "off"}})
 	o, _ := dialAs(t, off, "?user=al", "")
 	o.sendJSON(`{"type":"send","to":"bob","data":1,"ref":1}`)
 	if e := o.expectJSON("error"); e["code"] != "forbidden" {
@@ -87,7 +87,7 @@ func TestClientSendsAreTheBackendsToAllow(t *testing.T) {
 	}
 
 	rc := newReceiver(t, nil)
-	wh := startServer(t, Config{ClientSends: "webhook", Webhook: WebhookConfig{URL: rc.srv.URL, Secret: testWebhookSecret, Events: []string{"send"}, Delay: 10 * time.Millisecond}})
+	wh := startServer(t, Config{ConnConfig: ConnConfig{ClientSends: "webhook"}, Webhook: WebhookConfig{URL: rc.srv.URL, Secret: testWebhookSecret, Events: []string{"send"}, Delay: 10 * time.Millisecond}})
 	w, _ := dialAs(t, wh, "?user=al", "")
 	target, _ := dialAs(t, wh, "?user=bob", "")
 	w.sendJSON(`{"type":"send","to":"bob","data":3,"ref":1}`)
@@ -97,7 +97,7 @@ func TestClientSendsAreTheBackendsToAllow(t *testing.T) {
 	}
 	target.sendJSON(`{"type":"ping"}`)
 	target.expectJSON("pong") // nothing came before it: the send was not delivered
-	if err := (Config{ClientSends: "sometimes"}).Validate(); err == nil {
+	if err := (Config{ConnConfig: ConnConfig{ClientSends: "sometimes"}}).Validate(); err == nil {
 		t.Fatal("--client-sends sometimes accepted")
 	}
 }
@@ -105,7 +105,7 @@ func TestClientSendsAreTheBackendsToAllow(t *testing.T) {
 // Pings and fragments count against --max-rate like messages: 200 pings
 // from one client are not 200 pongs (issue: 20,000 got 20,000 in 0.06 s).
 func TestPingFloodIsRateLimited(t *testing.T) {
-	s := startServer(t, Config{MaxRate: 20})
+	s := startServer(t, Config{ConnConfig: ConnConfig{MaxRate: 20}})
 	c, _ := dialAs(t, s, "?user=flood", "")
 	var b []byte
 	for range 200 {
@@ -133,7 +133,7 @@ func TestPingFloodIsRateLimited(t *testing.T) {
 // A message may not come in endless fragments (issue: 200,000 empty
 // continuation frames were neither counted nor ever finished a message).
 func TestEndlessFragmentsCloseTheConnection(t *testing.T) {
-	s := startServer(t, Config{MaxRate: -1})
+	s := startServer(t, Config{ConnConfig: ConnConfig{MaxRate: -1}})
 	c, _ := dialAs(t, s, "?user=frag", "")
 	b := maskedFrame(ws.OpText, false, []byte(`{"type":`))
 	for range 1000 {

@@ -131,13 +131,12 @@ func TestLoadSlowMemberOfA2000MemberRoom(t *testing.T) {
 		members  = 2000
 		messages = 10000
 	)
-	s := startServer(t, Config{
-		MaxRate:      -1,
+	s := startServer(t, Config{ConnConfig: ConnConfig{MaxRate: -1,
 		SendBuffer:   16 << 10,
 		MaxPending:   256 << 10,       // gnet's buffer and the kernel's queue: the readers keep up within it
 		CloseTimeout: 2 * time.Minute, // the slow member reads its disconnect at the end
 		IdleTimeout:  10 * time.Minute,
-		PingInterval: 10 * time.Minute,
+		PingInterval: 10 * time.Minute},
 	})
 	all := make([]*roomMember, members)
 	for i := range all {

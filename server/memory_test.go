@@ -207,11 +207,10 @@ func memReport(b *testing.B, r memResult) {
 // timeouts will not fire during the benchmark, and shuts it down when b
 // ends.
 func memServe(b *testing.B, echo bool) *server.Server {
-	srv := server.New(server.Config{
-		Addr:         "127.0.0.1:0",
+	srv := server.New(server.Config{ConnConfig: server.ConnConfig{Addr: "127.0.0.1:0",
 		Echo:         echo,
 		PingInterval: memIdle,
-		IdleTimeout:  memIdle,
+		IdleTimeout:  memIdle},
 	})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()

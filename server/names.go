@@ -66,6 +66,13 @@ func RedactURL(s string) string { return auth.RedactURL(s) }
 // is trusted.
 func ParseProxies(v string) ([]netip.Prefix, error) { return auth.ParseProxies(v) }
 
+// Auth modes, as Stats.Auth and /healthz report them.
+const (
+	AuthJWT         = auth.ModeJWT         // every connection proves its user with a token
+	AuthDevelopment = auth.ModeDevelopment // connections name their user with ?user=
+	AuthEcho        = auth.ModeEcho        // echo mode: no users at all
+)
+
 // Claims are the JWT claims wspush reads (docs/protocol.md): sub is the
 // user id; rooms, publish and send say what the user may do.
 type Claims = auth.Claims

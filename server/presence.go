@@ -20,10 +20,8 @@ type Presence = wire.Presence
 // than Config.OfflineGrace. In a cluster it asks Redis, and answers for
 // this node alone if Redis does not answer.
 func (s *Server) Presence(ctx context.Context, user string) Presence {
-	if s.cl != nil {
-		if p, err := s.cl.Presence(ctx, user); err == nil {
-			return Presence{User: user, Online: p.Online, Connections: p.Connections}
-		}
+	if p, err := s.b.Presence(ctx, user); err == nil {
+		return p
 	}
 	n := s.eng.UserConns(user)
 	return Presence{User: user, Online: n > 0 || s.grace.Within(user, s.now()), Connections: n}
@@ -38,11 +36,8 @@ func (s *Server) expireGrace(time.Time) { s.grace.Expire(s.now()) }
 // have a connection on another node: one Redis round trip for all of them.
 // On a single node, or while Redis is down, nobody has.
 func (s *Server) connectedElsewhere(users []string) []bool {
-	if s.cl == nil {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	on, _ := s.cl.Connected(ctx, users)
+	on, _ := s.b.Connected(ctx, users)
 	return on
 }

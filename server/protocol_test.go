@@ -51,7 +51,7 @@ func (c *client) expectJSON(typ string) map[string]any {
 func (c *client) sendJSON(s string) { c.send(ws.OpText, []byte(s)) }
 
 func TestWelcomeNamesConnUserAndPing(t *testing.T) {
-	s := startServer(t, Config{PingInterval: 7 * time.Second})
+	s := startServer(t, Config{ConnConfig: ConnConfig{PingInterval: 7 * time.Second}})
 	_, w := dialAs(t, s, "?user=alice", "")
 	if w["user"] != "alice" || w["ping"] != 7000.0 || !strings.HasPrefix(w["conn"].(string), "c") {
 		t.Fatalf("welcome %v", w)
@@ -63,7 +63,7 @@ func TestWelcomeNamesConnUserAndPing(t *testing.T) {
 }
 
 func TestRequestsAreAnsweredAndBadOnesKeepTheConnection(t *testing.T) {
-	s := startServer(t, Config{MaxMessage: 4096})
+	s := startServer(t, Config{ConnConfig: ConnConfig{MaxMessage: 4096}})
 	c, _ := dialAs(t, s, "?user=alice", "")
 	c.sendJSON(`{"type":"ping"}`)
 	c.expectJSON("pong")
@@ -135,7 +135,7 @@ func TestPublishAndSendBetweenClients(t *testing.T) {
 }
 
 func TestFloodIsDisconnectedAndOthersCarryOn(t *testing.T) {
-	s := startServer(t, Config{MaxRate: 10})
+	s := startServer(t, Config{ConnConfig: ConnConfig{MaxRate: 10}})
 	flood, _ := dialAs(t, s, "?user=flood", "")
 	calm, _ := dialAs(t, s, "?user=calm", "")
 	var b []byte
@@ -245,7 +245,7 @@ func TestConnectionThatOutlivesItsTokenIsAskedForANewOne(t *testing.T) {
 }
 
 func TestOrigins(t *testing.T) {
-	s := startServer(t, Config{Origins: []string{"https://*.example.com", "localhost:*"}})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Origins: []string{"https://*.example.com", "localhost:*"}}})
 	for _, tc := range []struct {
 		origin string
 		status int

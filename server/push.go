@@ -3,50 +3,31 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"time"
 
-	"github.com/wspush/wspush/server/internal/api"
-	"github.com/wspush/wspush/server/internal/cluster"
 	"github.com/wspush/wspush/server/internal/engine"
-	"github.com/wspush/wspush/server/internal/history"
 	"github.com/wspush/wspush/server/internal/wire"
 )
 
-// Sending: the calls of the HTTP API, for embedders too. On a single node a
-// message is encoded once (wire.PushFrame), kept in the history if there
-// is one (before any loop can write it: resume.go in the engine relies on
-// it), and handed to the engine's loops; in a cluster it goes through
-// Redis, which gives it its position and sends it to every node with
-// receivers, this one included.
+// Sending: the calls of the HTTP API, for embedders too. Each is one call
+// to the broker (broker.go): on a single node the message is encoded once,
+// kept in the history if there is one, and handed to the engine's loops;
+// in a cluster it goes through Redis, which gives it its position and
+// sends it to every node with receivers, this one included.
 
 // PushResult is what a push to users did.
 type PushResult = wire.PushResult
 
-// ErrBusy is returned when a queue on the way is full (an event loop's,
-// Config.MaxQueue): the message may have reached some connections. The
-// HTTP API answers 503 with Retry-After.
-var ErrBusy = api.ErrBusy
+// ErrBusy is returned, wrapped, when a queue on the way is full (an event
+// loop's, Config.MaxQueue; the cluster's client publishes): the message
+// may have reached some connections. Test with errors.Is. The HTTP API
+// answers 503 with Retry-After.
+var ErrBusy = wire.ErrBusy
 
-// ErrUnavailable is returned in a cluster when Redis is down or did not
-// answer in time: the message was not delivered, or may have been stored
-// (a timeout). A retry with the same id is published at most once. The
-// HTTP API answers 503 with Retry-After.
-var ErrUnavailable = api.ErrUnavailable
-
-// refused turns the parts' errors into ErrBusy and ErrUnavailable.
-func refused(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, engine.ErrBusy), errors.Is(err, cluster.ErrBusy):
-		return fmt.Errorf("%w: %v", ErrBusy, err)
-	case errors.Is(err, cluster.ErrUnavailable):
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	return err
-}
+// ErrUnavailable is returned, wrapped, in a cluster when Redis is down or
+// did not answer in time: the message was not delivered, or may have been
+// stored (a timeout). A retry with the same id is published at most once.
+// The HTTP API answers 503 with Retry-After.
+var ErrUnavailable = wire.ErrUnavailable
 
 // Push sends data to every connection of each of users.
 func (s *Server) Push(ctx context.Context, users []string, data json.RawMessage) (PushResult, error) {
@@ -57,27 +38,7 @@ func (s *Server) Push(ctx context.Context, users []string, data json.RawMessage)
 // cluster a retry with the same id within 10 minutes is published at most
 // once). An empty id is "mN", one of this node's.
 func (s *Server) PushID(ctx context.Context, id string, users []string, data json.RawMessage) (PushResult, error) {
-	if s.cl != nil {
-		res, err := s.cl.Push(ctx, id, users, data, "")
-		return PushResult(res), refused(err)
-	}
-	f, p := s.encode(id, data, "", "", nil, true) // the users' streams keep it below
-	var keep func(online, offline []string)
-	if s.hist != nil {
-		keep = func(online, offline []string) {
-			now := time.Now()
-			for _, u := range online {
-				s.hist.Add(history.UserStream(u), p, f, now)
-			}
-			for _, u := range offline {
-				if s.recent.Within(u, now) {
-					s.hist.Add(history.UserStream(u), p, f, now)
-				}
-			}
-		}
-	}
-	d, err := s.eng.DeliverUsers(ctx, users, f, p, keep)
-	return PushResult{Delivered: d.Delivered, Online: d.Online, Offline: d.Offline}, refused(err)
+	return s.b.Push(ctx, id, users, data, "")
 }
 
 // Publish sends data to every member of room and reports to how many.
@@ -87,13 +48,8 @@ func (s *Server) Publish(ctx context.Context, room string, data json.RawMessage)
 
 // PublishID is Publish with the message's id, as PushID.
 func (s *Server) PublishID(ctx context.Context, id, room string, data json.RawMessage) (int, error) {
-	if s.cl != nil {
-		res, err := s.cl.Publish(ctx, id, room, data, "")
-		return res.Delivered, refused(err)
-	}
-	f, p := s.encode(id, data, room, "", nil, true)
-	n, err := s.eng.DeliverRoom(ctx, room, f, p)
-	return n, refused(err)
+	res, err := s.b.Publish(ctx, id, room, data, "")
+	return res.Delivered, err
 }
 
 // Broadcast sends data to every connection and reports to how many.
@@ -103,46 +59,8 @@ func (s *Server) Broadcast(ctx context.Context, data json.RawMessage) (int, erro
 
 // BroadcastID is Broadcast with the message's id, as PushID.
 func (s *Server) BroadcastID(ctx context.Context, id string, data json.RawMessage) (int, error) {
-	if s.cl != nil {
-		res, err := s.cl.Broadcast(ctx, id, data)
-		return res.Delivered, refused(err)
-	}
-	f := wire.PushFrame(s.eng.NextID(), id, data, "", "", 0, time.Now().UnixMilli())
-	n, err := s.eng.DeliverAll(ctx, f)
-	return n, refused(err)
-}
-
-// encode builds the frame of a message to room (or, room empty, to users)
-// and keeps it in the history, if any, with its position. History is kept
-// only for streams that can use it: a user connected or gone for less
-// than the TTL (the offline ones are those most likely to come back for
-// it; a user never seen is not), a room with members here or one the
-// backend publishes to (byBackend). Broadcasts are never kept. PushID
-// passes no users and keeps the message in their streams itself, from
-// the engine's one look-up of who is connected.
-func (s *Server) encode(id string, data []byte, room, from string, users []string, byBackend bool) ([]byte, history.Pos) {
-	var n uint64
-	if id == "" {
-		n = s.eng.NextID()
-	}
-	if s.hist == nil {
-		return wire.PushFrame(n, id, data, room, from, 0, time.Now().UnixMilli()), 0
-	}
-	now := time.Now()
-	p := s.clock.Next(now)
-	f := wire.PushFrame(n, id, data, room, from, p, now.UnixMilli())
-	if room != "" {
-		if byBackend || s.eng.HasRoom(room) {
-			s.hist.Add(history.RoomStream(room), p, f, now)
-		}
-	} else {
-		for _, u := range users {
-			if s.eng.UserConns(u) > 0 || s.recent.Within(u, now) {
-				s.hist.Add(history.UserStream(u), p, f, now)
-			}
-		}
-	}
-	return f, p
+	res, err := s.b.Broadcast(ctx, id, data)
+	return res.Delivered, err
 }
 
 // AddToRoom puts every connection of users in room, whatever their tokens
@@ -157,18 +75,15 @@ func (s *Server) AddToRoom(ctx context.Context, room string, users []string) (in
 	return s.control(ctx, engine.OpJoin, room, users, func() (int, error) { return s.eng.AddToRoom(ctx, room, users) })
 }
 
-// control applies op on this node with local, and sends it to the other
-// nodes.
-func (s *Server) control(ctx context.Context, op, room string, users []string, local func() (int, error)) (int, error) {
-	var cerr error
-	if s.cl != nil {
-		cerr = s.cl.Control(ctx, op, room, users)
-	}
-	n, err := local()
+// control sends op to the other nodes and applies it on this one with
+// here, whatever the others said.
+func (s *Server) control(ctx context.Context, op, room string, users []string, here func() (int, error)) (int, error) {
+	cerr := s.b.Control(ctx, op, room, users)
+	n, err := here()
 	if err == nil {
 		err = cerr
 	}
-	return n, refused(err)
+	return n, err
 }
 
 // RemoveFromRoom takes every connection of users out of room, and their

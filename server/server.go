@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,9 +13,8 @@ import (
 
 	"github.com/wspush/wspush/server/internal/api"
 	"github.com/wspush/wspush/server/internal/auth"
-	"github.com/wspush/wspush/server/internal/cluster"
+	"github.com/wspush/wspush/server/internal/budget"
 	"github.com/wspush/wspush/server/internal/engine"
-	"github.com/wspush/wspush/server/internal/history"
 	"github.com/wspush/wspush/server/internal/presence"
 	"github.com/wspush/wspush/server/internal/webhook"
 )
@@ -30,22 +28,17 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	start time.Time
+	fds   budget.Budget
 
 	eng   *engine.Engine
-	hist  *history.Memory // nil: no local history (off, or kept in Redis)
-	clock history.Clock
-	cl    *cluster.Cluster // nil: a single node
+	b     broker // one node's, or the cluster's
 	grace *presence.Tracker
-	// recent holds the users who left within the history's TTL: their
-	// streams are kept, those of users never seen are not.
-	recent *presence.Tracker
-	hook   *webhook.Webhook // nil without a webhook
-	now    func() time.Time // the offline grace's clock: time.Now but in tests
+	hook  *webhook.Webhook // nil without a webhook
+	now   func() time.Time // the offline grace's clock: time.Now but in tests
 
-	api      *http.Server
-	apiAddr  net.Addr
-	apiConns *apiConns     // the API listener's cap; nil without an API
-	ready    chan struct{} // closed once both listeners are up
+	api     *api.Server // nil without an API, or before Serve
+	apiAddr net.Addr
+	ready   chan struct{} // closed once both listeners are up
 
 	stopOnce sync.Once
 	stopErr  error
@@ -59,28 +52,16 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.fds = cfg.budget(budget.OpenFilesLimit())
 	s.hook = webhook.New(cfg.Webhook, webhook.Deps{Log: cfg.Logger, Tick: s.expireGrace, Connected: s.connectedElsewhere})
 	s.grace = presence.New(cfg.OfflineGrace, s.hook.Offline)
-	var store history.Store
-	if cfg.Redis != "" {
-		// Validate refuses a bad URL before Serve starts anything.
-		s.cl, _ = cluster.New(cluster.Config{
-			Redis: cfg.Redis, Node: cfg.Node, HistorySize: cfg.HistorySize, HistoryTTL: cfg.HistoryTTL,
-			OfflineGrace: cfg.OfflineGrace, Logger: cfg.Logger, Secret: cfg.ClusterSecret,
-		}, clusterDoor{s})
-		if s.cl != nil && s.cl.History() {
-			store = s.cl
-		}
-	} else if cfg.HistorySize > 0 && cfg.HistoryTTL > 0 {
-		s.hist = history.NewMemory(cfg.HistorySize, cfg.HistoryTTL, cfg.HistoryMaxBytes, s.start, s.clock.Next(s.start))
-		s.recent = presence.New(cfg.HistoryTTL, nil)
-		store = s.hist
-	}
-	ec := cfg.engine()
+	var bind func(*engine.Engine)
+	s.b, bind = newBroker(cfg, s.grace, s.now)
+	ec := cfg.ConnConfig
 	ec.Auth = &auth.Authenticator{Secret: cfg.JWTSecret, Audience: cfg.JWTAudience, Issuer: cfg.JWTIssuer, RequireExp: cfg.JWTRequireExp}
-	b := cfg.budget(openFilesLimit())
-	ec.AcceptCap, ec.Backlog = max(b.ws, 1), b.burst
-	s.eng = engine.New(ec, hooks{s}, store)
+	ec.AcceptCap, ec.Backlog = max(s.fds.WS, 1), s.fds.Burst
+	s.eng = engine.New(ec, hooks{s}, s.b.Store())
+	bind(s.eng)
 	return s
 }
 
@@ -99,11 +80,11 @@ func (s *Server) Serve() error {
 		return err
 	}
 	ReserveProcs(s.cfg.Loops, os.Getenv)
-	s.warnTrust()
-	s.logBudget()
-	if s.cl != nil {
-		s.cl.Start()
+	for _, w := range s.cfg.TrustWarnings() {
+		s.log.Warn(w, "auth", s.cfg.AuthMode())
 	}
+	s.logBudget()
+	s.b.Start()
 	s.hook.Start()
 	if s.cfg.APIAddr != "" {
 		ln, err := net.Listen("tcp", s.cfg.APIAddr)
@@ -112,9 +93,10 @@ func (s *Server) Serve() error {
 			return fmt.Errorf("server: API listen on %s: %w", s.cfg.APIAddr, err)
 		}
 		s.apiAddr = ln.Addr()
-		s.api, ln = s.apiServer(ln)
+		s.api = api.NewServer(ln, api.ServerConfig{MaxConns: s.fds.API, ReadTimeout: s.cfg.APIReadTimeout, Logger: s.log})
+		h := s.APIHandler()
 		go func() {
-			if err := s.api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := s.api.Serve(h); err != nil {
 				s.log.Error("API server stopped", "err", err)
 			}
 		}()
@@ -125,12 +107,21 @@ func (s *Server) Serve() error {
 	}()
 	if err := s.eng.Run(); err != nil {
 		if s.api != nil {
-			_ = s.api.Close()
+			s.api.Close()
 		}
 		s.closeParts(context.Background())
 		return err
 	}
 	return nil
+}
+
+// logBudget logs the split of the open-files limit at start.
+func (s *Server) logBudget() {
+	b := s.fds
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "descriptor budget",
+		slog.Int("open_files_limit", b.Limit), slog.Int("fixed", b.Fixed), slog.Int("api", b.API),
+		slog.Int("webhook", b.Webhook), slog.Int("redis", b.Redis), slog.Int("burst", b.Burst),
+		slog.Int("websocket", b.WS), slog.Int64("accept_cap", s.eng.AcceptCap()))
 }
 
 // ReserveProcs makes room for the Go code beside the event loops, and
@@ -152,15 +143,10 @@ func ReserveProcs(loops int, getenv func(string) string) int {
 // Serve mounts it on Config.APIAddr; each handler has its own Prometheus
 // registry.
 func (s *Server) APIHandler() http.Handler {
-	parts := append(s.eng.Collectors(), trustCollector{s})
-	if s.cl != nil {
-		parts = append(parts, s.cl.Collector())
-	}
+	parts := append(s.eng.Collectors(), s.b.Collectors()...)
+	parts = append(parts, s.api.Collector(), s.fds.Collector(), auth.ModeCollector(s.cfg.AuthMode()))
 	if s.hook != nil {
 		parts = append(parts, s.hook.Collector())
-	}
-	if s.hist != nil {
-		parts = append(parts, s.hist.Collector())
 	}
 	return api.New(api.Config{Key: s.cfg.APIKey, Demo: s.cfg.Demo, Collectors: parts, Logger: s.log}, backend{s})
 }
@@ -188,9 +174,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		if s.api != nil {
 			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := s.api.Shutdown(actx); err != nil {
-				_ = s.api.Close()
-			}
+			s.api.Shutdown(actx)
 			cancel()
 		}
 		s.eng.Drain(ctx)
@@ -202,10 +186,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.stopErr
 }
 
-// closeParts stops the webhook, then the cluster.
+// closeParts stops the webhook, then the broker (Redis last).
 func (s *Server) closeParts(ctx context.Context) {
 	s.hook.Close(ctx)
-	if s.cl != nil {
-		s.cl.Close()
-	}
+	s.b.Close()
 }

@@ -25,7 +25,7 @@ import (
 // anything (issue 12).
 func TestSlowReaderIsCutAtMaxPendingKernelIncluded(t *testing.T) {
 	const maxPending = 256 << 10
-	s := startServer(t, Config{MaxPending: maxPending, MaxRate: -1, CloseTimeout: time.Minute})
+	s := startServer(t, Config{ConnConfig: ConnConfig{MaxPending: maxPending, MaxRate: -1, CloseTimeout: time.Minute}})
 	dialSmallWindow(t, s, "slow")
 	data := json.RawMessage(`"` + strings.Repeat("x", 16<<10) + `"`)
 	pushed := 0
@@ -58,7 +58,7 @@ func TestSlowReaderIsCutAtMaxPendingKernelIncluded(t *testing.T) {
 // rarely got that far before CloseTimeout dropped the socket (issue 12).
 func TestSlowReaderGetsItsDisconnectAheadOfTheBacklog(t *testing.T) {
 	const maxPending = 1 << 20
-	s := startServer(t, Config{MaxPending: maxPending, MaxRate: -1, CloseTimeout: time.Minute})
+	s := startServer(t, Config{ConnConfig: ConnConfig{MaxPending: maxPending, MaxRate: -1, CloseTimeout: time.Minute}})
 	nc, br := dialSmallWindow(t, s, "laggard")
 	filler := strings.Repeat("x", 16<<10)
 	pushed, bytes := 0, 0
@@ -144,7 +144,7 @@ func TestSlowReaderGetsItsDisconnectAheadOfTheBacklog(t *testing.T) {
 // order, whole: its lag moves on to gnet as gnet drains, at each tick
 // once no more pushes come, and is let go of when empty.
 func TestLaggingReaderThatCatchesUpGetsEverything(t *testing.T) {
-	s := startServer(t, Config{MaxPending: 16 << 20, MaxRate: -1})
+	s := startServer(t, Config{ConnConfig: ConnConfig{MaxPending: 16 << 20, MaxRate: -1}})
 	nc, br := dialSmallWindow(t, s, "late")
 	// Frames of odd sizes, so that the socket takes frames in part.
 	const n = 400

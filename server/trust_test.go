@@ -47,19 +47,19 @@ func (l *logBuf) logger() *slog.Logger {
 
 func TestDevelopmentModeOffLoopbackRefusesToStart(t *testing.T) {
 	for _, addr := range []string{":0", "0.0.0.0:0", "[::]:0", "192.0.2.1:0"} {
-		err := New(Config{Addr: addr}).Serve()
+		err := New(Config{ConnConfig: ConnConfig{Addr: addr}}).Serve()
 		if err == nil || !strings.Contains(err.Error(), "--jwt-secret") || !strings.Contains(err.Error(), "--insecure") ||
 			!strings.Contains(err.Error(), "127.0.0.1") {
 			t.Fatalf("%s without a secret: %v, want a refusal naming the fixes", addr, err)
 		}
 	}
 	for _, c := range []Config{
-		{Addr: "0.0.0.0:0", JWTSecret: testSecret},
-		{Addr: "0.0.0.0:0", Insecure: true},
-		{Addr: "0.0.0.0:0", Echo: true},
-		{Addr: "127.0.0.1:0"},
-		{Addr: "localhost:0"},
-		{Addr: "[::1]:0"},
+		{ConnConfig: ConnConfig{Addr: "0.0.0.0:0"}, JWTSecret: testSecret},
+		{ConnConfig: ConnConfig{Addr: "0.0.0.0:0"}, Insecure: true},
+		{ConnConfig: ConnConfig{Addr: "0.0.0.0:0", Echo: true}},
+		{ConnConfig: ConnConfig{Addr: "127.0.0.1:0"}},
+		{ConnConfig: ConnConfig{Addr: "localhost:0"}},
+		{ConnConfig: ConnConfig{Addr: "[::1]:0"}},
 		{},
 	} {
 		if err := c.Validate(); err != nil {
@@ -73,7 +73,7 @@ func TestDevelopmentModeOffLoopbackRefusesToStart(t *testing.T) {
 
 func TestDevelopmentModeIsLoudAndReported(t *testing.T) {
 	var logs logBuf
-	s := startServer(t, Config{APIAddr: "127.0.0.1:0", Logger: logs.logger()})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Logger: logs.logger()}, APIAddr: "127.0.0.1:0"})
 	if !strings.Contains(logs.String(), "DEVELOPMENT MODE") {
 		t.Fatalf("no development mode warning in %s", logs.String())
 	}
@@ -89,7 +89,7 @@ func TestDevelopmentModeIsLoudAndReported(t *testing.T) {
 	}
 
 	var jlogs logBuf
-	s = startServer(t, Config{APIAddr: "127.0.0.1:0", JWTSecret: testSecret, Logger: jlogs.logger()})
+	s = startServer(t, Config{ConnConfig: ConnConfig{Logger: jlogs.logger()}, APIAddr: "127.0.0.1:0", JWTSecret: testSecret})
 	newAPIClient(t, s, "").do("GET", "/v1/stats", "", &st)
 	if st.Auth != AuthJWT || strings.Contains(jlogs.String(), "DEVELOPMENT") {
 		t.Fatalf("stats auth %q, logs %s", st.Auth, jlogs.String())
@@ -246,7 +246,7 @@ func TestNamesRefuseInvisibleCharacters(t *testing.T) {
 }
 
 func TestOriginPatternWithoutSchemeNeedsHTTPS(t *testing.T) {
-	s := startServer(t, Config{Origins: []string{"*.example.com", "localhost:*", "http://legacy.example.org"}})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Origins: []string{"*.example.com", "localhost:*", "http://legacy.example.org"}}})
 	for _, tc := range []struct {
 		origin string
 		status int
@@ -286,7 +286,7 @@ func TestForwardedAddressBelievedOnlyFromTrustedProxies(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := newReceiver(t, nil)
-			s := startServer(t, Config{TrustedProxies: tc.proxies, Webhook: WebhookConfig{
+			s := startServer(t, Config{ConnConfig: ConnConfig{TrustedProxies: tc.proxies}, Webhook: WebhookConfig{
 				URL: rc.srv.URL, Secret: testWebhookSecret, Events: []string{"connect"}, Delay: 10 * time.Millisecond,
 			}})
 			dialAs(t, s, "?user=alice", tc.header)
@@ -335,7 +335,7 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	u, _ := url.Parse(hook.URL)
 	u.User = url.UserPassword("wspush", "hunter2-PASS")
 	u.Path, u.RawQuery = "/hook", "token=QUERY-SECRET"
-	s := startServer(t, Config{Logger: logs.logger(), Webhook: WebhookConfig{URL: u.String(), Events: []string{"connect"}, Delay: 10 * time.Millisecond, Retries: -1}})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Logger: logs.logger()}, Webhook: WebhookConfig{URL: u.String(), Events: []string{"connect"}, Delay: 10 * time.Millisecond, Retries: -1}})
 	dialAs(t, s, "?user=alice", "")
 	waitFor(t, 5*time.Second, func() error {
 		if !strings.Contains(logs.String(), "events not delivered") {
@@ -356,7 +356,7 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	dead := "http://u:hunter2-PASS@" + ln.Addr().String() + "/hook?token=QUERY-SECRET"
 	ln.Close()
 	var logs2 logBuf
-	s = startServer(t, Config{Logger: logs2.logger(), Webhook: WebhookConfig{URL: dead, Secret: testWebhookSecret, Events: []string{"connect"}, Delay: 10 * time.Millisecond, Retries: -1}})
+	s = startServer(t, Config{ConnConfig: ConnConfig{Logger: logs2.logger()}, Webhook: WebhookConfig{URL: dead, Secret: testWebhookSecret, Events: []string{"connect"}, Delay: 10 * time.Millisecond, Retries: -1}})
 	dialAs(t, s, "?user=alice", "")
 	waitFor(t, 5*time.Second, func() error {
 		if !strings.Contains(logs2.String(), "events not delivered") {

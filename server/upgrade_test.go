@@ -12,7 +12,7 @@ import (
 )
 
 func TestUpgradeByteByByte(t *testing.T) {
-	s := startServer(t, Config{Echo: true})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
 	c := dial(t, s)
 	req := upgradeRequest("/ws")
 	for i := range len(req) {
@@ -31,7 +31,7 @@ func TestUpgradeByteByByte(t *testing.T) {
 }
 
 func TestUpgradeKeepsFramesSentWithTheHead(t *testing.T) {
-	s := startServer(t, Config{Echo: true})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
 	c := dial(t, s)
 	b := []byte(upgradeRequest("/ws"))
 	b = append(b, maskedFrame(ws.OpText, true, []byte("early"))...)
@@ -43,7 +43,7 @@ func TestUpgradeKeepsFramesSentWithTheHead(t *testing.T) {
 }
 
 func TestUpgradeErrors(t *testing.T) {
-	s := startServer(t, Config{Echo: true})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
 	valid := upgradeRequest("/ws")
 	for _, tc := range []struct {
 		name   string
@@ -85,7 +85,7 @@ func TestUpgradeErrors(t *testing.T) {
 }
 
 func TestHandshakeTimeoutWithHundredsOfHalfSentRequests(t *testing.T) {
-	s := startServer(t, Config{Echo: true, HandshakeTimeout: 500 * time.Millisecond})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, HandshakeTimeout: 500 * time.Millisecond}})
 	const slow = 300
 	half := upgradeRequest("/ws")[:40]
 	stalled := make([]*client, slow)
@@ -114,7 +114,7 @@ func TestHandshakeTimeoutWithHundredsOfHalfSentRequests(t *testing.T) {
 }
 
 func TestSlowlorisDoesNotExtendTheHandshakeDeadline(t *testing.T) {
-	s := startServer(t, Config{Echo: true, HandshakeTimeout: 300 * time.Millisecond})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, HandshakeTimeout: 300 * time.Millisecond}})
 	c := dial(t, s)
 	req := upgradeRequest("/ws")
 	start := time.Now()
@@ -131,7 +131,7 @@ func TestSlowlorisDoesNotExtendTheHandshakeDeadline(t *testing.T) {
 }
 
 func TestMaxConnsAnswers503(t *testing.T) {
-	s := startServer(t, Config{Echo: true, MaxConns: 2})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, MaxConns: 2}})
 	a, b := dialWS(t, s), dialWS(t, s)
 	c := dial(t, s)
 	c.write([]byte(upgradeRequest("/ws")))

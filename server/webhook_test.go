@@ -262,7 +262,7 @@ func TestWebhookDeadEndpointLeavesClientsAlone(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const queue, batch = 16, 8
-			s := startServer(t, Config{APIAddr: "127.0.0.1:0", MaxRate: -1, Webhook: WebhookConfig{
+			s := startServer(t, Config{ConnConfig: ConnConfig{MaxRate: -1}, APIAddr: "127.0.0.1:0", Webhook: WebhookConfig{
 				URL: tc.url, Queue: queue, Batch: batch, Delay: 5 * time.Millisecond,
 				Timeout: 200 * time.Millisecond, Retries: 3,
 			}})

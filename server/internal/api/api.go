@@ -279,24 +279,17 @@ func loopsCtx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), APITimeout)
 }
 
-// Errors a Backend returns that the API answers 503 with Retry-After: 1,
-// so that the backend retries (with the message's id, to be safe).
-var (
-	// ErrBusy: a queue on the way is full.
-	ErrBusy = errors.New("the server is too busy: a queue is full")
-	// ErrUnavailable: the cluster's Redis is down or did not answer in
-	// time; the message may or may not have been stored.
-	ErrUnavailable = errors.New("the cluster is unavailable: redis does not answer")
-)
-
 // loopsFailed answers a call whose wait for the event loops ended early.
+// A Backend's wire.ErrBusy and wire.ErrUnavailable are answered 503 with
+// Retry-After: 1, so that the backend retries (with the message's id, to
+// be safe).
 func (a *handler) loopsFailed(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
-	case errors.Is(err, ErrBusy):
+	case errors.Is(err, wire.ErrBusy):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "busy", err.Error()+"; the call may have reached some connections: retry later")
 		return
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, wire.ErrUnavailable):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error()+"; retry later with the same id, which is published at most once")
 		return

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wspush/wspush/server/internal/auth"
 	"github.com/wspush/wspush/server/internal/history"
+	"github.com/wspush/wspush/server/internal/wire"
 )
 
 // The cluster (docs/cluster.md): nodes that share one Redis. Every push,
@@ -76,9 +77,6 @@ const (
 // any goroutine; Post* never wait. The engine implements it; tests use a
 // fake.
 type Engine interface {
-	DeliverUsers(ctx context.Context, users []string, frame []byte, p history.Pos) (delivered int, online, offline []string, err error)
-	DeliverRoom(ctx context.Context, room string, frame []byte, p history.Pos) (int, error)
-	DeliverAll(ctx context.Context, frame []byte) (int, error)
 	PostUsers(users []string, frame []byte, p history.Pos) error
 	PostRoom(room string, frame []byte, p history.Pos) error
 	PostAll(frame []byte) error
@@ -89,7 +87,8 @@ type Engine interface {
 	UserConns(user string) int
 	HasRoom(room string) bool
 	LocalUsers(ctx context.Context) []string
-	Counts() (conns int64, users int)
+	Conns() int64
+	Users() int
 	NextID() uint64
 }
 
@@ -118,7 +117,7 @@ type Config struct {
 }
 
 // Cluster is a node's link to the others. Its methods are safe for any
-// goroutine; those an event loop calls (Note, NoteRoom, Read, Queue) only
+// goroutine; those an event loop calls (Arrived, Left, Joined, Read, Queue) only
 // queue work and never block.
 type Cluster struct {
 	cfg   Config
@@ -132,7 +131,7 @@ type Cluster struct {
 
 	up        atomic.Bool
 	downSince atomic.Int64 // unix ms when Redis stopped answering; 0: up
-	stats     atomic.Pointer[Stats]
+	stats     atomic.Pointer[wire.ClusterStats]
 
 	// Counters, ever.
 	published   atomic.Int64 // messages published through Redis
@@ -207,19 +206,6 @@ type resumeJob struct {
 	done func([]history.Result)
 }
 
-// Stats is what GET /v1/stats adds in a cluster.
-type Stats struct {
-	Node        string `json:"node"`
-	Redis       string `json:"redis"` // "up" or "down"
-	Nodes       int    `json:"nodes"` // nodes alive, this one included
-	Connections int64  `json:"connections"`
-	// Users sums each node's users: a user connected to two nodes counts twice.
-	Users       int64 `json:"users"`
-	Published   int64 `json:"published"`   // by this node, ever
-	Received    int64 `json:"received"`    // by this node, ever
-	Unavailable int64 `json:"unavailable"` // messages this node refused because Redis was unavailable, ever
-}
-
 // nodeStats is what a node writes to Redis on each heartbeat.
 type nodeStats struct {
 	Connections int64 `json:"connections"`
@@ -247,9 +233,9 @@ func RedisOptions(url string) (*redis.Options, error) {
 	return opt, nil
 }
 
-// New returns the node for cfg, which talks to eng. It does not connect
-// yet: Start does.
-func New(cfg Config, eng Engine) (*Cluster, error) {
+// New returns the node for cfg. Bind gives it the engine of this node's
+// connections; it does not connect yet: Start does.
+func New(cfg Config) (*Cluster, error) {
 	opt, err := RedisOptions(cfg.Redis)
 	if err != nil {
 		return nil, err
@@ -268,7 +254,7 @@ func New(cfg Config, eng Engine) (*Cluster, error) {
 	}
 	opt.ClientName = "wspush-" + node // CLIENT LIST shows whose connection is whose
 	return &Cluster{
-		cfg: cfg, eng: eng, log: log, node: node, rdb: redis.NewClient(opt),
+		cfg: cfg, log: log, node: node, rdb: redis.NewClient(opt),
 		users: map[string]struct{}{}, rooms: map[string]struct{}{},
 		wake:  make(chan struct{}, 1),
 		sends: make(chan msg, cfg.MaxQueue), ready: make(chan resumeJob, cfg.MaxQueue),
@@ -286,6 +272,19 @@ func (cl *Cluster) Node() string { return cl.node }
 
 // Up reports whether Redis answered last time it was asked.
 func (cl *Cluster) Up() bool { return cl.up.Load() }
+
+// Bind makes eng the engine the cluster delivers to. It must be called
+// once, before Start.
+func (cl *Cluster) Bind(eng Engine) { cl.eng = eng }
+
+// Store is where the engine's resumes read the history: the Redis
+// streams, or nil when the cluster keeps none.
+func (cl *Cluster) Store() history.Store {
+	if !cl.History() {
+		return nil
+	}
+	return cl
+}
 
 // Start subscribes to broadcasts and starts the goroutines. A Redis that
 // is down is not an error: the node serves locally until it comes back.

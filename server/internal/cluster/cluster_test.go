@@ -67,15 +67,6 @@ func (e *fakeEngine) record(p post, f []byte) error {
 	return nil
 }
 
-func (e *fakeEngine) DeliverUsers(_ context.Context, users []string, f []byte, p history.Pos) (int, []string, []string, error) {
-	return len(users), users, nil, e.record(post{kind: "users", users: users, pos: p, wait: true}, f)
-}
-func (e *fakeEngine) DeliverRoom(_ context.Context, room string, f []byte, p history.Pos) (int, error) {
-	return 1, e.record(post{kind: "room", room: room, pos: p, wait: true}, f)
-}
-func (e *fakeEngine) DeliverAll(_ context.Context, f []byte) (int, error) {
-	return 1, e.record(post{kind: "all", wait: true}, f)
-}
 func (e *fakeEngine) PostUsers(users []string, f []byte, p history.Pos) error {
 	return e.record(post{kind: "users", users: users, pos: p}, f)
 }
@@ -110,7 +101,8 @@ func (e *fakeEngine) LocalUsers(context.Context) []string {
 	}
 	return us
 }
-func (e *fakeEngine) Counts() (int64, int) { return 0, 0 }
+func (e *fakeEngine) Conns() int64 { return 0 }
+func (e *fakeEngine) Users() int   { return 0 }
 func (e *fakeEngine) NextID() uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -150,10 +142,11 @@ func startCluster(t *testing.T, r *redistest.Server, node string, e *fakeEngine,
 func startClusterAt(t *testing.T, url, node string, e *fakeEngine, cfg Config) *Cluster {
 	t.Helper()
 	cfg.Redis, cfg.Node = url, node
-	cl, err := New(cfg, e)
+	cl, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cl.Bind(e)
 	cl.Start()
 	t.Cleanup(cl.Close)
 	return cl
@@ -172,7 +165,7 @@ func start(t *testing.T) (*redistest.Server, *Cluster, *fakeEngine, *Cluster, *f
 func TestPushReachesTheNodeWithTheUserOnceWithItsPosition(t *testing.T) {
 	r, a, ea, b, eb := start(t)
 	eb.users["al"] = 1
-	b.Note("al")
+	b.Arrived("al")
 	r.WaitSubs("wspush:u:al", 1)
 	// Right after Redis (re)started, a user no node holds may be one whose
 	// node has not said so yet: unknown, not offline.
@@ -206,7 +199,7 @@ func TestPushReachesTheNodeWithTheUserOnceWithItsPosition(t *testing.T) {
 func TestRoomAndBroadcastReachEveryNodeWithReceivers(t *testing.T) {
 	r, a, ea, b, eb := start(t)
 	eb.rooms["chat"] = true
-	b.NoteRoom("chat")
+	b.Joined("chat")
 	r.WaitSubs("wspush:r:chat", 1)
 	if _, err := a.Publish(context.Background(), "", "chat", json.RawMessage(`"hi"`), "bob"); err != nil {
 		t.Fatal(err)
@@ -239,7 +232,7 @@ func TestClientPublishesArePipelinedInOrder(t *testing.T) {
 	const n = 500
 	r, a, _, b, eb := start(t)
 	eb.rooms["r"] = true
-	b.NoteRoom("r")
+	b.Joined("r")
 	r.WaitSubs("wspush:r:r", 1)
 	for i := range n {
 		if err := a.QueuePublish("r", []byte(strconv.Itoa(i)), "al"); err != nil {
@@ -270,7 +263,7 @@ func TestClientPublishesArePipelinedInOrder(t *testing.T) {
 func TestReadServesAResumeFromRedis(t *testing.T) {
 	r, a, _, b, eb := start(t)
 	eb.users["al"] = 1
-	b.Note("al")
+	b.Arrived("al")
 	r.WaitSubs("wspush:u:al", 1)
 	var ps []history.Pos
 	for i := range 3 {
@@ -301,7 +294,7 @@ func TestHungRedisRefusesPastTheQueueAndCatchesUp(t *testing.T) {
 	a := startCluster(t, r, "a", ea, Config{MaxQueue: 8})
 	b := startCluster(t, r, "b", eb, Config{})
 	eb.rooms["r"] = true
-	b.NoteRoom("r")
+	b.Joined("r")
 	r.WaitSubs("wspush:r:r", 1)
 	r.Stop()
 	took, refused := 0, 0
@@ -344,7 +337,7 @@ func TestHungRedisRefusesPastTheQueueAndCatchesUp(t *testing.T) {
 func TestCutSubscriptionCatchesUpFromTheStream(t *testing.T) {
 	r, a, _, b, eb := start(t)
 	eb.users["al"] = 1
-	b.Note("al")
+	b.Arrived("al")
 	r.WaitSubs("wspush:u:al", 1)
 	push := func(i int) { t.Helper(); pushInt(t, a, "al", i) }
 	push(0)
@@ -379,7 +372,7 @@ func TestCutSubscriptionCatchesUpFromTheStream(t *testing.T) {
 func TestCutBeforeTheFirstMessageCatchesUpWithoutAGap(t *testing.T) {
 	r, a, _, b, eb := start(t)
 	eb.users["al"] = 1
-	b.Note("al")
+	b.Arrived("al")
 	r.WaitSubs("wspush:u:al", 1)
 	if err := r.Client.Do(context.Background(), "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
 		t.Fatal(err)
@@ -409,7 +402,7 @@ func TestStreamsOfUsersThatLeftAreForgotten(t *testing.T) {
 		eb.mu.Lock()
 		eb.users[u] = 1
 		eb.mu.Unlock()
-		b.Note(u)
+		b.Arrived(u)
 	}
 	r.WaitSubs("wspush:u:u49", 1)
 	if _, err := a.Push(context.Background(), "", []string{"u7"}, json.RawMessage(`7`), ""); err != nil {
@@ -424,7 +417,7 @@ func TestStreamsOfUsersThatLeftAreForgotten(t *testing.T) {
 		eb.mu.Lock()
 		delete(eb.users, u)
 		eb.mu.Unlock()
-		b.Note(u)
+		b.Arrived(u)
 	}
 	r.WaitSubs("wspush:u:u49", 0)
 	waitUntil(t, func() bool { return b.Counters().Followed == 0 })
@@ -445,7 +438,7 @@ func TestCatchUpAfterAnEmptyRestartDeliversWhatCameAfterTheGap(t *testing.T) {
 	a := startCluster(t, r, "a", ea, cfg)
 	b := startClusterAt(t, p.URL(), "b", eb, cfg)
 	eb.users["al"] = 1
-	b.Note("al")
+	b.Arrived("al")
 	r.WaitSubs("wspush:u:al", 1)
 	push := func(i int) { t.Helper(); pushInt(t, a, "al", i) }
 	push(1)
@@ -485,7 +478,7 @@ func TestCatchUpAfterAnEmptyRestartDeliversWhatCameAfterTheGap(t *testing.T) {
 func TestRetryWithTheSameIDIsPublishedOnce(t *testing.T) {
 	r, a, _, b, eb := start(t)
 	eb.users["al"] = 1
-	b.Note("al")
+	b.Arrived("al")
 	r.WaitSubs("wspush:u:al", 1)
 	first, err := a.Push(context.Background(), "order-7", []string{"al"}, json.RawMessage(`1`), "")
 	if err != nil || first.Duplicate {
@@ -511,7 +504,7 @@ func TestRetryWithTheSameIDIsPublishedOnce(t *testing.T) {
 func TestRedisDownRefusesAndRecovers(t *testing.T) {
 	r, a, ea, b, eb := start(t)
 	eb.users["al"] = 1
-	b.Note("al")
+	b.Arrived("al")
 	r.WaitSubs("wspush:u:al", 1)
 	r.Kill()
 	if _, err := a.Push(context.Background(), "", []string{"al"}, json.RawMessage(`"lost"`), ""); !errors.Is(err, ErrUnavailable) {
@@ -600,7 +593,7 @@ func TestRedisKeepsStreamsOnlyForReaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	eb.users["al"] = 1
-	b.Note("al")
+	b.Arrived("al")
 	r.WaitSubs("wspush:u:al", 1)
 	if _, err := a.Push(ctx, "", []string{"al", "ghost"}, json.RawMessage(`1`), ""); err != nil {
 		t.Fatal(err)

@@ -10,10 +10,10 @@ type collector struct {
 	catchups, caught, gaps, followed                                           *prometheus.Desc
 }
 
-// Collector returns the cluster's metrics.
-func (cl *Cluster) Collector() prometheus.Collector {
+// Collectors are the cluster's metrics.
+func (cl *Cluster) Collectors() []prometheus.Collector {
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
-	return &collector{
+	return []prometheus.Collector{&collector{
 		cl:          cl,
 		dropped:     d("wspush_cluster_refused_total", "Client publishes and resumes refused because too many waited for Redis, and messages from Redis the loops refused (full outbox)."),
 		queued:      d("wspush_cluster_queue", "Client publishes waiting for the publisher to send them to Redis."),
@@ -28,7 +28,7 @@ func (cl *Cluster) Collector() prometheus.Collector {
 		caught:      d("wspush_cluster_caught_up_total", "Messages those reads delivered: published while this node was not subscribed."),
 		followed:    d("wspush_cluster_streams_followed", "User and room streams this node subscribes to and keeps the last delivered position of, for catch-up: one per local user and room with history on."),
 		gaps:        d("wspush_cluster_gaps_total", "Streams whose catch-up found a hole the history no longer covers: their connections got a gap notice."),
-	}
+	}}
 }
 
 // Describe implements prometheus.Collector.

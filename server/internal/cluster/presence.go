@@ -7,25 +7,23 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-// Presence is a user's connections on the nodes alive, and whether it
-// counts as online (connected, or gone for less than the offline grace).
-type Presence struct {
-	Online      bool
-	Connections int
-}
+	"github.com/wspush/wspush/server/internal/wire"
+)
 
 // errDown is the error of a question asked while Redis is down.
 var errDown = errors.New("cluster: redis is down")
 
-// Presence adds up user's connections on the nodes alive.
-func (cl *Cluster) Presence(ctx context.Context, user string) (Presence, error) {
+// Presence adds up user's connections on the nodes alive; the user is
+// online while connected, or gone for less than the offline grace.
+func (cl *Cluster) Presence(ctx context.Context, user string) (wire.Presence, error) {
 	ps, err := cl.presences(ctx, []string{user})
 	if err != nil {
-		return Presence{}, err
+		return wire.Presence{}, err
 	}
-	return ps[0], nil
+	p := ps[0]
+	p.User = user
+	return p, nil
 }
 
 // Connected reports, for each of users, whether it has a connection on a
@@ -41,7 +39,7 @@ func (cl *Cluster) Connected(ctx context.Context, users []string) ([]bool, error
 }
 
 // presences reads the presence of users in one round trip.
-func (cl *Cluster) presences(ctx context.Context, users []string) ([]Presence, error) {
+func (cl *Cluster) presences(ctx context.Context, users []string) ([]wire.Presence, error) {
 	if !cl.up.Load() {
 		return nil, errDown
 	}
@@ -62,7 +60,7 @@ func (cl *Cluster) presences(ctx context.Context, users []string) ([]Presence, e
 		cl.failed(err)
 		return nil, err
 	}
-	ps := make([]Presence, len(users))
+	ps := make([]wire.Presence, len(users))
 	for i, h := range hs {
 		for _, node := range alive.Val() {
 			n, _ := strconv.Atoi(h.Val()[node])
@@ -74,15 +72,17 @@ func (cl *Cluster) presences(ctx context.Context, users []string) ([]Presence, e
 	return ps, nil
 }
 
+// Report adds the cluster's figures to st.
+func (cl *Cluster) Report(st *wire.Stats) { st.Cluster = cl.Stats() }
+
 // Stats returns the cluster's figures as of the last heartbeat.
-func (cl *Cluster) Stats() *Stats {
-	cs := Stats{Node: cl.node, Redis: "down", Nodes: 1}
+func (cl *Cluster) Stats() *wire.ClusterStats {
+	cs := wire.ClusterStats{Node: cl.node, Redis: "down", Nodes: 1}
 	if p := cl.stats.Load(); p != nil && cl.up.Load() {
 		cs = *p
 	}
 	if !cl.up.Load() {
-		conns, users := cl.eng.Counts()
-		cs.Connections, cs.Users = conns, int64(users)
+		cs.Connections, cs.Users = cl.eng.Conns(), int64(cl.eng.Users())
 	}
 	cs.Published, cs.Received, cs.Unavailable = cl.published.Load(), cl.received.Load(), cl.unavailable.Load()
 	return &cs

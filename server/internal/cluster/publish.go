@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -108,25 +107,10 @@ end
 return res
 `)
 
-// Result is what a push through the cluster did: the nodes it reached,
-// and for a push to users, which users some node holds a connection of
-// (Online), which none does (Offline), and which the cluster cannot tell
-// about right now (Unknown: Redis has just restarted and not every node
-// has said yet what it holds). With history, a user online or unknown gets
-// the message whatever happens to its node's subscription: the node
-// catches up from the stream.
-type Result struct {
-	Delivered int
-	Online    []string
-	Offline   []string
-	Unknown   []string
-	Duplicate bool // the id was published before: this call published nothing
-}
-
 // ErrUnavailable is returned when Redis cannot take a message: it is down,
 // or did not answer in time. The message may or may not have been stored
 // (a timeout): a retry with the same id is published at most once.
-var ErrUnavailable = errors.New("cluster: redis is unavailable")
+var ErrUnavailable = fmt.Errorf("cluster: %w", wire.ErrUnavailable)
 
 // dedupTTL is how long a message id is remembered: a retry within it is
 // not published again.
@@ -136,17 +120,17 @@ const dedupTTL = 10 * time.Minute
 // most 2 s (less if ctx ends first). id, when not empty, makes the call
 // idempotent: a retry with the same id within 10 minutes publishes
 // nothing. from, when set, is the sending user.
-func (cl *Cluster) Push(ctx context.Context, id string, users []string, data json.RawMessage, from string) (Result, error) {
+func (cl *Cluster) Push(ctx context.Context, id string, users []string, data json.RawMessage, from string) (wire.PushResult, error) {
 	return cl.send(ctx, msg{kind: kindPush, id: id, envID: id, users: users, data: data, from: from})
 }
 
 // Publish publishes data to room through Redis and waits, as Push.
-func (cl *Cluster) Publish(ctx context.Context, id, room string, data json.RawMessage, from string) (Result, error) {
+func (cl *Cluster) Publish(ctx context.Context, id, room string, data json.RawMessage, from string) (wire.PushResult, error) {
 	return cl.send(ctx, msg{kind: kindPublish, id: id, envID: id, room: room, data: data, from: from})
 }
 
 // Broadcast publishes data to everyone through Redis and waits, as Push.
-func (cl *Cluster) Broadcast(ctx context.Context, id string, data json.RawMessage) (Result, error) {
+func (cl *Cluster) Broadcast(ctx context.Context, id string, data json.RawMessage) (wire.PushResult, error) {
 	return cl.send(ctx, msg{kind: kindBroadcast, id: id, envID: id, data: data})
 }
 
@@ -166,7 +150,7 @@ func (cl *Cluster) QueuePush(to string, data []byte, from string) error {
 }
 
 // ErrBusy is returned when the queue of client publishes is full.
-var ErrBusy = errors.New("cluster: too many messages waiting for Redis")
+var ErrBusy = fmt.Errorf("cluster: too many messages waiting for Redis: %w", wire.ErrBusy)
 
 func (cl *Cluster) queue(m msg) error {
 	if !cl.up.Load() {
@@ -276,10 +260,10 @@ func (cl *Cluster) prepare(m msg) prepared {
 // When Redis is down or does not answer in time, it says so
 // (ErrUnavailable): it never delivers on its own, so every position comes
 // from Redis and every message the API acknowledges is in the history.
-func (cl *Cluster) send(ctx context.Context, m msg) (Result, error) {
+func (cl *Cluster) send(ctx context.Context, m msg) (wire.PushResult, error) {
 	if !cl.up.Load() {
 		cl.unavailable.Add(1)
-		return Result{}, ErrUnavailable
+		return wire.PushResult{}, ErrUnavailable
 	}
 	ctx, cancel := context.WithTimeout(ctx, redisWait)
 	defer cancel()
@@ -288,7 +272,7 @@ func (cl *Cluster) send(ctx context.Context, m msg) (Result, error) {
 	if err != nil {
 		cl.failed(err)
 		cl.unavailable.Add(1)
-		return Result{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return wire.PushResult{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return cl.result(m, pr, out), nil
 }
@@ -365,8 +349,8 @@ func (cl *Cluster) pipeline(batch []msg, prs []prepared, left []int) []int {
 func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }
 
 // result reads the script's answer for m.
-func (cl *Cluster) result(m msg, pr prepared, out []any) Result {
-	res := Result{Online: []string{}, Offline: []string{}, Unknown: []string{}}
+func (cl *Cluster) result(m msg, pr prepared, out []any) wire.PushResult {
+	res := wire.PushResult{Online: []string{}, Offline: []string{}, Unknown: []string{}}
 	if len(out) == 2 {
 		if s, _ := out[1].(string); s == "dup" {
 			cl.duplicates.Add(1)

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wspush/wspush/server/internal/history"
+	"github.com/wspush/wspush/server/internal/wire"
 )
 
 // The worker keeps Redis up to date with this node: which users and rooms
@@ -76,18 +77,29 @@ func (cl *Cluster) kick() {
 	}
 }
 
-// Note records that user's local connections changed. It runs on a loop
+// Arrived records that user has a new local connection. It runs on a
+// loop and never blocks.
+func (cl *Cluster) Arrived(user string) { cl.note(user) }
+
+// Leaving is told that a connection of user is about to leave this node:
+// the cluster needs nothing until it has (Left).
+func (cl *Cluster) Leaving(string) {}
+
+// Left records that a local connection of user closed. It runs on a loop
 // and never blocks.
-func (cl *Cluster) Note(user string) {
+func (cl *Cluster) Left(user string) { cl.note(user) }
+
+// note records that user's local connections changed.
+func (cl *Cluster) note(user string) {
 	cl.mu.Lock()
 	cl.users[user] = struct{}{}
 	cl.mu.Unlock()
 	cl.kick()
 }
 
-// NoteRoom records that room may have gained its first local member. It
+// Joined records that room may have gained its first local member. It
 // runs on a loop and never blocks.
-func (cl *Cluster) NoteRoom(room string) {
+func (cl *Cluster) Joined(room string) {
 	cl.mu.Lock()
 	cl.rooms[room] = struct{}{}
 	cl.mu.Unlock()
@@ -298,8 +310,7 @@ func (cl *Cluster) beat(ctx context.Context) {
 	if !cl.checkUp(ctx) {
 		return
 	}
-	conns, users := cl.eng.Counts()
-	mine, _ := json.Marshal(nodeStats{Connections: conns, Users: int64(users)})
+	mine, _ := json.Marshal(nodeStats{Connections: cl.eng.Conns(), Users: int64(cl.eng.Users())})
 	now := time.Now()
 	var ids *redis.StringSliceCmd
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -313,7 +324,7 @@ func (cl *Cluster) beat(ctx context.Context) {
 		cl.failed(err)
 		return
 	}
-	cs := &Stats{Node: cl.node, Redis: "up", Nodes: len(ids.Val())}
+	cs := &wire.ClusterStats{Node: cl.node, Redis: "up", Nodes: len(ids.Val())}
 	if len(ids.Val()) > 0 {
 		keys := make([]string, len(ids.Val()))
 		for i, id := range ids.Val() {

@@ -1,13 +1,15 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"runtime"
-	"syscall"
 	"time"
 
 	"github.com/wspush/wspush/server/internal/auth"
+	"github.com/wspush/wspush/server/internal/budget"
 )
 
 // Defaults for the zero values of Config.
@@ -131,7 +133,7 @@ func (c Config) WithDefaults() Config {
 		c.Addr = DefaultAddr
 	}
 	if c.MaxConns <= 0 {
-		c.MaxConns = DefaultMaxConns()
+		c.MaxConns = budget.DefaultMaxConns()
 	}
 	if c.MaxMessage <= 0 {
 		c.MaxMessage = DefaultMaxMessage
@@ -184,33 +186,23 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// fdReserve is the number of descriptors kept out of the connection budget
-// for everything that is not a WebSocket: listeners, the epoll and event
-// fds of each loop, API clients, Redis, logs.
-func fdReserve(limit int) int {
-	return max(limit/50, 128)
-}
-
-// DefaultMaxConns derives the connection cap from the process's open-files
-// limit (RLIMIT_NOFILE): the limit minus a reserve for listeners, event
-// loops, API clients and handshakes still in progress.
-func DefaultMaxConns() int {
-	limit := OpenFilesLimit()
-	return max(limit-2*fdReserve(limit), 1)
-}
-
-// OpenFilesLimit is the process's open-files limit (RLIMIT_NOFILE).
-func OpenFilesLimit() int {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
-		return 1 << 20
-	}
-	return int(rl.Cur)
-}
-
 // What a client's send to another user does (Config.ClientSends).
 const (
 	SendsOn      = "on"
 	SendsOff     = "off"
 	SendsWebhook = "webhook"
 )
+
+// Validate reports every field of c the engine cannot run with.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxMessage < 0 || c.MaxPending < 0 || c.MaxConns < 0 {
+		errs = append(errs, errors.New("server: limits cannot be negative"))
+	}
+	switch c.ClientSends {
+	case "", SendsOn, SendsOff, SendsWebhook:
+	default:
+		errs = append(errs, fmt.Errorf("server: --client-sends %q: want on, off or webhook", c.ClientSends))
+	}
+	return errors.Join(errs...)
+}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -23,19 +22,11 @@ import (
 
 // ErrBusy is returned when an event loop's outbox is full (Config.MaxQueue):
 // the message reached the loops that took it, not the others.
-var ErrBusy = errors.New("engine: an event loop's queue is full")
+var ErrBusy = fmt.Errorf("engine: an event loop's queue is full: %w", wire.ErrBusy)
 
 // NextID returns a new message id, unique on this node: the N of "mN" in
 // a push envelope.
 func (s *Engine) NextID() uint64 { return s.msgID.Add(1) }
-
-// Delivery is what a push to users did on this node: how many connections
-// it was written to, and which users have a connection here.
-type Delivery struct {
-	Delivered int
-	Online    []string
-	Offline   []string
-}
 
 // DeliverUsers writes f, a message of the users' streams at position p
 // (0: none), to this node's connections of users, and waits until every
@@ -43,12 +34,12 @@ type Delivery struct {
 // users found with and without a connection here before any loop is
 // handed the message: the history keeps a message before its live jobs
 // (resume.go), and this way from the one pool look-up per user.
-func (s *Engine) DeliverUsers(ctx context.Context, users []string, f []byte, p history.Pos, keep func(online, offline []string)) (Delivery, error) {
+func (s *Engine) DeliverUsers(ctx context.Context, users []string, f []byte, p history.Pos, keep func(online, offline []string)) (wire.Delivery, error) {
 	byShard, online, offline := s.membersOf(users)
 	if keep != nil {
 		keep(online, offline)
 	}
-	d := Delivery{Online: online, Offline: offline}
+	d := wire.Delivery{Online: online, Offline: offline}
 	if len(online) == 0 {
 		return d, nil
 	}
@@ -288,6 +279,9 @@ func (s *Engine) replaceOldest(user string) {
 
 // UserConns is the number of connections user has open on this node.
 func (s *Engine) UserConns(user string) int { return s.pool.UserConns(user) }
+
+// Users is the number of users with a connection on this node.
+func (s *Engine) Users() int { return s.pool.Users() }
 
 // HasRoom reports whether room has a member on this node.
 func (s *Engine) HasRoom(room string) bool { return s.pool.Room(room) != nil }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wspush/wspush/server/internal/budget"
 	"log/slog"
 	"net"
 	"net/http"
@@ -69,11 +70,11 @@ type Engine struct {
 // where resumes read the history (nil: the server keeps none).
 func New(cfg Config, hooks Hooks, store history.Store) *Engine {
 	cfg = cfg.WithDefaults()
-	limit := OpenFilesLimit()
+	limit := budget.OpenFilesLimit()
 	if hooks == nil {
 		hooks = nopHooks{}
 	}
-	acceptCap := min(cfg.MaxConns+fdReserve(cfg.MaxConns), limit-fdReserve(limit)/2)
+	acceptCap := min(cfg.MaxConns+budget.Reserve(cfg.MaxConns), limit-budget.Reserve(limit)/2)
 	if cfg.AcceptCap > 0 {
 		acceptCap = min(acceptCap, cfg.AcceptCap)
 	}

@@ -17,6 +17,7 @@ type collector struct {
 	users, rooms, queued, refused              *prometheus.Desc
 	gaps, replayed, held                       *prometheus.Desc
 	lagConns, lagBytes, lagDropped             *prometheus.Desc
+	acceptsRefused                             *prometheus.Desc
 }
 
 // Collectors returns the engine's metrics, read from its counters when
@@ -48,13 +49,15 @@ func newCollector(s *Engine) *collector {
 		lagConns:   d("wspush_lagging_connections", "Connections that fell behind past gnet's 16 KiB share of their backlog: frames wait in user space (each connection capped by --max-pending, kernel and gnet included)."),
 		lagBytes:   d("wspush_lag_bytes", "Bytes of frames waiting in lagging connections' user-space queues."),
 		lagDropped: d("wspush_lag_dropped_total", "Frames dropped from lagging connections' queues at their disconnect (the disconnect message goes first instead) or close."),
-		held:       d("wspush_resume_held_total", "Live messages held back from connections that asked for resume=1 until their replay (which carries them); lost if the client never resumes within 10 s."),
+		acceptsRefused: d("wspush_accepts_refused_total",
+			"TCP connections to the WebSocket listener refused (503) at the descriptor budget."),
+		held: d("wspush_resume_held_total", "Live messages held back from connections that asked for resume=1 until their replay (which carries them); lost if the client never resumes within 10 s."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.conns, c.upgrades, c.rejected, c.msgsIn, c.msgsOut, c.bytesIn, c.bytesOut, c.closes, c.users, c.rooms, c.queued, c.refused, c.gaps, c.replayed, c.held, c.lagConns, c.lagBytes, c.lagDropped} {
+	for _, d := range []*prometheus.Desc{c.conns, c.upgrades, c.rejected, c.msgsIn, c.msgsOut, c.bytesIn, c.bytesOut, c.closes, c.users, c.rooms, c.queued, c.refused, c.gaps, c.replayed, c.held, c.lagConns, c.lagBytes, c.lagDropped, c.acceptsRefused} {
 		ch <- d
 	}
 }
@@ -95,4 +98,5 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.lagConns, float64(k.LagConns))
 	gauge(c.lagBytes, float64(k.LagBytes))
 	counter(c.lagDropped, k.LagDropped)
+	counter(c.acceptsRefused, k.AcceptsRefused)
 }

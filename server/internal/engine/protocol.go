@@ -2,7 +2,6 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"math"
 	"strconv"
 	"time"
@@ -39,7 +38,6 @@ const (
 	codeTooLarge    = "too_large"
 	codeTooMany     = "too_many_rooms"
 	codeNoHistory   = "no_history"
-	codeBusy        = "busy"
 )
 
 var framePong = frame.AppendFrame(nil, ws.OpText, []byte(`{"type":"pong"}`))
@@ -130,7 +128,7 @@ func (c *conn) request(p []byte) {
 				return
 			}
 			if err := s.hooks.Publish(c.id(), req.Room, req.Data); err != nil {
-				c.reply(req.Ref, errorCode(err), err.Error())
+				c.reply(req.Ref, wire.ClientCode(err), err.Error())
 				return
 			}
 		}
@@ -155,7 +153,7 @@ func (c *conn) request(p []byte) {
 			return
 		}
 		if err := s.hooks.Send(c.id(), req.To, req.Data, s.cfg.ClientSends == SendsWebhook); err != nil {
-			c.reply(req.Ref, errorCode(err), err.Error())
+			c.reply(req.Ref, wire.ClientCode(err), err.Error())
 			return
 		}
 		c.reply(req.Ref, "", "")
@@ -164,16 +162,6 @@ func (c *conn) request(p []byte) {
 	default:
 		c.reply(req.Ref, codeUnknownType, "unknown type "+strconv.Quote(req.Type))
 	}
-}
-
-// errorCode is the code of the error reply for a refusal from the hooks:
-// the error's own (Code() string), or "busy".
-func errorCode(err error) string {
-	var c interface{ Code() string }
-	if errors.As(err, &c) {
-		return c.Code()
-	}
-	return codeBusy
 }
 
 // checkData checks the data of a publish or send, replying if it is bad.

@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wspush/wspush/server/internal/cluster"
+	"github.com/wspush/wspush/server/internal/engine"
+	"github.com/wspush/wspush/server/internal/history"
+	"github.com/wspush/wspush/server/internal/local"
+	"github.com/wspush/wspush/server/internal/presence"
+	"github.com/wspush/wspush/server/internal/wire"
+)
+
+// broker is how the server's verbs reach their receivers: a single node's
+// (local.Broker: straight to this node's loops, with the in-memory
+// history) or a cluster's (cluster.Cluster: through Redis, which orders
+// and keeps every message and hands it to every node with receivers). New
+// picks one; every verb is then one call to it.
+type broker interface {
+	// Push, Publish and Broadcast send a message of the backend (from
+	// empty) and wait for the loops, or for Redis, within ctx.
+	Push(ctx context.Context, id string, users []string, data json.RawMessage, from string) (wire.PushResult, error)
+	Publish(ctx context.Context, id, room string, data json.RawMessage, from string) (wire.PushResult, error)
+	Broadcast(ctx context.Context, id string, data json.RawMessage) (wire.PushResult, error)
+	// QueuePublish and QueuePush send a client's message: called on an
+	// event loop, they only queue.
+	QueuePublish(room string, data []byte, from string) error
+	QueuePush(to string, data []byte, from string) error
+	// Control tells the other nodes of a room change or a kick.
+	Control(ctx context.Context, op, room string, users []string) error
+	// Presence is what the broker knows of user; an error says it could
+	// not ask (Redis down), and this node's own answer stands.
+	Presence(ctx context.Context, user string) (wire.Presence, error)
+	// Connected says which of users have a connection on another node.
+	Connected(ctx context.Context, users []string) ([]bool, error)
+	// Arrived, Leaving, Left and Joined follow this node's connections;
+	// they run on a loop and never block.
+	Arrived(user string)
+	Leaving(user string)
+	Left(user string)
+	Joined(room string)
+	// Store is where the engine's resumes read the history; nil for none.
+	Store() history.Store
+	Up() bool
+	Report(st *wire.Stats)
+	Collectors() []prometheus.Collector
+	Start()
+	Close()
+}
+
+var (
+	_ broker = (*local.Broker)(nil)
+	_ broker = (*cluster.Cluster)(nil)
+)
+
+// newBroker returns the broker cfg asks for, and the function that binds
+// it to the engine once the engine exists (the engine needs the broker's
+// history store first).
+func newBroker(cfg Config, grace *presence.Tracker, now func() time.Time) (broker, func(*engine.Engine)) {
+	if cfg.Redis != "" {
+		// Validate refuses a bad URL before Serve starts anything.
+		cl, err := cluster.New(cluster.Config{
+			Redis: cfg.Redis, Node: cfg.Node, HistorySize: cfg.HistorySize, HistoryTTL: cfg.HistoryTTL,
+			OfflineGrace: cfg.OfflineGrace, Logger: cfg.Logger, Secret: cfg.ClusterSecret,
+		})
+		if err == nil {
+			return cl, func(e *engine.Engine) { cl.Bind(e) }
+		}
+	}
+	l := local.New(local.Config{HistorySize: cfg.HistorySize, HistoryTTL: cfg.HistoryTTL,
+		HistoryMaxBytes: cfg.HistoryMaxBytes, Grace: grace, Now: now})
+	return l, l.Bind
+}
