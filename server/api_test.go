@@ -1,12 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"github.com/wspush/wspush/server/internal/wire"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/wire"
 
 	"github.com/gobwas/ws"
 )
@@ -80,10 +80,10 @@ func (a *apiClient) do(method, path, body string, v any) {
 func apiDialUser(t *testing.T, s *Server, user string) *client {
 	t.Helper()
 	c := dial(t, s)
-	c.write([]byte(upgradeRequest("/ws?user=" + url.QueryEscape(user))))
-	c.expectStatus(http.StatusSwitchingProtocols)
+	c.Write([]byte(upgradeRequest("/ws?user=" + url.QueryEscape(user))))
+	c.ExpectStatus(http.StatusSwitchingProtocols)
 	var w struct{ Type, User string }
-	h, p := c.read()
+	h, p := c.Read()
 	if err := json.Unmarshal(p, &w); h.OpCode != ws.OpText || err != nil || w.Type != "welcome" || w.User != user {
 		t.Fatalf("got %v %q, want the welcome of %s", h.OpCode, p, user)
 	}
@@ -102,35 +102,6 @@ func startAPIServer(t *testing.T) (*Server, *apiClient) {
 	return s, newAPIClient(t, s, testAPIKey)
 }
 
-// pushMsg is a push envelope as the client receives it.
-type pushMsg struct {
-	Type string          `json:"type"`
-	ID   string          `json:"id"`
-	Data json.RawMessage `json:"data"`
-	TS   int64           `json:"ts"`
-	Room string          `json:"room"`
-	From string          `json:"from"`
-}
-
-// expectPushData reads one frame and checks that it is a push of data
-// (compared as compact JSON), to room when room is set.
-func (c *client) expectPushData(data, room string) pushMsg {
-	c.t.Helper()
-	h, p := c.read()
-	var m pushMsg
-	if err := json.Unmarshal(p, &m); h.OpCode != ws.OpText || err != nil {
-		c.t.Fatalf("got %v %q, want a push of %s", h.OpCode, p, data)
-	}
-	var want bytes.Buffer
-	if err := json.Compact(&want, []byte(data)); err != nil {
-		c.t.Fatalf("bad test data %q: %v", data, err)
-	}
-	if m.Type != "push" || !bytes.Equal(m.Data, want.Bytes()) || m.Room != room || m.ID == "" || m.TS == 0 {
-		c.t.Fatalf("got %s, want a push of %s to room %q", p, data, room)
-	}
-	return m
-}
-
 func TestAPIPushReachesEveryConnectionOfItsUserOnly(t *testing.T) {
 	s, api := startAPIServer(t)
 	a1, a2, b1, b2 := apiTwoUsers(t, s)
@@ -140,16 +111,16 @@ func TestAPIPushReachesEveryConnectionOfItsUserOnly(t *testing.T) {
 	if res.Delivered != 2 || fmt.Sprint(res.Online) != "[alice]" || fmt.Sprint(res.Offline) != "[carol]" {
 		t.Fatalf("push answered %+v, want 2 delivered, alice online, carol offline", res)
 	}
-	a1.expectPushData(`{"n":1}`, "")
-	a2.expectPushData(`{"n":1}`, "")
+	a1.ExpectPushData(`{"n":1}`, "")
+	a2.ExpectPushData(`{"n":1}`, "")
 
 	// Had bob been sent alice's push, it would come before this one.
 	api.do("POST", "/v1/push", `{"users":["bob"],"data":"marker"}`, &res)
 	if res.Delivered != 2 {
 		t.Fatalf("push to bob delivered %d, want 2", res.Delivered)
 	}
-	b1.expectPushData(`"marker"`, "")
-	b2.expectPushData(`"marker"`, "")
+	b1.ExpectPushData(`"marker"`, "")
+	b2.ExpectPushData(`"marker"`, "")
 }
 
 func TestAPIPushAnswersWithEmptyListsNotNull(t *testing.T) {
@@ -165,8 +136,8 @@ func TestAPIPublishReachesRoomMembersOnly(t *testing.T) {
 	a1, a2, b1, b2 := apiTwoUsers(t, s)
 
 	// alice joins from one connection; the backend adds both of bob's.
-	a1.send(ws.OpText, []byte(`{"type":"join","room":"r","ref":1}`))
-	a1.expect(ws.OpText, []byte(`{"type":"ack","ref":1}`))
+	a1.Send(ws.OpText, []byte(`{"type":"join","room":"r","ref":1}`))
+	a1.Expect(ws.OpText, []byte(`{"type":"ack","ref":1}`))
 	var joined struct{ Joined int }
 	api.do("POST", "/v1/rooms/r/members", `{"users":["bob","carol"]}`, &joined)
 	if joined.Joined != 2 {
@@ -183,12 +154,12 @@ func TestAPIPublishReachesRoomMembersOnly(t *testing.T) {
 		t.Fatalf("publish delivered %d, want 3", d.Delivered)
 	}
 	for _, c := range []*client{a1, b1, b2} {
-		c.expectPushData(`"hi"`, "r")
+		c.ExpectPushData(`"hi"`, "r")
 	}
 	// Had a2 been sent the room message, it would come before this push.
 	api.do("POST", "/v1/push", `{"users":["alice"],"data":"marker"}`, &PushResult{})
-	a2.expectPushData(`"marker"`, "")
-	a1.expectPushData(`"marker"`, "")
+	a2.ExpectPushData(`"marker"`, "")
+	a1.ExpectPushData(`"marker"`, "")
 
 	var left struct{ Left int }
 	api.do("DELETE", "/v1/rooms/r/members", `{"users":["bob"]}`, &left)
@@ -199,7 +170,7 @@ func TestAPIPublishReachesRoomMembersOnly(t *testing.T) {
 	if d.Delivered != 1 {
 		t.Fatalf("publish after bob left delivered %d, want 1", d.Delivered)
 	}
-	a1.expectPushData(`"again"`, "r")
+	a1.ExpectPushData(`"again"`, "r")
 
 	api.do("POST", "/v1/rooms/empty/publish", `{"data":1}`, &d)
 	if d.Delivered != 0 {
@@ -216,7 +187,7 @@ func TestAPIBroadcastReachesAll(t *testing.T) {
 		t.Fatalf("broadcast delivered %d, want 4", d.Delivered)
 	}
 	for _, c := range []*client{a1, a2, b1, b2} {
-		c.expectPushData(`[1,2,3]`, "")
+		c.ExpectPushData(`[1,2,3]`, "")
 	}
 }
 
@@ -236,18 +207,18 @@ func TestAPIKickSendsDisconnectThenCloses(t *testing.T) {
 			Reason    string `json:"reason"`
 			Reconnect bool   `json:"reconnect"`
 		}
-		h, p := c.read()
+		h, p := c.Read()
 		if err := json.Unmarshal(p, &d); h.OpCode != ws.OpText || err != nil {
 			t.Fatalf("got %v %q, want the disconnect message", h.OpCode, p)
 		}
 		if d.Type != "disconnect" || d.Code != 4500 || d.Reconnect || d.Reason == "" {
 			t.Fatalf("got %s, want a disconnect with code 4500 and reconnect false", p)
 		}
-		c.expectClose(4500)
+		c.ExpectClose(4500)
 		// RFC 6455 5.5.1: the client answers the close; the server then
 		// drops TCP.
-		c.send(ws.OpClose, binary.BigEndian.AppendUint16(nil, 4500))
-		c.expectEOF()
+		c.Send(ws.OpClose, binary.BigEndian.AppendUint16(nil, 4500))
+		c.ExpectEOF()
 	}
 
 	waitFor(t, 5*time.Second, func() error {
@@ -271,7 +242,7 @@ func TestAPIKickSendsDisconnectThenCloses(t *testing.T) {
 	if res.Delivered != 2 {
 		t.Fatalf("push to bob after the kick delivered %d, want 2", res.Delivered)
 	}
-	b1.expectPushData(`1`, "")
+	b1.ExpectPushData(`1`, "")
 }
 
 func TestAPIPresenceAndStats(t *testing.T) {
@@ -289,14 +260,14 @@ func TestAPIPresenceAndStats(t *testing.T) {
 	if _, _, body := api.call("GET", "/v1/users/x%20y%2Fz", ""); body != `{"user":"x y/z","online":true,"connections":1}`+"\n" {
 		t.Fatalf("presence of an escaped user id: %s", body)
 	}
-	c.send(ws.OpClose, nil)
-	c.expectClose(0)
-	c.expectEOF()
+	c.Send(ws.OpClose, nil)
+	c.ExpectClose(0)
+	c.ExpectEOF()
 
-	a1.send(ws.OpText, []byte(`{"type":"ping"}`))
-	a1.expect(ws.OpText, []byte(`{"type":"pong"}`))
-	a1.send(ws.OpText, []byte(`{"type":"join","room":"r","ref":"j"}`))
-	a1.expect(ws.OpText, []byte(`{"type":"ack","ref":"j"}`))
+	a1.Send(ws.OpText, []byte(`{"type":"ping"}`))
+	a1.Expect(ws.OpText, []byte(`{"type":"pong"}`))
+	a1.Send(ws.OpText, []byte(`{"type":"join","room":"r","ref":"j"}`))
+	a1.Expect(ws.OpText, []byte(`{"type":"ack","ref":"j"}`))
 	api.do("POST", "/v1/push", `{"users":["bob"],"data":1}`, &PushResult{})
 
 	var st Stats
@@ -445,9 +416,9 @@ func TestAPIMetricsCountAPush(t *testing.T) {
 	s, api := startAPIServer(t)
 	a1 := apiDialUser(t, s, "alice")
 	api.do("POST", "/v1/push", `{"users":["alice"],"data":1}`, &PushResult{})
-	a1.expectPushData(`1`, "")
+	a1.ExpectPushData(`1`, "")
 	api.do("POST", "/v1/broadcast", `{"data":2}`, &struct{}{})
-	a1.expectPushData(`2`, "")
+	a1.ExpectPushData(`2`, "")
 
 	status, h, body := api.call("GET", "/metrics", "")
 	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
@@ -493,9 +464,9 @@ func TestAPIRoomMembershipOutlivesAReconnect(t *testing.T) {
 	}
 	// bob's mini-program loses its socket and comes back; carol, offline
 	// when the backend added her, connects for the first time.
-	bob.send(ws.OpClose, []byte{0x03, 0xe8})
-	bob.expectClose(ws.StatusNormalClosure)
-	bob.expectEOF()
+	bob.Send(ws.OpClose, []byte{0x03, 0xe8})
+	bob.ExpectClose(ws.StatusNormalClosure)
+	bob.ExpectEOF()
 	bob, carol := apiDialUser(t, s, "bob"), apiDialUser(t, s, "carol")
 
 	var d struct{ Delivered int }
@@ -503,8 +474,8 @@ func TestAPIRoomMembershipOutlivesAReconnect(t *testing.T) {
 	if d.Delivered != 2 {
 		t.Fatalf("publish delivered %d, want bob's and carol's new connections", d.Delivered)
 	}
-	bob.expectPushData(`"extra"`, "news")
-	carol.expectPushData(`"extra"`, "news")
+	bob.ExpectPushData(`"extra"`, "news")
+	carol.ExpectPushData(`"extra"`, "news")
 
 	// Taken out, bob's next connection stays out too.
 	var left struct{ Left int }
@@ -514,7 +485,7 @@ func TestAPIRoomMembershipOutlivesAReconnect(t *testing.T) {
 	if d.Delivered != 1 {
 		t.Fatalf("publish after DELETE delivered %d, want carol's only", d.Delivered)
 	}
-	carol.expectPushData(`"later"`, "news")
+	carol.ExpectPushData(`"later"`, "news")
 	api.do("POST", "/v1/push", `{"users":["bob"],"data":"marker"}`, &PushResult{})
-	bob2.expectPushData(`"marker"`, "")
+	bob2.ExpectPushData(`"marker"`, "")
 }

@@ -2,11 +2,12 @@ package server
 
 import (
 	"fmt"
-	"github.com/wspush/wspush/server/internal/wire"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/wire"
 
 	"github.com/gobwas/ws"
 	"github.com/golang-jwt/jwt/v5"
@@ -35,15 +36,15 @@ func TestInbandAuthFailuresAreToldAfterThe101(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dial(t, s)
-			c.write([]byte(upgradeRequest("/ws" + tc.query)))
-			c.expectStatus(http.StatusSwitchingProtocols)
-			m := c.expectJSON("disconnect")
+			c.Write([]byte(upgradeRequest("/ws" + tc.query)))
+			c.ExpectStatus(http.StatusSwitchingProtocols)
+			m := c.ExpectJSON("disconnect")
 			if m["code"] != tc.code || m["reconnect"] != tc.reconnect || m["reason"] == "" {
 				t.Fatalf("disconnect %v, want code %v reconnect %v", m, tc.code, tc.reconnect)
 			}
-			c.expectClose(tc.close)
-			c.send(ws.OpClose, []byte{byte(tc.close >> 8), byte(tc.close)})
-			c.expectEOF()
+			c.ExpectClose(tc.close)
+			c.Send(ws.OpClose, []byte{byte(tc.close >> 8), byte(tc.close)})
+			c.ExpectEOF()
 			waitFor(t, time.Second, closeCount(s, tc.reason))
 		})
 	}
@@ -57,10 +58,10 @@ func TestInbandAuthFailuresAreToldAfterThe101(t *testing.T) {
 func TestInbandAuthFailureDoesNotWaitForever(t *testing.T) {
 	s := startServer(t, Config{ConnConfig: ConnConfig{CloseTimeout: 200 * time.Millisecond}, JWTSecret: "s3cret-s3cret-s3cret-s3cret-0123"})
 	c := dial(t, s)
-	c.write([]byte(upgradeRequest("/ws?auth=inband&token=abc.def.ghi")))
-	c.expectStatus(http.StatusSwitchingProtocols)
-	c.expectClose(4503)
-	c.expectEOF()
+	c.Write([]byte(upgradeRequest("/ws?auth=inband&token=abc.def.ghi")))
+	c.ExpectStatus(http.StatusSwitchingProtocols)
+	c.ExpectClose(4503)
+	c.ExpectEOF()
 	waitFor(t, time.Second, func() error {
 		if n := s.Conns(); n != 0 {
 			return fmt.Errorf("%d connections still counted", n)
@@ -75,8 +76,8 @@ func TestWithoutInbandAuthTheUpgradeIsRefused401(t *testing.T) {
 	s := startServer(t, Config{JWTSecret: "s3cret-s3cret-s3cret-s3cret-0123"})
 	for _, q := range []string{"?token=abc.def.ghi", "?auth=other&token=abc.def.ghi", "?xauth=inband&token=abc.def.ghi"} {
 		c := dial(t, s)
-		c.write([]byte(upgradeRequest("/ws" + q)))
-		_, body := c.expectStatus(http.StatusUnauthorized)
+		c.Write([]byte(upgradeRequest("/ws" + q)))
+		_, body := c.ExpectStatus(http.StatusUnauthorized)
 		if !strings.Contains(body, `"error":"unauthorized"`) {
 			t.Fatalf("%s: body %s", q, body)
 		}
@@ -88,8 +89,8 @@ func TestWithoutInbandAuthTheUpgradeIsRefused401(t *testing.T) {
 func TestInbandAuthLeavesOtherRefusalsAsTheyAre(t *testing.T) {
 	s := startServer(t, Config{})
 	c := dial(t, s)
-	c.write([]byte(upgradeRequest("/ws?auth=inband&user=" + strings.Repeat("x", 200))))
-	c.expectStatus(http.StatusBadRequest)
+	c.Write([]byte(upgradeRequest("/ws?auth=inband&user=" + strings.Repeat("x", 200))))
+	c.ExpectStatus(http.StatusBadRequest)
 }
 
 func TestInbandAuthWithAGoodTokenIsAnOrdinaryConnection(t *testing.T) {
@@ -101,8 +102,8 @@ func TestInbandAuthWithAGoodTokenIsAnOrdinaryConnection(t *testing.T) {
 	if w["user"] != "alice" || w["max_message"] != 5000.0 || w["exp"] != float64(expAt.UnixMilli()) {
 		t.Fatalf("welcome %v, want alice, max_message 5000 and exp %d", w, expAt.UnixMilli())
 	}
-	c.sendJSON(`{"type":"ping"}`)
-	c.expectJSON("pong")
+	c.SendJSON(`{"type":"ping"}`)
+	c.ExpectJSON("pong")
 
 	// A token without exp: the welcome has no exp.
 	_, w = dialAs(t, s, "?auth=inband&token="+token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "bob"}}), "")

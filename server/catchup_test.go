@@ -41,7 +41,7 @@ func BenchmarkClusterCatchUp(b *testing.B) {
 		back := time.Now()
 		p.Mend()
 		for i := seq - k + 1; i <= seq; i++ {
-			c.expectPush(strconv.Itoa(i))
+			c.ExpectPush(strconv.Itoa(i))
 		}
 		ds = append(ds, time.Since(back))
 	}

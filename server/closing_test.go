@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/wspush/wspush/server/internal/wire"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/wire"
 
 	"github.com/gobwas/ws"
 )
@@ -110,11 +111,11 @@ func TestLoadCloseInSameReadAsLastFrame(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := c.nc.Write(maskedFrame(ws.OpBinary, true, msg)); err != nil {
+				if _, err := c.NC.Write(maskedFrame(ws.OpBinary, true, msg)); err != nil {
 					return
 				}
 				for {
-					h, _, err := c.tryRead(10 * time.Second)
+					h, _, err := c.TryRead(10 * time.Second)
 					if err != nil {
 						return
 					}
@@ -167,9 +168,9 @@ func TestFrameAfterAFailureIsRead(t *testing.T) {
 		maskedFrame(ws.OpText, true, []byte("ok \xed\xa0\x80 ok")), // streamed? no: whole
 	} {
 		c := dialWS(t, s)
-		c.write(append(bad, maskedFrame(ws.OpClose, true, []byte{0x03, 0xe8})...))
-		c.expectClose(closeCodeOf(bad))
-		c.expectEOF()
+		c.Write(append(bad, maskedFrame(ws.OpClose, true, []byte{0x03, 0xe8})...))
+		c.ExpectClose(closeCodeOf(bad))
+		c.ExpectEOF()
 	}
 }
 

@@ -33,7 +33,7 @@ func TestClusterOfThreeBehindNginx(t *testing.T) {
 	var cs []*client
 	for i := range 3 {
 		c := dialVia(t, "127.0.0.1:"+strconv.Itoa(port), "/ws?user=u"+strconv.Itoa(i))
-		c.expectJSON("welcome")
+		c.ExpectJSON("welcome")
 		cs = append(cs, c)
 	}
 	on := 0
@@ -53,7 +53,7 @@ func TestClusterOfThreeBehindNginx(t *testing.T) {
 		t.Fatalf("push: %+v %v", res, err)
 	}
 	for _, c := range cs {
-		c.expectPush(`"hello"`)
+		c.ExpectPush(`"hello"`)
 	}
 }
 
@@ -115,10 +115,10 @@ func dialVia(t *testing.T, addr, path string) *client {
 			return err
 		}
 		t.Cleanup(func() { nc.Close() })
-		c = &client{t: t, nc: nc, br: bufio.NewReader(nc)}
+		c = &client{T: t, NC: nc, BR: bufio.NewReader(nc)}
 		return nil
 	})
-	c.write([]byte(upgradeRequest(path)))
-	c.expectStatus(http.StatusSwitchingProtocols)
+	c.Write([]byte(upgradeRequest(path)))
+	c.ExpectStatus(http.StatusSwitchingProtocols)
 	return c
 }

@@ -79,7 +79,7 @@ func TestClusterPushThroughOneNodeReachesAClientOnAnother(t *testing.T) {
 	if len(res.Online) != 1 || res.Online[0] != "alice" || len(res.Offline) != 1 || res.Delivered != 1 || len(res.Unknown) != 0 {
 		t.Fatalf("push answer %+v, want alice online on one node", res)
 	}
-	if p := c.expectPush(`{"n":1}`); p == "" {
+	if p := c.ExpectPush(`{"n":1}`); p == "" {
 		t.Fatal("no pos")
 	}
 
@@ -100,14 +100,14 @@ func TestClusterPushThroughOneNodeReachesAClientOnAnother(t *testing.T) {
 	if _, err := b.Broadcast(context.Background(), json.RawMessage(`"all"`)); err != nil {
 		t.Fatal(err)
 	}
-	c.expectPush(`"all"`)
-	c2.expectPush(`"all"`)
+	c.ExpectPush(`"all"`)
+	c2.ExpectPush(`"all"`)
 	// Once: the next message after it is the next broadcast, not a copy.
 	if _, err := a.Broadcast(context.Background(), json.RawMessage(`"next"`)); err != nil {
 		t.Fatal(err)
 	}
-	c.expectPush(`"next"`)
-	c2.expectPush(`"next"`)
+	c.ExpectPush(`"next"`)
+	c2.ExpectPush(`"next"`)
 }
 
 func TestClusterRoomSpansNodes(t *testing.T) {
@@ -115,8 +115,8 @@ func TestClusterRoomSpansNodes(t *testing.T) {
 	ca, _ := dialAs(t, a, "?user=ann", "")
 	cb, _ := dialAs(t, b, "?user=ben", "")
 	for i, c := range []*client{ca, cb} {
-		c.sendJSON(`{"type":"join","room":"chat","ref":` + strconv.Itoa(i) + `}`)
-		c.expectJSON("ack")
+		c.SendJSON(`{"type":"join","room":"chat","ref":` + strconv.Itoa(i) + `}`)
+		c.ExpectJSON("ack")
 	}
 	r.waitSubs("wspush:r:"+"chat", 2)
 
@@ -124,22 +124,22 @@ func TestClusterRoomSpansNodes(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("publish reached %d nodes, %v; want 2", n, err)
 	}
-	ca.expectPush(`"from the API"`)
-	cb.expectPush(`"from the API"`)
+	ca.ExpectPush(`"from the API"`)
+	cb.ExpectPush(`"from the API"`)
 	// Once: what comes next is the client's publish below, not a copy.
 
 	// A client's publish on b reaches a's member too, with from.
-	cb.sendJSON(`{"type":"publish","room":"chat","data":"hi","ref":9}`)
-	cb.expectJSON("ack")
+	cb.SendJSON(`{"type":"publish","room":"chat","data":"hi","ref":9}`)
+	cb.ExpectJSON("ack")
 	for _, c := range []*client{ca, cb} {
-		m := c.expectJSON("push")
+		m := c.ExpectJSON("push")
 		if m["data"] != "hi" || m["from"] != "ben" || m["room"] != "chat" {
 			t.Fatalf("room message %v", m)
 		}
 	}
 
 	// The last member on b leaves: b unsubscribes.
-	cb.nc.Close()
+	cb.NC.Close()
 	r.waitSubs("wspush:r:"+"chat", 1)
 }
 
@@ -150,9 +150,9 @@ func TestClusterResumeOnAnotherNodeRecoversExactlyTheMissed(t *testing.T) {
 	if _, err := a.Push(context.Background(), []string{"dora"}, json.RawMessage(`1`)); err != nil {
 		t.Fatal(err)
 	}
-	seen := c.expectPush(`1`)
+	seen := c.ExpectPush(`1`)
 
-	c.nc.Close()
+	c.NC.Close()
 	r.waitSubs("wspush:u:"+"dora", 0)
 	for _, d := range []string{`2`, `3`} {
 		if _, err := a.Push(context.Background(), []string{"dora"}, json.RawMessage(d)); err != nil {
@@ -161,27 +161,27 @@ func TestClusterResumeOnAnotherNodeRecoversExactlyTheMissed(t *testing.T) {
 	}
 
 	c, _ = dialAs(t, a, "?user=dora&resume=1", "")
-	c.sendJSON(`{"type":"resume","user_pos":"` + seen + `","ref":1}`)
-	c.expectPush(`2`)
-	c.expectPush(`3`)
-	c.expectJSON("ack")
+	c.SendJSON(`{"type":"resume","user_pos":"` + seen + `","ref":1}`)
+	c.ExpectPush(`2`)
+	c.ExpectPush(`3`)
+	c.ExpectJSON("ack")
 
 	// Then live messages, from either node.
 	r.waitSubs("wspush:u:"+"dora", 1)
 	if _, err := b.Push(context.Background(), []string{"dora"}, json.RawMessage(`4`)); err != nil {
 		t.Fatal(err)
 	}
-	c.expectPush(`4`)
+	c.ExpectPush(`4`)
 
 	// A position from before this Redis's history is a gap, followed by
 	// everything the stream holds.
 	c2, _ := dialAs(t, b, "?user=dora&resume=1", "")
-	c2.sendJSON(`{"type":"resume","user_pos":"1-0","ref":2}`)
-	c2.expectJSON("gap")
+	c2.SendJSON(`{"type":"resume","user_pos":"1-0","ref":2}`)
+	c2.ExpectJSON("gap")
 	for _, d := range []string{`1`, `2`, `3`, `4`} {
-		c2.expectPush(d)
+		c2.ExpectPush(d)
 	}
-	c2.expectJSON("ack")
+	c2.ExpectJSON("ack")
 }
 
 func TestClusterSurvivesARedisRestart(t *testing.T) {
@@ -228,13 +228,13 @@ func TestClusterSurvivesARedisRestart(t *testing.T) {
 	r.waitSubs("wspush:u:"+"eve", 1) // go-redis subscribed again
 	// Redis lost its history: b cannot know what eve may have missed,
 	// and tells her so before anything new.
-	if g := cb.expectJSON("gap"); g["pos"] == nil {
+	if g := cb.ExpectJSON("gap"); g["pos"] == nil {
 		t.Fatalf("gap %v without a position to resume from", g)
 	}
 	if _, err := a.Push(context.Background(), []string{"eve"}, json.RawMessage(`"back"`)); err != nil {
 		t.Fatal(err)
 	}
-	cb.expectPush(`"back"`)
+	cb.ExpectPush(`"back"`)
 	_ = ca
 	// Presence is written again after Redis lost it.
 	waitFor(t, 10*time.Second, func() error {
@@ -264,7 +264,7 @@ func TestClusterNodeThatStopsLeavesNoGhost(t *testing.T) {
 	if p := a.Presence(context.Background(), "gus"); p.Connections != 0 || p.Online {
 		t.Fatalf("ghost: %+v", p)
 	}
-	c.nc.Close()
+	c.NC.Close()
 }
 
 // callAPI makes one call to an API handler and returns its status,
@@ -298,12 +298,12 @@ func TestClusterRoomMembersAndKicksThroughOneNodeReachAnother(t *testing.T) {
 	if _, err := a.Publish(context.Background(), "ops", json.RawMessage(`"deploy"`)); err != nil {
 		t.Fatal(err)
 	}
-	c.expectPush(`"deploy"`)
+	c.ExpectPush(`"deploy"`)
 
 	if _, err := a.Kick(context.Background(), "hal"); err != nil {
 		t.Fatal(err)
 	}
-	if d := c.expectJSON("disconnect"); d["code"] != 4500.0 {
+	if d := c.ExpectJSON("disconnect"); d["code"] != 4500.0 {
 		t.Fatalf("disconnect %v", d)
 	}
 }
@@ -325,7 +325,7 @@ func BenchmarkClusterPushLatency(b *testing.B) {
 			if _, err := s.Push(context.Background(), []string{"lat"}, json.RawMessage(`"x"`)); err != nil {
 				b.Fatal(err)
 			}
-			c.expectPush(`"x"`)
+			c.ExpectPush(`"x"`)
 			ds[i] = time.Since(start)
 		}
 		slices.Sort(ds)
@@ -351,7 +351,7 @@ func TestClusterWithoutHistoryPushesCarryNoPos(t *testing.T) {
 	if _, err := a.Push(context.Background(), []string{"ivy"}, json.RawMessage(`"plain"`)); err != nil {
 		t.Fatal(err)
 	}
-	if p := c.expectPush(`"plain"`); p != "" {
+	if p := c.ExpectPush(`"plain"`); p != "" {
 		t.Fatalf("pos %q without history", p)
 	}
 }

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/wspush/wspush/server/internal/wire"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/wire"
 
 	"github.com/gobwas/ws"
 )
@@ -23,11 +24,11 @@ func TestEchoSizes(t *testing.T) {
 		if n%2 == 1 {
 			text = append(text, 'x')
 		}
-		c.send(ws.OpText, text)
-		c.expect(ws.OpText, text)
+		c.Send(ws.OpText, text)
+		c.Expect(ws.OpText, text)
 		bin := bytes.Repeat([]byte{0xff, 0x00, 0x80}, n/3+1)[:n]
-		c.send(ws.OpBinary, bin)
-		c.expect(ws.OpBinary, bin)
+		c.Send(ws.OpBinary, bin)
+		c.Expect(ws.OpBinary, bin)
 	}
 }
 
@@ -40,9 +41,9 @@ func TestFragmentedTextSplitInsideARuneWithPingBetween(t *testing.T) {
 	b = append(b, maskedFrame(ws.OpPing, true, []byte("p"))...)
 	b = append(b, maskedFrame(ws.OpContinuation, false, msg[1:7])...)
 	b = append(b, maskedFrame(ws.OpContinuation, true, msg[7:])...)
-	c.write(b)
-	c.expect(ws.OpPong, []byte("p"))
-	c.expect(ws.OpText, msg)
+	c.Write(b)
+	c.Expect(ws.OpPong, []byte("p"))
+	c.Expect(ws.OpText, msg)
 }
 
 func TestProtocolErrorsCloseWithTheirCode(t *testing.T) {
@@ -71,11 +72,11 @@ func TestProtocolErrorsCloseWithTheirCode(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := s.eng.Counters().Closes[tc.reason]
 			c := dialWS(t, s)
-			c.write(tc.wire)
-			c.expectClose(tc.code)
+			c.Write(tc.wire)
+			c.ExpectClose(tc.code)
 			// Complete the close handshake: the server drops TCP.
-			c.send(ws.OpClose, []byte{0x03, 0xe8})
-			c.expectEOF()
+			c.Send(ws.OpClose, []byte{0x03, 0xe8})
+			c.ExpectEOF()
 			waitFor(t, time.Second, func() error {
 				if s.eng.Counters().Closes[tc.reason] == before {
 					return errorf("no close recorded as %s", tc.reason)
@@ -101,9 +102,9 @@ func TestBadCloseFramesGetAnAnswerAndTCPClose(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dialWS(t, s)
-			c.send(ws.OpClose, tc.body)
-			c.expectClose(tc.code)
-			c.expectEOF()
+			c.Send(ws.OpClose, tc.body)
+			c.ExpectClose(tc.code)
+			c.ExpectEOF()
 		})
 	}
 }
@@ -111,14 +112,14 @@ func TestBadCloseFramesGetAnAnswerAndTCPClose(t *testing.T) {
 func TestClientCloseIsEchoed(t *testing.T) {
 	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
 	c := dialWS(t, s)
-	c.send(ws.OpClose, append([]byte{0x0f, 0xa0}, "bye"...)) // 4000
-	c.expectClose(4000)
-	c.expectEOF()
+	c.Send(ws.OpClose, append([]byte{0x0f, 0xa0}, "bye"...)) // 4000
+	c.ExpectClose(4000)
+	c.ExpectEOF()
 
 	c = dialWS(t, s)
-	c.send(ws.OpClose, nil)
-	c.expectClose(0)
-	c.expectEOF()
+	c.Send(ws.OpClose, nil)
+	c.ExpectClose(0)
+	c.ExpectEOF()
 	waitFor(t, time.Second, func() error {
 		if n := s.eng.Counters().Closes[wire.ReasonPeerClose]; n != 2 {
 			return errorf("%d peer closes", n)
@@ -130,14 +131,14 @@ func TestClientCloseIsEchoed(t *testing.T) {
 func TestIdleConnectionIsPingedThenClosed(t *testing.T) {
 	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, PingInterval: 200 * time.Millisecond, IdleTimeout: 700 * time.Millisecond, CloseTimeout: 300 * time.Millisecond}})
 	quiet := dialWS(t, s)
-	h, _ := quiet.read()
+	h, _ := quiet.Read()
 	if h.OpCode != ws.OpPing {
 		t.Fatalf("got %v, want a ping", h.OpCode)
 	}
-	if reason := quiet.expectClose(ws.StatusGoingAway); reason != "idle timeout" {
+	if reason := quiet.ExpectClose(ws.StatusGoingAway); reason != "idle timeout" {
 		t.Fatalf("close reason %q", reason)
 	}
-	quiet.expectEOF() // the close timeout drops it without our close
+	quiet.ExpectEOF() // the close timeout drops it without our close
 	waitFor(t, time.Second, closeCount(s, wire.ReasonIdleTimeout))
 }
 
@@ -147,19 +148,19 @@ func TestAnsweringPingsKeepsAConnectionAlive(t *testing.T) {
 	deadline := time.Now().Add(1200 * time.Millisecond)
 	pings := 0
 	for time.Now().Before(deadline) {
-		h, p := c.read()
+		h, p := c.Read()
 		if h.OpCode != ws.OpPing {
 			t.Fatalf("got %v, want only pings", h.OpCode)
 		}
 		pings++
-		c.send(ws.OpPong, p)
+		c.Send(ws.OpPong, p)
 	}
 	if pings < 3 {
 		t.Fatalf("%d pings in 1.2s at a 100ms interval", pings)
 	}
-	c.send(ws.OpText, []byte("alive"))
+	c.Send(ws.OpText, []byte("alive"))
 	for {
-		h, p := c.read()
+		h, p := c.Read()
 		if h.OpCode == ws.OpText {
 			if string(p) != "alive" {
 				t.Fatalf("got %q", p)
@@ -172,7 +173,7 @@ func TestAnsweringPingsKeepsAConnectionAlive(t *testing.T) {
 func TestSlowReaderIsClosedAndOthersCarryOn(t *testing.T) {
 	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, MaxPending: 256 << 10}})
 	slow := dialWS(t, s)
-	_ = slow.nc.(*net.TCPConn).SetReadBuffer(4096)
+	_ = slow.NC.(*net.TCPConn).SetReadBuffer(4096)
 	fast := dialWS(t, s)
 
 	msg := bytes.Repeat([]byte("s"), 16<<10)
@@ -183,8 +184,8 @@ func TestSlowReaderIsClosedAndOthersCarryOn(t *testing.T) {
 	// in the kernel, then in its outbound queue, until MaxPending.
 	go func() {
 		for ctx.Err() == nil {
-			_ = slow.nc.SetWriteDeadline(time.Now().Add(time.Second))
-			if _, err := slow.nc.Write(frame); err != nil {
+			_ = slow.NC.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := slow.NC.Write(frame); err != nil {
 				var ne net.Error
 				if ok := asNetErr(err, &ne); ok && ne.Timeout() {
 					continue
@@ -195,14 +196,14 @@ func TestSlowReaderIsClosedAndOthersCarryOn(t *testing.T) {
 	}()
 	for i := 0; ctx.Err() == nil && s.eng.Counters().Closes[wire.ReasonSlowConsumer] == 0; i++ {
 		m := []byte(fmt.Sprintf("fast %d", i))
-		fast.send(ws.OpText, m)
-		fast.expect(ws.OpText, m)
+		fast.Send(ws.OpText, m)
+		fast.Expect(ws.OpText, m)
 	}
 	if s.eng.Counters().Closes[wire.ReasonSlowConsumer] != 1 {
 		t.Fatal("the slow reader was never closed")
 	}
-	fast.send(ws.OpText, []byte("after"))
-	fast.expect(ws.OpText, []byte("after"))
+	fast.Send(ws.OpText, []byte("after"))
+	fast.Expect(ws.OpText, []byte("after"))
 }
 
 func asNetErr(err error, ne *net.Error) bool {
@@ -223,7 +224,7 @@ func TestShutdownSendsGoingAwayAndWaits(t *testing.T) {
 		clients[i] = dialWS(t, s)
 	}
 	half := dial(t, s)
-	half.write([]byte("GET /ws HTTP/1.1\r\n"))
+	half.Write([]byte("GET /ws HTTP/1.1\r\n"))
 	waitFor(t, time.Second, func() error {
 		if n := s.eng.Counters().TCP; n != 11 {
 			return errorf("%d connections open", n)
@@ -238,13 +239,13 @@ func TestShutdownSendsGoingAwayAndWaits(t *testing.T) {
 		shut <- s.Shutdown(ctx)
 	}()
 	for _, c := range clients {
-		if reason := c.expectClose(ws.StatusGoingAway); !strings.Contains(reason, "shutting down") {
+		if reason := c.ExpectClose(ws.StatusGoingAway); !strings.Contains(reason, "shutting down") {
 			t.Errorf("reason %q", reason)
 		}
-		c.send(ws.OpClose, []byte{0x03, 0xe9})
-		c.expectEOF()
+		c.Send(ws.OpClose, []byte{0x03, 0xe9})
+		c.ExpectEOF()
 	}
-	half.expectEOF()
+	half.ExpectEOF()
 	if err := <-shut; err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}

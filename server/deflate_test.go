@@ -25,8 +25,8 @@ func dialOffer(t *testing.T, s *Server, path, offer string) (*client, string) {
 	if offer != "" {
 		req = strings.TrimSuffix(req, "\r\n") + "Sec-WebSocket-Extensions: " + offer + "\r\n\r\n"
 	}
-	c.write([]byte(req))
-	head, _ := c.expectStatus(http.StatusSwitchingProtocols)
+	c.Write([]byte(req))
+	head, _ := c.ExpectStatus(http.StatusSwitchingProtocols)
 	for _, line := range strings.Split(head, "\r\n") {
 		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "Sec-WebSocket-Extensions") {
 			return c, strings.TrimSpace(v)
@@ -84,8 +84,8 @@ func TestDeflateNegotiation(t *testing.T) {
 				t.Fatalf("Sec-WebSocket-Extensions %q, want %q", got, tc.want)
 			}
 			// Whatever was negotiated, the connection works.
-			c.send(ws.OpText, []byte("hello"))
-			c.expect(ws.OpText, []byte("hello"))
+			c.Send(ws.OpText, []byte("hello"))
+			c.Expect(ws.OpText, []byte("hello"))
 		})
 	}
 }
@@ -109,8 +109,8 @@ func TestDeflateEcho(t *testing.T) {
 		{"compressed binary", compressedFrame(t, ws.OpBinary, big), big, true},
 		{"compressed empty", compressedFrame(t, ws.OpBinary, nil), []byte{}, false},
 	} {
-		c.write(tc.wire)
-		h, p := c.read()
+		c.Write(tc.wire)
+		h, p := c.Read()
 		got, z := inflated(t, h, p)
 		if !bytes.Equal(got, tc.want) || z != tc.compressed {
 			t.Fatalf("%s: echo compressed=%v %d bytes, want compressed=%v %d bytes", tc.name, z, len(got), tc.compressed, len(tc.want))
@@ -123,17 +123,17 @@ func TestDeflateEcho(t *testing.T) {
 	ws.Cipher(payload, h.Mask, 0)
 	first := maskedFrame(ws.OpText, false, payload[:10])
 	first[0] |= 0x40
-	c.write(append(append(first, maskedFrame(ws.OpPing, true, []byte("p"))...), maskedFrame(ws.OpContinuation, true, payload[10:])...))
-	c.expect(ws.OpPong, []byte("p"))
-	h, p := c.read()
+	c.Write(append(append(first, maskedFrame(ws.OpPing, true, []byte("p"))...), maskedFrame(ws.OpContinuation, true, payload[10:])...))
+	c.Expect(ws.OpPong, []byte("p"))
+	h, p := c.Read()
 	if got, _ := inflated(t, h, p); !bytes.Equal(got, big) {
 		t.Fatalf("fragmented compressed message echoed as %d bytes", len(got))
 	}
 
 	// A client that limits our window gets plain messages.
 	c2, _ := dialOffer(t, s, "/ws", "permessage-deflate; server_max_window_bits=9")
-	c2.write(compressedFrame(t, ws.OpText, big))
-	h, p = c2.read()
+	c2.Write(compressedFrame(t, ws.OpText, big))
+	h, p = c2.Read()
 	if got, z := inflated(t, h, p); z || !bytes.Equal(got, big) {
 		t.Fatalf("window-limited client: compressed=%v, %d bytes", z, len(got))
 	}
@@ -164,10 +164,10 @@ func TestDeflateErrorsCloseWithTheirCode(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := dialOffer(t, s, "/ws", tc.offer)
-			c.write(tc.wire)
-			c.expectClose(tc.code)
-			c.send(ws.OpClose, []byte{0x03, 0xe8})
-			c.expectEOF()
+			c.Write(tc.wire)
+			c.ExpectClose(tc.code)
+			c.Send(ws.OpClose, []byte{0x03, 0xe8})
+			c.ExpectEOF()
 		})
 	}
 }
@@ -188,7 +188,7 @@ func TestBroadcastCompressedOnce(t *testing.T) {
 			offer = "permessage-deflate; client_max_window_bits"
 		}
 		c, _ := dialOffer(t, s, "/ws?user=u"+string(rune('a'+i)), offer)
-		h, p := c.read()
+		h, p := c.Read()
 		if h.OpCode != ws.OpText || !bytes.Contains(p, []byte(`"welcome"`)) {
 			t.Fatalf("no welcome: %q", p)
 		}
@@ -211,7 +211,7 @@ func TestBroadcastCompressedOnce(t *testing.T) {
 		}
 		var plain, wire []byte
 		for i, r := range rxs {
-			h, p := r.c.read()
+			h, p := r.c.Read()
 			got, z := inflated(t, h, p)
 			if z != (r.z && tc.once) {
 				t.Fatalf("%s: receiver %d (offered %v) got compressed=%v", tc.name, i, r.z, z)

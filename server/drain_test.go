@@ -23,13 +23,13 @@ func TestShutdownSpreadsReconnectsWithRetryAfter(t *testing.T) {
 		done <- s.Shutdown(ctx)
 	}()
 	for _, c := range cs {
-		m := c.expectJSON("disconnect")
+		m := c.ExpectJSON("disconnect")
 		ra, ok := m["retry_after"].(float64)
 		if m["code"] != 4000.0 || !ok || ra <= 0 || ra > float64(spread.Milliseconds())+1 {
 			t.Errorf("disconnect %v, want going_away with retry_after in (0, %d] ms", m, spread.Milliseconds())
 		}
-		c.expectClose(ws.StatusGoingAway)
-		c.send(ws.OpClose, []byte{0x03, 0xe9})
+		c.ExpectClose(ws.StatusGoingAway)
+		c.Send(ws.OpClose, []byte{0x03, 0xe9})
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)

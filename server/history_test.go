@@ -18,18 +18,6 @@ func pushTo(t *testing.T, s *Server, user, data string) {
 	}
 }
 
-// expectPush reads the next push and checks its data; it returns its pos.
-func (c *client) expectPush(data string) string {
-	c.t.Helper()
-	m := c.expectJSON("push")
-	got, _ := json.Marshal(m["data"])
-	if string(got) != data {
-		c.t.Fatalf("push data %s, want %s (%v)", got, data, m)
-	}
-	p, _ := m["pos"].(string)
-	return p
-}
-
 func historyConfig() Config {
 	return Config{HistorySize: 10, HistoryTTL: time.Minute}
 }
@@ -38,11 +26,11 @@ func TestResumeReplaysMissedPushesOnceInOrderThenLive(t *testing.T) {
 	s := startServer(t, historyConfig())
 	c, _ := dialAs(t, s, "?user=alice", "")
 	pushTo(t, s, "alice", `1`)
-	seen := c.expectPush(`1`)
+	seen := c.ExpectPush(`1`)
 	if seen == "" {
 		t.Fatal("a push carries no pos with history on")
 	}
-	c.nc.Close()
+	c.NC.Close()
 	waitFor(t, time.Second, func() error {
 		if n := s.UserConns("alice"); n != 0 {
 			return fmt.Errorf("alice has %d connections", n)
@@ -54,13 +42,13 @@ func TestResumeReplaysMissedPushesOnceInOrderThenLive(t *testing.T) {
 
 	c, _ = dialAs(t, s, "?user=alice&resume=1", "")
 	pushTo(t, s, "alice", `4`) // before the resume: held, then replayed
-	c.sendJSON(`{"type":"resume","user_pos":"` + seen + `","ref":1}`)
-	c.expectPush(`2`)
-	c.expectPush(`3`)
-	last := c.expectPush(`4`)
-	c.expectJSON("ack")
+	c.SendJSON(`{"type":"resume","user_pos":"` + seen + `","ref":1}`)
+	c.ExpectPush(`2`)
+	c.ExpectPush(`3`)
+	last := c.ExpectPush(`4`)
+	c.ExpectJSON("ack")
 	pushTo(t, s, "alice", `5`)
-	if p := c.expectPush(`5`); p <= last {
+	if p := c.ExpectPush(`5`); p <= last {
 		t.Fatalf("pos %s after %s", p, last)
 	}
 }
@@ -68,13 +56,13 @@ func TestResumeReplaysMissedPushesOnceInOrderThenLive(t *testing.T) {
 func TestResumeJoinsRoomsAndReplaysThem(t *testing.T) {
 	s := startServer(t, historyConfig())
 	c, _ := dialAs(t, s, "?user=bob", "")
-	c.sendJSON(`{"type":"join","room":"chat","ref":1}`)
-	c.expectJSON("ack")
+	c.SendJSON(`{"type":"join","room":"chat","ref":1}`)
+	c.ExpectJSON("ack")
 	if _, err := s.Publish(context.Background(), "chat", json.RawMessage(`"a"`)); err != nil {
 		t.Fatal(err)
 	}
-	seen := c.expectPush(`"a"`)
-	c.nc.Close()
+	seen := c.ExpectPush(`"a"`)
+	c.NC.Close()
 	waitFor(t, time.Second, func() error {
 		if s.eng.HasRoom("chat") {
 			return fmt.Errorf("chat still has members")
@@ -88,14 +76,14 @@ func TestResumeJoinsRoomsAndReplaysThem(t *testing.T) {
 		}
 	}
 	c, _ = dialAs(t, s, "?user=bob&resume=1", "")
-	c.sendJSON(`{"type":"resume","rooms":{"chat":"` + seen + `"},"ref":2}`)
-	c.expectPush(`"b"`)
-	c.expectPush(`"c"`)
-	c.expectJSON("ack")
+	c.SendJSON(`{"type":"resume","rooms":{"chat":"` + seen + `"},"ref":2}`)
+	c.ExpectPush(`"b"`)
+	c.ExpectPush(`"c"`)
+	c.ExpectJSON("ack")
 	if _, err := s.Publish(context.Background(), "chat", json.RawMessage(`"d"`)); err != nil {
 		t.Fatal(err)
 	}
-	c.expectPush(`"d"`)
+	c.ExpectPush(`"d"`)
 }
 
 func TestResumeTooFarBackGetsAGap(t *testing.T) {
@@ -104,28 +92,28 @@ func TestResumeTooFarBackGetsAGap(t *testing.T) {
 	s := startServer(t, cfg)
 	c, _ := dialAs(t, s, "?user=carol", "")
 	pushTo(t, s, "carol", `1`)
-	seen := c.expectPush(`1`)
-	c.nc.Close()
+	seen := c.ExpectPush(`1`)
+	c.NC.Close()
 	for _, d := range []string{`2`, `3`, `4`} {
 		pushTo(t, s, "carol", d)
 	}
 	c, _ = dialAs(t, s, "?user=carol&resume=1", "")
-	c.sendJSON(`{"type":"resume","user_pos":"` + seen + `","ref":1}`)
-	g := c.expectJSON("gap")
+	c.SendJSON(`{"type":"resume","user_pos":"` + seen + `","ref":1}`)
+	g := c.ExpectJSON("gap")
 	if _, room := g["room"]; room || g["pos"] == nil {
 		t.Fatalf("gap %v", g)
 	}
 	// Then what the history still holds after the hole: 3 and 4 (2 is
 	// gone: the gap covers it), each after the gap's position.
 	for _, d := range []string{`3`, `4`} {
-		p, _ := history.ParsePos(c.expectPush(d))
+		p, _ := history.ParsePos(c.ExpectPush(d))
 		if from, _ := history.ParsePos(g["pos"].(string)); p <= from {
 			t.Fatalf("push %s at %v, not after the gap's %v", d, p, from)
 		}
 	}
-	c.expectJSON("ack")
+	c.ExpectJSON("ack")
 	pushTo(t, s, "carol", `5`)
-	c.expectPush(`5`)
+	c.ExpectPush(`5`)
 	if s.eng.Counters().Gaps != 1 {
 		t.Fatalf("gaps counted %d", s.eng.Counters().Gaps)
 	}
@@ -134,12 +122,12 @@ func TestResumeTooFarBackGetsAGap(t *testing.T) {
 func TestResumeWithoutHistoryIsRefused(t *testing.T) {
 	s := startServer(t, Config{})
 	c, _ := dialAs(t, s, "?user=dan&resume=1", "")
-	c.sendJSON(`{"type":"resume","user_pos":"1-0","ref":1}`)
-	if e := c.expectJSON("error"); e["code"] != "no_history" {
+	c.SendJSON(`{"type":"resume","user_pos":"1-0","ref":1}`)
+	if e := c.ExpectJSON("error"); e["code"] != "no_history" {
 		t.Fatalf("error %v", e)
 	}
 	pushTo(t, s, "dan", `1`)
-	if p := c.expectPush(`1`); p != "" {
+	if p := c.ExpectPush(`1`); p != "" {
 		t.Fatalf("pos %q without history", p)
 	}
 }
@@ -152,8 +140,8 @@ func TestBadResumesGetErrors(t *testing.T) {
 		`{"type":"resume","rooms":{"":"1-0"},"ref":2}`,
 		`{"type":"resume","rooms":{"r":"1-x"},"ref":3}`,
 	} {
-		c.sendJSON(req)
-		if e := c.expectJSON("error"); e["code"] != "bad_request" {
+		c.SendJSON(req)
+		if e := c.ExpectJSON("error"); e["code"] != "bad_request" {
 			t.Fatalf("%s: %v", req, e)
 		}
 	}
@@ -165,7 +153,7 @@ func TestOfflineGraceKeepsPresenceAfterTheLastClose(t *testing.T) {
 	if p := s.Presence(context.Background(), "frank"); !p.Online || p.Connections != 1 {
 		t.Fatalf("connected: %+v", p)
 	}
-	c.nc.Close()
+	c.NC.Close()
 	waitFor(t, time.Second, func() error {
 		if n := s.UserConns("frank"); n != 0 {
 			return fmt.Errorf("%d connections", n)
@@ -189,7 +177,7 @@ func TestPushToALeavingUserIsKept(t *testing.T) {
 	hooks{s}.Leaving("erin") // as the engine does before taking erin's connection out
 	pushTo(t, s, "erin", `1`)
 	c, _ := dialAs(t, s, "?user=erin&resume=1", "")
-	c.sendJSON(`{"type":"resume","user_pos":"` + history.MakePos(s.start.UnixMilli(), 0).String() + `","ref":1}`)
-	c.expectPush(`1`)
-	c.expectJSON("ack")
+	c.SendJSON(`{"type":"resume","user_pos":"` + history.MakePos(s.start.UnixMilli(), 0).String() + `","ref":1}`)
+	c.ExpectPush(`1`)
+	c.ExpectJSON("ack")
 }

@@ -21,10 +21,10 @@ func TestHistoryKeepsNothingForGhostsOrEmptyRooms(t *testing.T) {
 	c, _ := dialAs(t, s, "?user=mallory", "")
 	pad := strings.Repeat("x", 30<<10)
 	for i := range 50 {
-		c.sendJSON(`{"type":"send","to":"ghost-` + strconv.Itoa(i) + `","data":"` + pad + `","ref":` + strconv.Itoa(2*i) + `}`)
-		c.expectJSON("ack")
-		c.sendJSON(`{"type":"publish","room":"empty-` + strconv.Itoa(i) + `","data":"` + pad + `","ref":` + strconv.Itoa(2*i+1) + `}`)
-		c.expectJSON("ack")
+		c.SendJSON(`{"type":"send","to":"ghost-` + strconv.Itoa(i) + `","data":"` + pad + `","ref":` + strconv.Itoa(2*i) + `}`)
+		c.ExpectJSON("ack")
+		c.SendJSON(`{"type":"publish","room":"empty-` + strconv.Itoa(i) + `","data":"` + pad + `","ref":` + strconv.Itoa(2*i+1) + `}`)
+		c.ExpectJSON("ack")
 	}
 	var st Stats
 	api.do("GET", "/v1/stats", "", &st)
@@ -33,8 +33,8 @@ func TestHistoryKeepsNothingForGhostsOrEmptyRooms(t *testing.T) {
 	}
 	// What can be read is kept: a user who was here, a room the backend
 	// publishes to.
-	c.sendJSON(`{"type":"send","to":"mallory","data":1}`)
-	c.expectJSON("push")
+	c.SendJSON(`{"type":"send","to":"mallory","data":1}`)
+	c.ExpectJSON("push")
 	var pub struct{ Delivered int }
 	api.do("POST", "/v1/rooms/news/publish", `{"data":2}`, &pub)
 	api.do("GET", "/v1/stats", "", &st)
@@ -62,7 +62,7 @@ func TestHistoryMaxBytesEvictsTheOldest(t *testing.T) {
 		if _, err := s.Push(context.Background(), []string{"al"}, json.RawMessage(`"`+pad+`"`)); err != nil {
 			t.Fatal(err)
 		}
-		if p := c.expectPush(`"` + pad + `"`); i == 0 {
+		if p := c.ExpectPush(`"` + pad + `"`); i == 0 {
 			first = p
 		}
 	}
@@ -71,10 +71,10 @@ func TestHistoryMaxBytesEvictsTheOldest(t *testing.T) {
 	if st.History.Bytes > capBytes || st.History.Evicted == 0 || st.History.Entries >= 200 {
 		t.Fatalf("history %+v, want at most %d bytes and evictions", st.History, capBytes)
 	}
-	c.nc.Close()
+	c.NC.Close()
 	r, _ := dialAs(t, s, "?user=al&resume=1", "")
-	r.sendJSON(fmt.Sprintf(`{"type":"resume","user_pos":%q,"ref":1}`, first))
-	if g := r.expectJSON("gap"); g["pos"] == nil {
+	r.SendJSON(fmt.Sprintf(`{"type":"resume","user_pos":%q,"ref":1}`, first))
+	if g := r.ExpectJSON("gap"); g["pos"] == nil {
 		t.Fatalf("gap without a position: %v", g)
 	}
 }

@@ -29,7 +29,7 @@ var allowedImports = map[string][]string{
 	"server/internal/budget":    {},
 	"server/internal/presence":  {},
 	"server/internal/redistest": {},
-	"server/internal/wstest":    {},
+	"server/internal/wstest":    {"frame"},
 	"server/internal/wire":      {"frame", "server/internal/history"},
 	"server/internal/engine":    {"frame", "pool", "server/internal/auth", "server/internal/budget", "server/internal/history", "server/internal/wire"},
 	"server/internal/local":     {"server/internal/engine", "server/internal/history", "server/internal/presence", "server/internal/wire"},

@@ -3,9 +3,10 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"github.com/gobwas/ws"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -23,19 +24,19 @@ func TestUserAtItsConnectionCapLosesItsOldest(t *testing.T) {
 		cs = append(cs, c)
 	}
 	newest, _ := dialAs(t, s, "?user=mallory", "")
-	d := cs[0].expectJSON("disconnect")
+	d := cs[0].ExpectJSON("disconnect")
 	if d["code"] != 4504.0 || d["reconnect"] != false {
 		t.Fatalf("the oldest got %v, want the replaced disconnect", d)
 	}
-	cs[0].expectClose(4504)
+	cs[0].ExpectClose(4504)
 	waitFor(t, 5*time.Second, func() error {
 		if n := s.UserConns("mallory"); n != 3 {
 			return errorf("%d connections, want 3", n)
 		}
 		return nil
 	})
-	newest.sendJSON(`{"type":"ping"}`)
-	newest.expectJSON("pong")
+	newest.SendJSON(`{"type":"ping"}`)
+	newest.ExpectJSON("pong")
 	res, err := s.Push(context.Background(), []string{"mallory"}, json.RawMessage(`1`))
 	if err != nil || res.Delivered != 3 {
 		t.Fatalf("push after the cap: %+v %v", res, err)
@@ -50,18 +51,18 @@ func TestClientCannotLeaveARoomTheBackendChose(t *testing.T) {
 	if _, err := s.AddToRoom(context.Background(), "billing", []string{"ann"}); err != nil {
 		t.Fatal(err)
 	}
-	c.sendJSON(`{"type":"leave","room":"billing","ref":1}`)
-	if e := c.expectJSON("error"); e["code"] != "forbidden" {
+	c.SendJSON(`{"type":"leave","room":"billing","ref":1}`)
+	if e := c.ExpectJSON("error"); e["code"] != "forbidden" {
 		t.Fatalf("leave of the backend's room: %v", e)
 	}
 	if n, _ := s.Publish(context.Background(), "billing", json.RawMessage(`"still"`)); n != 1 {
 		t.Fatalf("publish reached %d after the refused leave", n)
 	}
-	c.expectPush(`"still"`)
-	c.sendJSON(`{"type":"join","room":"chat","ref":2}`)
-	c.expectJSON("ack")
-	c.sendJSON(`{"type":"leave","room":"chat","ref":3}`)
-	c.expectJSON("ack")
+	c.ExpectPush(`"still"`)
+	c.SendJSON(`{"type":"join","room":"chat","ref":2}`)
+	c.ExpectJSON("ack")
+	c.SendJSON(`{"type":"leave","room":"chat","ref":3}`)
+	c.ExpectJSON("ack")
 }
 
 // A token's send_to names whom it may send to; --client-sends off refuses
@@ -71,18 +72,18 @@ func TestClientSendsAreTheBackendsToAllow(t *testing.T) {
 	tok := token(t, testSecret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "al"}, Send: true, SendTo: []string{"support:*", "bob"}})
 	c, _ := dialAs(t, s, "?token="+tok, "")
 	bob, _ := dialAs(t, s, "?token="+token(t, testSecret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "bob"}}), "")
-	c.sendJSON(`{"type":"send","to":"eve","data":1,"ref":1}`)
-	if e := c.expectJSON("error"); e["code"] != "forbidden" {
+	c.SendJSON(`{"type":"send","to":"eve","data":1,"ref":1}`)
+	if e := c.ExpectJSON("error"); e["code"] != "forbidden" {
 		t.Fatalf("send to eve: %v", e)
 	}
-	c.sendJSON(`{"type":"send","to":"bob","data":2,"ref":2}`)
-	c.expectJSON("ack")
-	bob.expectPush(`2`)
+	c.SendJSON(`{"type":"send","to":"bob","data":2,"ref":2}`)
+	c.ExpectJSON("ack")
+	bob.ExpectPush(`2`)
 
 	off := startServer(t, Config{ConnConfig: ConnConfig{ClientSends: "off"}})
 	o, _ := dialAs(t, off, "?user=al", "")
-	o.sendJSON(`{"type":"send","to":"bob","data":1,"ref":1}`)
-	if e := o.expectJSON("error"); e["code"] != "forbidden" {
+	o.SendJSON(`{"type":"send","to":"bob","data":1,"ref":1}`)
+	if e := o.ExpectJSON("error"); e["code"] != "forbidden" {
 		t.Fatalf("send with --client-sends off: %v", e)
 	}
 
@@ -90,13 +91,13 @@ func TestClientSendsAreTheBackendsToAllow(t *testing.T) {
 	wh := startServer(t, Config{ConnConfig: ConnConfig{ClientSends: "webhook"}, Webhook: WebhookConfig{URL: rc.srv.URL, Secret: testWebhookSecret, Events: []string{"send"}, Delay: 10 * time.Millisecond}})
 	w, _ := dialAs(t, wh, "?user=al", "")
 	target, _ := dialAs(t, wh, "?user=bob", "")
-	w.sendJSON(`{"type":"send","to":"bob","data":3,"ref":1}`)
-	w.expectJSON("ack")
+	w.SendJSON(`{"type":"send","to":"bob","data":3,"ref":1}`)
+	w.ExpectJSON("ack")
 	if evs := rc.waitEvents(1); evs[0].Type != "send" || evs[0].To != "bob" {
 		t.Fatalf("webhook events %+v", evs)
 	}
-	target.sendJSON(`{"type":"ping"}`)
-	target.expectJSON("pong") // nothing came before it: the send was not delivered
+	target.SendJSON(`{"type":"ping"}`)
+	target.ExpectJSON("pong") // nothing came before it: the send was not delivered
 	if err := (Config{ConnConfig: ConnConfig{ClientSends: "sometimes"}}).Validate(); err == nil {
 		t.Fatal("--client-sends sometimes accepted")
 	}
@@ -111,10 +112,10 @@ func TestPingFloodIsRateLimited(t *testing.T) {
 	for range 200 {
 		b = append(b, maskedFrame(ws.OpPing, true, nil)...)
 	}
-	c.write(b)
+	c.Write(b)
 	pongs := 0
 	for {
-		h, p := c.read()
+		h, p := c.Read()
 		if h.OpCode == ws.OpPong {
 			pongs++
 			continue
@@ -139,10 +140,10 @@ func TestEndlessFragmentsCloseTheConnection(t *testing.T) {
 	for range 1000 {
 		b = append(b, maskedFrame(ws.OpContinuation, false, nil)...)
 	}
-	c.write(b)
-	d := c.expectJSON("disconnect")
+	c.Write(b)
+	d := c.ExpectJSON("disconnect")
 	if d["code"] != 4005.0 {
 		t.Fatalf("disconnect %v, want message_too_big", d)
 	}
-	c.expectClose(ws.StatusMessageTooBig)
+	c.ExpectClose(ws.StatusMessageTooBig)
 }

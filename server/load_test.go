@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/wspush/wspush/server/internal/wire"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/wire"
 
 	"github.com/gobwas/ws"
 )
@@ -158,7 +159,7 @@ func TestLoadSlowMemberOfA2000MemberRoom(t *testing.T) {
 	for i := 1; i <= messages; i++ {
 		frames = append(frames, maskedFrame(ws.OpText, true, []byte(`{"type":"publish","room":"big","data":`+strconv.Itoa(i)+`}`))...)
 	}
-	pub.write(frames)
+	pub.Write(frames)
 	wg.Wait()
 	for i, m := range all[1:] {
 		if m.err != nil {

@@ -2,11 +2,12 @@ package server
 
 import (
 	"encoding/json"
-	"github.com/wspush/wspush/server/internal/wire"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/wire"
 
 	"github.com/gobwas/ws"
 	"github.com/golang-jwt/jwt/v5"
@@ -20,35 +21,10 @@ func dialAs(t testing.TB, s *Server, query, header string) (*client, map[string]
 	if header != "" {
 		req = strings.Replace(req, "\r\n\r\n", "\r\n"+header+"\r\n\r\n", 1)
 	}
-	c.write([]byte(req))
-	c.expectStatus(http.StatusSwitchingProtocols)
-	return c, c.expectJSON("welcome")
+	c.Write([]byte(req))
+	c.ExpectStatus(http.StatusSwitchingProtocols)
+	return c, c.ExpectJSON("welcome")
 }
-
-// expectJSON reads text frames until one of type typ and returns it,
-// failing on any other message type.
-func (c *client) expectJSON(typ string) map[string]any {
-	c.t.Helper()
-	for {
-		h, p := c.read()
-		if h.OpCode == ws.OpPing {
-			continue
-		}
-		if h.OpCode != ws.OpText {
-			c.t.Fatalf("got %v %q, want a %s message", h.OpCode, p, typ)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(p, &m); err != nil {
-			c.t.Fatalf("bad JSON %q: %v", p, err)
-		}
-		if m["type"] != typ {
-			c.t.Fatalf("got %s, want a %s message", p, typ)
-		}
-		return m
-	}
-}
-
-func (c *client) sendJSON(s string) { c.send(ws.OpText, []byte(s)) }
 
 func TestWelcomeNamesConnUserAndPing(t *testing.T) {
 	s := startServer(t, Config{ConnConfig: ConnConfig{PingInterval: 7 * time.Second}})
@@ -65,8 +41,8 @@ func TestWelcomeNamesConnUserAndPing(t *testing.T) {
 func TestRequestsAreAnsweredAndBadOnesKeepTheConnection(t *testing.T) {
 	s := startServer(t, Config{ConnConfig: ConnConfig{MaxMessage: 4096}})
 	c, _ := dialAs(t, s, "?user=alice", "")
-	c.sendJSON(`{"type":"ping"}`)
-	c.expectJSON("pong")
+	c.SendJSON(`{"type":"ping"}`)
+	c.ExpectJSON("pong")
 
 	for _, tc := range []struct{ req, code string }{
 		{`{"type":"join","room":"r","ref":1}`, ""},
@@ -82,27 +58,27 @@ func TestRequestsAreAnsweredAndBadOnesKeepTheConnection(t *testing.T) {
 		{`{"type":"publish","room":"r","data":"` + strings.Repeat("x", 3000) + `","ref":9}`, "too_large"},
 		{`{"type":"join","room":"r","ref":{"an":"object"}}`, "bad_request"},
 	} {
-		c.sendJSON(tc.req)
+		c.SendJSON(tc.req)
 		if tc.code == "" {
-			m := c.expectJSON("ack")
+			m := c.ExpectJSON("ack")
 			if m["ref"] == nil {
 				t.Fatalf("%s: ack without ref: %v", tc.req, m)
 			}
 			if strings.Contains(tc.req, "publish") {
 				// alice is in room r: her own copy follows the ack.
-				if p := c.expectJSON("push"); p["room"] != "r" {
+				if p := c.ExpectJSON("push"); p["room"] != "r" {
 					t.Fatalf("push %v", p)
 				}
 			}
 			continue
 		}
-		m := c.expectJSON("error")
+		m := c.ExpectJSON("error")
 		if m["code"] != tc.code || m["message"] == "" {
 			t.Fatalf("%s: got %v, want code %s", tc.req, m, tc.code)
 		}
 	}
-	c.sendJSON(`{"type":"ping"}`)
-	c.expectJSON("pong")
+	c.SendJSON(`{"type":"ping"}`)
+	c.ExpectJSON("pong")
 }
 
 func TestPublishAndSendBetweenClients(t *testing.T) {
@@ -111,27 +87,27 @@ func TestPublishAndSendBetweenClients(t *testing.T) {
 	bob, _ := dialAs(t, s, "?user=bob", "")
 	carol, _ := dialAs(t, s, "?user=carol", "")
 	for _, c := range []*client{alice, bob} {
-		c.sendJSON(`{"type":"join","room":"chat","ref":1}`)
-		c.expectJSON("ack")
+		c.SendJSON(`{"type":"join","room":"chat","ref":1}`)
+		c.ExpectJSON("ack")
 	}
-	alice.sendJSON(`{"type":"publish","room":"chat","data":{"text":"你好"},"ref":2}`)
+	alice.SendJSON(`{"type":"publish","room":"chat","data":{"text":"你好"},"ref":2}`)
 	// The ack says the request was taken; the publisher's own copy follows.
-	alice.expectJSON("ack")
+	alice.ExpectJSON("ack")
 	for _, c := range []*client{alice, bob} {
-		m := c.expectJSON("push")
+		m := c.ExpectJSON("push")
 		if m["room"] != "chat" || m["from"] != "alice" || m["data"].(map[string]any)["text"] != "你好" || m["id"] == "" || m["ts"] == nil {
 			t.Fatalf("push %v", m)
 		}
 	}
-	carol.sendJSON(`{"type":"send","to":"bob","data":"psst","ref":3}`)
-	carol.expectJSON("ack")
-	m := bob.expectJSON("push")
+	carol.SendJSON(`{"type":"send","to":"bob","data":"psst","ref":3}`)
+	carol.ExpectJSON("ack")
+	m := bob.ExpectJSON("push")
 	if m["from"] != "carol" || m["data"] != "psst" || m["room"] != nil {
 		t.Fatalf("push %v", m)
 	}
 	// carol is in no room and got nothing but her ack.
-	carol.sendJSON(`{"type":"ping"}`)
-	carol.expectJSON("pong")
+	carol.SendJSON(`{"type":"ping"}`)
+	carol.ExpectJSON("pong")
 }
 
 func TestFloodIsDisconnectedAndOthersCarryOn(t *testing.T) {
@@ -142,9 +118,9 @@ func TestFloodIsDisconnectedAndOthersCarryOn(t *testing.T) {
 	for range 100 {
 		b = append(b, maskedFrame(ws.OpText, true, []byte(`{"type":"ping"}`))...)
 	}
-	flood.write(b)
+	flood.Write(b)
 	for {
-		h, p := flood.read()
+		h, p := flood.Read()
 		if h.OpCode != ws.OpText {
 			t.Fatalf("got %v before the disconnect", h.OpCode)
 		}
@@ -158,12 +134,12 @@ func TestFloodIsDisconnectedAndOthersCarryOn(t *testing.T) {
 		}
 		break
 	}
-	flood.expectClose(4004)
-	flood.send(ws.OpClose, []byte{0x0f, 0xa4})
-	flood.expectEOF()
+	flood.ExpectClose(4004)
+	flood.Send(ws.OpClose, []byte{0x0f, 0xa4})
+	flood.ExpectEOF()
 	waitFor(t, time.Second, closeCount(s, wire.ReasonRateLimited))
-	calm.sendJSON(`{"type":"ping"}`)
-	calm.expectJSON("pong")
+	calm.SendJSON(`{"type":"ping"}`)
+	calm.ExpectJSON("pong")
 }
 
 func token(t testing.TB, secret string, c Claims) string {
@@ -199,8 +175,8 @@ func TestTokens(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dial(t, s)
-			c.write([]byte(upgradeRequest("/ws" + tc.query)))
-			_, body := c.expectStatus(http.StatusUnauthorized)
+			c.Write([]byte(upgradeRequest("/ws" + tc.query)))
+			_, body := c.ExpectStatus(http.StatusUnauthorized)
 			if !strings.Contains(body, `"error":"unauthorized"`) {
 				t.Fatalf("body %s", body)
 			}
@@ -221,8 +197,8 @@ func TestTokenClaimsDecideRooms(t *testing.T) {
 		{`{"type":"publish","room":"chat:7","data":1,"ref":5}`, "error"},
 		{`{"type":"send","to":"bob","data":1,"ref":6}`, "error"},
 	} {
-		c.sendJSON(tc.req)
-		m := c.expectJSON(tc.want)
+		c.SendJSON(tc.req)
+		m := c.ExpectJSON(tc.want)
 		if tc.want == "error" && m["code"] != "forbidden" {
 			t.Fatalf("%s: %v", tc.req, m)
 		}
@@ -234,13 +210,13 @@ func TestConnectionThatOutlivesItsTokenIsAskedForANewOne(t *testing.T) {
 	s := startServer(t, Config{JWTSecret: secret})
 	tok := token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: jwt.NewNumericDate(time.Now().Add(1500 * time.Millisecond))}})
 	c, _ := dialAs(t, s, "?token="+tok, "")
-	m := c.expectJSON("disconnect")
+	m := c.ExpectJSON("disconnect")
 	if m["code"] != 4003.0 || m["reconnect"] != true {
 		t.Fatalf("disconnect %v", m)
 	}
-	c.expectClose(4003)
-	c.send(ws.OpClose, []byte{0x0f, 0xa3})
-	c.expectEOF()
+	c.ExpectClose(4003)
+	c.Send(ws.OpClose, []byte{0x0f, 0xa3})
+	c.ExpectEOF()
 	waitFor(t, time.Second, closeCount(s, wire.ReasonTokenExpired))
 }
 
@@ -260,7 +236,7 @@ func TestOrigins(t *testing.T) {
 		if tc.origin != "" {
 			req = strings.Replace(req, "\r\n\r\n", "\r\nOrigin: "+tc.origin+"\r\n\r\n", 1)
 		}
-		c.write([]byte(req))
-		c.expectStatus(tc.status)
+		c.Write([]byte(req))
+		c.ExpectStatus(tc.status)
 	}
 }

@@ -1,10 +1,11 @@
 package server
 
 import (
-	"github.com/wspush/wspush/server/internal/wire"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/wire"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -33,29 +34,29 @@ func TestRefreshAnswers(t *testing.T) {
 		{`{"type":"refresh","token":"` + token(t, secret, claims("alice", time.Now().Add(-time.Hour))) + `","ref":6}`, "token_expired"},
 		{`{"type":"refresh","token":"` + token(t, secret, claims("bob", later)) + `","ref":7}`, "forbidden"},
 	} {
-		c.sendJSON(tc.req)
-		if m := c.expectJSON("error"); m["code"] != tc.code || m["ref"] == nil {
+		c.SendJSON(tc.req)
+		if m := c.ExpectJSON("error"); m["code"] != tc.code || m["ref"] == nil {
 			t.Fatalf("%.60s: %v, want code %s", tc.req, m, tc.code)
 		}
 	}
 
 	// Success: the new exp, and the new token's rooms.
-	c.sendJSON(`{"type":"join","room":"b","ref":8}`)
-	c.expectJSON("error")
-	c.sendJSON(`{"type":"refresh","token":"` + token(t, secret, claims("alice", later, "b")) + `","ref":9}`)
-	if m := c.expectJSON("ack"); m["ref"] != 9.0 || m["exp"] != float64(later.UnixMilli()) {
+	c.SendJSON(`{"type":"join","room":"b","ref":8}`)
+	c.ExpectJSON("error")
+	c.SendJSON(`{"type":"refresh","token":"` + token(t, secret, claims("alice", later, "b")) + `","ref":9}`)
+	if m := c.ExpectJSON("ack"); m["ref"] != 9.0 || m["exp"] != float64(later.UnixMilli()) {
 		t.Fatalf("ack %v, want exp %d", m, later.UnixMilli())
 	}
-	c.sendJSON(`{"type":"join","room":"b","ref":10}`)
-	c.expectJSON("ack")
-	c.sendJSON(`{"type":"join","room":"a","ref":11}`)
-	if m := c.expectJSON("error"); m["code"] != "forbidden" {
+	c.SendJSON(`{"type":"join","room":"b","ref":10}`)
+	c.ExpectJSON("ack")
+	c.SendJSON(`{"type":"join","room":"a","ref":11}`)
+	if m := c.ExpectJSON("error"); m["code"] != "forbidden" {
 		t.Fatalf("join a after the refresh: %v", m)
 	}
 
 	// A token without exp: no exp in the ack, and none on the connection.
-	c.sendJSON(`{"type":"refresh","token":"` + token(t, secret, claims("alice", time.Time{})) + `","ref":"r"}`)
-	if m := c.expectJSON("ack"); m["ref"] != "r" || m["exp"] != nil {
+	c.SendJSON(`{"type":"refresh","token":"` + token(t, secret, claims("alice", time.Time{})) + `","ref":"r"}`)
+	if m := c.ExpectJSON("ack"); m["ref"] != "r" || m["exp"] != nil {
 		t.Fatalf("ack %v, want no exp", m)
 	}
 }
@@ -66,12 +67,12 @@ func TestRefreshInDevelopmentModeIsAckedAndChangesNothing(t *testing.T) {
 	if _, ok := w["exp"]; ok {
 		t.Fatalf("welcome %v has an exp", w)
 	}
-	c.sendJSON(`{"type":"refresh","token":"anything","ref":1}`)
-	if m := c.expectJSON("ack"); m["ref"] != 1.0 || m["exp"] != nil {
+	c.SendJSON(`{"type":"refresh","token":"anything","ref":1}`)
+	if m := c.ExpectJSON("ack"); m["ref"] != 1.0 || m["exp"] != nil {
 		t.Fatalf("ack %v", m)
 	}
-	c.sendJSON(`{"type":"join","room":"x","ref":2}`)
-	c.expectJSON("ack")
+	c.SendJSON(`{"type":"join","room":"x","ref":2}`)
+	c.ExpectJSON("ack")
 }
 
 // TestConnectionThatKeepsRefreshingIsNeverDroppedForExpiry refreshes a
@@ -91,19 +92,19 @@ func TestConnectionThatKeepsRefreshingIsNeverDroppedForExpiry(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		next := short()
-		c.sendJSON(`{"type":"refresh","token":"` + token(t, secret, claims("alice", next)) + `","ref":` + strconv.Itoa(ref) + `}`)
-		m := c.expectJSON("ack") // a disconnect here fails the test
+		c.SendJSON(`{"type":"refresh","token":"` + token(t, secret, claims("alice", next)) + `","ref":` + strconv.Itoa(ref) + `}`)
+		m := c.ExpectJSON("ack") // a disconnect here fails the test
 		if m["exp"].(float64) <= exp {
 			t.Fatalf("ack %v does not move exp past %v", m, exp)
 		}
 		exp = m["exp"].(float64)
 	}
-	c.sendJSON(`{"type":"ping"}`)
-	c.expectJSON("pong")
+	c.SendJSON(`{"type":"ping"}`)
+	c.ExpectJSON("pong")
 	// No more refreshes: the last token expires.
-	if m := c.expectJSON("disconnect"); m["code"] != 4003.0 {
+	if m := c.ExpectJSON("disconnect"); m["code"] != 4003.0 {
 		t.Fatalf("disconnect %v", m)
 	}
-	c.expectClose(4003)
+	c.ExpectClose(4003)
 	waitFor(t, 5*time.Second, closeCount(s, wire.ReasonTokenExpired))
 }

@@ -153,14 +153,14 @@ func TestKeylessAPIAnswersOnlyLoopbackHostsAndJSONPosts(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := alice.tryRead(200 * time.Millisecond); err == nil {
+	if _, _, err := alice.TryRead(200 * time.Millisecond); err == nil {
 		t.Fatal("a refused request reached alice")
 	}
 	for _, host := range []string{"127.0.0.1:1", "localhost", "[::1]:8081"} {
 		if status, body := rawAPI(t, s, post(host, "application/json; charset=utf-8")); status != 200 {
 			t.Fatalf("Host %s: %d %s", host, status, body)
 		}
-		alice.expectPushData(`"otp 123456"`, "")
+		alice.ExpectPushData(`"otp 123456"`, "")
 	}
 
 	// With a key, the key is the guard: any Host, any Content-Type.
@@ -182,8 +182,8 @@ func TestTokenAudienceIssuerAndRequiredExp(t *testing.T) {
 	if w["user"] != "alice" {
 		t.Fatalf("welcome %v", w)
 	}
-	c.sendJSON(`{"type":"ping"}`)
-	c.expectJSON("pong")
+	c.SendJSON(`{"type":"ping"}`)
+	c.ExpectJSON("pong")
 	for _, tc := range []struct {
 		name   string
 		change func(*jwt.RegisteredClaims)
@@ -198,8 +198,8 @@ func TestTokenAudienceIssuerAndRequiredExp(t *testing.T) {
 			claims := good
 			tc.change(&claims)
 			c := dial(t, s)
-			c.write([]byte(upgradeRequest("/ws?token=" + token(t, testSecret, Claims{RegisteredClaims: claims}))))
-			_, body := c.expectStatus(http.StatusUnauthorized)
+			c.Write([]byte(upgradeRequest("/ws?token=" + token(t, testSecret, Claims{RegisteredClaims: claims}))))
+			_, body := c.ExpectStatus(http.StatusUnauthorized)
 			if !strings.Contains(body, tc.reason) {
 				t.Fatalf("body %s, want the reason to name %s", body, tc.reason)
 			}
@@ -230,19 +230,19 @@ func TestNamesRefuseInvisibleCharacters(t *testing.T) {
 		"alice\u0378", // unassigned (Cn)
 	} {
 		c := dial(t, s)
-		c.write([]byte(upgradeRequest("/ws?user=" + url.QueryEscape(name))))
-		if _, body := c.expectStatus(http.StatusBadRequest); !strings.Contains(body, "user ids") {
+		c.Write([]byte(upgradeRequest("/ws?user=" + url.QueryEscape(name))))
+		if _, body := c.ExpectStatus(http.StatusBadRequest); !strings.Contains(body, "user ids") {
 			t.Fatalf("%q: %s", name, body)
 		}
 	}
 	// The same rule holds for rooms, and visible names of any script pass.
 	c, _ := dialAs(t, s, "?user="+url.QueryEscape("Zoë 李雷 ❤️"), "")
-	c.sendJSON(`{"type":"join","room":"news\u200b","ref":1}`)
-	if m := c.expectJSON("error"); m["code"] != "bad_request" {
+	c.SendJSON(`{"type":"join","room":"news\u200b","ref":1}`)
+	if m := c.ExpectJSON("error"); m["code"] != "bad_request" {
 		t.Fatalf("join of an invisible room name: %v", m)
 	}
-	c.sendJSON(`{"type":"join","room":"新闻 news","ref":2}`)
-	c.expectJSON("ack")
+	c.SendJSON(`{"type":"join","room":"新闻 news","ref":2}`)
+	c.ExpectJSON("ack")
 }
 
 func TestOriginPatternWithoutSchemeNeedsHTTPS(t *testing.T) {
@@ -262,8 +262,8 @@ func TestOriginPatternWithoutSchemeNeedsHTTPS(t *testing.T) {
 		{"null", 403},
 	} {
 		c := dial(t, s)
-		c.write([]byte(strings.Replace(upgradeRequest("/ws"), "\r\n\r\n", "\r\nOrigin: "+tc.origin+"\r\n\r\n", 1)))
-		c.expectStatus(tc.status)
+		c.Write([]byte(strings.Replace(upgradeRequest("/ws"), "\r\n\r\n", "\r\nOrigin: "+tc.origin+"\r\n\r\n", 1)))
+		c.ExpectStatus(tc.status)
 	}
 }
 
@@ -416,11 +416,11 @@ func TestTokenAlgorithmsOtherThanHS256AreRefused(t *testing.T) {
 	}
 	for _, tok := range []string{none, hs512} {
 		c := dial(t, s)
-		c.write([]byte(upgradeRequest("/ws?token=" + tok)))
-		c.expectStatus(http.StatusUnauthorized)
+		c.Write([]byte(upgradeRequest("/ws?token=" + tok)))
+		c.ExpectStatus(http.StatusUnauthorized)
 	}
 	c := dial(t, s)
-	c.write([]byte(upgradeRequest("/ws?token=" + token(t, testSecret, claims))))
-	c.expectStatus(http.StatusSwitchingProtocols)
-	c.send(ws.OpClose, nil)
+	c.Write([]byte(upgradeRequest("/ws?token=" + token(t, testSecret, claims))))
+	c.ExpectStatus(http.StatusSwitchingProtocols)
+	c.Send(ws.OpClose, nil)
 }

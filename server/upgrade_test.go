@@ -1,12 +1,13 @@
 package server
 
 import (
-	"github.com/wspush/wspush/server/internal/wire"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/wire"
 
 	"github.com/gobwas/ws"
 )
@@ -16,18 +17,18 @@ func TestUpgradeByteByByte(t *testing.T) {
 	c := dial(t, s)
 	req := upgradeRequest("/ws")
 	for i := range len(req) {
-		c.write([]byte{req[i]})
+		c.Write([]byte{req[i]})
 		time.Sleep(time.Millisecond)
 	}
-	head, _ := c.expectStatus(http.StatusSwitchingProtocols)
+	head, _ := c.ExpectStatus(http.StatusSwitchingProtocols)
 	if !strings.Contains(head, "Sec-Websocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") {
 		t.Fatalf("accept key missing in %q", head)
 	}
 	f := maskedFrame(ws.OpText, true, []byte("hello"))
 	for i := range f {
-		c.write(f[i : i+1])
+		c.Write(f[i : i+1])
 	}
-	c.expect(ws.OpText, []byte("hello"))
+	c.Expect(ws.OpText, []byte("hello"))
 }
 
 func TestUpgradeKeepsFramesSentWithTheHead(t *testing.T) {
@@ -36,10 +37,10 @@ func TestUpgradeKeepsFramesSentWithTheHead(t *testing.T) {
 	b := []byte(upgradeRequest("/ws"))
 	b = append(b, maskedFrame(ws.OpText, true, []byte("early"))...)
 	b = append(b, maskedFrame(ws.OpBinary, true, []byte{1, 2, 3})...)
-	c.write(b)
-	c.expectStatus(http.StatusSwitchingProtocols)
-	c.expect(ws.OpText, []byte("early"))
-	c.expect(ws.OpBinary, []byte{1, 2, 3})
+	c.Write(b)
+	c.ExpectStatus(http.StatusSwitchingProtocols)
+	c.Expect(ws.OpText, []byte("early"))
+	c.Expect(ws.OpBinary, []byte{1, 2, 3})
 }
 
 func TestUpgradeErrors(t *testing.T) {
@@ -64,8 +65,8 @@ func TestUpgradeErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dial(t, s)
-			c.write([]byte(tc.req))
-			head, body := c.expectStatus(tc.status)
+			c.Write([]byte(tc.req))
+			head, body := c.ExpectStatus(tc.status)
 			if !strings.Contains(body, `"error":"`+tc.code+`"`) || !strings.Contains(body, `"message":`) {
 				t.Errorf("body %s, want a JSON error %q", body, tc.code)
 			}
@@ -75,13 +76,13 @@ func TestUpgradeErrors(t *testing.T) {
 			if tc.header != "" && !strings.Contains(head, tc.header) {
 				t.Errorf("head %q, want %q", head, tc.header)
 			}
-			c.expectEOF()
+			c.ExpectEOF()
 		})
 	}
 	// The refused clients cost the others nothing.
 	c := dialWS(t, s)
-	c.send(ws.OpText, []byte("still here"))
-	c.expect(ws.OpText, []byte("still here"))
+	c.Send(ws.OpText, []byte("still here"))
+	c.Expect(ws.OpText, []byte("still here"))
 }
 
 func TestHandshakeTimeoutWithHundredsOfHalfSentRequests(t *testing.T) {
@@ -91,7 +92,7 @@ func TestHandshakeTimeoutWithHundredsOfHalfSentRequests(t *testing.T) {
 	stalled := make([]*client, slow)
 	for i := range stalled {
 		stalled[i] = dial(t, s)
-		stalled[i].write([]byte(half))
+		stalled[i].Write([]byte(half))
 	}
 	// Meanwhile other clients connect and echo.
 	var wg sync.WaitGroup
@@ -99,13 +100,13 @@ func TestHandshakeTimeoutWithHundredsOfHalfSentRequests(t *testing.T) {
 		wg.Go(func() {
 			c := dialWS(t, s)
 			msg := []byte(strings.Repeat("x", i))
-			c.send(ws.OpText, msg)
-			c.expect(ws.OpText, msg)
+			c.Send(ws.OpText, msg)
+			c.Expect(ws.OpText, msg)
 		})
 	}
 	wg.Wait()
 	for _, c := range stalled {
-		c.expectEOF()
+		c.ExpectEOF()
 	}
 	waitFor(t, time.Second, func() error { return closeCount(s, wire.ReasonHandshakeTimeout)() })
 	if n := s.eng.Counters().Closes[wire.ReasonHandshakeTimeout]; n != slow {
@@ -119,12 +120,12 @@ func TestSlowlorisDoesNotExtendTheHandshakeDeadline(t *testing.T) {
 	req := upgradeRequest("/ws")
 	start := time.Now()
 	for i := 0; i < len(req)-1; i++ {
-		if _, err := c.nc.Write([]byte{req[i]}); err != nil {
+		if _, err := c.NC.Write([]byte{req[i]}); err != nil {
 			break // closed by the deadline: what we want
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	c.expectEOF()
+	c.ExpectEOF()
 	if time.Since(start) > 3*time.Second {
 		t.Fatalf("a trickling client kept its handshake open for %v", time.Since(start))
 	}
@@ -134,16 +135,16 @@ func TestMaxConnsAnswers503(t *testing.T) {
 	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, MaxConns: 2}})
 	a, b := dialWS(t, s), dialWS(t, s)
 	c := dial(t, s)
-	c.write([]byte(upgradeRequest("/ws")))
-	_, body := c.expectStatus(http.StatusServiceUnavailable)
+	c.Write([]byte(upgradeRequest("/ws")))
+	_, body := c.ExpectStatus(http.StatusServiceUnavailable)
 	if !strings.Contains(body, `"error":"unavailable"`) {
 		t.Errorf("body %s", body)
 	}
-	a.send(ws.OpText, []byte("a"))
-	a.expect(ws.OpText, []byte("a"))
+	a.Send(ws.OpText, []byte("a"))
+	a.Expect(ws.OpText, []byte("a"))
 	// A freed slot can be taken again.
-	b.send(ws.OpClose, []byte{0x03, 0xe8})
-	b.expectClose(ws.StatusNormalClosure)
+	b.Send(ws.OpClose, []byte{0x03, 0xe8})
+	b.ExpectClose(ws.StatusNormalClosure)
 	waitFor(t, time.Second, func() error {
 		if s.Conns() != 1 {
 			return errorf("%d conns", s.Conns())

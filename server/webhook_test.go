@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/wspush/wspush/server/internal/webhook"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/webhook"
 
 	"github.com/gobwas/ws"
 )
@@ -123,19 +124,19 @@ func TestWebhookGetsEveryEventOnceSigned(t *testing.T) {
 	}})
 	alice, _ := dialAs(t, s, "?user=alice", "X-Real-IP: 203.0.113.7")
 	bob, _ := dialAs(t, s, "?user=bob", "")
-	alice.sendJSON(`{"type":"join","room":"lobby","ref":1}`)
-	alice.expectJSON("ack")
-	alice.sendJSON(`{"type":"publish","room":"lobby","data":{"text":"hi all"},"ref":2}`)
-	alice.expectJSON("ack")
-	alice.expectJSON("push")
-	alice.sendJSON(`{"type":"send","to":"bob","data":"hi bob","ref":3}`)
-	alice.expectJSON("ack")
-	bob.expectJSON("push")
-	alice.sendJSON(`{"type":"publish","room":"x","ref":4}`) // refused: no event
-	alice.expectJSON("error")
-	alice.send(ws.OpBinary, []byte{0, 1, 2, 0xff})
-	bob.send(ws.OpClose, []byte{0x03, 0xe8})
-	bob.expectClose(1000)
+	alice.SendJSON(`{"type":"join","room":"lobby","ref":1}`)
+	alice.ExpectJSON("ack")
+	alice.SendJSON(`{"type":"publish","room":"lobby","data":{"text":"hi all"},"ref":2}`)
+	alice.ExpectJSON("ack")
+	alice.ExpectJSON("push")
+	alice.SendJSON(`{"type":"send","to":"bob","data":"hi bob","ref":3}`)
+	alice.ExpectJSON("ack")
+	bob.ExpectJSON("push")
+	alice.SendJSON(`{"type":"publish","room":"x","ref":4}`) // refused: no event
+	alice.ExpectJSON("error")
+	alice.Send(ws.OpBinary, []byte{0, 1, 2, 0xff})
+	bob.Send(ws.OpClose, []byte{0x03, 0xe8})
+	bob.ExpectClose(1000)
 
 	evs := rc.waitEvents(6)
 	byType := map[string][]hookEvent{}
@@ -192,8 +193,8 @@ func TestWebhookDefaultEventsLeaveOutBinary(t *testing.T) {
 	rc := newReceiver(t, nil)
 	s := startServer(t, Config{Webhook: WebhookConfig{URL: rc.srv.URL, Secret: testWebhookSecret, Delay: 10 * time.Millisecond}})
 	c, _ := dialAs(t, s, "?user=alice", "")
-	c.send(ws.OpBinary, []byte("opaque"))
-	c.sendJSON(`{"type":"send","to":"bob","data":1}`)
+	c.Send(ws.OpBinary, []byte("opaque"))
+	c.SendJSON(`{"type":"send","to":"bob","data":1}`)
 	evs := rc.waitEvents(2)
 	if evs[0].Type != "connect" || evs[1].Type != "send" {
 		t.Fatalf("events %+v, want connect and send", evs)
@@ -269,18 +270,18 @@ func TestWebhookDeadEndpointLeavesClientsAlone(t *testing.T) {
 			api := newAPIClient(t, s, "")
 			alice, _ := dialAs(t, s, "?user=alice", "")
 			bob, _ := dialAs(t, s, "?user=bob", "")
-			alice.sendJSON(`{"type":"join","room":"r","ref":0}`)
-			alice.expectJSON("ack")
+			alice.SendJSON(`{"type":"join","room":"r","ref":0}`)
+			alice.ExpectJSON("ack")
 			const n = 200
 			for i := range n {
-				alice.sendJSON(fmt.Sprintf(`{"type":"publish","room":"r","data":%d}`, i))
-				alice.expectJSON("push")
+				alice.SendJSON(fmt.Sprintf(`{"type":"publish","room":"r","data":%d}`, i))
+				alice.ExpectJSON("push")
 				var res PushResult
 				api.do("POST", "/v1/push", `{"users":["bob"],"data":"x"}`, &res)
 				if res.Delivered != 1 {
 					t.Fatalf("push %d delivered %d", i, res.Delivered)
 				}
-				bob.expectJSON("push")
+				bob.ExpectJSON("push")
 			}
 			if d := s.hook.Counters().Dropped; d < n-2*queue-10 {
 				t.Fatalf("dropped %d of %d events: the queue is not bounded", d, n+3)
@@ -329,8 +330,8 @@ func TestWebhookOfflineOnceTheGracePasses(t *testing.T) {
 		Events: []string{"offline"},
 	}})
 	bye := func(c *client, user string) {
-		c.send(ws.OpClose, []byte{0x03, 0xe8})
-		c.expectClose(1000)
+		c.Send(ws.OpClose, []byte{0x03, 0xe8})
+		c.ExpectClose(1000)
 		// Gone, and its grace started: online with no connection.
 		waitFor(t, time.Second, func() error {
 			if p := s.Presence(context.Background(), user); p.Connections != 0 || !p.Online {
