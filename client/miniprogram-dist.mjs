@@ -2,7 +2,9 @@
 // field names: WeChat DevTools' 构建npm copies it to miniprogram_npm/wspush/,
 // where require('wspush') finds index.js
 // (https://developers.weixin.qq.com/miniprogram/dev/devtools/npm.html).
-// It is wspush.js itself, copied when the package is packed (prepack).
+// It is wspush.js itself, copied by the prepare script: before npm pack and
+// publish, on npm install in client/, and when a project installs this
+// folder as a file: dependency (examples/miniprogram does).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

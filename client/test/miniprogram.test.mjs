@@ -1,28 +1,81 @@
 // The mini-program example (examples/miniprogram) run in Node: App, Page
-// and getApp stand-ins, the fake wx, and a real wspush serve.
+// and getApp stand-ins, the fake wx, and a real wspush serve. The example
+// gets the SDK the way WeChat DevTools gives it
+// (https://developers.weixin.qq.com/miniprogram/dev/devtools/npm.html):
+// npm install in the mini-program root, then 构建 npm, which copies each
+// dependency's "miniprogram" directory to miniprogram_npm/<name>/, where
+// require('wspush') finds index.js. Both steps run here at test time, in a
+// temporary directory, and a resolve hook sends the example's
+// require('wspush') to what they built.
 import { test, after } from 'node:test';
 import crypto from 'node:crypto';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import Module, { createRequire } from 'node:module';
 import { WsPush } from 'wspush';
 import { Server, clientDir, waitFor } from './server.mjs';
 import { FakeWx } from './fakewx.mjs';
 
 const dir = path.join(clientDir, 'examples/miniprogram');
 const require = createRequire(path.join(dir, 'app.js'));
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wspush-miniprogram-'));
+const resolveFilename = Module._resolveFilename;
 let server = null;
 const closers = [];
 after(async () => {
   for (const c of closers) c();
   if (server) await server.stop('SIGKILL');
+  Module._resolveFilename = resolveFilename;
+  fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test('the example ships the current SDK', () => {
-  const sdk = fs.readFileSync(path.join(clientDir, 'wspush.js'), 'utf8');
-  const copy = fs.readFileSync(path.join(dir, 'utils/wspush.js'), 'utf8');
-  assert.ok(sdk === copy, 'examples/miniprogram/utils/wspush.js differs from wspush.js: cp wspush.js examples/miniprogram/utils/');
+// buildNpm does what a developer does for the example: npm install in its
+// root (its package.json and .npmrc, the file: dependency made absolute
+// because the install runs in tmp), then DevTools' 构建 npm: a package with
+// a "miniprogram" field has that directory copied to miniprogram_npm/<name>/.
+// It returns the names built.
+function buildNpm() {
+  const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  const deps = pkg.dependencies;
+  assert.ok(deps?.wspush?.startsWith('file:'), 'examples/miniprogram/package.json depends on the SDK in this repository');
+  assert.equal(path.resolve(dir, deps.wspush.slice('file:'.length)), clientDir);
+  deps.wspush = 'file:' + clientDir;
+  fs.writeFileSync(path.join(tmp, 'package.json'), JSON.stringify(pkg));
+  fs.copyFileSync(path.join(dir, '.npmrc'), path.join(tmp, '.npmrc'));
+  try {
+    execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error'],
+      { cwd: tmp, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    assert.fail(`npm install in a copy of examples/miniprogram:\n${e.stdout}${e.stderr}`);
+  }
+  for (const name of Object.keys(deps)) {
+    const installed = path.join(tmp, 'node_modules', name);
+    assert.ok(!fs.lstatSync(installed).isSymbolicLink(), `${name} is installed as a copy, not a link (.npmrc install-links)`);
+    const field = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')).miniprogram;
+    assert.ok(field, `${name}'s package.json has a "miniprogram" field for 构建 npm`);
+    fs.cpSync(path.join(installed, field), path.join(tmp, 'miniprogram_npm', name), { recursive: true });
+  }
+  return Object.keys(deps);
+}
+
+const built = buildNpm();
+// A bare require of a built package from the example's files finds its
+// index.js in miniprogram_npm, as in the mini-program.
+Module._resolveFilename = function (request, parent, ...rest) {
+  if (built.includes(request) && parent?.filename?.startsWith(dir + path.sep)) {
+    return path.join(tmp, 'miniprogram_npm', request, 'index.js');
+  }
+  return resolveFilename.call(this, request, parent, ...rest);
+};
+
+test('the example is a complete mini-program that gets the SDK from 构建 npm', () => {
+  assert.ok(!fs.existsSync(path.join(dir, 'utils/wspush.js')), 'no copy of the SDK in the example');
+  assert.equal(fs.readFileSync(path.join(tmp, 'miniprogram_npm/wspush/index.js'), 'utf8'),
+    fs.readFileSync(path.join(clientDir, 'wspush.js'), 'utf8'), 'miniprogram_npm/wspush/index.js is the SDK built from wspush.js');
+  assert.equal(require.resolve('wspush'), path.join(tmp, 'miniprogram_npm/wspush/index.js'));
   for (const f of ['app.json', 'project.config.json', 'sitemap.json', 'pages/chat/chat.json']) {
     JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
   }

@@ -1,8 +1,8 @@
 // A real `wspush serve` for the tests, built once per test file from the
-// repository (or taken from $WSPUSH_BIN), on free loopback ports.
+// repository (or taken from $WSPUSH_BIN), on loopback ports the kernel
+// picks when the server binds port 0.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,19 +27,6 @@ export function wspushBinary() {
   return binary;
 }
 
-// freePort asks the kernel for a free loopback port.
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -61,32 +48,110 @@ export async function waitFor(what, fn, ms = 5000) {
   }
 }
 
-// Server is one `wspush serve` process on fixed ports, which restart keeps.
+// holders says which sockets hold addr's port, as ss sees them, for the
+// error of a restart that could not bind it again.
+function holders(addr) {
+  const port = addr.slice(addr.lastIndexOf(':') + 1);
+  try {
+    return execFileSync('ss', ['-tanp', `sport = :${port}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    return `(ss -tanp 'sport = :${port}' failed: ${e.message})`;
+  }
+}
+
+// Server is one `wspush serve` process. Its first start binds both
+// listeners on 127.0.0.1:0 and reads the ports the kernel gave from the
+// start line; restart binds those same ports again, so that a client's URL
+// stays valid across the restart (the reconnect tests need that).
+//
+// The ports are ours on a restart: only the stopped child held them, stop()
+// waits for it to exit, and the server sets SO_REUSEADDR, so its closed
+// connections in TIME_WAIT do not hold them. Someone else can still take one
+// while the server is down, since it is back in the ephemeral range: an
+// outgoing connection's local port, or another process's port-0 listener.
+// restart then tries again for rebindFor ms (default 3000: an outgoing
+// connection is usually short-lived) and after that fails, saying which
+// port was taken and by what, rather than leave a test to time out against
+// a server that never came back.
 export class Server {
-  constructor(args = []) {
+  constructor(args = [], { rebindFor = 3000 } = {}) {
     this.args = args;
+    this.rebindFor = rebindFor;
     this.log = '';
   }
 
   async start() {
-    if (!this.port) {
-      this.port = await freePort();
-      this.apiPort = await freePort();
+    const first = !this.addr;
+    const end = Date.now() + this.rebindFor;
+    for (;;) {
+      try {
+        await this.spawn(first ? '127.0.0.1:0' : this.addr, first ? '127.0.0.1:0' : this.apiAddr);
+        break;
+      } catch (e) {
+        if (first || !e.addrInUse) throw e;
+        if (Date.now() > end) throw new Error(`restart: ${e.addrInUse}, which the first start bound, has been taken by another socket ` +
+          `since the server stopped, and was still taken after ${this.rebindFor} ms (a restart keeps its ports so that clients' ` +
+          `URLs stay valid):\n${holders(e.addrInUse)}\n${e.message}`);
+        await sleep(100);
+      }
     }
-    this.wsUrl = `ws://127.0.0.1:${this.port}/ws`;
-    this.apiUrl = `http://127.0.0.1:${this.apiPort}`;
-    const args = ['serve', '--addr', `127.0.0.1:${this.port}`, '--api-addr', `127.0.0.1:${this.apiPort}`,
-      '--loops', '1', '--log-format', 'text', '--log-level', 'warn', ...this.args];
+    this.wsUrl = `ws://${this.addr}/ws`;
+    this.apiUrl = `http://${this.apiAddr}`;
+    return this;
+  }
+
+  // spawn starts one child on addr and apiAddr and resolves once it logs
+  // its start line ("wspush serving", JSON on stderr: level info is
+  // needed), taking the bound addresses from it. A child that exits first
+  // rejects with its log and, when a listener's address was in use,
+  // e.addrInUse naming that address.
+  spawn(addr, apiAddr) {
+    const args = ['serve', '--addr', addr, '--api-addr', apiAddr,
+      '--loops', '1', '--log-format', 'json', '--log-level', 'info', ...this.args];
     const p = spawn(wspushBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
     children.add(p);
-    p.stderr.on('data', (b) => { this.log += b; });
     p.exited = new Promise((resolve) => p.on('exit', (code, sig) => { children.delete(p); resolve(code ?? sig); }));
     this.proc = p;
-    await waitFor(`wspush serve on ${this.apiUrl}\n${this.log}`, async () => {
-      if (p.exitCode !== null) throw new Error(`wspush exited ${p.exitCode}: ${this.log}`);
-      return (await fetch(this.apiUrl + '/healthz')).ok;
-    }, 10000);
-    return this;
+    const log = [];
+    return new Promise((resolve, reject) => {
+      let partial = '';
+      let started = false;
+      const timer = setTimeout(() => {
+        p.kill('SIGKILL');
+        reject(new Error(`no start line from wspush ${args.join(' ')} after 10 s:\n${log.join('')}`));
+      }, 10000);
+      p.stderr.setEncoding('utf8');
+      p.stderr.on('data', (text) => {
+        this.log += text;
+        log.push(text);
+        const lines = (partial + text).split('\n');
+        partial = lines.pop();
+        for (const line of lines) {
+          if (started) continue;
+          let rec;
+          try {
+            rec = JSON.parse(line);
+          } catch {
+            continue; // the error line on exit is plain text
+          }
+          if (rec.msg !== 'wspush serving') continue;
+          started = true;
+          clearTimeout(timer);
+          this.addr = rec.addr;
+          this.apiAddr = rec.api_addr;
+          resolve();
+        }
+      });
+      p.exited.then((code) => {
+        if (started) return;
+        clearTimeout(timer);
+        const text = log.join('');
+        const e = new Error(`wspush ${args.join(' ')} exited ${code} before its start line:\n${text}`);
+        const taken = /listen (?:tcp |on )?(\S+): bind: address already in use/.exec(text);
+        if (taken) e.addrInUse = taken[1];
+        reject(e);
+      });
+    });
   }
 
   // stop ends the process: SIGTERM is a graceful shutdown (disconnect

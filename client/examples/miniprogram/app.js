@@ -1,6 +1,9 @@
 // The app holds the one wspush connection that every page shares: a
 // mini-program may open at most 5 sockets, and one carries everything.
-const WsPush = require('./utils/wspush.js');
+// require('wspush') finds miniprogram_npm/wspush/index.js, which DevTools'
+// 构建 npm lays out from node_modules/wspush after npm install in this folder
+// (https://developers.weixin.qq.com/miniprogram/dev/devtools/npm.html).
+const WsPush = require('wspush');
 
 App({
   globalData: {
