@@ -3,6 +3,8 @@ package server
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -70,5 +72,56 @@ func TestAPIDocListsEveryMetric(t *testing.T) {
 	}
 	if len(seen) < 30 {
 		t.Fatalf("only %d wspush metrics exposed:\n%s", len(seen), body)
+	}
+}
+
+// TestDesignDocNamesEveryRoomAndOnlyFilesThatExist holds docs/design.md to
+// the code: every package of server/imports_test.go's table is named in
+// it, and every file it names in backquotes exists (a bare name somewhere
+// in the repository, a path from its root; shared/ lies beside it).
+func TestDesignDocNamesEveryRoomAndOnlyFilesThatExist(t *testing.T) {
+	b, err := os.ReadFile("../docs/design.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for pkg := range allowedImports {
+		if !strings.HasPrefix(pkg, "server/") {
+			continue
+		}
+		name := pkg[strings.LastIndexByte(pkg, '/')+1:]
+		if !strings.Contains(doc, "`"+name+"`") {
+			t.Errorf("docs/design.md does not name the room %s (`%s`)", pkg, name)
+		}
+	}
+	names := map[string]bool{}
+	err = filepath.WalkDir("..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".") && path != "..") {
+			return filepath.SkipDir
+		}
+		names[d.Name()] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := regexp.MustCompile("`([A-Za-z0-9_./-]+\\.(?:go|md|mjs|js|sh|conf|yml|json))`")
+	for _, m := range files.FindAllStringSubmatch(doc, -1) {
+		f := m[1]
+		switch {
+		case !strings.Contains(f, "/"):
+			if !names[f] {
+				t.Errorf("docs/design.md names %s: no such file in the repository", f)
+			}
+		case strings.HasPrefix(f, "shared/"):
+			// Beside the repository: CI has it, a checkout alone may not.
+		default:
+			if _, err := os.Stat(filepath.Join("..", f)); err != nil {
+				t.Errorf("docs/design.md names %s: %v", f, err)
+			}
+		}
 	}
 }
