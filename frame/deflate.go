@@ -39,10 +39,10 @@ func checkRsv(h ws.Header) error {
 }
 
 // maxIn is the cap, before inflating, on the wire size of the message that
-// frame h starts or continues. The cap that matters for a compressed
-// message, maxMessage on its inflated size, is Inflate's; here it only
-// allows for DEFLATE's overhead on data that does not compress (5 bytes per
-// 64 KiB stored block, and the block that ends the message).
+// frame h starts or continues: maxMessage for a plain message, and for a
+// compressed one maxCompressed(maxMessage). The cap that matters for a
+// compressed message, maxMessage on its inflated size, is Inflate's; this
+// one only bounds what the message may cost before it inflates.
 func (r *Reader) maxIn(h ws.Header, maxMessage int64) int64 {
 	z := r.deflate && h.Rsv&rsv1 != 0
 	if h.OpCode == ws.OpContinuation && r.buf != nil {
@@ -51,7 +51,29 @@ func (r *Reader) maxIn(h ws.Header, maxMessage int64) int64 {
 	if !z {
 		return maxMessage
 	}
-	return maxMessage + maxMessage>>10 + 64
+	return maxCompressed(maxMessage)
+}
+
+// flushSlack is what maxCompressed allows for a fragmented message's
+// flushes: a client compresses each fragment on its own and flushes it
+// (Node's ws, Python's websockets), which costs an empty stored block (5
+// bytes) and cuts the block in progress short (at most 5 more); 2 KiB
+// covers 200 fragments, more than protocol mode takes (128).
+const flushSlack = 2 << 10
+
+// maxCompressed is the most a message of n bytes may take compressed on the
+// wire. DEFLATE makes data that does not compress larger, by how much
+// depends on the encoder: zlib (behind Node's ws, Python's websockets, the
+// browsers and Autobahn) stores such data in blocks of 5 bytes' overhead
+// whose size its memLevel sets (16 KiB at its default, 2 KiB at
+// websockets' memLevel 5, 128 bytes at memLevel 1: 4 %), and with a small
+// window it falls back to fixed Huffman codes (up to 9 bits a byte). The
+// bound is zlib's deflateBound for settings other than its defaults, the
+// most it ever makes of n bytes, n + ⌈n/8⌉ + ⌈n/64⌉ + 5, plus flushSlack:
+// 76,805 bytes for 65,536. At MaxMessage it is under 2^32, which the
+// Reader's count of a fragmented message's bytes holds.
+func maxCompressed(n int64) int64 {
+	return n + (n+7)>>3 + (n+63)>>6 + 5 + flushSlack
 }
 
 // Inflater decompresses permessage-deflate messages. One serves all the
