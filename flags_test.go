@@ -5,6 +5,29 @@ import (
 	"testing"
 )
 
+func TestFlagsWinOverTheEnvironment(t *testing.T) {
+	env := map[string]string{"WSPUSH_MAX_CONNS": "77", "WSPUSH_ADDR": "127.0.0.1:1", "WSPUSH_ECHO": "true"}
+	f, err := parseServe([]string{"--addr", "127.0.0.1:2"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.cfg.Addr != "127.0.0.1:2" || f.cfg.MaxConns != 77 || !f.cfg.Echo {
+		t.Fatalf("addr %q max-conns %d echo %v", f.cfg.Addr, f.cfg.MaxConns, f.cfg.Echo)
+	}
+}
+
+func TestBadEnvironmentValueIsAnError(t *testing.T) {
+	_, err := parseServe(nil, func(k string) string {
+		if k == "WSPUSH_IDLE_TIMEOUT" {
+			return "soon"
+		}
+		return ""
+	})
+	if err == nil || !strings.Contains(err.Error(), "WSPUSH_IDLE_TIMEOUT") {
+		t.Fatalf("err %v, want one naming WSPUSH_IDLE_TIMEOUT", err)
+	}
+}
+
 func TestCompressionFlags(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
