@@ -2,9 +2,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os/exec"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/wspush/wspush/server"
 )
 
 func TestCheckConfigPrintsTheEffectiveConfigAndExits(t *testing.T) {
@@ -92,5 +96,44 @@ func TestExampleConfigChecks(t *testing.T) {
 	out, err := command(t, "serve", "--config", "docs/deploy/wspush.yaml", "--check-config").CombinedOutput()
 	if err != nil {
 		t.Fatalf("docs/deploy/wspush.yaml: %v\n%s", err, out)
+	}
+}
+
+// --check-config builds no server, yet prints the connection cap a server
+// derives, and every value in a form that reads back to the same
+// configuration.
+func TestCheckConfigReadsBackToTheSameConfig(t *testing.T) {
+	for _, args := range [][]string{
+		nil,
+		{"--api-addr", ""},
+		{"--max-conns", "1000", "--max-message", "1MiB", "--history-max-bytes", "1536", "--idle-timeout", "90m", "--send-buffer", "-1",
+			"--origins", "https://a.example.com,https://b.example.com", "--trusted-proxies", "", "--webhook", "http://127.0.0.1:9/hook",
+			"--webhook-events", "connect", "--api-key", "k", "--jwt-secret", strings.Repeat("s", 32)},
+	} {
+		f, err := parseServe(args, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		if err := printConfig(&out, f); err != nil {
+			t.Fatal(err)
+		}
+		maxConns := server.New(f.cfg).Config().MaxConns
+		if !strings.Contains(out.String(), fmt.Sprintf("\nmax-conns: %d\n", maxConns)) {
+			t.Errorf("%v: the server would run with max-conns %d; printed:\n%s", args, maxConns, out.String())
+		}
+		back, err := parseServe([]string{"--config", writeConfig(t, out.String())}, func(string) string { return "" })
+		if err != nil {
+			t.Fatalf("%v: the printed configuration does not read back: %v\n%s", args, err, out.String())
+		}
+		// What does not read back as it was: the secrets, redacted, and
+		// the derived cap, now explicit.
+		back.cfg.APIKey, back.cfg.JWTSecret = f.cfg.APIKey, f.cfg.JWTSecret
+		if f.cfg.MaxConns == 0 {
+			back.cfg.MaxConns = 0
+		}
+		if !reflect.DeepEqual(back.cfg, f.cfg) {
+			t.Errorf("%v: read back as\n%+v\nwant\n%+v", args, back.cfg, f.cfg)
+		}
 	}
 }

@@ -88,3 +88,22 @@ func TestConfigFileErrorsNameTheKey(t *testing.T) {
 		t.Error("a missing config file was accepted")
 	}
 }
+
+func TestConfigFileUnknownKeyNamesTheNearestFlag(t *testing.T) {
+	for body, want := range map[string]string{
+		"ping-intervall: 5s\n":   `unknown key "ping-intervall": did you mean ping-interval?`,
+		"max_message: 64KiB\n":   `unknown key "max_message": did you mean max-message?`,
+		"colour: blue\n":         `unknown key "colour": the keys are serve's flag names`,
+		"check-config: true\n":   `unknown key "check-config": the keys are serve's flag names`,
+		"max-message: 64KB\n":    `max-message: "64KB": write KiB, MiB or GiB`,
+		"max-message: [64KiB]\n": "", // a list of one is its one value
+	} {
+		_, err := parseServe([]string{"--config", writeConfig(t, body)}, func(string) string { return "" })
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q: %v", body, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: %v, want an error with %q", body, err, want)
+		}
+	}
+}
