@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -134,6 +135,55 @@ func TestMistypedFlagGetsOneLineNamingTheNearest(t *testing.T) {
 		_, err := parseServe(args, func(string) string { return "" })
 		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "wspush serve -h") {
 			t.Errorf("%v: %v, want one line pointing at wspush serve -h", args, err)
+		}
+	}
+}
+
+// README.md's flag tables are the help's: the same groups and flags in
+// the same order, each with the default the help shows.
+func TestREADMEFlagTablesMatchTheHelp(t *testing.T) {
+	doc, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(doc), "\n## `serve` flags\n")
+	sec, _, _ = strings.Cut(sec, "\n## ")
+	if !ok {
+		t.Fatal("README.md has no serve flags section")
+	}
+	type row struct{ group, name, def string }
+	var readme []row
+	group := ""
+	for _, line := range strings.Split(sec, "\n") {
+		if g, ok := strings.CutPrefix(line, "### "); ok {
+			group = g
+			continue
+		}
+		cells := strings.Split(line, " | ")
+		if name, ok := strings.CutPrefix(cells[0], "| `--"); ok && len(cells) >= 3 {
+			readme = append(readme, row{group, strings.TrimSuffix(name, "`"), strings.Trim(cells[1], "`")})
+		}
+	}
+	f := newServeFlags()
+	var help []row
+	for _, g := range f.groups {
+		for _, name := range g.names {
+			help = append(help, row{g.title, name, shownDefault(f.fs.Lookup(name).DefValue)})
+		}
+	}
+	if len(readme) != len(help) {
+		t.Errorf("README.md lists %d flags, the help %d", len(readme), len(help))
+	}
+	for i := range min(len(readme), len(help)) {
+		r, h := readme[i], help[i]
+		if r.group != h.group || r.name != h.name {
+			t.Errorf("README row %d is --%s under %q; the help has --%s under %q", i+1, r.name, r.group, h.name, h.group)
+			continue
+		}
+		// A default the help shows is the README's, but for the one that
+		// depends on the machine.
+		if h.def != "" && h.name != "loops" && r.def != h.def {
+			t.Errorf("--%s: README.md says the default is %q, the help %q", r.name, r.def, h.def)
 		}
 	}
 }
