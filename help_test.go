@@ -78,9 +78,11 @@ func TestHelpExitsZero(t *testing.T) {
 			t.Errorf("%v: stderr %q", args, stderr.String())
 		}
 	}
-	out, err := command(t, "help").Output()
-	if err != nil || !strings.Contains(string(out), "wspush serve [flags]") {
-		t.Errorf("help: %v\n%s", err, out)
+	for _, args := range [][]string{{"help"}, {"bench", "-h"}} {
+		out, err := command(t, args...).Output()
+		if err != nil || !strings.Contains(string(out), "wspush serve [flags]") || !strings.Contains(string(out), "wspush bench MODE") {
+			t.Errorf("%v: %v\n%s", args, err, out)
+		}
 	}
 }
 

@@ -45,6 +45,11 @@ func main() {
 	case "serve":
 		err = serve(args)
 	case "bench":
+		if len(args) > 0 && isHelp(args[0]) {
+			// bench prints its flags for a mode: wspush bench MODE -h.
+			usage(os.Stdout)
+			return
+		}
 		err = bench.Main(args, os.Stdout, os.Stderr)
 	case "version":
 		printVersion(os.Stdout)
@@ -62,6 +67,15 @@ func main() {
 	}
 }
 
+// isHelp reports whether arg asks for help, as the flag package reads it.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "--h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
 // help is `wspush help [serve]`.
 func help(args []string, w io.Writer) error {
 	if len(args) > 0 && args[0] == "serve" {
@@ -77,7 +91,8 @@ func usage(w io.Writer) {
   wspush bench MODE      load-test a server; MODE: connect | idle | echo | push | broadcast
   wspush version         print the version
   wspush help [serve]    print this, or the server's flags
-Run "wspush serve -h" for the server's flags.
+Run "wspush serve -h" for the server's flags, "wspush bench MODE -h" for a
+load test's.
 `)
 }
 
