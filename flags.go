@@ -131,6 +131,15 @@ func newServeFlags() *serveFlags {
 // its help; any other error is one line.
 func parseServe(args []string, getenv func(string) string) (*serveFlags, error) {
 	f := newServeFlags()
+	// Help is there even when the file or the environment is wrong.
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if isHelp(a) {
+			return f, flag.ErrHelp
+		}
+	}
 	if err := applyConfigFile(f.fs, configPath(args, getenv)); err != nil {
 		return nil, err
 	}

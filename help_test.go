@@ -62,8 +62,10 @@ func TestHelpShowsTheGroupsAndHumanSizes(t *testing.T) {
 }
 
 func TestHelpExitsZero(t *testing.T) {
-	for _, args := range [][]string{{"-h"}, {"--help"}, {"serve", "-h"}, {"serve", "--help"}, {"serve", "--max-conns", "5", "-help"}, {"help", "serve"}} {
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"serve", "-h"}, {"serve", "--help"}, {"serve", "--max-conns", "5", "-help"}, {"help", "serve"},
+		{"serve", "--config", "/nonexistent.yaml", "-h"}} {
 		cmd := command(t, args...)
+		cmd.Env = append(cmd.Env, "WSPUSH_IDLE_TIMEOUT=soon") // help even so
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()

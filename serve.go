@@ -25,6 +25,8 @@ const (
 	defaultLogLevel  = "info"
 )
 
+// newLogger is the logger --log-format and --log-level ask for, writing
+// to w.
 func newLogger(format, level string, w *os.File) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
