@@ -19,9 +19,10 @@ var secretFlags = map[string]bool{"api-key": true, "jwt-secret": true, "webhook-
 
 // printConfig writes the configuration in force, as a YAML file that
 // --config accepts (secrets redacted), with the connection cap the server
-// derives from the open-files limit filled in. It builds no server: every
-// other default is already in f.cfg, from server.Defaults.
-func printConfig(w io.Writer, f *serveFlags) error {
+// derives from the open-files limit filled in, then the trust warnings and
+// warnings, as comments. It builds no server: every other default is
+// already in f.cfg, from server.Defaults.
+func printConfig(w io.Writer, f *serveFlags, warnings []string) error {
 	var b bytes.Buffer
 	b.WriteString("# wspush serve: the effective configuration (file, environment, flags)\n")
 	f.fs.VisitAll(func(fl *flag.Flag) {
@@ -54,7 +55,7 @@ func printConfig(w io.Writer, f *serveFlags) error {
 		}
 		fmt.Fprintf(&b, "%s: %s\n", name, v)
 	})
-	for _, w := range f.cfg.TrustWarnings() {
+	for _, w := range append(f.cfg.TrustWarnings(), warnings...) {
 		fmt.Fprintf(&b, "# warning: %s\n", w)
 	}
 	_, err := w.Write(b.Bytes())

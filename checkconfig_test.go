@@ -115,7 +115,7 @@ func TestCheckConfigReadsBackToTheSameConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out strings.Builder
-		if err := printConfig(&out, f); err != nil {
+		if err := printConfig(&out, f, nil); err != nil {
 			t.Fatal(err)
 		}
 		maxConns := server.New(f.cfg).Config().MaxConns

@@ -174,3 +174,35 @@ func parseServe(args []string, getenv func(string) string) (*serveFlags, error) 
 func envName(flagName string) string {
 	return "WSPUSH_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
+
+// envTypos are warnings, one sentence each, about the WSPUSH_ variables
+// of environ that set no flag but are one letter from a flag's variable:
+// WSPUSH_MAX_CONN for WSPUSH_MAX_CONNS. Others are left alone, as the
+// tests and tools have WSPUSH_ variables of their own (WSPUSH_MEM_CONNS is
+// two letters from WSPUSH_MAX_CONNS).
+func (f *serveFlags) envTypos(environ []string) []string {
+	vars := map[string]bool{"WSPUSH_CONFIG": true}
+	var names []string
+	for _, n := range f.names() {
+		vars[envName(n)] = true
+		names = append(names, envName(n))
+	}
+	var ws []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "WSPUSH_") || vars[k] {
+			continue
+		}
+		near := ""
+		for _, n := range names {
+			if editDistance(k, n) == 1 {
+				near = n
+				break
+			}
+		}
+		if near != "" {
+			ws = append(ws, fmt.Sprintf("%s sets no flag: did you mean %s? (wspush serve -h)", k, near))
+		}
+	}
+	return ws
+}

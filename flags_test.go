@@ -139,3 +139,22 @@ func TestFlagDefaultsAreTheServersDefaults(t *testing.T) {
 		t.Errorf("New(Config{})\n%+v\nNew(Defaults())\n%+v", zero, defs)
 	}
 }
+
+func TestEnvironmentTypoIsWarnedOf(t *testing.T) {
+	f := newServeFlags()
+	got := f.envTypos([]string{"WSPUSH_MAX_CONN=5", "WSPUSH_MAX_CONNS=6", "WSPUSH_IDLE_TIMOUT=1m", "WSPUSH_CONFIG=x.yaml",
+		"WSPUSH_SKIP_BROWSER=1", "WSPUSH_TEST_MAIN=1", "WSPUSH_MEM_CONNS=9", "HOME=/root", "WSPUSH_JWT_SECRET"})
+	want := []string{
+		"WSPUSH_MAX_CONN sets no flag: did you mean WSPUSH_MAX_CONNS? (wspush serve -h)",
+		"WSPUSH_IDLE_TIMOUT sets no flag: did you mean WSPUSH_IDLE_TIMEOUT? (wspush serve -h)",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("warnings %q, want %q", got, want)
+	}
+	cmd := command(t, "serve", "--check-config")
+	cmd.Env = append(cmd.Env, "WSPUSH_MAX_RAT=5")
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), "\n# warning: WSPUSH_MAX_RAT sets no flag: did you mean WSPUSH_MAX_RATE?") {
+		t.Errorf("check-config: %v\n%s", err, out)
+	}
+}

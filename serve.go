@@ -69,8 +69,12 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	typos := f.envTypos(os.Environ())
 	if f.checkConfig {
-		return printConfig(os.Stdout, f)
+		return printConfig(os.Stdout, f, typos)
+	}
+	for _, w := range typos {
+		log.Warn(w)
 	}
 	f.cfg.Logger = log
 	if f.cfg.JWTSecret == "" && !f.cfg.Echo {
