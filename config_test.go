@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -91,49 +89,21 @@ func TestConfigFileErrorsNameTheKey(t *testing.T) {
 	}
 }
 
-func TestCheckConfigPrintsTheEffectiveConfigAndExits(t *testing.T) {
-	path := writeConfig(t, "ping-interval: 7s\napi-key: sekrit\nwebhook: http://127.0.0.1:9/hook\n")
-	cmd := command(t, "serve", "--config", path, "--check-config", "--max-conns", "1000")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("check-config: %v\n%s", err, out)
-	}
-	for _, want := range []string{`ping-interval: "7s"`, "max-conns: 1000", `api-key: "<redacted>"`,
-		`webhook: "http://127.0.0.1:9/hook"`, `webhook-events: ["publish", "send", "connect", "disconnect", "offline"]`, "loops: "} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("output lacks %s:\n%s", want, out)
-		}
-	}
-	if strings.Contains(string(out), "sekrit") {
-		t.Error("check-config printed the API key")
-	}
-	// What it prints is a config file that --config accepts.
-	again := strings.ReplaceAll(string(out), `"<redacted>"`, `"x"`)
-	if _, err := parseServe([]string{"--config", writeConfig(t, again)}, func(string) string { return "" }); err != nil {
-		t.Errorf("the printed configuration does not read back: %v", err)
-	}
-
-	for _, args := range [][]string{
-		{"--config", writeConfig(t, "webhook-events: [typing]\nwebhook: http://x/\n")},
-		{"--config", writeConfig(t, "api-addr: 0.0.0.0:8081\n")},
-		{"--config", writeConfig(t, "nope: 1\n")},
+func TestConfigFileUnknownKeyNamesTheNearestFlag(t *testing.T) {
+	for body, want := range map[string]string{
+		"ping-intervall: 5s\n":   `unknown key "ping-intervall": did you mean ping-interval?`,
+		"max_message: 64KiB\n":   `unknown key "max_message": did you mean max-message?`,
+		"colour: blue\n":         `unknown key "colour": the keys are serve's flag names`,
+		"check-config: true\n":   `unknown key "check-config": the keys are serve's flag names`,
+		"max-message: 64KB\n":    `max-message: "64KB": write KiB, MiB or GiB`,
+		"max-message: [64KiB]\n": "", // a list of one is its one value
 	} {
-		out, err := command(t, append([]string{"serve", "--check-config"}, args...)...).CombinedOutput()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
-			t.Errorf("%v: exit %v, want 2; output %s", args, err, out)
-		}
-	}
-}
-
-func TestCheckConfigHidesTheRedisPassword(t *testing.T) {
-	for in, want := range map[string]string{
-		"redis://:s3cret@127.0.0.1:6379/0":    "redis://:redacted@127.0.0.1:6379/0",
-		"redis://app:s3cret@redis.internal/2": "redis://app:redacted@redis.internal/2",
-		"redis://127.0.0.1:6379/0":            "redis://127.0.0.1:6379/0",
-	} {
-		if got := redactURL(in); got != want {
-			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		_, err := parseServe([]string{"--config", writeConfig(t, body)}, func(string) string { return "" })
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q: %v", body, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: %v, want an error with %q", body, err, want)
 		}
 	}
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,18 +20,127 @@ import (
 	"github.com/gobwas/ws/wsutil"
 )
 
-// setNoFile sets the open-files limit, soft and hard, of a child started
-// by command (TestMain): the Go runtime raises the soft limit to the hard
-// one at start, so both must go down.
-func setNoFile(v string) error {
-	if v == "" {
-		return nil
+func TestAPIOffLoopbackWithoutAKeyRefusesToStart(t *testing.T) {
+	cmd := command(t, "serve", "--addr", "127.0.0.1:0", "--api-addr", "0.0.0.0:0")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "api-key") {
+		t.Fatalf("exit %v, output %s", err, out)
 	}
-	n, err := strconv.ParseUint(v, 10, 64)
+}
+
+func TestSIGTERMSendsGoingAwayAndExitsZero(t *testing.T) {
+	addr, api := freePort(t), freePort(t)
+	cmd := command(t, "serve", "--addr", addr, "--api-addr", api, "--log-format", "json")
+	logs, err := cmd.StderrPipe()
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: n, Max: n})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(logs)
+	started := false
+	for lines.Scan() {
+		if strings.Contains(lines.Text(), `"msg":"wspush serving"`) {
+			started = true
+			break
+		}
+	}
+	if !started {
+		t.Fatal("no start line in the logs")
+	}
+	go func() { _, _ = io.Copy(io.Discard, logs) }()
+
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_, _ = nc.Write([]byte("GET /ws?user=alice HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+	br := bufio.NewReader(nc)
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var disconnect, closeCode bool
+	for !closeCode {
+		h, err := ws.ReadHeader(br)
+		if err != nil {
+			t.Fatalf("reading frames: %v", err)
+		}
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(br, p); err != nil {
+			t.Fatal(err)
+		}
+		switch h.OpCode {
+		case ws.OpText:
+			disconnect = disconnect || strings.Contains(string(p), `"code":4000`)
+		case ws.OpClose:
+			if len(p) < 2 || binary.BigEndian.Uint16(p) != 1001 {
+				t.Fatalf("close frame %q, want 1001", p)
+			}
+			closeCode = true
+		}
+	}
+	if !disconnect {
+		t.Fatal("no going_away disconnect message before the close frame")
+	}
+	// Answer the close: the server then has no connection left and exits.
+	mask := [4]byte{1, 2, 3, 4}
+	body := []byte{0x03, 0xe9}
+	ws.Cipher(body, mask, 0)
+	_, _ = nc.Write(append([]byte{0x88, 0x82, 1, 2, 3, 4}, body...))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v, want status 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the server did not exit")
+	}
+}
+
+// Issue 13 §2: an address other hosts reach, without a JWT secret, is
+// refused, by serve and by --check-config alike, with the fix named.
+func TestDevelopmentModeOffLoopbackExitsTwoNamingTheFix(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--check-config", "--addr", "0.0.0.0:19080"},
+		{"serve", "--check-config", "--addr", ":8080"},
+		{"serve", "--addr", "0.0.0.0:0", "--api-addr", ""},
+	} {
+		out, err := command(t, args...).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Fatalf("%v: exit %v, want 2; output %s", args, err, out)
+		}
+		for _, fix := range []string{"--jwt-secret", "--insecure", "--addr 127.0.0.1:8080"} {
+			if !strings.Contains(string(out), fix) {
+				t.Errorf("%v: the message does not name %s: %s", args, fix, out)
+			}
+		}
+	}
+	for _, args := range [][]string{
+		{"serve", "--check-config"}, // the default listens on loopback
+		{"serve", "--check-config", "--addr", ":8080", "--insecure"},
+		{"serve", "--check-config", "--addr", ":8080", "--jwt-secret", strings.Repeat("k", 32)},
+	} {
+		if out, err := command(t, args...).CombinedOutput(); err != nil {
+			t.Errorf("%v: %v\n%s", args, err, out)
+		}
+	}
+	out, _ := command(t, "serve", "--check-config").Output()
+	if !strings.Contains(string(out), `addr: "127.0.0.1:8080"`) {
+		t.Errorf("the default addr is not loopback:\n%s", out)
+	}
 }
 
 // startServe runs wspush serve with args and an open-files limit of
