@@ -128,13 +128,11 @@ func TestFlagDefaultsAreTheServersDefaults(t *testing.T) {
 		t.Errorf("trusted proxies %s, want %s", got, server.DefaultTrustedProxies)
 	}
 	defs.TrustedProxies, defs.Logger, zero.Logger = nil, nil, nil
-	// The descriptor budget counts a zero Loops as one loop (fdbudget.go)
-	// and Defaults' Loops as the loops that run, two descriptors each:
-	// the derived caps may differ by that, and by nothing else.
-	if diff := zero.MaxConns - defs.MaxConns; diff != 0 && diff != 2*(defs.Loops-1) {
-		t.Errorf("derived max-conns %d from a zero Config, %d from Defaults: want at most %d apart", zero.MaxConns, defs.MaxConns, 2*(defs.Loops-1))
+	// The descriptor budget counts the loops that run, whether Loops was
+	// zero or set: both derive the same cap.
+	if zero.MaxConns != defs.MaxConns {
+		t.Errorf("derived max-conns %d from a zero Config, %d from Defaults", zero.MaxConns, defs.MaxConns)
 	}
-	defs.MaxConns = zero.MaxConns
 	if !reflect.DeepEqual(zero, defs) {
 		t.Errorf("New(Config{})\n%+v\nNew(Defaults())\n%+v", zero, defs)
 	}

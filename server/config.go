@@ -132,17 +132,12 @@ type Config struct {
 	clock func() time.Time
 }
 
-// Defaults returns the configuration a zero Config runs with: every
-// default filled in, as New fills them. Main takes its flags' defaults
-// from it.
-func Defaults() Config { return Config{}.withDefaults() }
-
 // withDefaults returns c with every zero field set to its default: the
 // engine's fields by the engine, the connection cap from the descriptor
 // budget.
 func (c Config) withDefaults() Config {
 	if c.MaxConns <= 0 {
-		c.MaxConns = c.budget(budget.OpenFilesLimit()).MaxConns()
+		c.MaxConns = c.DerivedMaxConns()
 	}
 	c.ConnConfig = c.ConnConfig.WithDefaults()
 	if c.APIReadTimeout <= 0 {
@@ -152,6 +147,16 @@ func (c Config) withDefaults() Config {
 		c.HistoryMaxBytes = DefaultHistoryMaxBytes
 	}
 	return c
+}
+
+// DerivedMaxConns is the connection cap New derives for c when
+// c.MaxConns is zero: the open-files limit less a reserve, within the
+// WebSocket share of the descriptor budget (package budget) that c's API,
+// webhook and Redis leave. It builds nothing, so --check-config can print
+// it without starting a server.
+func (c Config) DerivedMaxConns() int {
+	c.ConnConfig = c.ConnConfig.WithDefaults() // the loops, which hold descriptors
+	return c.budget(budget.OpenFilesLimit()).MaxConns()
 }
 
 // budget splits the open-files limit for c (package budget).

@@ -39,7 +39,10 @@ func TestValidateRefusesAnAPICapAboveTheLimit(t *testing.T) {
 func TestDefaultsAreWhatNewFillsIn(t *testing.T) {
 	d := Defaults()
 	got := New(Config{}).Config()
-	if d.Addr != got.Addr || d.MaxConns != got.MaxConns || d.MaxMessage != got.MaxMessage ||
+	if d.MaxConns != 0 || got.MaxConns != (Config{}).DerivedMaxConns() {
+		t.Fatalf("MaxConns: Defaults %d (want 0: derived), New %d, derived %d", d.MaxConns, got.MaxConns, (Config{}).DerivedMaxConns())
+	}
+	if d.Addr != got.Addr || d.MaxMessage != got.MaxMessage ||
 		d.HistoryMaxBytes != got.HistoryMaxBytes || d.APIReadTimeout != got.APIReadTimeout || d.Loops != got.Loops {
 		t.Fatalf("Defaults %+v\nNew       %+v", d, got)
 	}

@@ -27,13 +27,9 @@ const (
 //
 // Each call returns a new Config: its slices are the caller's.
 func Defaults() Config {
-	var c Config
-	e := c.engine().WithDefaults()
-	c = c.withDefaults()
-	c.MaxConns, c.MaxData, c.Logger = 0, 0, nil
-	// What the engine fills in but the facade does not keep in its Config.
-	c.SendBuffer, c.MaxUserConns, c.ClientSends = e.SendBuffer, e.MaxUserConns, e.ClientSends
-	c.APIReadTimeout = DefaultAPIReadTimeout
+	c := Config{}.withDefaults()
+	// Derived by New from the rest, or set by New from other fields.
+	c.MaxConns, c.MaxData, c.Logger, c.Auth = 0, 0, nil, nil
 	// A nil list means loopback; Defaults spells it out so that it prints.
 	c.TrustedProxies, _ = ParseProxies(DefaultTrustedProxies)
 	w := &c.Webhook
@@ -42,10 +38,3 @@ func Defaults() Config {
 	w.Delay, w.Timeout, w.Retries = DefaultWebhookDelay, DefaultWebhookTimeout, DefaultWebhookRetries
 	return c
 }
-
-// DerivedMaxConns is the connection cap New derives for c when
-// c.MaxConns is zero: the open-files limit less a reserve, within the
-// WebSocket share of the descriptor budget (fdbudget.go) that c's API,
-// webhook and Redis leave. It builds nothing, so --check-config can print
-// it without starting a server.
-func (c Config) DerivedMaxConns() int { return c.defaultMaxConns() }
