@@ -51,7 +51,7 @@ func (h hooks) Leaving(user string) {
 
 func (h hooks) Left(user string, last bool) {
 	if last {
-		h.s.grace.Left(user, h.s.now()) // recent: marked by Leaving already
+		h.s.grace.Left(user) // recent: marked by Leaving already
 	}
 	if h.s.cl != nil {
 		h.s.cl.Note(user)

@@ -35,7 +35,7 @@ type Server struct {
 	hist  *history.Memory // nil: no local history (off, or kept in Redis)
 	clock history.Clock
 	cl    *cluster.Cluster // nil: a single node
-	grace *presence.Tracker
+	grace *presence.Grace  // the offline grace, on its own clock
 	// recent holds the users who left within the history's TTL: their
 	// streams are kept, those of users never seen are not.
 	recent *presence.Tracker
@@ -59,8 +59,12 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.hook = webhook.New(cfg.Webhook, webhook.Deps{Log: cfg.Logger, Tick: s.expireGrace, Connected: s.connectedElsewhere})
-	s.grace = presence.New(cfg.OfflineGrace, s.hook.Offline)
+	s.hook = webhook.New(cfg.Webhook, webhook.Deps{Log: cfg.Logger, Connected: s.connectedElsewhere})
+	gc := presence.Config{Grace: cfg.OfflineGrace, Now: s.now}
+	if s.hook.Wants(webhook.EventOffline) {
+		gc.Expired = s.hook.Offline
+	}
+	s.grace = presence.NewGrace(gc)
 	var store history.Store
 	if cfg.Redis != "" {
 		// Validate refuses a bad URL before Serve starts anything.
@@ -105,6 +109,7 @@ func (s *Server) Serve() error {
 		s.cl.Start()
 	}
 	s.hook.Start()
+	s.grace.Start()
 	if s.cfg.APIAddr != "" {
 		ln, err := net.Listen("tcp", s.cfg.APIAddr)
 		if err != nil {
@@ -202,8 +207,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.stopErr
 }
 
-// closeParts stops the webhook, then the cluster.
+// closeParts stops the grace's clock, the webhook, then the cluster.
 func (s *Server) closeParts(ctx context.Context) {
+	s.grace.Close()
 	s.hook.Close(ctx)
 	if s.cl != nil {
 		s.cl.Close()

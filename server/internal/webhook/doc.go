@@ -9,8 +9,10 @@
 // backoff. A dead backend therefore costs at most the queue's bytes.
 //
 // It receives event values (a connection's id and user, never the
-// connection), and learns of users going offline from the presence
-// tracker, through Offline.
+// connection). It learns of users whose offline grace passed from the
+// presence Grace, whose clock calls Offline; the sender asks
+// Deps.Connected once for all of them whether they came back on another
+// node, and sends an offline event for each that did not.
 //
 //	w := webhook.New(webhook.Config{URL: "https://backend.example/hook", Secret: secret},
 //		webhook.Deps{Log: logger})

@@ -77,22 +77,29 @@ func (w *Webhook) Binary(conn uint64, user string, data []byte) {
 	w.enqueue(&event{kind: evBinary, conn: conn, user: user}, data)
 }
 
-// Offline notes that user's grace passed at due with no connection here:
-// the sender checks the other nodes, all such users at once, and sends an
-// offline event for those with none. Past Config.Queue waiting users it is
-// dropped and counted.
-func (w *Webhook) Offline(user string, due time.Time) {
-	if !w.wants(evOffline) {
+// Offline notes that the grace of users passed, that of users[i] at
+// due[i], with no connection here: the sender checks the other nodes, all
+// waiting users at once (Deps.Connected), and sends an offline event for
+// each with none. Past Config.Queue waiting users the rest are dropped and
+// counted. The slices are only read, during the call. It is the presence
+// Grace's callback.
+func (w *Webhook) Offline(users []string, due []time.Time) {
+	if !w.wants(evOffline) || len(users) == 0 {
 		return
 	}
 	w.offMu.Lock()
-	if len(w.offline) >= w.cfg.Queue {
-		w.offMu.Unlock()
-		w.drop()
-		return
+	n := min(len(users), w.cfg.Queue-len(w.offline))
+	for i := range n {
+		w.offline = append(w.offline, offlineUser{users[i], due[i]})
 	}
-	w.offline = append(w.offline, offlineUser{user, due})
 	w.offMu.Unlock()
+	if n > 0 {
+		select {
+		case w.offReady <- struct{}{}:
+		default: // the sender is woken already
+		}
+	}
+	w.drop(int64(len(users) - n))
 }
 
 // enqueue puts e, with a copy of data, in the queue without ever blocking;
@@ -101,7 +108,7 @@ func (w *Webhook) enqueue(e *event, data []byte) {
 	e.size = int64(EventOverhead + len(data) + len(e.user) + len(e.target))
 	if w.bytes.Add(e.size) > int64(w.cfg.QueueBytes) {
 		w.bytes.Add(-e.size)
-		w.drop()
+		w.drop(1)
 		return
 	}
 	if len(data) > 0 {
@@ -112,13 +119,16 @@ func (w *Webhook) enqueue(e *event, data []byte) {
 	case w.q <- e:
 	default:
 		w.bytes.Add(-e.size)
-		w.drop()
+		w.drop(1)
 	}
 }
 
-// drop counts a dropped event and logs at most every 10 s.
-func (w *Webhook) drop() {
-	n := w.dropped.Add(1)
+// drop counts n dropped events and logs at most every 10 s.
+func (w *Webhook) drop(n int64) {
+	if n <= 0 {
+		return
+	}
+	n = w.dropped.Add(n)
 	if w.logDue() {
 		w.log.Warn("webhook: queue full, dropping events: the backend is too slow or down",
 			"url", auth.RedactURL(w.cfg.URL), "dropped_total", n, "queued", len(w.q), "queue_bytes", w.bytes.Load())

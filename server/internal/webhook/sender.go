@@ -16,9 +16,6 @@ import (
 const (
 	// batchBytes ends a batch early once its data reaches it.
 	batchBytes = 1 << 20
-	// offlineTick is how often the sender looks for users whose
-	// OfflineGrace has passed.
-	offlineTick = 100 * time.Millisecond
 	// firstBackoff is the first retry's delay; it doubles up to maxBackoff.
 	firstBackoff = 100 * time.Millisecond
 	maxBackoff   = 10 * time.Second
@@ -65,18 +62,11 @@ func (w *Webhook) run() {
 	batch := make([]*event, 0, w.cfg.Batch)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	var expire <-chan time.Time // offline events come due
-	if w.wants(evOffline) && w.deps.Tick != nil {
-		t := time.NewTicker(offlineTick)
-		defer t.Stop()
-		expire = t.C
-	}
 	for {
 		select {
 		case e := <-w.q:
 			batch = w.add(batch, e)
-		case now := <-expire:
-			w.deps.Tick(now)
+		case <-w.offReady:
 			batch = w.offlineEvents(batch)
 		case <-w.quit:
 			w.flush(batch)

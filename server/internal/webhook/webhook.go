@@ -9,19 +9,17 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Deps is what the webhook needs of the rest of the server.
 type Deps struct {
 	// Log receives the webhook's warnings. Nil discards them.
 	Log *slog.Logger
-	// Tick, when not nil, is called on the sender every 100 ms: the
-	// presence tracker's expiry, which calls Offline.
-	Tick func(now time.Time)
-	// Connected reports, for users whose grace passed here, which have a
-	// connection somewhere (in a cluster: on another node), with one
-	// question for all of them. Nil: nobody has.
+	// Connected reports, for users whose grace passed here (Offline),
+	// which have a connection somewhere (in a cluster: on another node),
+	// with one question for all of them. The sender asks it as it builds
+	// a batch, so it may wait (for Redis, say), but not for long: the
+	// batch waits with it. Nil: nobody has.
 	Connected func(users []string) []bool
 }
 
@@ -46,9 +44,10 @@ type Webhook struct {
 	requests                       [4]atomic.Int64 // by requestClasses
 
 	// Users whose grace passed, waiting for the sender to check them
-	// (Offline); bounded by Config.Queue.
-	offMu   sync.Mutex
-	offline []offlineUser
+	// (Offline); bounded by Config.Queue. offReady wakes the sender.
+	offMu    sync.Mutex
+	offline  []offlineUser
+	offReady chan struct{}
 
 	startOnce, closeOnce sync.Once
 	quit                 chan struct{} // closed by close: flush and stop
@@ -73,17 +72,18 @@ func New(cfg Config, deps Deps) *Webhook {
 	_, _ = io.ReadFull(crand.Reader, id[:])
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Webhook{
-		cfg:    cfg,
-		kinds:  kinds,
-		deps:   deps,
-		log:    log,
-		q:      make(chan *event, cfg.Queue),
-		client: webhookClient(cfg.Timeout),
-		prefix: hex.EncodeToString(id[:]),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
-		ctx:    ctx,
-		cancel: cancel,
+		cfg:      cfg,
+		kinds:    kinds,
+		deps:     deps,
+		log:      log,
+		q:        make(chan *event, cfg.Queue),
+		offReady: make(chan struct{}, 1),
+		client:   webhookClient(cfg.Timeout),
+		prefix:   hex.EncodeToString(id[:]),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		ctx:      ctx,
+		cancel:   cancel,
 	}
 }
 
