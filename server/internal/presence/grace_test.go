@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,22 +12,16 @@ import (
 )
 
 // manualClock is a clock a test sets; any goroutine may read it.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
+type manualClock struct{ ns atomic.Int64 }
+
+func newClock(t time.Time) *manualClock {
+	c := &manualClock{}
+	c.set(t)
+	return c
 }
 
-func (c *manualClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+func (c *manualClock) now() time.Time  { return time.Unix(0, c.ns.Load()) }
+func (c *manualClock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
 
 // expiries records what a Grace's Expired was given, call by call, as
 // "user@seconds" (the seconds of the due time).
@@ -56,7 +51,7 @@ func (e *expiries) got() [][]string {
 }
 
 func TestGraceHandsOverEveryUserWhoseGracePassedInOneCall(t *testing.T) {
-	clock := &manualClock{t: time.Unix(1700000000, 0)} // ...00 s
+	clock := newClock(time.Unix(1700000000, 0)) // ...00 s
 	t0 := clock.now()
 	ex := newExpiries()
 	g := NewGrace(Config{Grace: 10 * time.Second, Now: clock.now, Expired: ex.expired})
@@ -89,7 +84,7 @@ func TestGraceHandsOverEveryUserWhoseGracePassedInOneCall(t *testing.T) {
 // users it takes out must still reach Expired, at the next tick and not on
 // Left's goroutine (an event loop).
 func TestGraceGivesWhatLeftExpiredToTheNextTick(t *testing.T) {
-	clock := &manualClock{t: time.Unix(1700000000, 0)}
+	clock := newClock(time.Unix(1700000000, 0))
 	t0 := clock.now()
 	ex := newExpiries()
 	g := NewGrace(Config{Grace: 10 * time.Second, Now: clock.now, Expired: ex.expired})
@@ -109,7 +104,7 @@ func TestGraceGivesWhatLeftExpiredToTheNextTick(t *testing.T) {
 }
 
 func TestGraceWithoutAPeriodExpiresAtTheNextTick(t *testing.T) {
-	clock := &manualClock{t: time.Unix(1700000042, 0)}
+	clock := newClock(time.Unix(1700000042, 0))
 	ex := newExpiries()
 	g := NewGrace(Config{Now: clock.now, Expired: ex.expired})
 	g.Left("a")
@@ -126,7 +121,7 @@ func TestGraceWithoutAPeriodExpiresAtTheNextTick(t *testing.T) {
 // so the test decides when the grace passes.
 func TestGraceStartRunsItsOwnClockUntilClose(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clock := &manualClock{t: time.Unix(1700000000, 0)}
+	clock := newClock(time.Unix(1700000000, 0))
 	t0 := clock.now()
 	ex := newExpiries()
 	g := NewGrace(Config{Grace: time.Minute, Tick: time.Millisecond, Now: clock.now, Expired: ex.expired})
@@ -157,7 +152,7 @@ func TestGraceStartRunsItsOwnClockUntilClose(t *testing.T) {
 // keeps the memory to the users within their grace.
 func TestGraceWithoutExpiredRunsNoClock(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clock := &manualClock{t: time.Unix(1700000000, 0)}
+	clock := newClock(time.Unix(1700000000, 0))
 	t0 := clock.now()
 	g := NewGrace(Config{Grace: time.Second, Now: clock.now})
 	g.Start()
