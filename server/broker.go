@@ -60,7 +60,7 @@ var (
 // newBroker returns the broker cfg asks for, and the function that binds
 // it to the engine once the engine exists (the engine needs the broker's
 // history store first).
-func newBroker(cfg Config, grace *presence.Tracker, now func() time.Time) (broker, func(*engine.Engine)) {
+func newBroker(cfg Config, start time.Time, grace *presence.Grace, now func() time.Time) (broker, func(*engine.Engine)) {
 	if cfg.Redis != "" {
 		// Validate refuses a bad URL before Serve starts anything.
 		cl, err := cluster.New(cluster.Config{
@@ -72,6 +72,6 @@ func newBroker(cfg Config, grace *presence.Tracker, now func() time.Time) (broke
 		}
 	}
 	l := local.New(local.Config{HistorySize: cfg.HistorySize, HistoryTTL: cfg.HistoryTTL,
-		HistoryMaxBytes: cfg.HistoryMaxBytes, Grace: grace, Now: now})
+		HistoryMaxBytes: cfg.HistoryMaxBytes, Start: start, Grace: grace, Now: now})
 	return l, l.Bind
 }

@@ -32,7 +32,7 @@ func (h hooks) Leaving(user string) { h.s.b.Leaving(user) }
 
 func (h hooks) Left(user string, last bool) {
 	if last {
-		h.s.grace.Left(user, h.s.now())
+		h.s.grace.Left(user)
 	}
 	h.s.b.Left(user)
 }

@@ -9,7 +9,7 @@ import (
 
 // Presence: a user is online while it has a connection, and for
 // Config.OfflineGrace after its last one closed (the presence package's
-// Tracker), so that an app switch does not flap presence. In a cluster the
+// Grace), so that an app switch does not flap presence. In a cluster the
 // nodes' counts add up in Redis.
 
 // Presence is what the server knows of a user, as GET /v1/users/{user}
@@ -24,13 +24,8 @@ func (s *Server) Presence(ctx context.Context, user string) Presence {
 		return p
 	}
 	n := s.eng.UserConns(user)
-	return Presence{User: user, Online: n > 0 || s.grace.Within(user, s.now()), Connections: n}
+	return Presence{User: user, Online: n > 0 || s.grace.Within(user), Connections: n}
 }
-
-// expireGrace runs the grace tracker's expiry: the webhook's sender calls
-// it every 100 ms, and it hands the users whose grace passed to the
-// webhook's Offline.
-func (s *Server) expireGrace(time.Time) { s.grace.Expire(s.now()) }
 
 // connectedElsewhere reports, for users whose grace passed here, which
 // have a connection on another node: one Redis round trip for all of them.

@@ -31,8 +31,8 @@ type Server struct {
 	fds   budget.Budget
 
 	eng   *engine.Engine
-	b     broker // one node's, or the cluster's
-	grace *presence.Tracker
+	b     broker           // one node's, or the cluster's
+	grace *presence.Grace  // the offline grace, on its own clock
 	hook  *webhook.Webhook // nil without a webhook
 	now   func() time.Time // the offline grace's clock: time.Now but in tests
 
@@ -53,10 +53,14 @@ func New(cfg Config) *Server {
 		s.now = time.Now
 	}
 	s.fds = cfg.budget(budget.OpenFilesLimit())
-	s.hook = webhook.New(cfg.Webhook, webhook.Deps{Log: cfg.Logger, Tick: s.expireGrace, Connected: s.connectedElsewhere})
-	s.grace = presence.New(cfg.OfflineGrace, s.hook.Offline)
+	s.hook = webhook.New(cfg.Webhook, webhook.Deps{Log: cfg.Logger, Connected: s.connectedElsewhere})
+	gc := presence.Config{Grace: cfg.OfflineGrace, Now: s.now}
+	if s.hook.Wants(webhook.EventOffline) {
+		gc.Expired = s.hook.Offline
+	}
+	s.grace = presence.NewGrace(gc)
 	var bind func(*engine.Engine)
-	s.b, bind = newBroker(cfg, s.grace, s.now)
+	s.b, bind = newBroker(cfg, s.start, s.grace, s.now)
 	ec := cfg.ConnConfig
 	ec.Auth = &auth.Authenticator{Secret: cfg.JWTSecret, Audience: cfg.JWTAudience, Issuer: cfg.JWTIssuer, RequireExp: cfg.JWTRequireExp}
 	ec.AcceptCap, ec.Backlog = max(s.fds.WS, 1), s.fds.Burst
@@ -86,6 +90,7 @@ func (s *Server) Serve() error {
 	s.logBudget()
 	s.b.Start()
 	s.hook.Start()
+	s.grace.Start()
 	if s.cfg.APIAddr != "" {
 		ln, err := net.Listen("tcp", s.cfg.APIAddr)
 		if err != nil {
@@ -188,6 +193,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // closeParts stops the webhook, then the broker (Redis last).
 func (s *Server) closeParts(ctx context.Context) {
+	s.grace.Close()
 	s.hook.Close(ctx)
 	s.b.Close()
 }

@@ -40,9 +40,11 @@ type Config struct {
 	HistoryMaxBytes int64
 	// Grace is the offline grace (nil: none): a user stays online for
 	// Presence that long after its last connection closed.
-	Grace *presence.Tracker
-	// Now is the clock of the grace and of who left recently. Nil means
-	// time.Now.
+	Grace *presence.Grace
+	// Start is when the server started: the history holds what came
+	// since (a resume from before it is told of a gap). Zero means now.
+	Start time.Time
+	// Now is the clock of who left recently. Nil means time.Now.
 	Now func() time.Time
 }
 
@@ -56,7 +58,7 @@ type Broker struct {
 	// recent holds the users who left within the history's TTL: their
 	// streams are kept, those of users never seen are not.
 	recent *presence.Tracker
-	grace  *presence.Tracker
+	grace  *presence.Grace // nil: no grace
 	now    func() time.Time
 }
 
@@ -66,11 +68,11 @@ func New(cfg Config) *Broker {
 	if b.now == nil {
 		b.now = time.Now
 	}
-	if b.grace == nil {
-		b.grace = presence.New(0, nil)
-	}
 	if cfg.HistorySize > 0 && cfg.HistoryTTL > 0 {
-		start := time.Now()
+		start := cfg.Start
+		if start.IsZero() {
+			start = time.Now()
+		}
 		b.hist = history.NewMemory(cfg.HistorySize, cfg.HistoryTTL, cfg.HistoryMaxBytes, start, b.clock.Next(start))
 		b.recent = presence.New(cfg.HistoryTTL, nil)
 	}
@@ -161,7 +163,7 @@ func (b *Broker) Control(context.Context, string, string, []string) error { retu
 // it is online (connected, or gone for less than the offline grace).
 func (b *Broker) Presence(_ context.Context, user string) (wire.Presence, error) {
 	n := b.eng.UserConns(user)
-	return wire.Presence{User: user, Online: n > 0 || b.grace.Within(user, b.now()), Connections: n}, nil
+	return wire.Presence{User: user, Online: n > 0 || b.grace != nil && b.grace.Within(user), Connections: n}, nil
 }
 
 // Connected has no other node to ask: nobody is connected elsewhere.
