@@ -62,6 +62,7 @@ type Engine struct {
 	held       atomic.Int64 // live messages held back from connections waiting to resume, ever
 
 	pool *pool.Pool
+	rel  *releaser // collects after a burst of connections (release.go)
 }
 
 // New returns an Engine for cfg, with defaults filled in. hooks tell the
@@ -86,6 +87,7 @@ func New(cfg Config, hooks Hooks, store history.Store) *Engine {
 		store:     store,
 		ready:     make(chan struct{}),
 		pool:      pool.New(pool.Config{Shards: cfg.Loops}),
+		rel:       newReleaser(cfg.ReleaseQuiet),
 	}
 	s.loops.Store(&[]*loop{})
 	return s
@@ -179,7 +181,9 @@ func (s *Engine) Drain(ctx context.Context) {
 func (s *Engine) Stop(ctx context.Context) error {
 	s.draining.Store(true)
 	<-s.ready
-	if err := s.eng.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	err := s.eng.Stop(ctx)
+	s.rel.wait()
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("server: stop: %w", err)
 	}
 	return nil
@@ -307,12 +311,22 @@ func (s *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 func (s *Engine) OnTick() (time.Duration, gnet.Action) {
 	now := s.ticksNow()
 	s.tickNow.Store(now)
+	s.rel.tick(time.Now(), s.churn(), s.conns.Load())
 	for _, l := range s.loopList() {
 		if l.wheel.next.Load() <= now || l.lagConns.Load() > 0 {
 			_ = l.el.Execute(context.Background(), l.tickf)
 		}
 	}
 	return tick, gnet.None
+}
+
+// churn is the number of connections opened (upgraded) and closed, ever.
+func (s *Engine) churn() int64 {
+	n := s.upgrades.Load()
+	for i := range s.closes {
+		n += s.closes[i].Load()
+	}
+	return n
 }
 
 // gnetLogger sends gnet's own logs to slog.
