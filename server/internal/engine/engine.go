@@ -255,7 +255,7 @@ func (s *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		}
 		return wire.AppendHTTPError(nil, 503, "unavailable", "the server is at its connection limit", ""), gnet.Close
 	}
-	c := &conn{gc: gc, l: l, seen: l.now, fd: int32(gc.Fd())}
+	c := &conn{gc: gc, l: l, seen: l.now}
 	gc.SetContext(c)
 	s.tcp.Add(1)
 	l.wheel.add(c, l.now+ticks(s.cfg.HandshakeTimeout))
@@ -283,6 +283,9 @@ func (s *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c.r.Reset()
 	c.dropLag()
 	c.leavePool()
+	if c.sess != nil {
+		c.sess.setResume(c.l, nil)
+	}
 	if c.state == stateOpen || c.state == stateClosing {
 		s.conns.Add(-1)
 	}
