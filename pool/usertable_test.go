@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"unsafe"
 )
 
 // The user table against a map, through random sets and deletes of users
@@ -56,5 +57,16 @@ func TestUserTableEmpty(t *testing.T) {
 	tab.delete(seed, 7, "alice")
 	if tab.slots != nil || tab.n != 0 {
 		t.Fatalf("an empty table after delete: %d slots, n %d", len(tab.slots), tab.n)
+	}
+}
+
+// The directory shards are padded to a cache line each (pool.go), which
+// the table's slice header and count must not push past.
+func TestDirShardsFillACacheLine(t *testing.T) {
+	if got := unsafe.Sizeof(userDir{}); got != 64 {
+		t.Errorf("userDir is %d bytes, want 64: adjust its padding", got)
+	}
+	if got := unsafe.Sizeof(roomDir{}); got != 64 {
+		t.Errorf("roomDir is %d bytes, want 64: adjust its padding", got)
 	}
 }
