@@ -13,8 +13,12 @@ var (
 	ErrNotLive      = errors.New("pool: member is not in the pool")
 )
 
-// dirShards is the number of hash shards of each directory.
-const dirShards = 64
+// dirShards is the number of hash shards of each directory: the low
+// dirBits bits of a name's hash pick its shard.
+const (
+	dirBits   = 6
+	dirShards = 1 << dirBits
+)
 
 // DefaultMaxRooms is the default cap on the rooms one member is in.
 const DefaultMaxRooms = 64
@@ -46,9 +50,9 @@ type Pool struct {
 // neighbouring shards do not share a cache line.
 type userDir struct {
 	mu   sync.Mutex
-	m    map[string]*Member  // the head of the user's list
+	m    userTable           // the head of the user's list
 	kept map[string][]string // rooms the user stays in across connections
-	_    [40]byte
+	_    [16]byte
 }
 
 type roomDir struct {
@@ -84,7 +88,6 @@ func New(cfg Config) *Pool {
 	}
 	p := &Pool{cfg: cfg, shards: make([]Shard, cfg.Shards), seed: maphash.MakeSeed()}
 	for i := range dirShards {
-		p.users[i].m = make(map[string]*Member)
 		p.users[i].kept = make(map[string][]string)
 		p.rooms[i].m = make(map[string]*Room)
 	}
@@ -98,7 +101,14 @@ func (p *Pool) Shards() int { return len(p.shards) }
 func (p *Pool) Shard(i int) *Shard { return &p.shards[i] }
 
 func (p *Pool) dir(key string) int {
-	return int(maphash.String(p.seed, key) % dirShards)
+	return int(maphash.String(p.seed, key) & (dirShards - 1))
+}
+
+// userDir returns the directory shard of user and the hash its table
+// keys the user by.
+func (p *Pool) userDir(user string) (*userDir, uint64) {
+	h := maphash.String(p.seed, user)
+	return &p.users[h&(dirShards-1)], h >> dirBits
 }
 
 // Add registers m on shard i, assigns its id and returns it. It runs on
@@ -109,16 +119,16 @@ func (p *Pool) Add(m *Member, i int) uint64 {
 	m.live = true
 	p.shards[i].link(m)
 
-	u := &p.users[p.dir(m.User)]
+	u, h := p.userDir(m.User)
 	u.mu.Lock()
-	head := u.m[m.User]
+	head := u.m.get(h, m.User)
 	m.uprev, m.unext = nil, head
 	if head != nil {
 		head.uprev = m
 	} else {
 		p.nUsers.Add(1)
 	}
-	u.m[m.User] = m
+	u.m.set(p.seed, h, m)
 	var kept []string
 	if rooms := u.kept[m.User]; len(rooms) > 0 {
 		kept = append(kept, rooms...)
@@ -204,14 +214,14 @@ func (p *Pool) Remove(m *Member) {
 	m.rooms = nil
 	p.shards[m.shard].unlink(m)
 
-	u := &p.users[p.dir(m.User)]
+	u, h := p.userDir(m.User)
 	u.mu.Lock()
 	if m.uprev != nil {
 		m.uprev.unext = m.unext
 	} else if m.unext != nil {
-		u.m[m.User] = m.unext
+		u.m.set(p.seed, h, m.unext)
 	} else {
-		delete(u.m, m.User)
+		u.m.delete(p.seed, h, m.User)
 		p.nUsers.Add(-1)
 	}
 	if m.unext != nil {
@@ -311,9 +321,9 @@ func (p *Pool) Room(name string) *Room {
 // be removed at any time after User returns: whoever acts on one does so
 // on its shard's goroutine and checks that it is still there.
 func (p *Pool) User(name string, dst []*Member) []*Member {
-	u := &p.users[p.dir(name)]
+	u, h := p.userDir(name)
 	u.mu.Lock()
-	for m := u.m[name]; m != nil; m = m.unext {
+	for m := u.m.get(h, name); m != nil; m = m.unext {
 		dst = append(dst, m)
 	}
 	u.mu.Unlock()
@@ -322,10 +332,10 @@ func (p *Pool) User(name string, dst []*Member) []*Member {
 
 // UserConns is the number of connections the user has.
 func (p *Pool) UserConns(name string) int {
-	u := &p.users[p.dir(name)]
+	u, h := p.userDir(name)
 	u.mu.Lock()
 	n := 0
-	for m := u.m[name]; m != nil; m = m.unext {
+	for m := u.m.get(h, name); m != nil; m = m.unext {
 		n++
 	}
 	u.mu.Unlock()

@@ -123,6 +123,11 @@ type Config struct {
 	// connections the kernel queues before the loops count them, which
 	// the descriptor budget reserves.
 	Backlog int
+	// ReleaseQuiet is how long no connection may open or close, after a
+	// burst of them, before the engine collects the garbage the burst
+	// left and returns free memory to the OS (release.go). Zero means
+	// DefaultReleaseQuiet (1s); negative leaves it to the Go runtime.
+	ReleaseQuiet time.Duration
 	// Logger receives server logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -179,6 +184,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Auth == nil {
 		c.Auth = &auth.Authenticator{}
+	}
+	if c.ReleaseQuiet == 0 {
+		c.ReleaseQuiet = DefaultReleaseQuiet
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -44,21 +44,52 @@ type conn struct {
 	// through gnet). While it is false, nothing is queued, and a write
 	// need not look at gnet's conn at all.
 	backlog bool
-	fd      int32 // the socket, for sendNow while the conn is not closed
-	zout    bool  // we may send it compressed messages (deflate.go)
-	lag     *lag  // frames waiting beyond gnet's share (lag.go); nil for most
+	zout    bool // we may send it compressed messages (deflate.go)
+	lag     *lag // frames waiting beyond gnet's share (lag.go); nil for most
 }
+
+// fd is c's socket, for sendNow while c is not closed. gnet keeps it; a
+// copy here would take conn past the 96-byte size class (size_test.go).
+func (c *conn) fd() int { return c.gc.Fd() }
 
 // session is what the client protocol adds to an upgraded connection. It
 // is allocated at the upgrade, and not at all in echo mode, so that a bare
 // WebSocket connection stays small.
 type session struct {
-	m      pool.Member // the pool entry; m.Conn is the conn
-	perms  *auth.Perms // what the token allows; nil allows all (development mode)
-	exp    uint32      // tick at which the token expires; 0: never
-	rate   rateLimiter
-	rs     *resumeState // set while and after the connection resumes; nil for most
-	pooled bool         // in the pool
+	m     pool.Member // the pool entry; m.Conn is the conn; m.Live() while in the pool
+	perms *auth.Perms // what the token allows; nil allows all (development mode)
+	exp   uint32      // tick at which the token expires; 0: never
+	rate  rateLimiter
+	// resuming: the loop holds a resume state for the session (resume),
+	// set while and after the connection resumes; false for most.
+	resuming bool
+}
+
+// resume returns ss's resume state, nil unless ss.resuming. The state
+// lives in a map of its loop rather than in the session: few connections
+// ever resume, and a pointer in every session would have taken it past
+// the 112-byte size class. It runs on the loop.
+func (ss *session) resume(l *loop) *resumeState {
+	if !ss.resuming {
+		return nil
+	}
+	return l.resumes[ss]
+}
+
+// setResume sets ss's resume state; nil drops it. It runs on the loop.
+func (ss *session) setResume(l *loop, rs *resumeState) {
+	if rs == nil {
+		if ss.resuming {
+			delete(l.resumes, ss)
+			ss.resuming = false
+		}
+		return
+	}
+	if l.resumes == nil {
+		l.resumes = make(map[*session]*resumeState)
+	}
+	l.resumes[ss] = rs
+	ss.resuming = true
 }
 
 // traffic handles the bytes gnet has buffered for c. It runs on c's loop.
@@ -296,7 +327,7 @@ func (c *conn) put(b []byte, mayLag bool) {
 	}
 	switch n := c.buffered(); {
 	case n == 0:
-		sent := sendNow(int(c.fd), b)
+		sent := sendNow(c.fd(), b)
 		if sent == len(b) {
 			return
 		}
@@ -341,7 +372,7 @@ func (c *conn) pending() int {
 	if n == 0 {
 		return 0
 	}
-	return n + unsentInKernel(int(c.fd))
+	return n + unsentInKernel(c.fd())
 }
 
 // writev is write for several frames, sent with one system call.
@@ -367,7 +398,7 @@ func (c *conn) writev(frames [][]byte) {
 	}
 	if c.buffered() == 0 {
 		var n int
-		n, c.l.siov = sendvNow(int(c.fd), frames, c.l.siov)
+		n, c.l.siov = sendvNow(c.fd(), frames, c.l.siov)
 		if n == total {
 			return
 		}
@@ -440,8 +471,7 @@ func (c *conn) disconnect(d wire.Disconnect, detail string) {
 
 // leavePool takes c out of the pool, so that no push reaches it any more.
 func (c *conn) leavePool() {
-	if c.sess != nil && c.sess.pooled {
-		c.sess.pooled = false
+	if c.sess != nil && c.sess.m.Live() {
 		s := c.l.s
 		s.hooks.Leaving(c.sess.m.User)
 		s.pool.Remove(&c.sess.m)

@@ -105,7 +105,7 @@ func sendAll(ms []*pool.Member, frame []byte, p history.Pos) int {
 		if !m.Live() {
 			continue
 		}
-		if c := m.Conn.(*conn); p != 0 && c.sess.rs != nil && c.sess.rs.skipUser(p, c.l.now, c.l.s) {
+		if c := m.Conn.(*conn); p != 0 && c.sess.resuming && c.sess.resume(c.l).skipUser(p, c.l.now, c.l.s) {
 			continue
 		}
 		if m.Conn.Send(frame) == nil {

@@ -63,6 +63,7 @@ type Engine struct {
 	held       atomic.Int64 // live messages held back from connections waiting to resume, ever
 
 	pool *pool.Pool
+	rel  *releaser // collects after a burst of connections (release.go)
 }
 
 // New returns an Engine for cfg, with defaults filled in. hooks tell the
@@ -87,6 +88,7 @@ func New(cfg Config, hooks Hooks, store history.Store) *Engine {
 		store:     store,
 		ready:     make(chan struct{}),
 		pool:      pool.New(pool.Config{Shards: cfg.Loops}),
+		rel:       newReleaser(cfg.ReleaseQuiet),
 	}
 	s.loops.Store(&[]*loop{})
 	return s
@@ -180,7 +182,9 @@ func (s *Engine) Drain(ctx context.Context) {
 func (s *Engine) Stop(ctx context.Context) error {
 	s.draining.Store(true)
 	<-s.ready
-	if err := s.eng.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	err := s.eng.Stop(ctx)
+	s.rel.wait()
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("server: stop: %w", err)
 	}
 	return nil
@@ -252,7 +256,7 @@ func (s *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		}
 		return wire.AppendHTTPError(nil, 503, "unavailable", "the server is at its connection limit", ""), gnet.Close
 	}
-	c := &conn{gc: gc, l: l, seen: l.now, fd: int32(gc.Fd())}
+	c := &conn{gc: gc, l: l, seen: l.now}
 	gc.SetContext(c)
 	s.tcp.Add(1)
 	l.wheel.add(c, l.now+ticks(s.cfg.HandshakeTimeout))
@@ -280,6 +284,9 @@ func (s *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c.r.Reset()
 	c.dropLag()
 	c.leavePool()
+	if c.sess != nil {
+		c.sess.setResume(c.l, nil)
+	}
 	if c.state == stateOpen || c.state == stateClosing {
 		s.conns.Add(-1)
 	}
@@ -308,12 +315,22 @@ func (s *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 func (s *Engine) OnTick() (time.Duration, gnet.Action) {
 	now := s.ticksNow()
 	s.tickNow.Store(now)
+	s.rel.tick(time.Now(), s.churn(), s.conns.Load())
 	for _, l := range s.loopList() {
 		if l.wheel.next.Load() <= now || l.lagConns.Load() > 0 {
 			_ = l.el.Execute(context.Background(), l.tickf)
 		}
 	}
 	return tick, gnet.None
+}
+
+// churn is the number of connections opened (upgraded) and closed, ever.
+func (s *Engine) churn() int64 {
+	n := s.upgrades.Load()
+	for i := range s.closes {
+		n += s.closes[i].Load()
+	}
+	return n
 }
 
 // gnetLogger sends gnet's own logs to slog.

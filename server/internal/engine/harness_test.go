@@ -31,6 +31,18 @@ func startEngine(t *testing.T, cfg Config, store history.Store) *Engine {
 // startEngineHooks is startEngine with hooks.
 func startEngineHooks(t *testing.T, cfg Config, hooks Hooks, store history.Store) *Engine {
 	t.Helper()
+	return startEngineFull(t, cfg, hooks, store, nil)
+}
+
+// startEngineBefore is startEngine with prep run on the engine before it
+// starts.
+func startEngineBefore(t *testing.T, cfg Config, prep func(*Engine)) *Engine {
+	t.Helper()
+	return startEngineFull(t, cfg, nil, nil, prep)
+}
+
+func startEngineFull(t *testing.T, cfg Config, hooks Hooks, store history.Store, prep func(*Engine)) *Engine {
+	t.Helper()
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	cfg.Addr = "127.0.0.1:0"
@@ -38,6 +50,9 @@ func startEngineHooks(t *testing.T, cfg Config, hooks Hooks, store history.Store
 		cfg.Loops = 2
 	}
 	s := New(cfg, hooks, store)
+	if prep != nil {
+		prep(s)
+	}
 	done := make(chan error, 1)
 	go func() { done <- s.Run() }()
 	select {

@@ -91,7 +91,7 @@ func (c *conn) moveLag() {
 		k++
 	}
 	if c.buffered() == 0 {
-		n := sendNow(int(c.fd), g.buf[g.off:])
+		n := sendNow(c.fd(), g.buf[g.off:])
 		c.l.lagBytes.Add(-int64(n))
 		g.off += n
 		for k < len(g.ends) && g.ends[k] <= g.off {

@@ -26,13 +26,16 @@ func (r *resetConn) Write(b []byte) (int, error) {
 
 func (r *resetConn) OutboundBuffered() int { return 0 }
 
+// Fd is -1: the raw send fails and sends nothing.
+func (r *resetConn) Fd() int { return -1 }
+
 // A write that closes the connection while its lag moves on leaves the
 // lag dropped and what it still held counted, and moveLag touches nothing of it afterwards
 // (it used to index the emptied lag and panic on the event loop).
 func TestLagMovedOntoAConnectionThatResetsIsDropped(t *testing.T) {
 	s := New(Config{}, nil, nil)
 	l := newLoop(s, nil, 0)
-	c := &conn{l: l, fd: -1, state: stateOpen} // fd -1: the raw send fails and sends nothing
+	c := &conn{l: l, state: stateOpen}
 	rc := &resetConn{c: c}
 	c.gc = rc
 	// Four frames of 10 KiB: the first goes to gnet (its share is 16 KiB),

@@ -31,7 +31,8 @@ type loop struct {
 	lagConns atomic.Int64 // conns with a lag: len(lagging)
 	lagBytes atomic.Int64 // bytes their lags hold
 
-	lagging []*conn // conns with a lag, each once (lag.go)
+	lagging []*conn                   // conns with a lag, each once (lag.go)
+	resumes map[*session]*resumeState // sessions' resume states (session.resume)
 
 	now   uint32 // ticks since the server started, as of the loop's current callback
 	wheel wheel

@@ -168,9 +168,9 @@ func (l *loop) fanout(j job, run []job) int {
 	n := 0
 	send := func(m *pool.Member) {
 		c := m.Conn.(*conn)
-		if c.sess.rs != nil && !j.all {
+		if c.sess.resuming && !j.all {
 			// Resuming: skip what the replay has sent or will send.
-			if fs := c.sess.rs.filterRoom(j.room, run, l); len(fs) > 0 && c.sendv(fs) == nil {
+			if fs := c.sess.resume(l).filterRoom(j.room, run, l); len(fs) > 0 && c.sendv(fs) == nil {
 				n++
 			}
 			return

@@ -46,7 +46,7 @@ var framePong = frame.AppendFrame(nil, ws.OpText, []byte(`{"type":"pong"}`))
 // handshake proved, and appends its welcome message to out.
 func (c *conn) join(out []byte, id auth.Identity) []byte {
 	s := c.l.s
-	ss := &session{perms: id.Perms, pooled: true}
+	ss := &session{perms: id.Perms}
 	ss.m.Conn = c
 	ss.m.User = id.User
 	if !id.Exp.IsZero() {
@@ -61,7 +61,7 @@ func (c *conn) join(out []byte, id auth.Identity) []byte {
 	s.pool.Rooms(&ss.m, s.hooks.Joined) // rooms the backend keeps the user in
 	if s.store != nil && resumeQuery(c.l.hs.query) {
 		// Live messages wait for the resume request (resume.go).
-		ss.rs = newHold(c.l.now)
+		ss.setResume(c.l, newHold(c.l.now))
 	}
 	s.hooks.Connected(c.id(), c.gc.RemoteAddr(), s.clientIP(c.gc.RemoteAddr(), &c.l.hs))
 

@@ -57,6 +57,9 @@ func (s *Engine) clientIP(remote net.Addr, hs *handshake) string {
 		// (a client on the proxies' own network).
 		return a.Unmap().String()
 	}
+	if len(hs.realIP) == 0 {
+		return "" // not parsed: ParseAddr's error for "" is garbage every handshake made
+	}
 	if a, err := netip.ParseAddr(string(bytes.TrimSpace(hs.realIP))); err == nil {
 		return a.Unmap().String()
 	}

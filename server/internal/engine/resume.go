@@ -87,8 +87,8 @@ func (rs *resumeState) filterRoom(room string, run []job, l *loop) [][]byte {
 // leaves the state in place, which only costs its memory.
 func (c *conn) settle(rs *resumeState) {
 	c.l.post(job{fn: func(*loop) int {
-		if c.sess != nil && c.sess.rs == rs && !rs.hold {
-			c.sess.rs = nil
+		if c.sess != nil && c.sess.resume(c.l) == rs && !rs.hold {
+			c.sess.setResume(c.l, nil)
 		}
 		return 0
 	}})
@@ -151,12 +151,12 @@ func (c *conn) resume(req request) {
 		want = append(want, sp)
 	}
 	// Live messages wait until the replay has gone out.
-	if ss.rs == nil || !ss.rs.holding(c.l.now) {
+	if rs := ss.resume(c.l); rs == nil || !rs.holding(c.l.now) {
 		h := newHold(c.l.now)
-		if ss.rs != nil {
-			h.user, h.rooms = ss.rs.user, ss.rs.rooms
+		if rs != nil {
+			h.user, h.rooms = rs.user, rs.rooms
 		}
-		ss.rs = h
+		ss.setResume(c.l, h)
 	}
 	for _, sp := range want {
 		if sp.Room == "" {
@@ -187,10 +187,10 @@ func (c *conn) resume(req request) {
 // then the ack; and marks what the replay covered. It runs on c's loop.
 func (c *conn) replay(got []history.Result, ref []byte) {
 	ss := c.sess
-	if c.state != stateOpen || ss == nil || ss.rs == nil {
+	if c.state != stateOpen || ss == nil || !ss.resuming {
 		return
 	}
-	rs := ss.rs
+	rs := ss.resume(c.l)
 	var all []history.Entry
 	for _, g := range got {
 		if g.Room == "" {
@@ -227,8 +227,8 @@ func (c *conn) replay(got []history.Result, ref []byte) {
 
 // endHold lets live messages through again after a resume that failed.
 func (c *conn) endHold() {
-	if c.sess != nil && c.sess.rs != nil {
-		c.sess.rs.hold = false
+	if c.sess != nil && c.sess.resuming {
+		c.sess.resume(c.l).hold = false
 	}
 }
 
