@@ -71,6 +71,8 @@ func upgradeRequest(path string) string { return wstest.UpgradeRequest(path) }
 // maskedFrame is the wire form of a client frame.
 func maskedFrame(op ws.OpCode, fin bool, p []byte) []byte { return wstest.MaskedFrame(op, fin, p) }
 
+func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
+
 func closeCount(s *Server, r wire.CloseReason) func() error {
 	return func() error {
 		if n := s.eng.Counters().Closes[r]; n == 0 {
