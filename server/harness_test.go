@@ -62,8 +62,21 @@ type client = wstest.Client
 
 func dial(t testing.TB, s *Server) *client { return wstest.Dial(t, s.Addr().String()) }
 
-// dialWS dials and completes the upgrade on /ws.
-func dialWS(t testing.TB, s *Server) *client { return wstest.DialWS(t, s.Addr().String(), "/ws") }
+// dialAs upgrades with extra query and header lines and reads the welcome.
+func dialAs(t testing.TB, s *Server, query, header string) (*client, map[string]any) {
+	t.Helper()
+	return wstest.DialAs(t, s.Addr().String(), query, header)
+}
+
+// token is c signed with HS256 and secret.
+func token(t testing.TB, secret string, c Claims) string {
+	t.Helper()
+	return wstest.Token(t, secret, c)
+}
+
+// interopMissing fails t for a client program that is not installed, or
+// skips it when WSPUSH_SKIP_INTEROP=1.
+func interopMissing(t *testing.T, why string) { wstest.Missing(t, why) }
 
 // upgradeRequest is a valid opening handshake for path.
 func upgradeRequest(path string) string { return wstest.UpgradeRequest(path) }

@@ -63,6 +63,7 @@ func TestCloseAnswerQueuedBehindUnsentEchoes(t *testing.T) {
 	}
 	c.ExpectEOF()
 }
+
 // closeExchange runs one connection the way Autobahn's 6.22.19 did when it
 // went UNCLEAN: one text message and the close right behind it, in one
 // write, so that both arrive in one read. It checks that the echo, then the

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wspush/wspush/server/internal/wire"
-
 	"github.com/gobwas/ws"
+
+	"github.com/wspush/wspush/server/internal/wire"
 )
 
 func TestEchoSizes(t *testing.T) {

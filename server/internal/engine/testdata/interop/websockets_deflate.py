@@ -1,8 +1,8 @@
 """Drive an echo server with Python's websockets and permessage-deflate on.
 
-server/interop_deflate_test.go runs it; by hand:
+server/internal/engine/interop_deflate_test.go runs it; by hand:
 
-    /usr/bin/python3 server/testdata/interop/websockets_deflate.py ws://127.0.0.1:8080/ws THRESHOLD
+    /usr/bin/python3 server/internal/engine/testdata/interop/websockets_deflate.py ws://127.0.0.1:8080/ws THRESHOLD
 
 websockets negotiates permessage-deflate by default and compresses every
 message it sends. THRESHOLD is the server's --compression-threshold.

@@ -1,7 +1,7 @@
 // ws_echo.mjs drives an echo server with Node's `ws` package, a client
-// nobody here wrote. server/interop_test.go runs it; by hand:
+// nobody here wrote. server/internal/engine/interop_test.go runs it; by hand:
 //
-//	node server/testdata/interop/ws_echo.mjs ws://127.0.0.1:8080/ws
+//	node server/internal/engine/testdata/interop/ws_echo.mjs ws://127.0.0.1:8080/ws
 //
 // `ws` is resolved from client/node_modules (npm ci in client/), or from the
 // directory named by WSPUSH_CLIENT_DIR. ESM ignores NODE_PATH and resolves
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const clientDir = process.env.WSPUSH_CLIENT_DIR || path.resolve(here, '../../../client');
+const clientDir = process.env.WSPUSH_CLIENT_DIR || path.resolve(here, '../../../../../client');
 const require = createRequire(path.join(clientDir, 'package.json'));
 const WebSocket = require('ws');
 

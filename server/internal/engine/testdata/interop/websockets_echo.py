@@ -1,8 +1,8 @@
 """Drive an echo server with Python's websockets, a client nobody here wrote.
 
-server/interop_test.go runs it; by hand:
+server/internal/engine/interop_test.go runs it; by hand:
 
-    /usr/bin/python3 server/testdata/interop/websockets_echo.py ws://127.0.0.1:8080/ws
+    /usr/bin/python3 server/internal/engine/testdata/interop/websockets_echo.py ws://127.0.0.1:8080/ws
 
 /usr/bin/python3 because websockets comes from Debian's python3-websockets.
 Messages of each size go through the asyncio client, websockets.connect.

@@ -1,8 +1,8 @@
 // ws_deflate.mjs drives an echo server with Node's `ws` and permessage-deflate
 // on (perMessageDeflate: true, ws's own defaults: it compresses what it sends
-// from 1024 bytes up). server/interop_deflate_test.go runs it; by hand:
+// from 1024 bytes up). server/internal/engine/interop_deflate_test.go runs it; by hand:
 //
-//	node server/testdata/interop/ws_deflate.mjs ws://127.0.0.1:8080/ws THRESHOLD
+//	node server/internal/engine/testdata/interop/ws_deflate.mjs ws://127.0.0.1:8080/ws THRESHOLD
 //
 // THRESHOLD is the server's --compression-threshold. Compressible text
 // (JSON) and incompressible binary (pseudo-random bytes) go both ways at
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const clientDir = process.env.WSPUSH_CLIENT_DIR || path.resolve(here, '../../../client');
+const clientDir = process.env.WSPUSH_CLIENT_DIR || path.resolve(here, '../../../../../client');
 const require = createRequire(path.join(clientDir, 'package.json'));
 const WebSocket = require('ws');
 
