@@ -34,13 +34,7 @@ func startPlain(t testing.TB, cfg Config) *Server {
 		cfg.Loops = 2
 	}
 	s := New(cfg)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
+	done := wstest.Serve(t, s.Serve, s.Ready())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -227,12 +227,7 @@ func TestShutdownSendsGoingAwayAndWaits(t *testing.T) {
 		return nil
 	})
 
-	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		shut <- shutdown(ctx)
-	}()
+	shut := shutdown()
 	for _, c := range clients {
 		if reason := c.ExpectClose(ws.StatusGoingAway); !strings.Contains(reason, "shutting down") {
 			t.Errorf("reason %q", reason)

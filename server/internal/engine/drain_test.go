@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -37,12 +36,7 @@ func TestShutdownSpreadsReconnectsWithRetryAfter(t *testing.T) {
 		c, _ := dialAs(t, s, "?user=alice", "")
 		cs = append(cs, c)
 	}
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		done <- shutdown(ctx)
-	}()
+	done := shutdown()
 	for _, c := range cs {
 		m := c.ExpectJSON("disconnect")
 		ra, ok := m["retry_after"].(float64)

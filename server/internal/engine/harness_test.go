@@ -40,10 +40,12 @@ func startEngineHooks(t *testing.T, cfg Config, hooks Hooks, store history.Store
 }
 
 // runEngine is startEngineHooks for a test that shuts the engine down
-// itself: shutdown does what a server's shutdown does to its engine
-// (Drain within ctx, then Stop) and returns the first error of Stop and
-// of Run. It runs once; the cleanup calls it too, for a test that did not.
-func runEngine(t *testing.T, cfg Config, hooks Hooks, store history.Store) (s *Engine, shutdown func(context.Context) error) {
+// itself: shutdown starts what a server's shutdown does to its engine
+// (Drain, then Stop, within 10 s) on a goroutine of its own and returns
+// a channel that receives its result, the first error of Stop and Run.
+// It runs once, whoever calls it first; the cleanup calls it too and
+// waits.
+func runEngine(t *testing.T, cfg Config, hooks Hooks, store history.Store) (s *Engine, shutdown func() <-chan error) {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
@@ -52,36 +54,45 @@ func runEngine(t *testing.T, cfg Config, hooks Hooks, store history.Store) (s *E
 		cfg.Loops = 2
 	}
 	s = New(cfg, hooks, store)
-	done := make(chan error, 1)
-	go func() { done <- s.Run() }()
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
+	done := wstest.Serve(t, s.Run, s.Ready())
 	var once sync.Once
 	var err error
-	shutdown = func(ctx context.Context) error {
+	stopped := make(chan struct{})
+	shutdown = func() <-chan error {
 		once.Do(func() {
-			s.Drain(ctx)
-			if err = s.Stop(ctx); err != nil {
-				err = fmt.Errorf("stop: %w", err)
-				return
-			}
-			if rerr := <-done; rerr != nil {
-				err = fmt.Errorf("run returned %w", rerr)
-			}
+			go func() {
+				err = stop(s, done)
+				close(stopped)
+			}()
 		})
-		return err
+		result := make(chan error, 1)
+		go func() {
+			<-stopped
+			result <- err
+		}()
+		return result
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := shutdown(ctx); err != nil {
+		if err := <-shutdown(); err != nil {
 			t.Error(err)
 		}
 	})
 	return s, shutdown
+}
+
+// stop drains s and stops it within 10 s, and returns the first error of
+// Stop and of Run (whose result done delivers).
+func stop(s *Engine, done <-chan error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.Drain(ctx)
+	if err := s.Stop(ctx); err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	if err := <-done; err != nil {
+		return fmt.Errorf("run returned %w", err)
+	}
+	return nil
 }
 
 // relayHooks hand a client's publish and send back to the engine they
