@@ -171,13 +171,15 @@ func dialAs(t testing.TB, s *Engine, query, header string) (*client, map[string]
 	return wstest.DialAs(t, s.Addr().String(), query, header)
 }
 
+// The shared test kit under the names the transcripts use.
 var (
 	waitFor        = wstest.WaitFor
 	maskedFrame    = wstest.MaskedFrame
 	upgradeRequest = wstest.UpgradeRequest
 	token          = wstest.Token
-	errorf         = fmt.Errorf
 )
+
+var errorf = fmt.Errorf
 
 // closeCount is a waitFor condition: a connection of s closed for r.
 func closeCount(s *Engine, r wire.CloseReason) func() error {
