@@ -34,13 +34,7 @@ func startPlain(t testing.TB, cfg Config) *Server {
 		cfg.Loops = 2
 	}
 	s := New(cfg)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
+	done := wstest.Serve(t, s.Serve, s.Ready())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -62,14 +56,26 @@ type client = wstest.Client
 
 func dial(t testing.TB, s *Server) *client { return wstest.Dial(t, s.Addr().String()) }
 
-// dialWS dials and completes the upgrade on /ws.
-func dialWS(t testing.TB, s *Server) *client { return wstest.DialWS(t, s.Addr().String(), "/ws") }
+// dialAs upgrades with extra query and header lines and reads the welcome.
+func dialAs(t testing.TB, s *Server, query, header string) (*client, map[string]any) {
+	t.Helper()
+	return wstest.DialAs(t, s.Addr().String(), query, header)
+}
+
+// token is c signed with HS256 and secret.
+func token(t testing.TB, secret string, c Claims) string {
+	t.Helper()
+	return wstest.Token(t, secret, c)
+}
+
 
 // upgradeRequest is a valid opening handshake for path.
 func upgradeRequest(path string) string { return wstest.UpgradeRequest(path) }
 
 // maskedFrame is the wire form of a client frame.
 func maskedFrame(op ws.OpCode, fin bool, p []byte) []byte { return wstest.MaskedFrame(op, fin, p) }
+
+func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
 
 func closeCount(s *Server, r wire.CloseReason) func() error {
 	return func() error {

@@ -7,7 +7,7 @@
 // counters (/metrics) show that the extension was negotiated and used in both
 // directions. Chromium sends each message as one frame, so fragmented
 // compressed messages are left to the Node ws and Python websockets interop
-// tests (server/interop_deflate_test.go).
+// tests (server/internal/engine/interop_deflate_test.go).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"github.com/wspush/wspush/server/internal/wire"
 )
 
@@ -23,5 +25,28 @@ func TestOnlyGoingAwayCarriesRetryAfter(t *testing.T) {
 	}
 	if _, has := m["retry_after"]; has {
 		t.Fatalf("idle_timeout disconnect %v has a retry_after", m)
+	}
+}
+
+func TestShutdownSpreadsReconnectsWithRetryAfter(t *testing.T) {
+	const spread = 5 * time.Second
+	s, shutdown := runEngine(t, Config{DrainSpread: spread}, nil, nil)
+	var cs []*client
+	for range 3 {
+		c, _ := dialAs(t, s, "?user=alice", "")
+		cs = append(cs, c)
+	}
+	done := shutdown()
+	for _, c := range cs {
+		m := c.ExpectJSON("disconnect")
+		ra, ok := m["retry_after"].(float64)
+		if m["code"] != 4000.0 || !ok || ra <= 0 || ra > float64(spread.Milliseconds())+1 {
+			t.Errorf("disconnect %v, want going_away with retry_after in (0, %d] ms", m, spread.Milliseconds())
+		}
+		c.ExpectClose(ws.StatusGoingAway)
+		c.Send(ws.OpClose, []byte{0x03, 0xe9})
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

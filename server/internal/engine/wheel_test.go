@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"net"
 	"testing"
 	"time"
 
@@ -66,14 +65,8 @@ func TestQuietLoopSleepsAndKeepsTime(t *testing.T) {
 	// Nothing has touched the loop since done0 was read: the handshake's
 	// OnOpen is the first callback after the quiet spell.
 	now := int(s.tickNow.Load())
-	half, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer half.Close()
-	if _, err := half.Write([]byte("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	half := dial(t, s)
+	half.Write([]byte("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"))
 	var seen, done int
 	waitFor(t, time.Second, func() error {
 		seen = -1
@@ -96,7 +89,7 @@ func TestQuietLoopSleepsAndKeepsTime(t *testing.T) {
 	if seen < now {
 		t.Fatalf("a handshake begun at tick %d is timed from tick %d", now, seen)
 	}
-	expectEOF(t, half)
+	half.ExpectEOF()
 	if n := s.closes[wire.ReasonHandshakeTimeout].Load(); n != 1 {
 		t.Fatalf("%d handshake timeouts, want 1", n)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/wstest"
 )
 
 // docBlock returns the first fenced code block of language lang in doc.
@@ -118,7 +120,7 @@ func TestWebhookDocVerifiersAcceptWspushAndRefuseForgeries(t *testing.T) {
 		t.Run(r.lang, func(t *testing.T) {
 			argv := r.cmd(write("verify."+map[string]string{"go": "go", "js": "cjs", "python": "py"}[r.lang], r.source))
 			if _, err := exec.LookPath(argv[0]); err != nil {
-				toolMissing(t, argv[0]+" is not installed")
+				wstest.Missing(t, argv[0]+" is not installed")
 			}
 			if r.lang == "go" {
 				// Build once; run the binary per case.
@@ -140,14 +142,4 @@ func TestWebhookDocVerifiersAcceptWspushAndRefuseForgeries(t *testing.T) {
 			}
 		})
 	}
-}
-
-// toolMissing fails the test for want of a verifier's language, unless
-// WSPUSH_SKIP_INTEROP=1 (as for the server's interop tests) skips it.
-func toolMissing(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("WSPUSH_SKIP_INTEROP") == "1" {
-		t.Skipf("%s (WSPUSH_SKIP_INTEROP=1)", why)
-	}
-	t.Fatalf("%s: run the README's test command, which installs node and python3; or set WSPUSH_SKIP_INTEROP=1", why)
 }

@@ -69,6 +69,21 @@ func DialWS(t testing.TB, addr, path string) *Client {
 	return c
 }
 
+// DialAs dials addr and upgrades on /ws with query (empty or starting
+// with ?) and, when header is not empty, that extra header line; it
+// reads the welcome and returns it.
+func DialAs(t testing.TB, addr, query, header string) (*Client, map[string]any) {
+	t.Helper()
+	c := Dial(t, addr)
+	req := UpgradeRequest("/ws" + query)
+	if header != "" {
+		req = strings.Replace(req, "\r\n\r\n", "\r\n"+header+"\r\n\r\n", 1)
+	}
+	c.Write([]byte(req))
+	c.ExpectStatus(http.StatusSwitchingProtocols)
+	return c, c.ExpectJSON("welcome")
+}
+
 // Write writes b whole.
 func (c *Client) Write(b []byte) {
 	c.T.Helper()

@@ -32,3 +32,18 @@ func WaitFor(t testing.TB, d time.Duration, f func() error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Serve runs run (a server's Serve, an engine's Run) on a goroutine of
+// its own and returns once ready is closed, failing t if run returns
+// first. run's result arrives on the channel.
+func Serve(t testing.TB, run func() error, ready <-chan struct{}) <-chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- run() }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	}
+	return done
+}

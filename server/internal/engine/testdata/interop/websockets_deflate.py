@@ -1,8 +1,8 @@
 """Drive an echo server with Python's websockets and permessage-deflate on.
 
-server/interop_deflate_test.go runs it; by hand:
+server/internal/engine/interop_deflate_test.go runs it; by hand:
 
-    /usr/bin/python3 server/testdata/interop/websockets_deflate.py ws://127.0.0.1:8080/ws THRESHOLD
+    /usr/bin/python3 server/internal/engine/testdata/interop/websockets_deflate.py ws://127.0.0.1:8080/ws THRESHOLD
 
 websockets negotiates permessage-deflate by default and compresses every
 message it sends. THRESHOLD is the server's --compression-threshold.
@@ -14,23 +14,13 @@ It prints one JSON line of results and exits non-zero on any mismatch.
 """
 
 import asyncio
-import json
 import random
 import sys
 
 import websockets
 from websockets.legacy.client import WebSocketClientProtocol
 
-TIMEOUT = 10
-results = {"client": f"websockets {websockets.__version__}", "python": sys.version.split()[0], "cases": []}
-failed = False
-
-
-def check(name, ok, detail=None):
-    global failed
-    results["cases"].append({"name": name, "ok": ok} if ok else {"name": name, "ok": ok, "detail": detail})
-    if not ok:
-        failed = True
+from report import TIMEOUT, check, finish, results
 
 
 def json_text(n):
@@ -102,8 +92,7 @@ def main(url, threshold):
         asyncio.run(run(url, threshold))
     except Exception as e:  # report every failure in the JSON line
         check("run", False, f"{type(e).__name__}: {e}")
-    print(json.dumps({"ok": not failed, **results}, ensure_ascii=False))
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"path/filepath"
@@ -20,7 +20,7 @@ const interopMaxMessage = 65536
 
 func TestInteropNodeWSMaxMessage(t *testing.T) {
 	node, client := interopNode(t)
-	srv := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, MaxMessage: interopMaxMessage}})
+	srv := startEngine(t, Config{Echo: true, MaxMessage: interopMaxMessage}, nil)
 	out := interopRun(t, []string{"WSPUSH_CLIENT_DIR=" + client},
 		node, filepath.Join("testdata", "interop", "ws_maxmessage.mjs"), interopURL(srv), strconv.Itoa(interopMaxMessage))
 	t.Logf("%s", out)
@@ -28,7 +28,7 @@ func TestInteropNodeWSMaxMessage(t *testing.T) {
 
 func TestInteropPythonWebsocketsMaxMessage(t *testing.T) {
 	interopNeedPython(t)
-	srv := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, MaxMessage: interopMaxMessage}})
+	srv := startEngine(t, Config{Echo: true, MaxMessage: interopMaxMessage}, nil)
 	out := interopRun(t, nil,
 		interopPython, filepath.Join("testdata", "interop", "websockets_maxmessage.py"), interopURL(srv), strconv.Itoa(interopMaxMessage))
 	t.Logf("%s", out)

@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"path/filepath"
@@ -16,7 +16,7 @@ import (
 
 func TestInteropNodeWSDeflate(t *testing.T) {
 	node, client := interopNode(t)
-	srv := interopStartServer(t)
+	srv := startEngine(t, Config{Echo: true, MaxMessage: 1 << 20}, nil)
 	out := interopRun(t, []string{"WSPUSH_CLIENT_DIR=" + client},
 		node, filepath.Join("testdata", "interop", "ws_deflate.mjs"), interopURL(srv), strconv.Itoa(DefaultCompressionThreshold))
 	t.Logf("%s", out)
@@ -24,7 +24,7 @@ func TestInteropNodeWSDeflate(t *testing.T) {
 
 func TestInteropPythonWebsocketsDeflate(t *testing.T) {
 	interopNeedPython(t)
-	srv := interopStartServer(t)
+	srv := startEngine(t, Config{Echo: true, MaxMessage: 1 << 20}, nil)
 	out := interopRun(t, nil,
 		interopPython, filepath.Join("testdata", "interop", "websockets_deflate.py"), interopURL(srv), strconv.Itoa(DefaultCompressionThreshold))
 	t.Logf("%s", out)

@@ -1,23 +1,14 @@
 // ws_echo.mjs drives an echo server with Node's `ws` package, a client
-// nobody here wrote. server/interop_test.go runs it; by hand:
+// nobody here wrote. server/internal/engine/interop_test.go runs it; by hand:
 //
-//	node server/testdata/interop/ws_echo.mjs ws://127.0.0.1:8080/ws
+//	node server/internal/engine/testdata/interop/ws_echo.mjs ws://127.0.0.1:8080/ws
 //
-// `ws` is resolved from client/node_modules (npm ci in client/), or from the
-// directory named by WSPUSH_CLIENT_DIR. ESM ignores NODE_PATH and resolves
-// bare imports from the script's own directory, so the import goes through
-// createRequire anchored in that directory instead.
+// `ws` comes through report.mjs, from client/node_modules or
+// WSPUSH_CLIENT_DIR.
 //
 // It prints one JSON line of results and exits non-zero on any mismatch.
 
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const clientDir = process.env.WSPUSH_CLIENT_DIR || path.resolve(here, '../../../client');
-const require = createRequire(path.join(clientDir, 'package.json'));
-const WebSocket = require('ws');
+import { WebSocket, check, finish } from './report.mjs';
 
 const url = process.argv[2];
 if (!url) {
@@ -60,14 +51,6 @@ function inbox(socket, event) {
       waiters.push({ resolve: (v) => { clearTimeout(timer); resolve(v); } });
     });
   };
-}
-
-const results = { client: `ws ${require('ws/package.json').version}`, node: process.version, cases: [] };
-let failed = false;
-
-function check(name, ok, detail) {
-  results.cases.push(ok ? { name, ok } : { name, ok, detail });
-  if (!ok) failed = true;
 }
 
 function describe(data, isBinary) {
@@ -123,10 +106,4 @@ async function run() {
   check('close 1000 echoed', code === 1000, `close code ${code}`);
 }
 
-try {
-  await run();
-} catch (err) {
-  check('run', false, String(err && err.stack ? err.stack : err));
-}
-console.log(JSON.stringify({ ok: !failed, ...results }));
-process.exit(failed ? 1 : 0);
+await finish(run);

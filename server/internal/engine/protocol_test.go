@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"encoding/json"
@@ -7,27 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wspush/wspush/server/internal/wire"
-
 	"github.com/gobwas/ws"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/wspush/wspush/server/internal/auth"
+	"github.com/wspush/wspush/server/internal/wire"
+	"github.com/wspush/wspush/server/internal/wstest"
 )
 
-// dialAs upgrades with extra query and header lines and reads the welcome.
-func dialAs(t testing.TB, s *Server, query, header string) (*client, map[string]any) {
-	t.Helper()
-	c := dial(t, s)
-	req := upgradeRequest("/ws" + query)
-	if header != "" {
-		req = strings.Replace(req, "\r\n\r\n", "\r\n"+header+"\r\n\r\n", 1)
-	}
-	c.Write([]byte(req))
-	c.ExpectStatus(http.StatusSwitchingProtocols)
-	return c, c.ExpectJSON("welcome")
-}
-
 func TestWelcomeNamesConnUserAndPing(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{PingInterval: 7 * time.Second}})
+	s := startEngine(t, Config{PingInterval: 7 * time.Second}, nil)
 	_, w := dialAs(t, s, "?user=alice", "")
 	if w["user"] != "alice" || w["ping"] != 7000.0 || !strings.HasPrefix(w["conn"].(string), "c") {
 		t.Fatalf("welcome %v", w)
@@ -39,7 +28,7 @@ func TestWelcomeNamesConnUserAndPing(t *testing.T) {
 }
 
 func TestRequestsAreAnsweredAndBadOnesKeepTheConnection(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{MaxMessage: 4096}})
+	s, _ := startRelay(t, Config{MaxMessage: 4096})
 	c, _ := dialAs(t, s, "?user=alice", "")
 	c.SendJSON(`{"type":"ping"}`)
 	c.ExpectJSON("pong")
@@ -82,7 +71,7 @@ func TestRequestsAreAnsweredAndBadOnesKeepTheConnection(t *testing.T) {
 }
 
 func TestPublishAndSendBetweenClients(t *testing.T) {
-	s := startServer(t, Config{})
+	s, _ := startRelay(t, Config{})
 	alice, _ := dialAs(t, s, "?user=alice", "")
 	bob, _ := dialAs(t, s, "?user=bob", "")
 	carol, _ := dialAs(t, s, "?user=carol", "")
@@ -111,7 +100,7 @@ func TestPublishAndSendBetweenClients(t *testing.T) {
 }
 
 func TestFloodIsDisconnectedAndOthersCarryOn(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{MaxRate: 10}})
+	s := startEngine(t, Config{MaxRate: 10}, nil)
 	flood, _ := dialAs(t, s, "?user=flood", "")
 	calm, _ := dialAs(t, s, "?user=calm", "")
 	var b []byte
@@ -142,20 +131,11 @@ func TestFloodIsDisconnectedAndOthersCarryOn(t *testing.T) {
 	calm.ExpectJSON("pong")
 }
 
-func token(t testing.TB, secret string, c Claims) string {
-	t.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(secret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func TestTokens(t *testing.T) {
-	const secret = testSecret
-	s := startServer(t, Config{JWTSecret: secret})
+	const secret = wstest.Secret
+	s := startEngine(t, Config{Auth: &auth.Authenticator{Secret: secret}}, nil)
 	exp := func(d time.Duration) *jwt.NumericDate { return jwt.NewNumericDate(time.Now().Add(d)) }
-	good := token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: exp(time.Hour)}, Rooms: []string{"chat:*"}})
+	good := token(t, secret, auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: exp(time.Hour)}, Rooms: []string{"chat:*"}})
 
 	_, w := dialAs(t, s, "?token="+good, "")
 	if w["user"] != "alice" {
@@ -168,9 +148,9 @@ func TestTokens(t *testing.T) {
 
 	for _, tc := range []struct{ name, query string }{
 		{"Missing", "?user=alice"},
-		{"Forged", "?token=" + token(t, "wrong", Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice"}})},
-		{"Expired", "?token=" + token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: exp(-time.Hour)}})},
-		{"NoSubject", "?token=" + token(t, secret, Claims{})},
+		{"Forged", "?token=" + token(t, "wrong", auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice"}})},
+		{"Expired", "?token=" + token(t, secret, auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: exp(-time.Hour)}})},
+		{"NoSubject", "?token=" + token(t, secret, auth.Claims{})},
 		{"Garbage", "?token=abc.def.ghi"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -185,9 +165,9 @@ func TestTokens(t *testing.T) {
 }
 
 func TestTokenClaimsDecideRooms(t *testing.T) {
-	const secret = testSecret
-	s := startServer(t, Config{JWTSecret: secret})
-	tok := token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice"}, Rooms: []string{"chat:*", "news"}, Publish: []string{"chat:1"}})
+	const secret = wstest.Secret
+	s, _ := startRelay(t, Config{Auth: &auth.Authenticator{Secret: secret}})
+	tok := token(t, secret, auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice"}, Rooms: []string{"chat:*", "news"}, Publish: []string{"chat:1"}})
 	c, _ := dialAs(t, s, "?token="+tok, "")
 	for _, tc := range []struct{ req, want string }{
 		{`{"type":"join","room":"chat:7","ref":1}`, "ack"},
@@ -206,9 +186,9 @@ func TestTokenClaimsDecideRooms(t *testing.T) {
 }
 
 func TestConnectionThatOutlivesItsTokenIsAskedForANewOne(t *testing.T) {
-	const secret = testSecret
-	s := startServer(t, Config{JWTSecret: secret})
-	tok := token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: jwt.NewNumericDate(time.Now().Add(1500 * time.Millisecond))}})
+	const secret = wstest.Secret
+	s := startEngine(t, Config{Auth: &auth.Authenticator{Secret: secret}}, nil)
+	tok := token(t, secret, auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: jwt.NewNumericDate(time.Now().Add(1500 * time.Millisecond))}})
 	c, _ := dialAs(t, s, "?token="+tok, "")
 	m := c.ExpectJSON("disconnect")
 	if m["code"] != 4003.0 || m["reconnect"] != true {
@@ -221,7 +201,7 @@ func TestConnectionThatOutlivesItsTokenIsAskedForANewOne(t *testing.T) {
 }
 
 func TestOrigins(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Origins: []string{"https://*.example.com", "localhost:*"}}})
+	s := startEngine(t, Config{Origins: []string{"https://*.example.com", "localhost:*"}}, nil)
 	for _, tc := range []struct {
 		origin string
 		status int

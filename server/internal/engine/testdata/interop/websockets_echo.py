@@ -1,8 +1,8 @@
 """Drive an echo server with Python's websockets, a client nobody here wrote.
 
-server/interop_test.go runs it; by hand:
+server/internal/engine/interop_test.go runs it; by hand:
 
-    /usr/bin/python3 server/testdata/interop/websockets_echo.py ws://127.0.0.1:8080/ws
+    /usr/bin/python3 server/internal/engine/testdata/interop/websockets_echo.py ws://127.0.0.1:8080/ws
 
 /usr/bin/python3 because websockets comes from Debian's python3-websockets.
 Messages of each size go through the asyncio client, websockets.connect.
@@ -15,7 +15,6 @@ It prints one JSON line of results and exits non-zero on any mismatch.
 """
 
 import asyncio
-import json
 import socket
 import sys
 
@@ -32,17 +31,7 @@ except ImportError:  # websockets < 11 names them ClientConnection, connection
 
 # The boundaries of the 7-bit, 16-bit and 64-bit length forms (RFC 6455 5.2).
 SIZES = [0, 125, 126, 65535, 65536]
-TIMEOUT = 10
-
-results = {"client": f"websockets {websockets.__version__}", "python": sys.version.split()[0], "cases": []}
-failed = False
-
-
-def check(name, ok, detail=None):
-    global failed
-    results["cases"].append({"name": name, "ok": ok} if ok else {"name": name, "ok": ok, "detail": detail})
-    if not ok:
-        failed = True
+from report import TIMEOUT, check, finish
 
 
 def text(n):
@@ -188,8 +177,7 @@ def main(url):
             run()
         except Exception as e:  # report every failure in the JSON line
             check(name, False, f"{type(e).__name__}: {e}")
-    print(json.dumps({"ok": not failed, **results}, ensure_ascii=False))
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

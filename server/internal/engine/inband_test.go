@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"fmt"
@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wspush/wspush/server/internal/wire"
-
 	"github.com/gobwas/ws"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/wspush/wspush/server/internal/auth"
+	"github.com/wspush/wspush/server/internal/wire"
 )
 
 // TestInbandAuthFailuresAreToldAfterThe101 is the transcript of an
@@ -18,7 +19,7 @@ import (
 // close frame with the same code, and TCP ends once the client answers.
 func TestInbandAuthFailuresAreToldAfterThe101(t *testing.T) {
 	const secret = "s3cret-s3cret-s3cret-s3cret-0123"
-	s := startServer(t, Config{JWTSecret: secret})
+	s := startEngine(t, Config{Auth: &auth.Authenticator{Secret: secret}}, nil)
 	exp := func(d time.Duration) *jwt.NumericDate { return jwt.NewNumericDate(time.Now().Add(d)) }
 	for _, tc := range []struct {
 		name, query string
@@ -27,12 +28,12 @@ func TestInbandAuthFailuresAreToldAfterThe101(t *testing.T) {
 		reconnect   bool
 		reason      wire.CloseReason
 	}{
-		{"Expired", "?auth=inband&token=" + token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: exp(-time.Hour)}}), 4003, 4003, true, wire.ReasonTokenExpired},
-		{"Forged", "?auth=inband&token=" + token(t, "wrong", Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice"}}), 4503, 4503, false, wire.ReasonUnauthorized},
-		{"NoSubject", "?token=" + token(t, secret, Claims{}) + "&auth=inband", 4503, 4503, false, wire.ReasonUnauthorized},
+		{"Expired", "?auth=inband&token=" + token(t, secret, auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: exp(-time.Hour)}}), 4003, 4003, true, wire.ReasonTokenExpired},
+		{"Forged", "?auth=inband&token=" + token(t, "wrong", auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice"}}), 4503, 4503, false, wire.ReasonUnauthorized},
+		{"NoSubject", "?token=" + token(t, secret, auth.Claims{}) + "&auth=inband", 4503, 4503, false, wire.ReasonUnauthorized},
 		{"Garbage", "?auth=inband&token=abc.def.ghi", 4503, 4503, false, wire.ReasonUnauthorized},
 		{"Missing", "?auth=inband&user=alice", 4503, 4503, false, wire.ReasonUnauthorized},
-		{"BadSubject", "?auth=inband&token=" + token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "a\x01b"}}), 4503, 4503, false, wire.ReasonUnauthorized},
+		{"BadSubject", "?auth=inband&token=" + token(t, secret, auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "a\x01b"}}), 4503, 4503, false, wire.ReasonUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dial(t, s)
@@ -56,7 +57,7 @@ func TestInbandAuthFailuresAreToldAfterThe101(t *testing.T) {
 // TestInbandAuthFailureDoesNotWaitForever: a client that never answers the
 // close frame is dropped after the close timeout, like any disconnect.
 func TestInbandAuthFailureDoesNotWaitForever(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{CloseTimeout: 200 * time.Millisecond}, JWTSecret: "s3cret-s3cret-s3cret-s3cret-0123"})
+	s := startEngine(t, Config{CloseTimeout: 200 * time.Millisecond, Auth: &auth.Authenticator{Secret: "s3cret-s3cret-s3cret-s3cret-0123"}}, nil)
 	c := dial(t, s)
 	c.Write([]byte(upgradeRequest("/ws?auth=inband&token=abc.def.ghi")))
 	c.ExpectStatus(http.StatusSwitchingProtocols)
@@ -73,7 +74,7 @@ func TestInbandAuthFailureDoesNotWaitForever(t *testing.T) {
 // TestWithoutInbandAuthTheUpgradeIsRefused401 keeps PRODUCT.md's contract
 // for clients that do not ask: auth=other is not auth=inband.
 func TestWithoutInbandAuthTheUpgradeIsRefused401(t *testing.T) {
-	s := startServer(t, Config{JWTSecret: "s3cret-s3cret-s3cret-s3cret-0123"})
+	s := startEngine(t, Config{Auth: &auth.Authenticator{Secret: "s3cret-s3cret-s3cret-s3cret-0123"}}, nil)
 	for _, q := range []string{"?token=abc.def.ghi", "?auth=other&token=abc.def.ghi", "?xauth=inband&token=abc.def.ghi"} {
 		c := dial(t, s)
 		c.Write([]byte(upgradeRequest("/ws" + q)))
@@ -87,7 +88,7 @@ func TestWithoutInbandAuthTheUpgradeIsRefused401(t *testing.T) {
 // TestInbandAuthLeavesOtherRefusalsAsTheyAre: auth=inband is about the
 // token; a bad development-mode ?user= is still a 400.
 func TestInbandAuthLeavesOtherRefusalsAsTheyAre(t *testing.T) {
-	s := startServer(t, Config{})
+	s := startEngine(t, Config{}, nil)
 	c := dial(t, s)
 	c.Write([]byte(upgradeRequest("/ws?auth=inband&user=" + strings.Repeat("x", 200))))
 	c.ExpectStatus(http.StatusBadRequest)
@@ -95,9 +96,9 @@ func TestInbandAuthLeavesOtherRefusalsAsTheyAre(t *testing.T) {
 
 func TestInbandAuthWithAGoodTokenIsAnOrdinaryConnection(t *testing.T) {
 	const secret = "s3cret-s3cret-s3cret-s3cret-0123"
-	s := startServer(t, Config{ConnConfig: ConnConfig{MaxMessage: 5000}, JWTSecret: secret})
+	s := startEngine(t, Config{MaxMessage: 5000, Auth: &auth.Authenticator{Secret: secret}}, nil)
 	expAt := time.Now().Add(time.Hour).Truncate(time.Second)
-	tok := token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: jwt.NewNumericDate(expAt)}})
+	tok := token(t, secret, auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice", ExpiresAt: jwt.NewNumericDate(expAt)}})
 	c, w := dialAs(t, s, "?auth=inband&token="+tok, "")
 	if w["user"] != "alice" || w["max_message"] != 5000.0 || w["exp"] != float64(expAt.UnixMilli()) {
 		t.Fatalf("welcome %v, want alice, max_message 5000 and exp %d", w, expAt.UnixMilli())
@@ -106,7 +107,7 @@ func TestInbandAuthWithAGoodTokenIsAnOrdinaryConnection(t *testing.T) {
 	c.ExpectJSON("pong")
 
 	// A token without exp: the welcome has no exp.
-	_, w = dialAs(t, s, "?auth=inband&token="+token(t, secret, Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "bob"}}), "")
+	_, w = dialAs(t, s, "?auth=inband&token="+token(t, secret, auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "bob"}}), "")
 	if _, ok := w["exp"]; ok || w["max_message"] != 5000.0 {
 		t.Fatalf("welcome %v, want max_message and no exp", w)
 	}

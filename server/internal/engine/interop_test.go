@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"bytes"
@@ -8,9 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/wstest"
 )
 
 // The interop tests run clients nobody here wrote against an echo server:
@@ -26,13 +27,11 @@ const (
 	interopPython = "/usr/bin/python3"
 	// interopTimeout bounds one script run.
 	interopTimeout = 60 * time.Second
-	// interopSetup is what to run when a client is missing.
-	interopSetup = "run the README's test command, which installs them: (cd client && npm ci) for ws, apt-get install nodejs python3-websockets for node and websockets"
 )
 
 func TestInteropNodeWS(t *testing.T) {
 	node, client := interopNode(t)
-	srv := interopStartServer(t)
+	srv := startEngine(t, Config{Echo: true, MaxMessage: 1 << 20}, nil)
 	out := interopRun(t, []string{"WSPUSH_CLIENT_DIR=" + client},
 		node, filepath.Join("testdata", "interop", "ws_echo.mjs"), interopURL(srv))
 	t.Logf("%s", out)
@@ -40,7 +39,7 @@ func TestInteropNodeWS(t *testing.T) {
 
 func TestInteropPythonWebsockets(t *testing.T) {
 	interopNeedPython(t)
-	srv := interopStartServer(t)
+	srv := startEngine(t, Config{Echo: true, MaxMessage: 1 << 20}, nil)
 	out := interopRun(t, nil,
 		interopPython, filepath.Join("testdata", "interop", "websockets_echo.py"), interopURL(srv))
 	t.Logf("%s", out)
@@ -54,7 +53,7 @@ func interopNode(t *testing.T) (node, client string) {
 	if err != nil {
 		interopMissing(t, "node is not on PATH")
 	}
-	client, err = filepath.Abs(filepath.Join("..", "client"))
+	client, err = filepath.Abs(filepath.Join("..", "..", "..", "client"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,57 +77,10 @@ func interopNeedPython(t *testing.T) {
 
 // interopMissing fails t for a client that is not installed, or skips it
 // when WSPUSH_SKIP_INTEROP=1 says the run knowingly goes without.
-func interopMissing(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("WSPUSH_SKIP_INTEROP") == "1" {
-		t.Skipf("%s (WSPUSH_SKIP_INTEROP=1)", why)
-	}
-	t.Fatalf("%s: %s; or set WSPUSH_SKIP_INTEROP=1 to skip the interop tests", why, interopSetup)
-}
+func interopMissing(t *testing.T, why string) { wstest.Missing(t, why) }
 
-// interopStartServer starts an in-process echo server on a free port. Its
-// cleanup shuts the server down, checks that Serve returned nil and that the
-// server's goroutines are gone.
-func interopStartServer(t *testing.T) *Server {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	srv := New(Config{ConnConfig: ConnConfig{Addr: "127.0.0.1:0", Echo: true, MaxMessage: 1 << 20}})
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	select {
-	case <-srv.Ready():
-	case err := <-served:
-		t.Fatalf("Serve: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("server not ready after 5s")
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		select {
-		case err := <-served:
-			if err != nil {
-				t.Errorf("Serve returned %v after Shutdown, want nil", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("Serve did not return 5s after Shutdown")
-		}
-		interopWaitFor(t, 5*time.Second, func() error {
-			if n := runtime.NumGoroutine(); n > before {
-				return fmt.Errorf("%d goroutines, %d before the server started", n, before)
-			}
-			return nil
-		})
-	})
-	return srv
-}
-
-func interopURL(srv *Server) string {
-	return "ws://" + srv.Addr().String() + Path
-}
+// interopURL is the WebSocket endpoint of s.
+func interopURL(s *Engine) string { return "ws://" + s.Addr().String() + Path }
 
 // interopRun runs a client script with env added to the test's environment
 // and returns its output; it fails t with that output if the script exits
@@ -155,21 +107,4 @@ func interopRun(t *testing.T, env []string, name string, args ...string) []byte 
 		t.Fatalf("%s %v: %v\n%s", name, args, err, out.Bytes())
 	}
 	return out.Bytes()
-}
-
-// interopWaitFor polls cond until it returns nil, failing t with its last
-// error after d.
-func interopWaitFor(t *testing.T, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", d, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

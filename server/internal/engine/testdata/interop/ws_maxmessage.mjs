@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const clientDir = process.env.WSPUSH_CLIENT_DIR || path.resolve(here, '../../../client');
+const clientDir = process.env.WSPUSH_CLIENT_DIR || path.resolve(here, '../../../../../client');
 const require = createRequire(path.join(clientDir, 'package.json'));
 const WebSocket = require('ws');
 

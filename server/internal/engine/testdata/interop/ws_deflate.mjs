@@ -1,8 +1,8 @@
 // ws_deflate.mjs drives an echo server with Node's `ws` and permessage-deflate
 // on (perMessageDeflate: true, ws's own defaults: it compresses what it sends
-// from 1024 bytes up). server/interop_deflate_test.go runs it; by hand:
+// from 1024 bytes up). server/internal/engine/interop_deflate_test.go runs it; by hand:
 //
-//	node server/testdata/interop/ws_deflate.mjs ws://127.0.0.1:8080/ws THRESHOLD
+//	node server/internal/engine/testdata/interop/ws_deflate.mjs ws://127.0.0.1:8080/ws THRESHOLD
 //
 // THRESHOLD is the server's --compression-threshold. Compressible text
 // (JSON) and incompressible binary (pseudo-random bytes) go both ways at
@@ -10,14 +10,7 @@
 // bytes the socket reads show whether the server compressed what it echoed.
 // It prints one JSON line of results and exits non-zero on any mismatch.
 
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const clientDir = process.env.WSPUSH_CLIENT_DIR || path.resolve(here, '../../../client');
-const require = createRequire(path.join(clientDir, 'package.json'));
-const WebSocket = require('ws');
+import { WebSocket, check, finish, results } from './report.mjs';
 
 const url = process.argv[2];
 const threshold = Number(process.argv[3] || 128);
@@ -59,13 +52,6 @@ function inbox(socket) {
       waiters.push((v) => { clearTimeout(timer); resolve(v); });
     });
   };
-}
-
-const results = { client: `ws ${require('ws/package.json').version}`, node: process.version, cases: [] };
-let failed = false;
-function check(name, ok, detail) {
-  results.cases.push(ok ? { name, ok } : { name, ok, detail });
-  if (!ok) failed = true;
 }
 
 async function run() {
@@ -119,10 +105,4 @@ async function run() {
   check('close 1000 echoed', code === 1000, `close code ${code}`);
 }
 
-try {
-  await run();
-} catch (err) {
-  check('run', false, String(err && err.stack ? err.stack : err));
-}
-console.log(JSON.stringify({ ok: !failed, ...results }));
-process.exit(failed ? 1 : 0);
+await finish(run);

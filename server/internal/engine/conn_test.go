@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"bytes"
@@ -9,15 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wspush/wspush/server/internal/wire"
-
 	"github.com/gobwas/ws"
+
+	"github.com/wspush/wspush/server/internal/wire"
 )
 
-func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
-
 func TestEchoSizes(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
+	s := startEngine(t, Config{Echo: true}, nil)
 	c := dialWS(t, s)
 	for _, n := range []int{0, 1, 125, 126, 127, 65535, 65536} {
 		text := bytes.Repeat([]byte("é"), n/2)
@@ -33,7 +31,7 @@ func TestEchoSizes(t *testing.T) {
 }
 
 func TestFragmentedTextSplitInsideARuneWithPingBetween(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
+	s := startEngine(t, Config{Echo: true}, nil)
 	c := dialWS(t, s)
 	msg := []byte("中文 text: 你好")
 	var b []byte
@@ -47,14 +45,14 @@ func TestFragmentedTextSplitInsideARuneWithPingBetween(t *testing.T) {
 }
 
 func TestProtocolErrorsCloseWithTheirCode(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, MaxMessage: 1000}})
+	s := startEngine(t, Config{Echo: true, MaxMessage: 1000}, nil)
 	unmasked := []byte{0x81, 0x02, 'h', 'i'}
 	huge := []byte{0x82, 0xff, 0x40, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4} // 2^62 bytes declared
 	for _, tc := range []struct {
 		name   string
 		wire   []byte
 		code   ws.StatusCode
-		reason CloseReason
+		reason wire.CloseReason
 	}{
 		{"Unmasked", unmasked, ws.StatusProtocolError, wire.ReasonProtocolError},
 		{"ReservedBit", func() []byte { b := maskedFrame(ws.OpText, true, []byte("x")); b[0] |= 0x40; return b }(), ws.StatusProtocolError, wire.ReasonProtocolError},
@@ -70,7 +68,7 @@ func TestProtocolErrorsCloseWithTheirCode(t *testing.T) {
 		{"Declares2To62Bytes", huge, ws.StatusMessageTooBig, wire.ReasonTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := s.eng.Counters().Closes[tc.reason]
+			before := s.Counters().Closes[tc.reason]
 			c := dialWS(t, s)
 			c.Write(tc.wire)
 			c.ExpectClose(tc.code)
@@ -78,7 +76,7 @@ func TestProtocolErrorsCloseWithTheirCode(t *testing.T) {
 			c.Send(ws.OpClose, []byte{0x03, 0xe8})
 			c.ExpectEOF()
 			waitFor(t, time.Second, func() error {
-				if s.eng.Counters().Closes[tc.reason] == before {
+				if s.Counters().Closes[tc.reason] == before {
 					return errorf("no close recorded as %s", tc.reason)
 				}
 				return nil
@@ -88,7 +86,7 @@ func TestProtocolErrorsCloseWithTheirCode(t *testing.T) {
 }
 
 func TestBadCloseFramesGetAnAnswerAndTCPClose(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
+	s := startEngine(t, Config{Echo: true}, nil)
 	for _, tc := range []struct {
 		name string
 		body []byte
@@ -110,7 +108,7 @@ func TestBadCloseFramesGetAnAnswerAndTCPClose(t *testing.T) {
 }
 
 func TestClientCloseIsEchoed(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
+	s := startEngine(t, Config{Echo: true}, nil)
 	c := dialWS(t, s)
 	c.Send(ws.OpClose, append([]byte{0x0f, 0xa0}, "bye"...)) // 4000
 	c.ExpectClose(4000)
@@ -121,7 +119,7 @@ func TestClientCloseIsEchoed(t *testing.T) {
 	c.ExpectClose(0)
 	c.ExpectEOF()
 	waitFor(t, time.Second, func() error {
-		if n := s.eng.Counters().Closes[wire.ReasonPeerClose]; n != 2 {
+		if n := s.Counters().Closes[wire.ReasonPeerClose]; n != 2 {
 			return errorf("%d peer closes", n)
 		}
 		return nil
@@ -129,7 +127,7 @@ func TestClientCloseIsEchoed(t *testing.T) {
 }
 
 func TestIdleConnectionIsPingedThenClosed(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, PingInterval: 200 * time.Millisecond, IdleTimeout: 700 * time.Millisecond, CloseTimeout: 300 * time.Millisecond}})
+	s := startEngine(t, Config{Echo: true, PingInterval: 200 * time.Millisecond, IdleTimeout: 700 * time.Millisecond, CloseTimeout: 300 * time.Millisecond}, nil)
 	quiet := dialWS(t, s)
 	h, _ := quiet.Read()
 	if h.OpCode != ws.OpPing {
@@ -143,7 +141,7 @@ func TestIdleConnectionIsPingedThenClosed(t *testing.T) {
 }
 
 func TestAnsweringPingsKeepsAConnectionAlive(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, PingInterval: 100 * time.Millisecond, IdleTimeout: 400 * time.Millisecond}})
+	s := startEngine(t, Config{Echo: true, PingInterval: 100 * time.Millisecond, IdleTimeout: 400 * time.Millisecond}, nil)
 	c := dialWS(t, s)
 	deadline := time.Now().Add(1200 * time.Millisecond)
 	pings := 0
@@ -171,7 +169,7 @@ func TestAnsweringPingsKeepsAConnectionAlive(t *testing.T) {
 }
 
 func TestSlowReaderIsClosedAndOthersCarryOn(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, MaxPending: 256 << 10}})
+	s := startEngine(t, Config{Echo: true, MaxPending: 256 << 10}, nil)
 	slow := dialWS(t, s)
 	_ = slow.NC.(*net.TCPConn).SetReadBuffer(4096)
 	fast := dialWS(t, s)
@@ -194,12 +192,12 @@ func TestSlowReaderIsClosedAndOthersCarryOn(t *testing.T) {
 			}
 		}
 	}()
-	for i := 0; ctx.Err() == nil && s.eng.Counters().Closes[wire.ReasonSlowConsumer] == 0; i++ {
+	for i := 0; ctx.Err() == nil && s.Counters().Closes[wire.ReasonSlowConsumer] == 0; i++ {
 		m := []byte(fmt.Sprintf("fast %d", i))
 		fast.Send(ws.OpText, m)
 		fast.Expect(ws.OpText, m)
 	}
-	if s.eng.Counters().Closes[wire.ReasonSlowConsumer] != 1 {
+	if s.Counters().Closes[wire.ReasonSlowConsumer] != 1 {
 		t.Fatal("the slow reader was never closed")
 	}
 	fast.Send(ws.OpText, []byte("after"))
@@ -215,10 +213,7 @@ func asNetErr(err error, ne *net.Error) bool {
 }
 
 func TestShutdownSendsGoingAwayAndWaits(t *testing.T) {
-	s := New(Config{ConnConfig: ConnConfig{Addr: "127.0.0.1:0", Echo: true, Loops: 2}})
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	<-s.Ready()
+	s, shutdown := runEngine(t, Config{Echo: true, Loops: 2}, nil, nil)
 	clients := make([]*client, 10)
 	for i := range clients {
 		clients[i] = dialWS(t, s)
@@ -226,18 +221,13 @@ func TestShutdownSendsGoingAwayAndWaits(t *testing.T) {
 	half := dial(t, s)
 	half.Write([]byte("GET /ws HTTP/1.1\r\n"))
 	waitFor(t, time.Second, func() error {
-		if n := s.eng.Counters().TCP; n != 11 {
+		if n := s.Counters().TCP; n != 11 {
 			return errorf("%d connections open", n)
 		}
 		return nil
 	})
 
-	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		shut <- s.Shutdown(ctx)
-	}()
+	shut := shutdown()
 	for _, c := range clients {
 		if reason := c.ExpectClose(ws.StatusGoingAway); !strings.Contains(reason, "shutting down") {
 			t.Errorf("reason %q", reason)
@@ -246,13 +236,11 @@ func TestShutdownSendsGoingAwayAndWaits(t *testing.T) {
 		c.ExpectEOF()
 	}
 	half.ExpectEOF()
+	// shutdown's error is Stop's or, after it, Run's.
 	if err := <-shut; err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("serve: %v", err)
-	}
-	if n := s.eng.Counters().Closes[wire.ReasonShutdown]; n != 11 {
+	if n := s.Counters().Closes[wire.ReasonShutdown]; n != 11 {
 		t.Errorf("%d shutdown closes, want 11", n)
 	}
 }

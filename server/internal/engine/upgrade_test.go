@@ -1,4 +1,4 @@
-package server
+package engine
 
 import (
 	"net/http"
@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wspush/wspush/server/internal/wire"
-
 	"github.com/gobwas/ws"
+
+	"github.com/wspush/wspush/server/internal/wire"
 )
 
 func TestUpgradeByteByByte(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
+	s := startEngine(t, Config{Echo: true}, nil)
 	c := dial(t, s)
 	req := upgradeRequest("/ws")
 	for i := range len(req) {
@@ -32,7 +32,7 @@ func TestUpgradeByteByByte(t *testing.T) {
 }
 
 func TestUpgradeKeepsFramesSentWithTheHead(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
+	s := startEngine(t, Config{Echo: true}, nil)
 	c := dial(t, s)
 	b := []byte(upgradeRequest("/ws"))
 	b = append(b, maskedFrame(ws.OpText, true, []byte("early"))...)
@@ -44,7 +44,7 @@ func TestUpgradeKeepsFramesSentWithTheHead(t *testing.T) {
 }
 
 func TestUpgradeErrors(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true}})
+	s := startEngine(t, Config{Echo: true}, nil)
 	valid := upgradeRequest("/ws")
 	for _, tc := range []struct {
 		name   string
@@ -86,7 +86,7 @@ func TestUpgradeErrors(t *testing.T) {
 }
 
 func TestHandshakeTimeoutWithHundredsOfHalfSentRequests(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, HandshakeTimeout: 500 * time.Millisecond}})
+	s := startEngine(t, Config{Echo: true, HandshakeTimeout: 500 * time.Millisecond}, nil)
 	const slow = 300
 	half := upgradeRequest("/ws")[:40]
 	stalled := make([]*client, slow)
@@ -109,13 +109,13 @@ func TestHandshakeTimeoutWithHundredsOfHalfSentRequests(t *testing.T) {
 		c.ExpectEOF()
 	}
 	waitFor(t, time.Second, func() error { return closeCount(s, wire.ReasonHandshakeTimeout)() })
-	if n := s.eng.Counters().Closes[wire.ReasonHandshakeTimeout]; n != slow {
+	if n := s.Counters().Closes[wire.ReasonHandshakeTimeout]; n != slow {
 		t.Errorf("%d handshake timeouts, want %d", n, slow)
 	}
 }
 
 func TestSlowlorisDoesNotExtendTheHandshakeDeadline(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, HandshakeTimeout: 300 * time.Millisecond}})
+	s := startEngine(t, Config{Echo: true, HandshakeTimeout: 300 * time.Millisecond}, nil)
 	c := dial(t, s)
 	req := upgradeRequest("/ws")
 	start := time.Now()
@@ -132,7 +132,7 @@ func TestSlowlorisDoesNotExtendTheHandshakeDeadline(t *testing.T) {
 }
 
 func TestMaxConnsAnswers503(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, MaxConns: 2}})
+	s := startEngine(t, Config{Echo: true, MaxConns: 2}, nil)
 	a, b := dialWS(t, s), dialWS(t, s)
 	c := dial(t, s)
 	c.Write([]byte(upgradeRequest("/ws")))

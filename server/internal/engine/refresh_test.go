@@ -1,17 +1,18 @@
-package server
+package engine
 
 import (
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/wspush/wspush/server/internal/wire"
-
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/wspush/wspush/server/internal/auth"
+	"github.com/wspush/wspush/server/internal/wire"
 )
 
-func claims(user string, exp time.Time, rooms ...string) Claims {
-	c := Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: user}, Rooms: rooms}
+func claims(user string, exp time.Time, rooms ...string) auth.Claims {
+	c := auth.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: user}, Rooms: rooms}
 	if !exp.IsZero() {
 		c.ExpiresAt = jwt.NewNumericDate(exp)
 	}
@@ -20,7 +21,7 @@ func claims(user string, exp time.Time, rooms ...string) Claims {
 
 func TestRefreshAnswers(t *testing.T) {
 	const secret = "s3cret-s3cret-s3cret-s3cret-0123"
-	s := startServer(t, Config{JWTSecret: secret})
+	s := startEngine(t, Config{Auth: &auth.Authenticator{Secret: secret}}, nil)
 	hour := time.Now().Add(time.Hour).Truncate(time.Second)
 	c, _ := dialAs(t, s, "?token="+token(t, secret, claims("alice", hour, "a")), "")
 
@@ -62,7 +63,7 @@ func TestRefreshAnswers(t *testing.T) {
 }
 
 func TestRefreshInDevelopmentModeIsAckedAndChangesNothing(t *testing.T) {
-	s := startServer(t, Config{})
+	s := startEngine(t, Config{}, nil)
 	c, w := dialAs(t, s, "?user=alice", "")
 	if _, ok := w["exp"]; ok {
 		t.Fatalf("welcome %v has an exp", w)
@@ -81,7 +82,7 @@ func TestRefreshInDevelopmentModeIsAckedAndChangesNothing(t *testing.T) {
 // exp ends the connection with token_expired.
 func TestConnectionThatKeepsRefreshingIsNeverDroppedForExpiry(t *testing.T) {
 	const secret = "s3cret-s3cret-s3cret-s3cret-0123"
-	s := startServer(t, Config{JWTSecret: secret})
+	s := startEngine(t, Config{Auth: &auth.Authenticator{Secret: secret}}, nil)
 	short := func() time.Time { return time.Now().Add(3 * time.Second) }
 	first := short()
 	c, w := dialAs(t, s, "?token="+token(t, secret, claims("alice", first)), "")

@@ -1,9 +1,8 @@
-package server
+package engine
 
 import (
 	"bytes"
 	"compress/flate"
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -18,7 +17,7 @@ import (
 // dialOffer upgrades on path with a Sec-WebSocket-Extensions offer (none
 // when empty) and returns the client and the extensions the server
 // answered with.
-func dialOffer(t *testing.T, s *Server, path, offer string) (*client, string) {
+func dialOffer(t *testing.T, s *Engine, path, offer string) (*client, string) {
 	t.Helper()
 	c := dial(t, s)
 	req := upgradeRequest(path)
@@ -78,7 +77,7 @@ func TestDeflateNegotiation(t *testing.T) {
 		{"compression off", "permessage-deflate; client_max_window_bits", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, NoCompression: tc.off}})
+			s := startEngine(t, Config{Echo: true, NoCompression: tc.off}, nil)
 			c, got := dialOffer(t, s, "/ws", tc.offer)
 			if got != tc.want {
 				t.Fatalf("Sec-WebSocket-Extensions %q, want %q", got, tc.want)
@@ -93,7 +92,7 @@ func TestDeflateNegotiation(t *testing.T) {
 // TestDeflateEcho: compressed messages in, echoed compressed from the
 // threshold up, plain below it or to a client that limited our window.
 func TestDeflateEcho(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, CompressionThreshold: 100}})
+	s := startEngine(t, Config{Echo: true, CompressionThreshold: 100}, nil)
 	big := []byte(strings.Repeat(`{"type":"push","data":"hello"}`, 40))
 	small := big[:99]
 	c, _ := dialOffer(t, s, "/ws", "permessage-deflate")
@@ -140,7 +139,7 @@ func TestDeflateEcho(t *testing.T) {
 }
 
 func TestDeflateErrorsCloseWithTheirCode(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Echo: true, MaxMessage: 64 << 10}})
+	s := startEngine(t, Config{Echo: true, MaxMessage: 64 << 10}, nil)
 	var zeros bytes.Buffer
 	w, _ := flate.NewWriter(&zeros, flate.BestCompression)
 	_, _ = w.Write(make([]byte, 8<<20))
@@ -176,7 +175,7 @@ func TestDeflateErrorsCloseWithTheirCode(t *testing.T) {
 // compression and receivers that did not is compressed once, and the same
 // compressed bytes reach every receiver that wants them.
 func TestBroadcastCompressedOnce(t *testing.T) {
-	s := startServer(t, Config{APIAddr: "127.0.0.1:0"})
+	s := startEngine(t, Config{}, nil)
 	type rx struct {
 		c *client
 		z bool
@@ -194,7 +193,7 @@ func TestBroadcastCompressedOnce(t *testing.T) {
 		}
 		rxs = append(rxs, rx{c, offer != ""})
 	}
-	deflated := func() int64 { return s.eng.Counters().Deflated }
+	deflated := func() int64 { return s.Counters().Deflated }
 	data := json.RawMessage(`{"items":[` + strings.TrimSuffix(strings.Repeat(`{"sku":"A-100","qty":1,"price":"9.90"},`, 30), ",") + `]}`)
 	for _, tc := range []struct {
 		name string
@@ -205,7 +204,7 @@ func TestBroadcastCompressedOnce(t *testing.T) {
 		{"under the threshold", json.RawMessage(`{"n":1}`), false},
 	} {
 		before := deflated()
-		n, err := s.Broadcast(context.Background(), tc.data)
+		n, err := broadcast(s, tc.data)
 		if err != nil || n != len(rxs) {
 			t.Fatalf("%s: broadcast reached %d, %v", tc.name, n, err)
 		}

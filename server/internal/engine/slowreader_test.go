@@ -1,9 +1,8 @@
-package server
+package engine
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,12 +24,12 @@ import (
 // anything (issue 12).
 func TestSlowReaderIsCutAtMaxPendingKernelIncluded(t *testing.T) {
 	const maxPending = 256 << 10
-	s := startServer(t, Config{ConnConfig: ConnConfig{MaxPending: maxPending, MaxRate: -1, CloseTimeout: time.Minute}})
+	s := startEngine(t, Config{MaxPending: maxPending, MaxRate: -1, CloseTimeout: time.Minute}, nil)
 	dialSmallWindow(t, s, "slow")
 	data := json.RawMessage(`"` + strings.Repeat("x", 16<<10) + `"`)
 	pushed := 0
 	for i := 0; i < 2000; i++ {
-		res, err := s.Push(context.Background(), []string{"slow"}, data)
+		res, err := push(s, []string{"slow"}, data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,13 +57,13 @@ func TestSlowReaderIsCutAtMaxPendingKernelIncluded(t *testing.T) {
 // rarely got that far before CloseTimeout dropped the socket (issue 12).
 func TestSlowReaderGetsItsDisconnectAheadOfTheBacklog(t *testing.T) {
 	const maxPending = 1 << 20
-	s := startServer(t, Config{ConnConfig: ConnConfig{MaxPending: maxPending, MaxRate: -1, CloseTimeout: time.Minute}})
+	s := startEngine(t, Config{MaxPending: maxPending, MaxRate: -1, CloseTimeout: time.Minute}, nil)
 	nc, br := dialSmallWindow(t, s, "laggard")
 	filler := strings.Repeat("x", 16<<10)
 	pushed, bytes := 0, 0
 	for ; pushed < 2000; pushed++ {
 		data := json.RawMessage(fmt.Sprintf(`{"seq":%d,"f":"%s"}`, pushed, filler))
-		res, err := s.Push(context.Background(), []string{"laggard"}, data)
+		res, err := push(s, []string{"laggard"}, data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +75,7 @@ func TestSlowReaderGetsItsDisconnectAheadOfTheBacklog(t *testing.T) {
 	if pushed == 2000 {
 		t.Fatal("the reader was never cut")
 	}
-	if k := s.eng.Counters(); k.LagDropped == 0 {
+	if k := s.Counters(); k.LagDropped == 0 {
 		t.Fatalf("nothing dropped from the lag: %+v", k)
 	}
 
@@ -144,17 +143,17 @@ func TestSlowReaderGetsItsDisconnectAheadOfTheBacklog(t *testing.T) {
 // order, whole: its lag moves on to gnet as gnet drains, at each tick
 // once no more pushes come, and is let go of when empty.
 func TestLaggingReaderThatCatchesUpGetsEverything(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{MaxPending: 16 << 20, MaxRate: -1}})
+	s := startEngine(t, Config{MaxPending: 16 << 20, MaxRate: -1}, nil)
 	nc, br := dialSmallWindow(t, s, "late")
 	// Frames of odd sizes, so that the socket takes frames in part.
 	const n = 400
 	for i := range n {
 		data := json.RawMessage(fmt.Sprintf(`{"seq":%d,"f":"%s"}`, i, strings.Repeat("y", 1000+i*37%9000)))
-		if res, err := s.Push(context.Background(), []string{"late"}, data); err != nil || res.Delivered != 1 {
+		if res, err := push(s, []string{"late"}, data); err != nil || res.Delivered != 1 {
 			t.Fatalf("push %d: %+v %v", i, res, err)
 		}
 	}
-	if k := s.eng.Counters(); k.LagConns != 1 || k.LagBytes == 0 {
+	if k := s.Counters(); k.LagConns != 1 || k.LagBytes == 0 {
 		t.Fatalf("the reader does not lag: %+v", k)
 	}
 	_ = nc.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -175,7 +174,7 @@ func TestLaggingReaderThatCatchesUpGetsEverything(t *testing.T) {
 		got++
 	}
 	waitFor(t, 2*time.Second, func() error {
-		if k := s.eng.Counters(); k.LagConns != 0 || k.LagBytes != 0 || k.LagDropped != 0 {
+		if k := s.Counters(); k.LagConns != 0 || k.LagBytes != 0 || k.LagDropped != 0 {
 			return fmt.Errorf("lag left: %d conns, %d bytes, %d dropped", k.LagConns, k.LagBytes, k.LagDropped)
 		}
 		return nil
@@ -185,7 +184,7 @@ func TestLaggingReaderThatCatchesUpGetsEverything(t *testing.T) {
 // dialSmallWindow upgrades a connection as user whose own receive window
 // stays small (4 KiB), so that what piles up when it does not read is the
 // server's; it returns the socket and the reader past the 101.
-func dialSmallWindow(t *testing.T, s *Server, user string) (net.Conn, *bufio.Reader) {
+func dialSmallWindow(t *testing.T, s *Engine, user string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) {
