@@ -68,7 +68,6 @@ func token(t testing.TB, secret string, c Claims) string {
 	return wstest.Token(t, secret, c)
 }
 
-
 // upgradeRequest is a valid opening handshake for path.
 func upgradeRequest(path string) string { return wstest.UpgradeRequest(path) }
 
