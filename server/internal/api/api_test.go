@@ -51,17 +51,11 @@ func (f *fakeBackend) Presence(_ context.Context, user string) wire.Presence {
 func (f *fakeBackend) Stats() any         { return map[string]int{"connections": 0} }
 func (f *fakeBackend) Health() (int, any) { return 200, map[string]string{"status": "ok"} }
 
+// call sends a JSON request for a loopback host, with key as a bearer
+// unless it is empty.
 func call(t *testing.T, h http.Handler, method, path, key, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	r.Host = "127.0.0.1:8081"
-	r.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		r.Header.Set("Authorization", "Bearer "+key)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w
+	return rawCall(h, method, path, "127.0.0.1:8081", "application/json", key, body)
 }
 
 // A queue on the way is full: the backend gets a status it can act on,

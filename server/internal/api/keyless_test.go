@@ -7,10 +7,11 @@ import (
 	"testing"
 )
 
-// rawCall sends a push as a browser page or a backend might: for host,
-// with the Content-Type ctype (none when empty) and key as a bearer.
-func rawCall(h http.Handler, host, ctype, key, body string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest("POST", "/v1/push", strings.NewReader(body))
+// rawCall sends a request as a browser page or a backend might: for host,
+// with the Content-Type ctype (none when empty) and key as a bearer (none
+// when empty).
+func rawCall(h http.Handler, method, path, host, ctype, key, body string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
 	r.Host = host
 	if ctype != "" {
 		r.Header.Set("Content-Type", ctype)
@@ -41,15 +42,11 @@ func TestKeylessAPIAnswersOnlyLoopbackHostsAndJSONPosts(t *testing.T) {
 		{"NoType", "POST", "localhost", "", http.StatusUnsupportedMediaType, "unsupported_media_type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var w *httptest.ResponseRecorder
+			path, body := "/v1/push", push
 			if tc.method == "GET" {
-				r := httptest.NewRequest("GET", "/v1/stats", nil)
-				r.Host = tc.host
-				w = httptest.NewRecorder()
-				h.ServeHTTP(w, r)
-			} else {
-				w = rawCall(h, tc.host, tc.ctype, "", push)
+				path, body = "/v1/stats", ""
 			}
+			w := rawCall(h, tc.method, path, tc.host, tc.ctype, "", body)
 			if w.Code != tc.status || !strings.Contains(w.Body.String(), `"error":"`+tc.code+`"`) {
 				t.Fatalf("status %d body %s, want %d %s", w.Code, w.Body, tc.status, tc.code)
 			}
@@ -59,7 +56,7 @@ func TestKeylessAPIAnswersOnlyLoopbackHostsAndJSONPosts(t *testing.T) {
 		t.Fatalf("a refused request reached the backend: %v", f.calls)
 	}
 	for _, host := range []string{"127.0.0.1:1", "localhost", "[::1]:8081"} {
-		if w := rawCall(h, host, "application/json; charset=utf-8", "", push); w.Code != 200 {
+		if w := rawCall(h, "POST", "/v1/push", host, "application/json; charset=utf-8", "", push); w.Code != 200 {
 			t.Fatalf("Host %s: %d %s", host, w.Code, w.Body)
 		}
 	}
@@ -68,11 +65,11 @@ func TestKeylessAPIAnswersOnlyLoopbackHostsAndJSONPosts(t *testing.T) {
 	}
 
 	// With a key, the key is the guard: any Host, any Content-Type.
-	k := New(Config{Key: "test-key"}, &fakeBackend{})
-	if w := rawCall(k, "push.internal", "", "test-key", push); w.Code != 200 {
+	k := New(Config{Key: testAPIKey}, &fakeBackend{})
+	if w := rawCall(k, "POST", "/v1/push", "push.internal", "", testAPIKey, push); w.Code != 200 {
 		t.Fatalf("keyed: %d %s", w.Code, w.Body)
 	}
-	if w := rawCall(k, "push.internal", "", "", push); w.Code != 401 {
+	if w := rawCall(k, "POST", "/v1/push", "push.internal", "", "", push); w.Code != 401 {
 		t.Fatalf("keyed, without the key: %d %s", w.Code, w.Body)
 	}
 }

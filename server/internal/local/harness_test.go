@@ -70,23 +70,9 @@ func startNode(t *testing.T, cfg Config, ecfg engine.Config, grace time.Duration
 	}
 	eng := engine.New(ecfg, testHooks{b: b, grace: cfg.Grace}, b.Store())
 	b.Bind(eng)
-	done := make(chan error, 1)
-	go func() { done <- eng.Run() }()
-	select {
-	case <-eng.Ready():
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
+	wstest.Serve(t, eng.Run, eng.Ready(), func(ctx context.Context) error {
 		eng.Drain(ctx)
-		if err := eng.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("run returned %v", err)
-		}
+		return eng.Stop(ctx)
 	})
 	return &node{b: b, eng: eng}
 }
