@@ -1,23 +1,17 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/gobwas/ws"
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // testSecret is a JWT secret long enough for HS256 (MinJWTSecret).
@@ -101,231 +95,8 @@ func TestDevelopmentModeIsLoudAndReported(t *testing.T) {
 	}
 }
 
-// rawAPI sends one raw HTTP/1.1 request to s's API and returns the status.
-func rawAPI(t *testing.T, s *Server, req string) (int, string) {
-	t.Helper()
-	c, err := net.Dial("tcp", s.APIAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte(req)); err != nil {
-		t.Fatal(err)
-	}
-	rsp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("%q: %v", req, err)
-	}
-	defer rsp.Body.Close()
-	var b bytes.Buffer
-	_, _ = b.ReadFrom(rsp.Body)
-	return rsp.StatusCode, b.String()
-}
-
-func TestKeylessAPIAnswersOnlyLoopbackHostsAndJSONPosts(t *testing.T) {
-	s := startServer(t, Config{APIAddr: "127.0.0.1:0"})
-	alice := apiDialUser(t, s, "alice")
-	push := `{"users":["alice"],"data":"otp 123456"}`
-	post := func(host, ctype string) string {
-		r := "POST /v1/push HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n"
-		if ctype != "" {
-			r += "Content-Type: " + ctype + "\r\n"
-		}
-		return r + "Content-Length: " + strconv.Itoa(len(push)) + "\r\n\r\n" + push
-	}
-	for _, tc := range []struct {
-		name, req string
-		status    int
-	}{
-		// A page on rebind.example whose name now resolves to 127.0.0.1.
-		{"ReboundName", post("rebind.example:8081", "application/json"), http.StatusForbidden},
-		{"ReboundNameGET", "GET /v1/stats HTTP/1.1\r\nHost: rebind.example\r\nConnection: close\r\n\r\n", http.StatusForbidden},
-		// What a cross-site form or a "simple" fetch can send.
-		{"FormPost", post("127.0.0.1:8081", "application/x-www-form-urlencoded"), http.StatusUnsupportedMediaType},
-		{"TextPost", post("localhost:8081", "text/plain"), http.StatusUnsupportedMediaType},
-		{"NoType", post("localhost", ""), http.StatusUnsupportedMediaType},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			status, body := rawAPI(t, s, tc.req)
-			if status != tc.status || !strings.Contains(body, `"error":`) {
-				t.Fatalf("status %d body %s, want %d", status, body, tc.status)
-			}
-		})
-	}
-	if _, _, err := alice.TryRead(200 * time.Millisecond); err == nil {
-		t.Fatal("a refused request reached alice")
-	}
-	for _, host := range []string{"127.0.0.1:1", "localhost", "[::1]:8081"} {
-		if status, body := rawAPI(t, s, post(host, "application/json; charset=utf-8")); status != 200 {
-			t.Fatalf("Host %s: %d %s", host, status, body)
-		}
-		alice.ExpectPushData(`"otp 123456"`, "")
-	}
-
-	// With a key, the key is the guard: any Host, any Content-Type.
-	k := startServer(t, Config{APIAddr: "127.0.0.1:0", APIKey: testAPIKey})
-	req := "POST /v1/push HTTP/1.1\r\nHost: push.internal\r\nAuthorization: Bearer " + testAPIKey +
-		"\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(push)) + "\r\n\r\n" + push
-	if status, body := rawAPI(t, k, req); status != 200 {
-		t.Fatalf("keyed: %d %s", status, body)
-	}
-}
-
+// errTooEarly is what a waitFor condition answers until it holds.
 var errTooEarly = errors.New("not yet")
-
-func TestTokenAudienceIssuerAndRequiredExp(t *testing.T) {
-	s := startServer(t, Config{JWTSecret: testSecret, JWTAudience: "wspush", JWTIssuer: "https://auth.example.com", JWTRequireExp: true})
-	exp := jwt.NewNumericDate(time.Now().Add(time.Hour))
-	good := jwt.RegisteredClaims{Subject: "alice", Audience: jwt.ClaimStrings{"other", "wspush"}, Issuer: "https://auth.example.com", ExpiresAt: exp}
-	c, w := dialAs(t, s, "?token="+token(t, testSecret, Claims{RegisteredClaims: good}), "")
-	if w["user"] != "alice" {
-		t.Fatalf("welcome %v", w)
-	}
-	c.SendJSON(`{"type":"ping"}`)
-	c.ExpectJSON("pong")
-	for _, tc := range []struct {
-		name   string
-		change func(*jwt.RegisteredClaims)
-		reason string
-	}{
-		{"WrongAudience", func(c *jwt.RegisteredClaims) { c.Audience = jwt.ClaimStrings{"billing"} }, "aud"},
-		{"NoAudience", func(c *jwt.RegisteredClaims) { c.Audience = nil }, "aud"},
-		{"WrongIssuer", func(c *jwt.RegisteredClaims) { c.Issuer = "https://evil.example" }, "iss"},
-		{"NoExp", func(c *jwt.RegisteredClaims) { c.ExpiresAt = nil }, "exp"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			claims := good
-			tc.change(&claims)
-			c := dial(t, s)
-			c.Write([]byte(upgradeRequest("/ws?token=" + token(t, testSecret, Claims{RegisteredClaims: claims}))))
-			_, body := c.ExpectStatus(http.StatusUnauthorized)
-			if !strings.Contains(body, tc.reason) {
-				t.Fatalf("body %s, want the reason to name %s", body, tc.reason)
-			}
-		})
-	}
-}
-
-func TestShortJWTSecretIsRefused(t *testing.T) {
-	err := New(Config{JWTSecret: "s3cret"}).Serve()
-	if err == nil || !strings.Contains(err.Error(), "32") {
-		t.Fatalf("a 6-byte secret: %v", err)
-	}
-}
-
-func TestNamesRefuseInvisibleCharacters(t *testing.T) {
-	s := startServer(t, Config{})
-	for _, name := range []string{
-		"alice\u200b", // zero width space (Cf)
-		"alice\u0085", // next line (Cc)
-		"\u202eecila", // right-to-left override (Cf)
-		"ali\u2028ce", // line separator (Zl)
-		"ali\u2029ce", // paragraph separator (Zp)
-		"alice\u00a0", // no-break space (Zs)
-		"alice\u2066", // left-to-right isolate (Cf)
-		"alice\ufeff", // byte order mark (Cf)
-		"alice\u3164", // Hangul filler: a letter that shows nothing
-		"alice\ue000", // private use (Co)
-		"alice\u0378", // unassigned (Cn)
-	} {
-		c := dial(t, s)
-		c.Write([]byte(upgradeRequest("/ws?user=" + url.QueryEscape(name))))
-		if _, body := c.ExpectStatus(http.StatusBadRequest); !strings.Contains(body, "user ids") {
-			t.Fatalf("%q: %s", name, body)
-		}
-	}
-	// The same rule holds for rooms, and visible names of any script pass.
-	c, _ := dialAs(t, s, "?user="+url.QueryEscape("Zoë 李雷 ❤️"), "")
-	c.SendJSON(`{"type":"join","room":"news\u200b","ref":1}`)
-	if m := c.ExpectJSON("error"); m["code"] != "bad_request" {
-		t.Fatalf("join of an invisible room name: %v", m)
-	}
-	c.SendJSON(`{"type":"join","room":"新闻 news","ref":2}`)
-	c.ExpectJSON("ack")
-}
-
-func TestOriginPatternWithoutSchemeNeedsHTTPS(t *testing.T) {
-	s := startServer(t, Config{ConnConfig: ConnConfig{Origins: []string{"*.example.com", "localhost:*", "http://legacy.example.org"}}})
-	for _, tc := range []struct {
-		origin string
-		status int
-	}{
-		{"https://app.example.com", 101},
-		{"http://app.example.com", 403}, // anyone on the path can rewrite a plain http page
-		{"ws://app.example.com", 403},
-		{"wss://app.example.com", 403},
-		{"http://localhost:3000", 101}, // development on this machine
-		{"https://localhost:3000", 101},
-		{"http://legacy.example.org", 101}, // the scheme was named
-		{"https://legacy.example.org", 403},
-		{"null", 403},
-	} {
-		c := dial(t, s)
-		c.Write([]byte(strings.Replace(upgradeRequest("/ws"), "\r\n\r\n", "\r\nOrigin: "+tc.origin+"\r\n\r\n", 1)))
-		c.ExpectStatus(tc.status)
-	}
-}
-
-func TestForwardedAddressBelievedOnlyFromTrustedProxies(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		proxies []netip.Prefix
-		header  string
-		ip      string
-	}{
-		// A direct client writes what it likes: not believed.
-		{"Untrusted", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "X-Real-IP: 203.0.113.7", ""},
-		{"TrustNobody", []netip.Prefix{}, "X-Forwarded-For: 203.0.113.7", ""},
-		{"RealIP", nil, "X-Real-IP: 203.0.113.7", "203.0.113.7"},
-		// The client wrote 1.2.3.4; the proxies appended what they saw.
-		{"RightMostUntrusted", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8")},
-			"X-Forwarded-For: 1.2.3.4, 203.0.113.9, 10.0.0.5\r\nX-Real-IP: 1.2.3.4", "203.0.113.9"},
-		{"TwoHeaders", nil, "X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-For: 198.51.100.2", "198.51.100.2"},
-		{"Garbage", nil, "X-Forwarded-For: 203.0.113.9, nonsense", ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rc := newReceiver(t, nil)
-			s := startServer(t, Config{ConnConfig: ConnConfig{TrustedProxies: tc.proxies}, Webhook: WebhookConfig{
-				URL: rc.srv.URL, Secret: testWebhookSecret, Events: []string{"connect"}, Delay: 10 * time.Millisecond,
-			}})
-			dialAs(t, s, "?user=alice", tc.header)
-			ev := rc.waitEvents(1)[0]
-			if ev.IP != tc.ip {
-				t.Fatalf("ip %q, want %q", ev.IP, tc.ip)
-			}
-		})
-	}
-}
-
-func TestWebhookFollowsNoRedirect(t *testing.T) {
-	var stolen sync.Map
-	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		stolen.Store("sig", r.Header.Get(WebhookSignatureHeader))
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(elsewhere.Close)
-	var calls sync.Map
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Store("n", true)
-		http.Redirect(w, r, elsewhere.URL+"/collect", http.StatusTemporaryRedirect)
-	}))
-	t.Cleanup(hook.Close)
-	s := startServer(t, Config{Webhook: WebhookConfig{URL: hook.URL, Secret: testWebhookSecret, Events: []string{"connect"}, Delay: 10 * time.Millisecond}})
-	dialAs(t, s, "?user=alice", "")
-	waitFor(t, 5*time.Second, func() error {
-		if s.hook.Counters().Failed == 0 {
-			return errTooEarly
-		}
-		return nil
-	})
-	if _, ok := calls.Load("n"); !ok {
-		t.Fatal("the webhook was never called")
-	}
-	if sig, ok := stolen.Load("sig"); ok {
-		t.Fatalf("the redirect was followed, carrying signature %q", sig)
-	}
-}
 
 func TestSecretsStayOutOfLogs(t *testing.T) {
 	var logs logBuf
@@ -336,7 +107,7 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	u.User = url.UserPassword("wspush", "hunter2-PASS")
 	u.Path, u.RawQuery = "/hook", "token=QUERY-SECRET"
 	s := startServer(t, Config{ConnConfig: ConnConfig{Logger: logs.logger()}, Webhook: WebhookConfig{URL: u.String(), Events: []string{"connect"}, Delay: 10 * time.Millisecond, Retries: -1}})
-	dialAs(t, s, "?user=alice", "")
+	apiDialUser(t, s, "alice")
 	waitFor(t, 5*time.Second, func() error {
 		if !strings.Contains(logs.String(), "events not delivered") {
 			return errTooEarly
@@ -357,7 +128,7 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	ln.Close()
 	var logs2 logBuf
 	s = startServer(t, Config{ConnConfig: ConnConfig{Logger: logs2.logger()}, Webhook: WebhookConfig{URL: dead, Secret: testWebhookSecret, Events: []string{"connect"}, Delay: 10 * time.Millisecond, Retries: -1}})
-	dialAs(t, s, "?user=alice", "")
+	apiDialUser(t, s, "alice")
 	waitFor(t, 5*time.Second, func() error {
 		if !strings.Contains(logs2.String(), "events not delivered") {
 			return errTooEarly
@@ -400,27 +171,4 @@ func TestRedisWithoutPasswordWarns(t *testing.T) {
 			t.Fatalf("warning %q", w)
 		}
 	}
-}
-
-// The checks that held before issue 13 keep holding.
-func TestTokenAlgorithmsOtherThanHS256AreRefused(t *testing.T) {
-	s := startServer(t, Config{JWTSecret: testSecret})
-	claims := Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "alice"}}
-	none, err := jwt.NewWithClaims(jwt.SigningMethodNone, claims).SignedString(jwt.UnsafeAllowNoneSignatureType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs512, err := jwt.NewWithClaims(jwt.SigningMethodHS512, claims).SignedString([]byte(testSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tok := range []string{none, hs512} {
-		c := dial(t, s)
-		c.Write([]byte(upgradeRequest("/ws?token=" + tok)))
-		c.ExpectStatus(http.StatusUnauthorized)
-	}
-	c := dial(t, s)
-	c.Write([]byte(upgradeRequest("/ws?token=" + token(t, testSecret, claims))))
-	c.ExpectStatus(http.StatusSwitchingProtocols)
-	c.Send(ws.OpClose, nil)
 }

@@ -13,7 +13,8 @@ import (
 )
 
 // fakeBackend answers every call with what a test sets, and records the
-// calls: the API is tested here without an engine.
+// calls: the API is tested here without an engine. It is used from one
+// goroutine at a time (httptest.ResponseRecorder).
 type fakeBackend struct {
 	err   error
 	calls []string
@@ -24,32 +25,37 @@ func (f *fakeBackend) Push(_ context.Context, _ string, users []string, _ json.R
 	return wire.PushResult{Delivered: len(users), Online: users, Offline: []string{}}, f.err
 }
 func (f *fakeBackend) Broadcast(context.Context, string, json.RawMessage) (int, error) {
+	f.calls = append(f.calls, "broadcast")
 	return 0, f.err
 }
 func (f *fakeBackend) Publish(_ context.Context, _, room string, _ json.RawMessage) (int, error) {
 	f.calls = append(f.calls, "publish "+room)
 	return 1, f.err
 }
-func (f *fakeBackend) AddToRoom(context.Context, string, []string) (int, error)      { return 0, f.err }
-func (f *fakeBackend) RemoveFromRoom(context.Context, string, []string) (int, error) { return 0, f.err }
-func (f *fakeBackend) Kick(context.Context, string) (int, error)                     { return 0, f.err }
+func (f *fakeBackend) AddToRoom(_ context.Context, room string, users []string) (int, error) {
+	f.calls = append(f.calls, "join "+room+" "+strings.Join(users, ","))
+	return 0, f.err
+}
+func (f *fakeBackend) RemoveFromRoom(_ context.Context, room string, users []string) (int, error) {
+	f.calls = append(f.calls, "leave "+room+" "+strings.Join(users, ","))
+	return 0, f.err
+}
+func (f *fakeBackend) Kick(_ context.Context, user string) (int, error) {
+	f.calls = append(f.calls, "kick "+user)
+	return 0, f.err
+}
 func (f *fakeBackend) Presence(_ context.Context, user string) wire.Presence {
+	f.calls = append(f.calls, "presence "+user)
 	return wire.Presence{User: user}
 }
 func (f *fakeBackend) Stats() any         { return map[string]int{"connections": 0} }
 func (f *fakeBackend) Health() (int, any) { return 200, map[string]string{"status": "ok"} }
 
+// call sends a JSON request for a loopback host, with key as a bearer
+// unless it is empty.
 func call(t *testing.T, h http.Handler, method, path, key, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	r.Host = "127.0.0.1:8081"
-	r.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		r.Header.Set("Authorization", "Bearer "+key)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w
+	return rawCall(h, method, path, "127.0.0.1:8081", "application/json", key, body)
 }
 
 // A queue on the way is full: the backend gets a status it can act on,

@@ -1,4 +1,4 @@
-package server
+package api
 
 import (
 	"io"
@@ -21,7 +21,7 @@ func TestDemoServedAtDemoPath(t *testing.T) {
 	h := New(Config{Demo: fstest.MapFS{
 		"index.html": {Data: []byte(page)},
 		"wspush.js":  {Data: []byte("var WsPush")},
-	}}).APIHandler()
+	}}, &fakeBackend{})
 
 	rsp := demoGet(t, h, "/demo/")
 	body, _ := io.ReadAll(rsp.Body)
@@ -42,7 +42,7 @@ func TestDemoServedAtDemoPath(t *testing.T) {
 }
 
 func TestDemoAbsentWithoutDemoFS(t *testing.T) {
-	h := New(Config{}).APIHandler()
+	h := New(Config{}, &fakeBackend{})
 	if rsp := demoGet(t, h, "/demo/"); rsp.StatusCode != http.StatusNotFound {
 		t.Fatalf("GET /demo/ without Config.Demo: %d, want 404", rsp.StatusCode)
 	}
