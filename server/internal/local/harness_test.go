@@ -19,7 +19,7 @@ import (
 // do (server/hooks.go), without a webhook.
 type testHooks struct {
 	b     *Broker
-	grace *presence.Tracker
+	grace *presence.Grace
 }
 
 func (h testHooks) Connected(c engine.Conn, _ net.Addr, _ string) {
@@ -32,7 +32,7 @@ func (h testHooks) Disconnected(engine.Conn, string, bool) {}
 func (h testHooks) Binary(engine.Conn, []byte)             {}
 func (h testHooks) Left(user string, last bool) {
 	if last {
-		h.grace.Left(user, time.Now())
+		h.grace.Left(user)
 	}
 	h.b.Left(user)
 }
@@ -62,7 +62,7 @@ func startNode(t *testing.T, cfg Config, ecfg engine.Config, grace time.Duration
 	if cfg.HistorySize > 0 && cfg.HistoryMaxBytes == 0 {
 		cfg.HistoryMaxBytes = 256 << 20 // the server's DefaultHistoryMaxBytes
 	}
-	cfg.Grace = presence.New(grace, nil)
+	cfg.Grace = presence.NewGrace(presence.Config{Grace: grace})
 	b := New(cfg)
 	ecfg.Addr = "127.0.0.1:0"
 	if ecfg.Loops == 0 {
@@ -70,7 +70,7 @@ func startNode(t *testing.T, cfg Config, ecfg engine.Config, grace time.Duration
 	}
 	eng := engine.New(ecfg, testHooks{b: b, grace: cfg.Grace}, b.Store())
 	b.Bind(eng)
-	wstest.Serve(t, eng.Run, eng.Ready(), func(ctx context.Context) error {
+	wstest.ServeAndStop(t, eng.Run, eng.Ready(), func(ctx context.Context) error {
 		eng.Drain(ctx)
 		return eng.Stop(ctx)
 	})

@@ -6,19 +6,12 @@ import (
 	"time"
 )
 
-// Serve runs a server for the length of the test: run on a goroutine of
-// its own until ready closes (failing t if run returns first), and on
-// cleanup stop, within 10 s, then run's return, both of which must be
-// nil. A server that needs draining first does it in stop.
-func Serve(t testing.TB, run func() error, ready <-chan struct{}, stop func(context.Context) error) {
+// ServeAndStop is Serve for the length of the test: on cleanup it calls
+// stop, within 10 s, then waits for run's return; both must be nil. A
+// server that needs draining first does it in stop.
+func ServeAndStop(t testing.TB, run func() error, ready <-chan struct{}, stop func(context.Context) error) {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- run() }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
+	done := Serve(t, run, ready)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
