@@ -62,11 +62,6 @@ func dialAs(t testing.TB, s *Server, query, header string) (*client, map[string]
 	return wstest.DialAs(t, s.Addr().String(), query, header)
 }
 
-// token is c signed with HS256 and secret.
-func token(t testing.TB, secret string, c Claims) string {
-	t.Helper()
-	return wstest.Token(t, secret, c)
-}
 
 // upgradeRequest is a valid opening handshake for path.
 func upgradeRequest(path string) string { return wstest.UpgradeRequest(path) }
