@@ -62,7 +62,6 @@ func dialAs(t testing.TB, s *Server, query, header string) (*client, map[string]
 	return wstest.DialAs(t, s.Addr().String(), query, header)
 }
 
-
 // upgradeRequest is a valid opening handshake for path.
 func upgradeRequest(path string) string { return wstest.UpgradeRequest(path) }
 
