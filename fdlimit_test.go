@@ -31,11 +31,12 @@ func setNoFile(v string) error {
 	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: n, Max: n})
 }
 
-// startServe runs wspush serve with args and an open-files limit of
-// nofile, and waits until it accepts on addr.
-func startServe(t *testing.T, nofile int, addr string, args ...string) func() bool {
+// startServe runs wspush serve with args, on 127.0.0.1:0, and an
+// open-files limit of nofile, and waits for its start line: it returns
+// the addresses that line reports and whether the child still runs.
+func startServe(t *testing.T, nofile int, args ...string) (started serving, alive func() bool) {
 	t.Helper()
-	cmd := command(t, append([]string{"serve", "--addr", addr, "--log-format", "json"}, args...)...)
+	cmd := command(t, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
 	cmd.Env = append(cmd.Env, "WSPUSH_TEST_NOFILE="+strconv.Itoa(nofile))
 	logs, err := cmd.StderrPipe()
 	if err != nil {
@@ -45,9 +46,14 @@ func startServe(t *testing.T, nofile int, addr string, args ...string) func() bo
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
+	ready := make(chan error, 1)
 	var out strings.Builder
 	go func() {
-		_, _ = io.Copy(&out, logs)
+		br := bufio.NewReader(logs)
+		var err error
+		started, err = readServing(br, &out)
+		ready <- err
+		_, _ = io.Copy(&out, br)
 		_ = cmd.Wait()
 		close(exited)
 	}()
@@ -58,24 +64,21 @@ func startServe(t *testing.T, nofile int, addr string, args ...string) func() bo
 			t.Logf("server logs:\n%s", out.String())
 		}
 	})
-	alive := func() bool {
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatalf("the server did not start: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no start line within 10 s")
+	}
+	return started, func() bool {
 		select {
 		case <-exited:
 			return false
 		default:
 			return true
 		}
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return alive
-		}
-		if !alive() || time.Now().After(deadline) {
-			t.Fatalf("the server did not start")
-		}
-		time.Sleep(20 * time.Millisecond) // polling for the child's listener
 	}
 }
 
@@ -107,8 +110,8 @@ func echoOnce(t *testing.T, nc net.Conn, msg string) {
 // and then an upgrade once made gnet's accept fail with EMFILE, which
 // stopped the engine and the process.
 func TestDescriptorExhaustionLeavesTheEngineRunning(t *testing.T) {
-	addr, api := freePort(t), freePort(t)
-	alive := startServe(t, 256, addr, "--api-addr", api, "--echo", "--loops", "2", "--max-conns", "50")
+	started, alive := startServe(t, 256, "--api-addr", "127.0.0.1:0", "--echo", "--loops", "2", "--max-conns", "50")
+	addr, api := started.Addr, started.APIAddr
 
 	var before []net.Conn
 	for range 5 {

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -82,18 +84,39 @@ func TestAPIOffLoopbackWithoutAKeyRefusesToStart(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// serving is what a wspush serve child's JSON start line reports.
+type serving struct {
+	Addr    string `json:"addr"`
+	APIAddr string `json:"api_addr"`
+}
+
+// readServing reads the JSON log lines of a wspush serve child from logs
+// up to its start line and returns the addresses that line reports: the
+// kernel's choice when the child listens on port 0, so that no test picks
+// a port and then races every other process to bind it. Each line read
+// is written to seen as well.
+func readServing(logs *bufio.Reader, seen io.Writer) (serving, error) {
+	for {
+		line, err := logs.ReadBytes('\n')
+		_, _ = seen.Write(line)
+		var l struct {
+			Msg string `json:"msg"`
+			serving
+		}
+		if json.Unmarshal(line, &l) == nil && l.Msg == "wspush serving" {
+			if l.Addr == "" {
+				return l.serving, fmt.Errorf("start line without an addr: %s", line)
+			}
+			return l.serving, nil
+		}
+		if err != nil {
+			return serving{}, fmt.Errorf("no start line in the logs: %w", err)
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func TestSIGTERMSendsGoingAwayAndExitsZero(t *testing.T) {
-	addr, api := freePort(t), freePort(t)
-	cmd := command(t, "serve", "--addr", addr, "--api-addr", api, "--log-format", "json")
+	cmd := command(t, "serve", "--addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--log-format", "json")
 	logs, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -102,18 +125,14 @@ func TestSIGTERMSendsGoingAwayAndExitsZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(logs)
-	started := false
-	for lines.Scan() {
-		if strings.Contains(lines.Text(), `"msg":"wspush serving"`) {
-			started = true
-			break
-		}
+	br := bufio.NewReader(logs)
+	var seen strings.Builder
+	started, err := readServing(br, &seen)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, seen.String())
 	}
-	if !started {
-		t.Fatal("no start line in the logs")
-	}
-	go func() { _, _ = io.Copy(io.Discard, logs) }()
+	addr := started.Addr
+	go func() { _, _ = io.Copy(io.Discard, br) }()
 
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -122,7 +141,7 @@ func TestSIGTERMSendsGoingAwayAndExitsZero(t *testing.T) {
 	defer nc.Close()
 	_, _ = nc.Write([]byte("GET /ws?user=alice HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
-	br := bufio.NewReader(nc)
+	br = bufio.NewReader(nc)
 	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
 		t.Fatalf("upgrade: %v %v", resp, err)
