@@ -125,14 +125,14 @@ func TestSIGTERMSendsGoingAwayAndExitsZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	br := bufio.NewReader(logs)
+	lines := bufio.NewReader(logs)
 	var seen strings.Builder
-	started, err := readServing(br, &seen)
+	started, err := readServing(lines, &seen)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, seen.String())
 	}
 	addr := started.Addr
-	go func() { _, _ = io.Copy(io.Discard, br) }()
+	go func() { _, _ = io.Copy(io.Discard, lines) }()
 
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -141,7 +141,7 @@ func TestSIGTERMSendsGoingAwayAndExitsZero(t *testing.T) {
 	defer nc.Close()
 	_, _ = nc.Write([]byte("GET /ws?user=alice HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
-	br = bufio.NewReader(nc)
+	br := bufio.NewReader(nc)
 	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
 		t.Fatalf("upgrade: %v %v", resp, err)
