@@ -352,9 +352,7 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	}
 
 	// A refused connection to the webhook: the HTTP client's error names the URL.
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	dead := "http://u:hunter2-PASS@" + ln.Addr().String() + "/hook?token=QUERY-SECRET"
-	ln.Close()
+	dead := "http://u:hunter2-PASS@" + refusedAddr(t) + "/hook?token=QUERY-SECRET"
 	var logs2 logBuf
 	s = startServer(t, Config{Logger: logs2.logger(), Webhook: WebhookConfig{URL: dead, Secret: testWebhookSecret, Events: []string{"connect"}, Delay: 10 * time.Millisecond, Retries: -1}})
 	dialAs(t, s, "?user=alice", "")

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"github.com/wspush/wspush/server/internal/webhook"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -236,15 +236,32 @@ func TestWebhookGivesUpOn4xx(t *testing.T) {
 	}
 }
 
-// A backend that refuses connections or never answers must leave clients,
-// pushes and memory alone: events beyond the queue are dropped and counted.
-func TestWebhookDeadEndpointLeavesClientsAlone(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// refusedAddr is a loopback address where connections are refused for as
+// long as the test runs: a socket bound to a port of the kernel's choosing
+// that never listens, which also keeps any other process from listening
+// there. A port picked free and closed again could be taken before the
+// test connects to it.
+func refusedAddr(t testing.TB) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	refused := "http://" + ln.Addr().String() + "/hook"
-	ln.Close()
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "127.0.0.1:" + strconv.Itoa(sa.(*syscall.SockaddrInet4).Port)
+}
+
+// A backend that refuses connections or never answers must leave clients,
+// pushes and memory alone: events beyond the queue are dropped and counted.
+func TestWebhookDeadEndpointLeavesClientsAlone(t *testing.T) {
+	refused := "http://" + refusedAddr(t) + "/hook"
 	stop := make(chan struct{})
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.ReadAll(r.Body)
