@@ -198,10 +198,11 @@ func (n *nodeProc) kill() {
 }
 
 // A node restarted on its old ports, one of which another process took
-// while it was down, moves to new ones, and the harness follows it.
-func TestNodeProcMovesOffATakenPort(t *testing.T) {
+// while it was down, moves to new ones, and the harness follows it. (The
+// name puts it in the fault tests' pass: make race.)
+func TestFaultsHarnessMovesANodeOffATakenPort(t *testing.T) {
 	if testing.Short() {
-		t.Skip("fault harness: runs with the fault test")
+		t.Skip("fault harness: runs in the non-race pass with the fault test")
 	}
 	r := redistest.Start(t)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
@@ -212,6 +213,7 @@ func TestNodeProcMovesOffATakenPort(t *testing.T) {
 	held := taken.Addr().String()
 	for _, old := range [][2]string{{held, "127.0.0.1:0"}, {"127.0.0.1:0", held}} {
 		n := &nodeProc{t: t, cfg: faultNodeConfig{Redis: r.URL(), Node: "a"}, addr: old[0], api: old[1]}
+		t.Cleanup(n.kill)
 		n.start()
 		if n.wsAddr() == held || n.apiAddr() == held {
 			t.Fatalf("started on %s and %s, and the test holds %s", n.wsAddr(), n.apiAddr(), held)
