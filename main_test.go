@@ -1,7 +1,10 @@
 package main
 
 import (
-	"net"
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -57,11 +60,33 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// serving is what a wspush serve child's JSON start line reports.
+type serving struct {
+	Addr    string `json:"addr"`
+	APIAddr string `json:"api_addr"`
+}
+
+// readServing reads the JSON log lines of a wspush serve child from logs
+// up to its start line and returns the addresses that line reports: the
+// kernel's choice when the child listens on port 0, so that no test picks
+// a port and then races every other process to bind it. Each line read
+// is written to seen as well.
+func readServing(logs *bufio.Reader, seen io.Writer) (serving, error) {
+	for {
+		line, err := logs.ReadBytes('\n')
+		_, _ = seen.Write(line)
+		var l struct {
+			Msg string `json:"msg"`
+			serving
+		}
+		if json.Unmarshal(line, &l) == nil && l.Msg == "wspush serving" {
+			if l.Addr == "" {
+				return l.serving, fmt.Errorf("start line without an addr: %s", line)
+			}
+			return l.serving, nil
+		}
+		if err != nil {
+			return serving{}, fmt.Errorf("no start line in the logs: %w", err)
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -30,8 +30,7 @@ func TestAPIOffLoopbackWithoutAKeyRefusesToStart(t *testing.T) {
 }
 
 func TestSIGTERMSendsGoingAwayAndExitsZero(t *testing.T) {
-	addr, api := freePort(t), freePort(t)
-	cmd := command(t, "serve", "--addr", addr, "--api-addr", api, "--log-format", "json")
+	cmd := command(t, "serve", "--addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--log-format", "json")
 	logs, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -40,18 +39,14 @@ func TestSIGTERMSendsGoingAwayAndExitsZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(logs)
-	started := false
-	for lines.Scan() {
-		if strings.Contains(lines.Text(), `"msg":"wspush serving"`) {
-			started = true
-			break
-		}
+	lines := bufio.NewReader(logs)
+	var seen strings.Builder
+	started, err := readServing(lines, &seen)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, seen.String())
 	}
-	if !started {
-		t.Fatal("no start line in the logs")
-	}
-	go func() { _, _ = io.Copy(io.Discard, logs) }()
+	addr := started.Addr
+	go func() { _, _ = io.Copy(io.Discard, lines) }()
 
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -143,11 +138,12 @@ func TestDevelopmentModeOffLoopbackExitsTwoNamingTheFix(t *testing.T) {
 	}
 }
 
-// startServe runs wspush serve with args and an open-files limit of
-// nofile, and waits until it accepts on addr.
-func startServe(t *testing.T, nofile int, addr string, args ...string) func() bool {
+// startServe runs wspush serve with args, on 127.0.0.1:0, and an
+// open-files limit of nofile, and waits for its start line: it returns
+// the addresses that line reports and whether the child still runs.
+func startServe(t *testing.T, nofile int, args ...string) (started serving, alive func() bool) {
 	t.Helper()
-	cmd := command(t, append([]string{"serve", "--addr", addr, "--log-format", "json"}, args...)...)
+	cmd := command(t, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
 	cmd.Env = append(cmd.Env, "WSPUSH_TEST_NOFILE="+strconv.Itoa(nofile))
 	logs, err := cmd.StderrPipe()
 	if err != nil {
@@ -157,9 +153,14 @@ func startServe(t *testing.T, nofile int, addr string, args ...string) func() bo
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
+	ready := make(chan error, 1)
 	var out strings.Builder
 	go func() {
-		_, _ = io.Copy(&out, logs)
+		br := bufio.NewReader(logs)
+		var err error
+		started, err = readServing(br, &out)
+		ready <- err
+		_, _ = io.Copy(&out, br)
 		_ = cmd.Wait()
 		close(exited)
 	}()
@@ -170,24 +171,21 @@ func startServe(t *testing.T, nofile int, addr string, args ...string) func() bo
 			t.Logf("server logs:\n%s", out.String())
 		}
 	})
-	alive := func() bool {
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatalf("the server did not start: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no start line within 10 s")
+	}
+	return started, func() bool {
 		select {
 		case <-exited:
 			return false
 		default:
 			return true
 		}
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return alive
-		}
-		if !alive() || time.Now().After(deadline) {
-			t.Fatalf("the server did not start")
-		}
-		time.Sleep(20 * time.Millisecond) // polling for the child's listener
 	}
 }
 
@@ -219,8 +217,8 @@ func echoOnce(t *testing.T, nc net.Conn, msg string) {
 // and then an upgrade once made gnet's accept fail with EMFILE, which
 // stopped the engine and the process.
 func TestDescriptorExhaustionLeavesTheEngineRunning(t *testing.T) {
-	addr, api := freePort(t), freePort(t)
-	alive := startServe(t, 256, addr, "--api-addr", api, "--echo", "--loops", "2", "--max-conns", "50")
+	started, alive := startServe(t, 256, "--api-addr", "127.0.0.1:0", "--echo", "--loops", "2", "--max-conns", "50")
+	addr, api := started.Addr, started.APIAddr
 
 	var before []net.Conn
 	for range 5 {

@@ -253,13 +253,8 @@ func TestBroadcastReachesEveryConnection(t *testing.T) {
 
 func TestPushFailsFastWithoutAnAPI(t *testing.T) {
 	f := startFakePush(t, "")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := f.config(ModePush, 5)
-	cfg.API = "http://" + ln.Addr().String()
-	ln.Close()
+	cfg.API = "http://" + refusedAddr(t)
 	if res, err := Run(context.Background(), cfg); err == nil {
 		t.Fatalf("ran without an API: %+v", res)
 	}

@@ -27,12 +27,11 @@ func TestClusterOfThreeBehindNginx(t *testing.T) {
 		startNode(t, r, "n3", clusterConfig()),
 	}
 	dir := t.TempDir()
-	port := freePort(t)
-	startNginx(t, nginx, dir, clusterSite(t, port, nodes))
+	addr := startNginx(t, nginx, dir, func(listen string) string { return clusterSite(t, listen, nodes) })
 
 	var cs []*client
 	for i := range 3 {
-		c := dialVia(t, "127.0.0.1:"+strconv.Itoa(port), "/ws?user=u"+strconv.Itoa(i))
+		c := dialVia(t, addr, "/ws?user=u"+strconv.Itoa(i))
 		c.ExpectJSON("welcome")
 		cs = append(cs, c)
 	}
@@ -57,20 +56,10 @@ func TestClusterOfThreeBehindNginx(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // clusterSite is the http block of docs/cluster.md's upstream, its
 // servers replaced by the nodes, and a plain-HTTP /ws location as in
 // docs/deploy/nginx.conf (TLS is deploy_test.go's business).
-func clusterSite(t *testing.T, port int, nodes []*Server) string {
+func clusterSite(t *testing.T, listen string, nodes []*Server) string {
 	t.Helper()
 	doc, err := os.ReadFile("../docs/cluster.md")
 	if err != nil {
@@ -93,7 +82,7 @@ func clusterSite(t *testing.T, port int, nodes []*Server) string {
     }
     %[1]s
     server {
-        listen 127.0.0.1:%[2]d;
+        listen %[2]s;
         location = /ws {
             proxy_pass http://wspush;
             proxy_http_version 1.1;
@@ -102,7 +91,7 @@ func clusterSite(t *testing.T, port int, nodes []*Server) string {
             proxy_read_timeout 120s;
             proxy_buffering off;
         }
-    }`, block, port)
+    }`, block, listen)
 }
 
 // dialVia upgrades path through addr, retrying while nginx starts.

@@ -57,8 +57,9 @@ func TestNginxTerminatesTLSInFrontOfWspush(t *testing.T) {
 		Webhook: WebhookConfig{URL: hook.URL, Events: []string{EventConnect}, Delay: 10 * time.Millisecond},
 	})
 
-	port := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	startNginx(t, nginx, dir, "    include "+siteConf(t, dir, port, srv.Addr().String())+";")
+	port := startNginx(t, nginx, dir, func(listen string) string {
+		return "    include " + siteConf(t, dir, listen, srv.Addr().String()) + ";"
+	})
 
 	// A mini-program's view: wss://, the server's certificate checked.
 	d := ws.Dialer{TLSConfig: &tls.Config{RootCAs: ca, ServerName: "localhost"}, Timeout: 5 * time.Second}

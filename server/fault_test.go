@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -52,8 +53,9 @@ type faultNodeConfig struct {
 	HistoryTTL                 time.Duration
 }
 
-// runFaultNode serves until SIGTERM. It says "READY" on stdout once it
-// accepts connections.
+// runFaultNode serves until SIGTERM. Once it accepts connections it says
+// "READY", its WebSocket address and its API address on a line of stdout;
+// if a port it was given is taken, it says "ADDRINUSE" and exits.
 func runFaultNode(js string) int {
 	var fc faultNodeConfig
 	if err := json.Unmarshal([]byte(js), &fc); err != nil {
@@ -69,11 +71,14 @@ func runFaultNode(js string) int {
 	go func() { errc <- s.Serve() }()
 	select {
 	case err := <-errc:
+		if errors.Is(err, syscall.EADDRINUSE) {
+			fmt.Println("ADDRINUSE")
+		}
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	case <-s.Ready():
 	}
-	fmt.Println("READY")
+	fmt.Println("READY", s.Addr(), s.APIAddr())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	<-sig
@@ -86,57 +91,103 @@ func runFaultNode(js string) int {
 // nodeProc is a node in a process of its own.
 type nodeProc struct {
 	t   *testing.T
-	cfg faultNodeConfig
+	cfg faultNodeConfig // without addresses: start chooses them
 	cmd *exec.Cmd
+
+	mu        sync.Mutex
+	addr, api string // where the node listens; empty before the first start
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// errAddrInUse is a node's answer when a port it was given is taken.
+var errAddrInUse = errors.New("a port of the node is taken")
 
 func startNodeProc(t *testing.T, r *redistest.Server, name string) *nodeProc {
 	t.Helper()
-	n := &nodeProc{t: t, cfg: faultNodeConfig{Addr: freeAddr(t), APIAddr: freeAddr(t), Redis: r.URL(), Node: name,
-		HistorySize: 1000, HistoryTTL: 10 * time.Minute}}
+	n := &nodeProc{t: t, cfg: faultNodeConfig{Redis: r.URL(), Node: name, HistorySize: 1000, HistoryTTL: 10 * time.Minute}}
 	n.start()
 	t.Cleanup(n.kill)
 	return n
 }
 
+// wsAddr and apiAddr are where the node listens now. Clients and pushers
+// read them on every call: a restart may move the node.
+func (n *nodeProc) wsAddr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.addr
+}
+
+func (n *nodeProc) apiAddr() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.api
+}
+
+// start starts the node on ports of the kernel's choosing (127.0.0.1:0),
+// or, when it ran before, on the ports it had, as a restarted node binds
+// its old port. Those were the node's only while it ran: if another
+// process took one in the meantime, the node starts on new ports instead
+// and says so in the test's log; clients and pushers follow it there.
 func (n *nodeProc) start() {
 	n.t.Helper()
-	js, _ := json.Marshal(n.cfg)
-	n.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	n.cmd.Env = append(os.Environ(), faultNodeEnv+"="+string(js))
-	n.cmd.Stderr = io.Discard
-	out, err := n.cmd.StdoutPipe()
+	const anyPort = "127.0.0.1:0"
+	cfg := n.cfg
+	cfg.Addr, cfg.APIAddr = n.wsAddr(), n.apiAddr()
+	if cfg.Addr == "" {
+		cfg.Addr, cfg.APIAddr = anyPort, anyPort
+	}
+	addr, api, err := n.run(cfg)
+	if errors.Is(err, errAddrInUse) && (cfg.Addr != anyPort || cfg.APIAddr != anyPort) {
+		n.t.Logf("node %s: a port it had on %s and %s was taken while it was down: it moves to new ones", n.cfg.Node, cfg.Addr, cfg.APIAddr)
+		cfg.Addr, cfg.APIAddr = anyPort, anyPort
+		addr, api, err = n.run(cfg)
+	}
 	if err != nil {
-		n.t.Fatal(err)
+		n.t.Fatalf("node %s: %v", n.cfg.Node, err)
 	}
-	if err := n.cmd.Start(); err != nil {
-		n.t.Fatal(err)
+	n.mu.Lock()
+	n.addr, n.api = addr, api
+	n.mu.Unlock()
+}
+
+// run runs the node with cfg and returns the addresses it reports once it
+// accepts connections.
+func (n *nodeProc) run(cfg faultNodeConfig) (addr, api string, err error) {
+	js, _ := json.Marshal(cfg)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), faultNodeEnv+"="+string(js))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", "", err
 	}
-	ready := make(chan bool, 1)
+	if err := cmd.Start(); err != nil {
+		return "", "", err
+	}
+	first := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
-		ok := sc.Scan() && sc.Text() == "READY"
-		ready <- ok
+		sc.Scan()
+		first <- sc.Text()
 		_, _ = io.Copy(io.Discard, out)
 	}()
+	var line string
 	select {
-	case ok := <-ready:
-		if !ok {
-			n.t.Fatalf("node %s did not start", n.cfg.Node)
-		}
+	case line = <-first:
 	case <-time.After(15 * time.Second):
-		n.t.Fatalf("node %s did not start within 15 s", n.cfg.Node)
+		line = "no start line within 15 s"
 	}
+	if f := strings.Fields(line); len(f) == 3 && f[0] == "READY" {
+		n.cmd = cmd
+		return f[1], f[2], nil
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if line == "ADDRINUSE" {
+		return "", "", errAddrInUse
+	}
+	return "", "", fmt.Errorf("did not start: %q %s", line, stderr.String())
 }
 
 // kill kills the node with SIGKILL.
@@ -145,6 +196,41 @@ func (n *nodeProc) kill() {
 		_ = n.cmd.Process.Kill()
 		_ = n.cmd.Wait()
 		n.cmd = nil
+	}
+}
+
+// A node restarted on its old ports, one of which another process took
+// while it was down, moves to new ones, and the harness follows it. (The
+// name puts it in the fault tests' pass: make race.)
+func TestFaultsHarnessMovesANodeOffATakenPort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault harness: runs in the non-race pass with the fault test")
+	}
+	r := redistest.Start(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	held := taken.Addr().String()
+	for _, old := range [][2]string{{held, "127.0.0.1:0"}, {"127.0.0.1:0", held}} {
+		n := &nodeProc{t: t, cfg: faultNodeConfig{Redis: r.URL(), Node: "a"}, addr: old[0], api: old[1]}
+		t.Cleanup(n.kill)
+		n.start()
+		if n.wsAddr() == held || n.apiAddr() == held {
+			t.Fatalf("started on %s and %s, and the test holds %s", n.wsAddr(), n.apiAddr(), held)
+		}
+		nc, _, _, err := ws.Dial(context.Background(), "ws://"+n.wsAddr()+"/ws?user=u")
+		if err != nil {
+			t.Fatalf("the moved node: %v", err)
+		}
+		nc.Close()
+		resp, err := http.Get("http://" + n.apiAddr() + "/healthz")
+		if err != nil {
+			t.Fatalf("the moved node's API: %v", err)
+		}
+		resp.Body.Close()
+		n.kill()
 	}
 }
 
@@ -190,7 +276,7 @@ func (c *faultClient) setUp(up bool) {
 // session is one connection, until it fails or ctx ends.
 func (c *faultClient) session(ctx context.Context, n *nodeProc) {
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	nc, br, _, err := ws.Dial(dctx, "ws://"+n.cfg.Addr+"/ws?user="+c.user+"&resume=1")
+	nc, br, _, err := ws.Dial(dctx, "ws://"+n.wsAddr()+"/ws?user="+c.user+"&resume=1")
 	cancel()
 	if err != nil {
 		return
@@ -282,7 +368,7 @@ func (p *pusher) run(ctx context.Context, every time.Duration) {
 		for try := 0; ctx.Err() == nil; try++ {
 			n := p.nodes[(seq+try)%len(p.nodes)]
 			start := time.Now()
-			resp, err := client.Post("http://"+n.cfg.APIAddr+"/v1/push", "application/json", strings.NewReader(body))
+			resp, err := client.Post("http://"+n.apiAddr()+"/v1/push", "application/json", strings.NewReader(body))
 			took := time.Since(start)
 			if err != nil {
 				time.Sleep(100 * time.Millisecond) // the node is down

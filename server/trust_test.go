@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/wstest"
 )
 
 // testSecret is a JWT secret long enough for HS256 (MinJWTSecret).
@@ -123,9 +124,7 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	}
 
 	// A refused connection to the webhook: the HTTP client's error names the URL.
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	dead := "http://u:hunter2-PASS@" + ln.Addr().String() + "/hook?token=QUERY-SECRET"
-	ln.Close()
+	dead := "http://u:hunter2-PASS@" + wstest.RefusedAddr(t) + "/hook?token=QUERY-SECRET"
 	var logs2 logBuf
 	s = startServer(t, Config{ConnConfig: ConnConfig{Logger: logs2.logger()}, Webhook: WebhookConfig{URL: dead, Secret: testWebhookSecret, Events: []string{"connect"}, Delay: 10 * time.Millisecond, Retries: -1}})
 	apiDialUser(t, s, "alice")

@@ -10,7 +10,8 @@ import (
 // Proxy relays TCP to a Redis for one node, and can cut the node off from
 // it, as a network fault between the two would, while the other nodes keep
 // their own connections: Cut closes every relayed connection and turns new
-// ones away until Mend.
+// ones away until Mend. The node reaches the proxy over TCP; the proxy
+// reaches Redis on its unix socket.
 type Proxy struct {
 	ln net.Listener
 	to string
@@ -28,7 +29,7 @@ func NewProxy(t testing.TB, r *Server) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{ln: ln, to: r.Addr(), conns: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, to: r.Socket(), conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(func() {
@@ -55,7 +56,7 @@ func (p *Proxy) accept() {
 			in.Close()
 			continue
 		}
-		out, err := net.Dial("tcp", p.to)
+		out, err := net.Dial("unix", p.to)
 		if err != nil {
 			p.mu.Unlock()
 			in.Close()

@@ -1,15 +1,16 @@
-// Package redistest runs a real redis-server for tests: on a free loopback
-// port, without persistence, for the length of a test, with the faults
-// the cluster must survive (Stop and Cont for a Redis that hangs, Kill
-// and Start for one that dies). Only tests import it.
+// Package redistest runs a real redis-server for tests: on a unix socket
+// of its own, without persistence, for the length of a test, with the
+// faults the cluster must survive (Stop and Cont for a Redis that hangs,
+// Kill and Restart for one that dies). Only tests import it.
 package redistest
 
 import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
-	"strconv"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -18,10 +19,18 @@ import (
 )
 
 // Server is a redis-server process.
+//
+// It listens on a unix socket in a directory of its own, not on a TCP
+// port: redis-server cannot be told port 0 and say which port it got, so
+// a TCP port would have to be picked free and then bound, racing every
+// other process on the machine, and again at each Restart, which must
+// come back on the same address since the nodes hold its URL. The
+// socket's path is the test's alone. The nodes reach it through go-redis's
+// unix:// URLs; Proxy gives a node a TCP hop in front of it.
 type Server struct {
-	t    testing.TB
-	port int
-	cmd  *exec.Cmd
+	t   testing.TB
+	dir string
+	cmd *exec.Cmd
 	// Client talks to it, for the test's own checks.
 	Client *redis.Client
 }
@@ -33,46 +42,55 @@ func Start(t testing.TB) *Server {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("redis-server is not installed: the cluster tests need it (make deps, or apt-get install redis-server)")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// Not t.TempDir: a socket's path must fit in 108 bytes, and a long
+	// test name would make it longer.
+	dir, err := os.MkdirTemp("", "redistest")
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	r := &Server{t: t, port: port}
-	r.Restart()
-	r.Client = redis.NewClient(&redis.Options{Addr: r.Addr()})
+	r := &Server{t: t, dir: dir}
+	if n := len(r.Socket()); n >= 108 {
+		os.RemoveAll(dir)
+		t.Fatalf("redis socket path %s is %d bytes, over the 107 a unix socket allows: set a shorter TMPDIR", r.Socket(), n)
+	}
 	t.Cleanup(func() {
-		r.Client.Close()
+		if r.Client != nil {
+			r.Client.Close()
+		}
 		r.Kill()
+		os.RemoveAll(dir)
 	})
+	r.Restart()
+	r.Client = redis.NewClient(&redis.Options{Network: "unix", Addr: r.Socket()})
 	return r
 }
 
-// Addr is host:port.
-func (r *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+// Socket is the path of the unix socket Redis listens on.
+func (r *Server) Socket() string { return filepath.Join(r.dir, "redis.sock") }
 
-// URL is the redis:// URL of database 0.
-func (r *Server) URL() string { return "redis://" + r.Addr() + "/0" }
+// URL is the unix:// URL of database 0.
+func (r *Server) URL() string { return "unix://" + r.Socket() + "?db=0" }
 
-// Restart starts the process (again, after Kill: empty) and waits until
-// it accepts connections.
+// Restart starts the process (again, after Kill: empty) on the same
+// socket and waits until it accepts connections.
 func (r *Server) Restart() {
 	r.t.Helper()
-	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
+	log := filepath.Join(r.dir, "redis.log")
+	r.cmd = exec.Command("redis-server", "--port", "0", "--unixsocket", r.Socket(), "--unixsocketperm", "700",
+		"--dir", r.dir, "--logfile", log, "--save", "", "--appendonly", "no")
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("redis-server: %v", err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		c, err := net.Dial("tcp", r.Addr())
+		c, err := net.Dial("unix", r.Socket())
 		if err == nil {
 			c.Close()
 			return
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server does not accept connections: %v", err)
+			b, _ := os.ReadFile(log)
+			r.t.Fatalf("redis-server does not accept connections on %s: %v\n%s", r.Socket(), err, b)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wspush/wspush/server/internal/wstest"
 )
 
 // Before the sender takes anything, the queue holds Config.Queue events
@@ -44,12 +46,7 @@ func TestQueueDropsPastItsByteBudget(t *testing.T) {
 // queue and the batch being posted; the calls of the event loops return
 // at once, events beyond the queue dropped and counted.
 func TestDeadBackendCostsTheQueueAtMost(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := "http://" + ln.Addr().String() + "/hook"
-	ln.Close()
+	refused := "http://" + wstest.RefusedAddr(t) + "/hook"
 	silent := listenSilent(t)
 
 	for _, tc := range []struct{ name, url string }{
