@@ -35,3 +35,14 @@ export async function finish(run) {
   console.log(JSON.stringify({ ok: !failed, ...results }));
   process.exit(failed ? 1 : 0);
 }
+
+// noise returns n pseudo-random bytes (does not compress).
+export function noise(n) {
+  const b = Buffer.alloc(n);
+  let x = 2463534242;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    b[i] = x & 0xff;
+  }
+  return b;
+}

@@ -10,7 +10,7 @@
 // bytes the socket reads show whether the server compressed what it echoed.
 // It prints one JSON line of results and exits non-zero on any mismatch.
 
-import { WebSocket, check, finish, results } from './report.mjs';
+import { WebSocket, check, finish, noise, results } from './report.mjs';
 
 const url = process.argv[2];
 const threshold = Number(process.argv[3] || 128);
@@ -26,16 +26,6 @@ function json(n) {
   return Buffer.from(s.slice(0, n), 'utf8');
 }
 
-// noise returns n pseudo-random bytes (does not compress).
-function noise(n) {
-  const b = Buffer.alloc(n);
-  let x = 2463534242;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 function inbox(socket) {
   const queue = [];

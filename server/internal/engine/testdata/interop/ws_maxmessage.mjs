@@ -1,8 +1,8 @@
 // ws_maxmessage.mjs sends messages at --max-message to an echo server with
-// Node's `ws`, permessage-deflate on. server/interop_maxmessage_test.go runs
-// it; by hand, against `wspush serve --echo --max-message 65536`:
+// Node's `ws`, permessage-deflate on. interop_maxmessage_test.go runs it; by
+// hand, against `wspush serve --echo --max-message 65536`:
 //
-//	node server/testdata/interop/ws_maxmessage.mjs ws://127.0.0.1:8080/ws 65536
+//	node server/internal/engine/testdata/interop/ws_maxmessage.mjs ws://127.0.0.1:8080/ws 65536
 //
 // MAX is the server's --max-message. ws compresses what it sends from 1024
 // bytes up, with zlib: at zlib's default memLevel 8, data that does not
@@ -15,14 +15,7 @@
 // show that the message went compressed. It prints one JSON line of results
 // and exits non-zero on any mismatch.
 
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const clientDir = process.env.WSPUSH_CLIENT_DIR || path.resolve(here, '../../../../../client');
-const require = createRequire(path.join(clientDir, 'package.json'));
-const WebSocket = require('ws');
+import { WebSocket, check, finish, noise } from './report.mjs';
 
 const url = process.argv[2];
 const max = Number(process.argv[3]);
@@ -44,23 +37,7 @@ function json(n) {
   return Buffer.from(parts.join('').slice(0, n), 'utf8');
 }
 
-// noise returns n pseudo-random bytes (does not compress).
-function noise(n) {
-  const b = Buffer.alloc(n);
-  let x = 2463534242;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
-const results = { client: `ws ${require('ws/package.json').version}`, node: process.version, cases: [] };
-let failed = false;
-function check(name, ok, detail) {
-  results.cases.push(ok ? { name, ok } : { name, ok, detail });
-  if (!ok) failed = true;
-}
 
 // outcome sends want on a new connection and resolves to what came back:
 // { echo, isBinary }, { code, reason } for a close, or { error }.
@@ -131,10 +108,4 @@ async function run() {
   }
 }
 
-try {
-  await run();
-} catch (err) {
-  check('run', false, String(err && err.stack ? err.stack : err));
-}
-console.log(JSON.stringify({ ok: !failed, ...results }));
-process.exit(failed ? 1 : 0);
+await finish(run);
