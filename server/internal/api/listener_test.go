@@ -126,15 +126,17 @@ func waitIdle(t *testing.T, s *Server, n int) {
 func TestConnectionCapClosesIdleThenRefuses(t *testing.T) {
 	s, addr := startListener(t, ServerConfig{MaxConns: 3})
 	var idle []*rawConn
-	for range 3 {
+	for i := range 3 {
 		c := dial(t, addr)
 		if st := c.get("/healthz"); st != 200 {
 			t.Fatalf("healthz %d", st)
 		}
 		idle = append(idle, c)
+		// net/http marks a connection idle just after it writes the
+		// answer, which the client may read first: wait, so that the
+		// first connection is the oldest idle one.
+		waitIdle(t, s, i+1)
 	}
-	// net/http marks a connection idle just after it writes the answer.
-	waitIdle(t, s, 3)
 	// At the cap, a new connection takes the place of the oldest idle one.
 	fourth := dial(t, addr)
 	if st := fourth.get("/healthz"); st != 200 {
