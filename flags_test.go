@@ -124,8 +124,8 @@ func TestFlagDefaultsAreTheServersDefaults(t *testing.T) {
 	// the API, the webhook), which hold the same defaults for zero.
 	defs.SendBuffer, defs.MaxUserConns, defs.ClientSends = zero.SendBuffer, zero.MaxUserConns, zero.ClientSends
 	defs.APIReadTimeout, defs.Webhook = zero.APIReadTimeout, zero.Webhook
-	if got := (proxiesValue{&defs.TrustedProxies}).String(); got != server.DefaultTrustedProxies {
-		t.Errorf("trusted proxies %s, want %s", got, server.DefaultTrustedProxies)
+	if got, want := (proxiesValue{&defs.TrustedProxies}).String(), "127.0.0.0/8,::1/128"; got != want {
+		t.Errorf("trusted proxies %s, want %s", got, want)
 	}
 	defs.TrustedProxies, defs.Logger, zero.Logger = nil, nil, nil
 	// The descriptor budget counts the loops that run, whether Loops was

@@ -178,6 +178,14 @@ func (c Config) budget(limit int) budget.Budget {
 // loops, API clients and handshakes still in progress.
 func DefaultMaxConns() int { return budget.DefaultMaxConns() }
 
+// listenAddr is the WebSocket listener c asks for, its default when empty.
+func (c Config) listenAddr() string {
+	if c.Addr == "" {
+		return DefaultAddr
+	}
+	return c.Addr
+}
+
 // AuthMode says how connections are identified: "jwt", "development"
 // (?user=) or "echo".
 func (c Config) AuthMode() string { return auth.Mode(c.Echo, c.JWTSecret) }
@@ -185,10 +193,7 @@ func (c Config) AuthMode() string { return auth.Mode(c.Echo, c.JWTSecret) }
 // Validate reports every reason the server must refuse to start with c,
 // at once: each part checks its own fields.
 func (c Config) Validate() error {
-	addr := c.Addr
-	if addr == "" {
-		addr = DefaultAddr
-	}
+	addr := c.listenAddr()
 	errs := []error{
 		c.ConnConfig.Validate(),
 		auth.Check(c.AuthMode(), addr, c.Insecure, c.JWTSecret),
@@ -217,10 +222,7 @@ func (c Config) Validate() error {
 // webhook, a Redis without a password. serve logs them at start and
 // --check-config prints them.
 func (c Config) TrustWarnings() []string {
-	addr := c.Addr
-	if addr == "" {
-		addr = DefaultAddr
-	}
+	addr := c.listenAddr()
 	var ws []string
 	if w := auth.Warning(c.AuthMode(), addr); w != "" {
 		ws = append(ws, w)

@@ -1,17 +1,14 @@
 package server
 
-import "slices"
+import (
+	"slices"
 
-// Defaults of settings that New leaves as they are, because their zero
-// value means something of its own, but that wspush serve sets.
-const (
-	// DefaultAPIAddr is serve's HTTP API listener: loopback, where the API
-	// needs no key. A zero Config.APIAddr means no API at all.
-	DefaultAPIAddr = "127.0.0.1:8081"
-	// DefaultTrustedProxies are the proxies a nil Config.TrustedProxies
-	// trusts, as --trusted-proxies writes them: one on the same host.
-	DefaultTrustedProxies = "127.0.0.0/8,::1/128"
+	"github.com/wspush/wspush/server/internal/engine"
 )
+
+// DefaultAPIAddr is serve's HTTP API listener: loopback, where the API
+// needs no key. A zero Config.APIAddr means no API at all; New leaves it so.
+const DefaultAPIAddr = "127.0.0.1:8081"
 
 // Defaults returns the Config that New runs a zero Config with: every
 // field that has a default holds it, as New and the parts it starts fill
@@ -31,10 +28,10 @@ func Defaults() Config {
 	// Derived by New from the rest, or set by New from other fields.
 	c.MaxConns, c.MaxData, c.Logger, c.Auth = 0, 0, nil, nil
 	// A nil list means loopback; Defaults spells it out so that it prints.
-	c.TrustedProxies, _ = ParseProxies(DefaultTrustedProxies)
-	w := &c.Webhook
-	w.Events = slices.Clone(DefaultWebhookEvents)
-	w.Queue, w.QueueBytes, w.Batch = DefaultWebhookQueue, DefaultWebhookQueueBytes, DefaultWebhookBatch
-	w.Delay, w.Timeout, w.Retries = DefaultWebhookDelay, DefaultWebhookTimeout, DefaultWebhookRetries
+	c.TrustedProxies = engine.LoopbackProxies()
+	// The webhook fills its own when it starts; an empty list of events
+	// means the default ones.
+	c.Webhook = c.Webhook.WithDefaults()
+	c.Webhook.Events = slices.Clone(DefaultWebhookEvents)
 	return c
 }

@@ -24,7 +24,7 @@ func (s *Server) Presence(ctx context.Context, user string) Presence {
 		return p
 	}
 	n := s.eng.UserConns(user)
-	return Presence{User: user, Online: n > 0 || s.grace.Within(user), Connections: n}
+	return Presence{User: user, Online: s.grace.Online(user, n), Connections: n}
 }
 
 // connectedElsewhere reports, for users whose grace passed here, which

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/wspush/wspush/server/internal/budget"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wspush/wspush/pool"
+	"github.com/wspush/wspush/server/internal/budget"
 	"github.com/wspush/wspush/server/internal/history"
 	"github.com/wspush/wspush/server/internal/wire"
 )

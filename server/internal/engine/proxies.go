@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
+	"slices"
 )
 
 // loopbackProxies are the TrustedProxies of a zero Config: a proxy on the
 // same host, as docs/deploy.md sets nginx up.
 var loopbackProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// LoopbackProxies returns the proxies a nil Config.TrustedProxies trusts,
+// in a slice of the caller's.
+func LoopbackProxies() []netip.Prefix { return slices.Clone(loopbackProxies) }
 
 // proxies are the peers whose forwarding headers are believed.
 func (s *Engine) proxies() []netip.Prefix {

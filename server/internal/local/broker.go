@@ -163,7 +163,7 @@ func (b *Broker) Control(context.Context, string, string, []string) error { retu
 // it is online (connected, or gone for less than the offline grace).
 func (b *Broker) Presence(_ context.Context, user string) (wire.Presence, error) {
 	n := b.eng.UserConns(user)
-	return wire.Presence{User: user, Online: n > 0 || b.grace != nil && b.grace.Within(user), Connections: n}, nil
+	return wire.Presence{User: user, Online: b.grace.Online(user, n), Connections: n}, nil
 }
 
 // Connected has no other node to ask: nobody is connected elsewhere.

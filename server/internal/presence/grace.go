@@ -90,6 +90,12 @@ func (g *Grace) Back(user string) { g.t.Back(user) }
 // grace ago.
 func (g *Grace) Within(user string) bool { return g.t.Within(user, g.cfg.Now()) }
 
+// Online reports whether user, with conns connections, counts as online:
+// connected, or gone for less than the grace. A nil Grace has none.
+func (g *Grace) Online(user string, conns int) bool {
+	return conns > 0 || g != nil && g.Within(user)
+}
+
 // Len is the number of users within their grace.
 func (g *Grace) Len() int { return g.t.Len() }
 

@@ -168,3 +168,30 @@ func TestGraceWithoutExpiredRunsNoClock(t *testing.T) {
 	}
 	g.Close()
 }
+
+func TestOnlineIsConnectedOrWithinTheGrace(t *testing.T) {
+	start := time.Unix(1000, 0)
+	clock := newClock(start)
+	g := NewGrace(Config{Grace: 10 * time.Second, Now: clock.now})
+	g.Left("al")
+	for _, tc := range []struct {
+		name  string
+		g     *Grace
+		user  string
+		conns int
+		after time.Duration
+		want  bool
+	}{
+		{"connected", g, "bo", 1, 0, true},
+		{"within the grace", g, "al", 0, 9 * time.Second, true},
+		{"past the grace", g, "al", 0, 11 * time.Second, false},
+		{"never seen", g, "bo", 0, 0, false},
+		{"no grace, connected", nil, "al", 2, 0, true},
+		{"no grace, gone", nil, "al", 0, 0, false},
+	} {
+		clock.set(start.Add(tc.after))
+		if got := tc.g.Online(tc.user, tc.conns); got != tc.want {
+			t.Errorf("%s: Online = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -75,7 +75,9 @@ func (c Config) Validate() error {
 	return err
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default; a
+// negative Retries means none. New applies it.
+func (c Config) WithDefaults() Config {
 	if c.Queue <= 0 {
 		c.Queue = DefaultQueue
 	}

@@ -62,7 +62,7 @@ func New(cfg Config, deps Deps) *Webhook {
 	if cfg.URL == "" {
 		return nil
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	kinds, _ := kindsOf(cfg.Events) // Validate has refused bad names
 	log := deps.Log
 	if log == nil {
