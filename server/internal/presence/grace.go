@@ -45,8 +45,9 @@ type Grace struct {
 	cfg Config
 	t   *Tracker
 
-	// Users taken out by an expiry, waiting for the next tick; guarded
-	// by t.mu, under which the Tracker's callback (collect) runs.
+	// Users taken out by an expiry, waiting for the next tick. collect
+	// takes mu under t's own lock, Expire alone: always in that order.
+	mu    sync.Mutex
 	users []string
 	due   []time.Time
 
@@ -72,11 +73,13 @@ func NewGrace(cfg Config) *Grace {
 	return g
 }
 
-// collect keeps a user whose grace passed for the next tick. It runs
-// under g.t.mu.
+// collect keeps a user whose grace passed for the next tick. It is the
+// Tracker's callback, and runs under the Tracker's lock.
 func (g *Grace) collect(user string, due time.Time) {
+	g.mu.Lock()
 	g.users = append(g.users, user)
 	g.due = append(g.due, due)
+	g.mu.Unlock()
 }
 
 // Left records that user's last connection closed now: its grace starts.
@@ -105,13 +108,11 @@ func (g *Grace) Len() int { return g.t.Len() }
 // Config.Tick; a test without Start calls it by hand after moving its
 // clock.
 func (g *Grace) Expire() {
-	now := g.cfg.Now()
-	g.t.mu.Lock()
-	g.t.expire(now)
-	g.t.n.Store(int64(len(g.t.left.due)))
+	g.t.Expire(g.cfg.Now())
+	g.mu.Lock()
 	users, due := g.users, g.due
 	g.users, g.due = nil, nil
-	g.t.mu.Unlock()
+	g.mu.Unlock()
 	if len(users) > 0 {
 		g.cfg.Expired(users, due)
 	}
