@@ -20,10 +20,11 @@ import (
 var allowedImports = map[string][]string{
 	"frame":                     {},
 	"pool":                      {},
-	"bench":                     {"frame", "server/procfs"},
+	"bench":                     {"frame", "server/procfs", "server/webui"},
 	"bench/bare":                {"frame"},
 	"client":                    {},
 	"server/procfs":             {},
+	"server/webui":              {},
 	"server/internal/history":   {},
 	"server/internal/auth":      {},
 	"server/internal/budget":    {},
