@@ -115,6 +115,13 @@ func newServeFlags() *serveFlags {
 	f.def(durationValue{&w.Timeout}, "webhook-timeout", "timeout of one request")
 	f.def(intValue{&w.Retries}, "webhook-retries", "times a failed batch is sent again (backoff); -1: never")
 
+	f.group("Connect hook (the backend admits connections)")
+	f.def(stringValue{&c.ConnectHook}, "connect-hook", "`URL` asked, signed, who each connection is before its welcome; empty: none")
+	f.def(durationValue{&c.AdmitTimeout}, "connect-hook-timeout", "longest wait for the hook's verdict; past it the client is told to retry")
+	f.def(intValue{&c.AdmitMaxPending}, "connect-hook-max-pending", "connections waiting for a verdict at once; past it new ones are told to retry")
+	f.def(listValue{&c.AdmitHeaders}, "connect-hook-headers", "`NAMES` request headers the hook is told of (User-Agent, ...)")
+	f.def(boolValue{&c.AdmitFailOpen}, "connect-hook-fail-open", "admit as the token says when the hook is down or slow; default: refuse")
+
 	f.group("Logging")
 	f.def(stringValue{&f.logFormat}, "log-format", "`text|json|auto` auto: text on a terminal, json otherwise")
 	f.def(stringValue{&f.logLevel}, "log-level", "`LEVEL` debug, info, warn or error")

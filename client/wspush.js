@@ -25,11 +25,13 @@
     { code: 4003, name: 'token_expired', reconnect: true },
     { code: 4004, name: 'rate_limited', reconnect: true },
     { code: 4005, name: 'message_too_big', reconnect: true },
+    { code: 4006, name: 'connect_unavailable', reconnect: true },
     { code: 4500, name: 'kicked', reconnect: false },
     { code: 4501, name: 'protocol_error', reconnect: false },
     { code: 4502, name: 'invalid_utf8', reconnect: false },
     { code: 4503, name: 'unauthorized', reconnect: false },
-    { code: 4504, name: 'replaced', reconnect: false }
+    { code: 4504, name: 'replaced', reconnect: false },
+    { code: 4505, name: 'refused', reconnect: false }
   ];
 
   var DEFAULTS = {

@@ -96,6 +96,12 @@ type Config struct {
 	// Webhook sends client events to the backend (docs/webhook.md). The
 	// zero value sends none.
 	Webhook WebhookConfig
+	// ConnectHook, an http(s) URL, is asked about every connection before
+	// its welcome, signed with Webhook.Secret: it names the user, its
+	// rooms and its welcome's meta, or refuses it (docs/webhook.md,
+	// "Connect hook"). Its bounds are ConnConfig's Admit fields. Empty
+	// means none: the token decides alone.
+	ConnectHook string
 
 	// HistorySize is how many messages are kept per stream (each user's
 	// and each room's) for clients that reconnect and resume
@@ -165,6 +171,9 @@ func (c Config) budget(limit int) budget.Budget {
 	if c.Webhook.URL != "" {
 		p.Webhook = webhook.Conns
 	}
+	if c.ConnectHook != "" {
+		p.Webhook += webhook.HookConns + 1 // and a DNS lookup
+	}
 	if c.Redis != "" {
 		if opt, err := cluster.RedisOptions(c.Redis); err == nil {
 			p.Redis = opt.PoolSize
@@ -198,6 +207,7 @@ func (c Config) Validate() error {
 		c.ConnConfig.Validate(),
 		auth.Check(c.AuthMode(), addr, c.Insecure, c.JWTSecret),
 		c.Webhook.Validate(),
+		webhook.ValidateHook(c.ConnectHook),
 	}
 	if c.APIAddr != "" && c.APIKey == "" && !auth.Loopback(c.APIAddr) {
 		errs = append(errs, fmt.Errorf("server: the API on %s is reachable from other hosts: set an API key (--api-key) or listen on a loopback address", c.APIAddr))
@@ -228,6 +238,9 @@ func (c Config) TrustWarnings() []string {
 		ws = append(ws, w)
 	}
 	ws = append(ws, c.Webhook.Warnings()...)
+	if c.ConnectHook != "" && c.Webhook.Secret == "" {
+		ws = append(ws, "the connect hook "+auth.RedactURL(c.ConnectHook)+" gets unsigned requests: anyone who can reach it can ask it who a connection is; set --webhook-secret")
+	}
 	if c.Redis != "" {
 		ws = append(ws, cluster.Warnings(c.Redis, c.ClusterSecret)...)
 	}

@@ -31,10 +31,11 @@ type Server struct {
 	fds   budget.Budget
 
 	eng   *engine.Engine
-	b     broker           // one node's, or the cluster's
-	grace *presence.Grace  // the offline grace, on its own clock
-	hook  *webhook.Webhook // nil without a webhook
-	now   func() time.Time // the offline grace's clock: time.Now but in tests
+	b     broker               // one node's, or the cluster's
+	grace *presence.Grace      // the offline grace, on its own clock
+	hook  *webhook.Webhook     // nil without a webhook
+	admit *webhook.ConnectHook // nil without a connect hook
+	now   func() time.Time     // the offline grace's clock: time.Now but in tests
 
 	api     *api.Server // nil without an API, or before Serve
 	apiAddr net.Addr
@@ -64,6 +65,10 @@ func New(cfg Config) *Server {
 	ec := cfg.ConnConfig
 	ec.Auth = &auth.Authenticator{Secret: cfg.JWTSecret, Audience: cfg.JWTAudience, Issuer: cfg.JWTIssuer, RequireExp: cfg.JWTRequireExp}
 	ec.AcceptCap, ec.Backlog = max(s.fds.WS, 1), s.fds.Burst
+	if cfg.ConnectHook != "" {
+		s.admit = webhook.NewConnectHook(cfg.ConnectHook, cfg.Webhook.Secret, cfg.Node)
+		ec.Admit = s.admit
+	}
 	s.eng = engine.New(ec, hooks{s}, s.b.Store())
 	bind(s.eng)
 	return s
@@ -152,6 +157,9 @@ func (s *Server) APIHandler() http.Handler {
 	parts = append(parts, s.api.Collector(), s.fds.Collector(), auth.ModeCollector(s.cfg.AuthMode()))
 	if s.hook != nil {
 		parts = append(parts, s.hook.Collector())
+	}
+	if s.admit != nil {
+		parts = append(parts, s.admit.Collectors()...)
 	}
 	return api.New(api.Config{Key: s.cfg.APIKey, Demo: s.cfg.Demo, Collectors: parts, Logger: s.log}, backend{s})
 }

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"path"
@@ -206,4 +208,28 @@ func ValidName(s string) bool {
 		return false
 	}
 	return visible(s)
+}
+
+// NoToken reports whether err, from Authenticate, is only that no token
+// was given: a connection the connect hook may still admit.
+func NoToken(err error) bool { return err == errNoToken }
+
+// NewPerms returns the permissions of a token with these claims, for a
+// connection the connect hook admitted with its own.
+func NewPerms(rooms, publish []string, send bool, sendTo []string) *Perms {
+	return &Perms{rooms: rooms, publish: publish, send: send, sendTo: sendTo}
+}
+
+// TokenClaims returns the claims part of a token that VerifyToken
+// accepted, as the JSON it carried, or nil if it is not a JWT.
+func TokenClaims(token string) json.RawMessage {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || !json.Valid(b) {
+		return nil
+	}
+	return b
 }

@@ -128,6 +128,23 @@ type Config struct {
 	// left and returns free memory to the OS (release.go). Zero means
 	// DefaultReleaseQuiet (1s); negative leaves it to the Go runtime.
 	ReleaseQuiet time.Duration
+	// Admit, when set, is the connect hook (--connect-hook): every
+	// upgraded connection waits, off its loop, for its verdict before the
+	// welcome (admit.go). Nil admits every connection the token allows.
+	Admit Admitter
+	// AdmitTimeout bounds the wait for one verdict; past it the connection
+	// is told connect_unavailable (4006). Default DefaultAdmitTimeout.
+	AdmitTimeout time.Duration
+	// AdmitMaxPending bounds the connections waiting for a verdict at
+	// once; past it new ones are told connect_unavailable at once.
+	// Default DefaultAdmitMaxPending.
+	AdmitMaxPending int
+	// AdmitHeaders are the request headers the hook is told of.
+	AdmitHeaders []string
+	// AdmitFailOpen admits, as the token says, a connection whose verdict
+	// did not come (hook down, slow or garbled) instead of refusing it.
+	// A connection without a token is refused all the same.
+	AdmitFailOpen bool
 	// Logger receives server logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -188,6 +205,12 @@ func (c Config) WithDefaults() Config {
 	if c.ReleaseQuiet == 0 {
 		c.ReleaseQuiet = DefaultReleaseQuiet
 	}
+	if c.AdmitTimeout <= 0 {
+		c.AdmitTimeout = DefaultAdmitTimeout
+	}
+	if c.AdmitMaxPending <= 0 {
+		c.AdmitMaxPending = DefaultAdmitMaxPending
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -204,7 +227,7 @@ const (
 // Validate reports every field of c the engine cannot run with.
 func (c Config) Validate() error {
 	var errs []error
-	if c.MaxMessage < 0 || c.MaxPending < 0 || c.MaxConns < 0 {
+	if c.MaxMessage < 0 || c.MaxPending < 0 || c.MaxConns < 0 || c.AdmitTimeout < 0 || c.AdmitMaxPending < 0 {
 		errs = append(errs, errors.New("server: limits cannot be negative"))
 	}
 	switch c.ClientSends {

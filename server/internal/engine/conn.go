@@ -18,6 +18,7 @@ const (
 	stateOpen                   // upgraded, exchanging messages
 	stateClosing                // our close frame is sent; waiting for the peer's
 	stateClosed                 // gnet has closed it (OnClose ran)
+	stateAdmitting              // upgraded, waiting for the connect hook's verdict (admit.go)
 )
 
 var errClosed = errors.New("engine: connection closed")
@@ -101,6 +102,15 @@ func (c *conn) traffic() gnet.Action {
 		if act, done := c.l.upgrade(c); !done {
 			return act
 		}
+	}
+	if c.state == stateAdmitting {
+		// Frames sent before the welcome wait in gnet's buffer for the
+		// verdict (admitted), up to about one message.
+		if c.gc.InboundBuffered() > c.l.s.cfg.MaxMessage+ws.MaxHeaderSize {
+			c.reason = wire.ReasonTooLarge
+			return gnet.Close
+		}
+		return gnet.None
 	}
 	for c.state == stateOpen || c.state == stateClosing {
 		avail := c.gc.InboundBuffered()

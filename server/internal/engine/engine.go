@@ -52,6 +52,7 @@ type Engine struct {
 	upgrades   atomic.Int64                      // successful upgrades, ever
 	rejects    [len(RejectStatuses)]atomic.Int64 // refused upgrades by status, ever
 	closes     [wire.NumReasons]atomic.Int64
+	admit      admitStats // the connect hook (admit.go)
 	msgID      atomic.Uint64
 	tickNow    atomic.Uint32 // ticksNow as of gnet's last OnTick, for the loops
 	refused    atomic.Int64  // fan-out jobs refused by a full outbox, ever
@@ -287,8 +288,11 @@ func (s *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	if c.sess != nil {
 		c.sess.setResume(c.l, nil)
 	}
-	if c.state == stateOpen || c.state == stateClosing {
+	if c.state == stateOpen || c.state == stateClosing || c.state == stateAdmitting {
 		s.conns.Add(-1)
+	}
+	if c.l.unadmit(c) {
+		s.admit.verdicts[admitGone].Add(1)
 	}
 	if c.reason == wire.ReasonNone {
 		c.reason = wire.ReasonPeerGone

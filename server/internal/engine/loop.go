@@ -33,6 +33,7 @@ type loop struct {
 
 	lagging []*conn                   // conns with a lag, each once (lag.go)
 	resumes map[*session]*resumeState // sessions' resume states (session.resume)
+	admits  map[*conn]*admission      // conns waiting for the connect hook (admit.go)
 
 	now   uint32 // ticks since the server started, as of the loop's current callback
 	wheel wheel
@@ -105,6 +106,8 @@ func (l *loop) fire(c *conn) {
 		}
 		c.reason = wire.ReasonHandshakeTimeout
 		_ = l.el.Close(c.gc)
+	case stateAdmitting:
+		l.admitTimeout(c)
 	case stateOpen:
 		silent := l.now - c.seen
 		switch {
@@ -165,6 +168,10 @@ func (l *loop) goAway() {
 		case stateHandshake:
 			c.reason = wire.ReasonShutdown
 			_ = l.el.Close(c.gc)
+		case stateAdmitting:
+			l.unadmit(c)
+			c.state = stateOpen
+			c.disconnect(wire.DisconnectGoingAway, "")
 		case stateOpen:
 			c.disconnect(wire.DisconnectGoingAway, "")
 		}

@@ -23,7 +23,7 @@ type collector struct {
 // Collectors returns the engine's metrics, read from its counters when
 // Prometheus scrapes.
 func (s *Engine) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{newCollector(s), newFlateCollector(s)}
+	return []prometheus.Collector{newCollector(s), newFlateCollector(s), newAdmitCollector(s)}
 }
 
 func newCollector(s *Engine) *collector {

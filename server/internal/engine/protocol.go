@@ -44,7 +44,7 @@ var framePong = frame.AppendFrame(nil, ws.OpText, []byte(`{"type":"pong"}`))
 
 // join registers an upgraded connection in the pool under the identity its
 // handshake proved, and appends its welcome message to out.
-func (c *conn) join(out []byte, id auth.Identity) []byte {
+func (c *conn) join(out []byte, id auth.Identity, hs *handshake, meta json.RawMessage) []byte {
 	s := c.l.s
 	ss := &session{perms: id.Perms}
 	ss.m.Conn = c
@@ -59,11 +59,11 @@ func (c *conn) join(out []byte, id auth.Identity) []byte {
 	}
 	s.pool.Add(&ss.m, c.l.idx)
 	s.pool.Rooms(&ss.m, s.hooks.Joined) // rooms the backend keeps the user in
-	if s.store != nil && resumeQuery(c.l.hs.query) {
+	if s.store != nil && resumeQuery(hs.query) {
 		// Live messages wait for the resume request (resume.go).
 		ss.setResume(c.l, newHold(c.l.now))
 	}
-	s.hooks.Connected(c.id(), c.gc.RemoteAddr(), s.clientIP(c.gc.RemoteAddr(), &c.l.hs))
+	s.hooks.Connected(c.id(), c.gc.RemoteAddr(), s.clientIP(c.gc.RemoteAddr(), hs))
 
 	b := append(c.l.scratch[:0], `{"type":"welcome","conn":"c`...)
 	b = strconv.AppendUint(b, c.sess.m.ID(), 10)
@@ -72,6 +72,10 @@ func (c *conn) join(out []byte, id auth.Identity) []byte {
 	b = append(b, `,"ping":`...)
 	b = strconv.AppendInt(b, s.cfg.PingInterval.Milliseconds(), 10)
 	b = appendWelcomeLimits(b, s.cfg.MaxMessage, id.Exp)
+	if len(meta) > 0 {
+		b = append(b, `,"meta":`...)
+		b = append(b, meta...)
+	}
 	b = append(b, '}')
 	c.l.scratch = b
 	return frame.AppendFrame(out, ws.OpText, b)

@@ -26,6 +26,10 @@ type handshake struct {
 	xff    []byte // X-Forwarded-For, every such header joined (proxies.go)
 	id     auth.Identity
 	refuse *wire.Disconnect // an auth=inband failure, told after the 101 (inband.go)
+	// For the connect hook (admit.go): the headers it is told of, as
+	// name, value pairs, and whether the upgrade came without a token.
+	hdrs    []string
+	noToken bool
 }
 
 // handshakeRW gives the upgrader the request head to read and a buffer to
@@ -60,6 +64,11 @@ func (l *loop) upgrader() ws.Upgrader {
 			return nil
 		},
 		OnHeader: func(key, value []byte) error {
+			if len(l.s.cfg.AdmitHeaders) > 0 {
+				if name, ok := l.admitHeader(key); ok {
+					l.hs.hdrs = append(l.hs.hdrs, name, string(value))
+				}
+			}
 			switch {
 			case strings.EqualFold(string(key), "Origin"):
 				return auth.CheckOrigin(l.s.cfg.Origins, value)
@@ -85,6 +94,10 @@ func (l *loop) upgrader() ws.Upgrader {
 				return nil, nil
 			}
 			id, err := l.s.cfg.Auth.Authenticate(l.hs.query, l.hs.bearer)
+			if err != nil && l.s.cfg.Admit != nil && auth.NoToken(err) {
+				id, err = auth.Identity{}, nil // the connect hook decides
+				l.hs.noToken = true
+			}
 			l.hs.id = id
 			return nil, l.hs.inband(err)
 		},
@@ -125,9 +138,12 @@ func (l *loop) upgrade(c *conn) (act gnet.Action, done bool) {
 	if l.hs.refuse != nil {
 		return l.refuse(c, *l.hs.refuse)
 	}
+	if l.s.cfg.Admit != nil && !l.s.cfg.Echo {
+		return l.admit(c)
+	}
 	out := append(l.out[:0], l.rsp.Bytes()...)
 	if !l.s.cfg.Echo {
-		out = c.join(out, l.hs.id)
+		out = c.join(out, l.hs.id, &l.hs, nil)
 	}
 	l.out = out
 	c.write(out)

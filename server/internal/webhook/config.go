@@ -75,6 +75,15 @@ func (c Config) Validate() error {
 	return err
 }
 
+// ValidateHook reports a connect hook URL the server must refuse; empty
+// is none.
+func ValidateHook(url string) error {
+	if url != "" && !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+		return fmt.Errorf("webhook: --connect-hook %q: want http:// or https://", auth.RedactURL(url))
+	}
+	return nil
+}
+
 // WithDefaults returns c with every zero field set to its default; a
 // negative Retries means none. New applies it.
 func (c Config) WithDefaults() Config {

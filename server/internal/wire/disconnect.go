@@ -34,18 +34,20 @@ var (
 	DisconnectTokenExpired  = Disconnect{4003, "token_expired", "token expired: reconnect with a new token", true, 4003}
 	DisconnectRateLimited   = Disconnect{4004, "rate_limited", "too many requests", true, 4004}
 	DisconnectMessageTooBig = Disconnect{4005, "message_too_big", "message too big", true, ws.StatusMessageTooBig}
+	DisconnectUnadmitted    = Disconnect{4006, "connect_unavailable", "the server cannot admit connections now: retry later", true, 4006}
 	DisconnectKicked        = Disconnect{4500, "kicked", "disconnected by the server", false, 4500}
 	DisconnectProtocol      = Disconnect{4501, "protocol_error", "protocol error", false, ws.StatusProtocolError}
 	DisconnectInvalidUTF8   = Disconnect{4502, "invalid_utf8", "invalid UTF-8 in a text message", false, ws.StatusInvalidFramePayloadData}
 	DisconnectUnauthorized  = Disconnect{4503, "unauthorized", "invalid token: do not retry with this token", false, 4503}
 	DisconnectReplaced      = Disconnect{4504, "replaced", "too many connections for this user: the oldest was closed", false, 4504}
+	DisconnectRefused       = Disconnect{4505, "refused", "the backend refused the connection", false, 4505}
 )
 
 // Disconnects lists every Disconnect, in code order.
 var Disconnects = []Disconnect{
 	DisconnectGoingAway, DisconnectIdle, DisconnectSlow, DisconnectTokenExpired,
-	DisconnectRateLimited, DisconnectMessageTooBig,
-	DisconnectKicked, DisconnectProtocol, DisconnectInvalidUTF8, DisconnectUnauthorized, DisconnectReplaced,
+	DisconnectRateLimited, DisconnectMessageTooBig, DisconnectUnadmitted,
+	DisconnectKicked, DisconnectProtocol, DisconnectInvalidUTF8, DisconnectUnauthorized, DisconnectReplaced, DisconnectRefused,
 }
 
 // AppendDisconnect appends the disconnect message and the close frame for
@@ -112,6 +114,10 @@ func ReasonFor(d Disconnect) CloseReason {
 		return ReasonUnauthorized
 	case DisconnectReplaced.Code:
 		return ReasonReplaced
+	case DisconnectUnadmitted.Code:
+		return ReasonUnadmitted
+	case DisconnectRefused.Code:
+		return ReasonRefused
 	}
 	return ReasonProtocolError
 }

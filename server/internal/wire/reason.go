@@ -22,6 +22,8 @@ const (
 	ReasonKicked                       // the backend closed the user's connections
 	ReasonUnauthorized                 // an auth=inband upgrade with an invalid token
 	ReasonReplaced                     // closed for a newer connection of a user at its cap
+	ReasonUnadmitted                   // the connect hook could not decide: down, slow, garbled, or full
+	ReasonRefused                      // the connect hook refused the connection
 	NumReasons                         // the number of reasons: for tables indexed by reason
 )
 
@@ -43,6 +45,8 @@ var reasonNames = [NumReasons]string{
 	ReasonKicked:           "kicked",
 	ReasonUnauthorized:     "unauthorized",
 	ReasonReplaced:         "replaced",
+	ReasonUnadmitted:       "connect_unavailable",
+	ReasonRefused:          "refused",
 }
 
 // String returns the reason's name as it appears in logs and metrics.
