@@ -1,6 +1,9 @@
 package wire
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"net/url"
+)
 
 // ConnectFacts are what the connect hook (--connect-hook, docs/webhook.md)
 // is told of a connection before its welcome: where it comes from, what
@@ -15,7 +18,7 @@ type ConnectFacts struct {
 	IP     string `json:"ip,omitempty"`
 	// Query is the upgrade's query string, less its token: a credential
 	// the hook has no use for, since Claims say what it proved.
-	Query map[string][]string `json:"query"`
+	Query url.Values `json:"query"`
 	// Headers are the request headers the operator listed
 	// (--connect-hook-headers), by their canonical names.
 	Headers map[string]string `json:"headers,omitempty"`
