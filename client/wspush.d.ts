@@ -192,6 +192,12 @@ export interface Options {
   warn?: (message: string) => void;
   /** Development mode only: the user id to connect as (?user=). */
   user?: string;
+  /**
+   * Extra query parameters for each connection attempt, for the server's connect hook (--connect-hook):
+   * an object, or a function called before every attempt (a wx.login code is good for one use only).
+   * auth, token, user and resume are the SDK's own and are ignored.
+   */
+  query?: Record<string, string | number | boolean> | ((ctx: { attempt: number }) => Record<string, string | number | boolean> | Promise<Record<string, string | number | boolean>>);
   /** A platform name or an adapter; by default detected: uni, wx, qq, tt, swan, then the browser's WebSocket. */
   adapter?: AdapterName | Adapter;
   /** Where the token goes: the Authorization header (mini-programs) or ?token= (browsers). Default auto. */

@@ -34,6 +34,9 @@
     { code: 4505, name: 'refused', reconnect: false }
   ];
 
+  // The query parameters the SDK sets itself, which options.query may not.
+  var RESERVED_QUERY = { auth: true, token: true, user: true, resume: true };
+
   var DEFAULTS = {
     minDelay: 1000,
     maxDelay: 30000,
@@ -719,7 +722,18 @@
       }, this.options.closeTimeout);
     },
 
-    _url: function (token) {
+    // _getQuery is options.query for one attempt: an object of extra query
+    // parameters, or a function (ctx) => object (or a promise of one),
+    // called for every attempt, since what it carries (a wx.login code) may
+    // be good for one connection only.
+    _getQuery: function () {
+      var q = this.options.query;
+      if (typeof q !== 'function') return Promise.resolve(q || null);
+      var attempt = this._attempt;
+      return new Promise(function (resolve) { resolve(q({ attempt: attempt })); });
+    },
+
+    _url: function (token, query) {
       var o = this.options;
       // auth=inband: a refused token is told in a disconnect message
       // (4003 token_expired, 4503 unauthorized) instead of an HTTP 401
@@ -729,6 +743,16 @@
       if (token && useQuery) q.push('token=' + encodeURIComponent(token));
       if (o.user) q.push('user=' + encodeURIComponent(o.user));
       if (this._resumable()) q.push('resume=1');
+      if (query) {
+        for (var k in query) {
+          if (!Object.prototype.hasOwnProperty.call(query, k) || query[k] === undefined || query[k] === null) continue;
+          if (RESERVED_QUERY[k]) {
+            this._warn('options.query: "' + k + '" is the SDK\'s own parameter; ignored');
+            continue;
+          }
+          q.push(encodeURIComponent(k) + '=' + encodeURIComponent(String(query[k])));
+        }
+      }
       return {
         url: o.url + (o.url.indexOf('?') < 0 ? '?' : '&') + q.join('&'),
         headers: token && !useQuery ? { Authorization: 'Bearer ' + token } : {}
@@ -771,13 +795,21 @@
       var self = this;
       var gen = ++this._gen;
       this._waiting = false;
-      var p = this._getToken();
+      // The token, then the query (a wx.login code for the server's connect
+      // hook, say): a failed query is told apart from a failed token.
+      var p = this._getToken().then(function (token) {
+        return self._getQuery().then(function (query) {
+          return { token: token, query: query };
+        }, function (err) {
+          throw { queryError: err };
+        });
+      });
       this._timer('connect', this.options.connectTimeout, function () {
         this._lost(gen, 0, 'no welcome within ' + this.options.connectTimeout + ' ms', 'connect_timeout');
       });
-      p.then(function (token) {
+      p.then(function (r) {
         if (gen !== self._gen) return;
-        var u = self._url(token);
+        var u = self._url(r.token, r.query);
         var o = self.options;
         var socket = { timeout: o.connectTimeout };
         for (var i = 1; i < SOCKET_OPTIONS.length; i++) {
@@ -820,6 +852,12 @@
         }
       }, function (err) {
         if (gen !== self._gen) return;
+        if (err && err.queryError !== undefined) {
+          var qe = err.queryError;
+          self._emit('error', WsPushError('query', 'options.query failed: ' + (qe && qe.message)));
+          self._lost(gen, 0, 'no query', 'query_error');
+          return;
+        }
         if (err && (err instanceof UnauthorizedError || err.name === 'UnauthorizedError')) {
           self._disconnect = { code: 0, name: 'unauthorized', reason: err.message, reconnect: false, unauthorized: 'token' };
           self._lost(gen, 0, err.message);
@@ -906,7 +944,9 @@
         this._attempt++;
       }
       if (d.retryAfter) delay = Math.max(delay, d.retryAfter);
-      this._setState('reconnecting', { delay: delay, attempt: this._attempt });
+      // What ended the attempt, also when it never opened (a connect
+      // hook's 4006 connect_unavailable comes before any welcome).
+      this._setState('reconnecting', { delay: delay, attempt: this._attempt, code: d.code, name: d.name, reason: d.reason });
       this._timer('retry', delay, this._retry);
     },
 

@@ -1,6 +1,10 @@
 package webhook
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wspush/wspush/server/internal/wire"
 	"github.com/wspush/wspush/server/internal/wstest"
 )
 
@@ -72,6 +77,18 @@ func TestWebhookDocVerifiersAcceptWspushAndRefuseForgeries(t *testing.T) {
 	req := b.next()
 	closeHook(w)
 	body, ts, sig := req.body, req.ts, req.sig
+	// And one request of the connect hook, signed the same way.
+	hooked := make(chan request, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hooked <- request{body: b, ts: r.Header.Get(TimestampHeader), sig: r.Header.Get(SignatureHeader)}
+		w.Write([]byte(`{"user":"alice"}`))
+	}))
+	defer srv.Close()
+	if _, err := NewConnectHook(srv.URL, testSecret, "n1").Admit(context.Background(), wire.ConnectFacts{Type: "connect.request", User: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	hreq := <-hooked
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
 		t.Fatalf("timestamp %q", ts)
@@ -100,6 +117,8 @@ func TestWebhookDocVerifiersAcceptWspushAndRefuseForgeries(t *testing.T) {
 		{"TimestampChanged", genuine, fresh, sig, fresh, "false"},
 		{"ReplayedLater", genuine, ts, sig, later, "false"},
 		{"NoTimestamp", genuine, "", sig, now, "false"},
+		{"ConnectHook", write("hook.json", string(hreq.body)), hreq.ts, hreq.sig, hreq.ts, "true"},
+		{"ConnectHookChanged", write("hook-tampered.json", strings.Replace(string(hreq.body), `"alice"`, `"admin"`, 1)), hreq.ts, hreq.sig, hreq.ts, "false"},
 	}
 
 	type runner struct {
