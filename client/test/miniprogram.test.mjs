@@ -173,3 +173,42 @@ test('the example logs in with wx.login per token reason, refreshes in-band, and
   assert.equal(app.globalData.needLogin, true);
   assert.equal(requests.length, 2, 'no wx.login after the logout');
 });
+
+test('with the connect hook the example sends a fresh wx.login code per attempt, and no token', async () => {
+  // The backend's hook: the code names the user; a used code is refused.
+  const http = await import('node:http');
+  const used = new Set();
+  const hook = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      const code = (JSON.parse(body).query.code || [])[0];
+      if (!code || used.has(code)) return res.writeHead(403).end('{"reason":"used code"}');
+      used.add(code);
+      res.writeHead(200).end(JSON.stringify({ user: 'openid-' + code }));
+    });
+  });
+  await new Promise((r) => hook.listen(0, '127.0.0.1', r));
+  closers.push(() => hook.close());
+  const srv = await new Server(['--jwt-secret', crypto.randomBytes(24).toString('hex'),
+    '--connect-hook', `http://127.0.0.1:${hook.address().port}/connect`]).start();
+  closers.push(() => srv.stop('SIGKILL'));
+  const wx = new FakeWx();
+  let logins = 0;
+  wx.login = ({ success }) => setImmediate(() => success({ code: 'wx' + (++logins) }));
+  wx.request = () => assert.fail('no token is fetched with the connect hook');
+  let app = null;
+  globalThis.wx = wx;
+  globalThis.App = (def) => { app = def; };
+  delete require.cache[require.resolve('./app.js')];
+  require('./app.js');
+  app.globalData.url = srv.wsUrl;
+  app.globalData.connectHook = true;
+  app.onLaunch();
+  closers.push(() => app.push.destroy());
+  await waitFor('open', () => app.push.state === 'open');
+  assert.equal(app.push.welcome.user, 'openid-wx1');
+  await srv.restart('SIGKILL');
+  await waitFor('open again, with a new code', () => app.push.state === 'open' && app.push.welcome?.user === 'openid-wx2', 10000);
+  assert.equal(logins, 2);
+});

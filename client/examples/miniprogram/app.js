@@ -14,6 +14,10 @@ App({
     // Development only (wspush serve without --jwt-secret, and "不校验合法域名"
     // ticked in the devtools): connect as this user, no token.
     devUser: '',
+    // With a server started with --connect-hook (docs/webhook.md#connect-hook):
+    // no token at all. Every connection attempt sends a fresh wx.login code
+    // in its URL, and the backend's hook turns it into the openid.
+    connectHook: false,
     room: 'lobby'
   },
 
@@ -29,7 +33,9 @@ App({
       // reconnect). The SDK caches what it returns and reuses it for
       // reconnects until it expires, so wx.login runs only when needed.
       // Sent as the Authorization header of the upgrade.
-      token: g.devUser ? undefined : (ctx) => this.fetchToken(ctx.reason)
+      token: g.devUser || g.connectHook ? undefined : (ctx) => this.fetchToken(ctx.reason),
+      // A code is good for one use: query is called before every attempt.
+      query: g.connectHook ? () => this.loginCode() : undefined
       // The SDK finds wx.connectSocket, and hooks wx.onAppShow/onAppHide
       // and wx.onNetworkStatusChange: no retries while hidden or offline,
       // one attempt at once when the app or the network comes back.
@@ -53,6 +59,18 @@ App({
   logout() {
     this.globalData.loggedOut = true;
     this.push.close();
+  },
+
+  // loginCode is the query of one connection attempt for the connect
+  // hook: a fresh wx.login code
+  // (https://developers.weixin.qq.com/miniprogram/dev/api/open-api/login/wx.login.html).
+  loginCode() {
+    return new Promise((resolve, reject) => {
+      wx.login({
+        success: ({ code }) => resolve({ code }),
+        fail: (e) => reject(new Error(e.errMsg))
+      });
+    });
   },
 
   // fetchToken trades wx.login's code for a wspush token (a JWT whose sub is
