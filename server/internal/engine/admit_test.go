@@ -317,4 +317,3 @@ func TestConnectHookWaitIsBoundedInBytes(t *testing.T) {
 	c.ExpectEOF()
 	waitFor(t, time.Second, closeCount(s, wire.ReasonTooLarge))
 }
-
