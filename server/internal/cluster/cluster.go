@@ -155,6 +155,7 @@ type Cluster struct {
 	catchups   atomic.Int64 // streams read again after a re-subscription
 	caught     atomic.Int64 // messages those reads delivered
 	gaps       atomic.Int64 // streams whose catch-up found a hole the history no longer covers
+	lostWrites atomic.Int64 // Redis instances this node found lacking writes (epoch.go)
 	followed   atomic.Int64 // len(last): streams whose last delivered position this node keeps
 	seq        atomic.Uint64
 	queued     atomic.Int64 // client publishes waiting for the publisher
@@ -249,7 +250,7 @@ func New(cfg Config) (*Cluster, error) {
 		stop: make(chan struct{}),
 	}
 	// CLIENT LIST shows whose connection is whose.
-	cl.rdb = target.client("wspush-"+node, nil)
+	cl.rdb = target.client("wspush-"+node, cl.onConnect)
 	return cl, nil
 }
 

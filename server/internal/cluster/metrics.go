@@ -7,7 +7,7 @@ type collector struct {
 	cl *Cluster
 
 	up, published, received, unavailable, errs, rec, dropped, queued, rejected *prometheus.Desc
-	catchups, caught, gaps, followed                                           *prometheus.Desc
+	catchups, caught, gaps, followed, lost                                     *prometheus.Desc
 }
 
 // Collectors are the cluster's metrics.
@@ -27,13 +27,14 @@ func (cl *Cluster) Collectors() []prometheus.Collector {
 		catchups:    d("wspush_cluster_catchups_total", "Streams this node read again after subscribing to them again (Redis came back, or the node's connection to it was cut)."),
 		caught:      d("wspush_cluster_caught_up_total", "Messages those reads delivered: published while this node was not subscribed."),
 		followed:    d("wspush_cluster_streams_followed", "User and room streams this node subscribes to and keeps the last delivered position of, for catch-up: one per local user and room with history on."),
+		lost:        d("wspush_cluster_lost_writes_total", "Redis instances this node found lacking writes another had (a replica promoted by Sentinel, a restart from an older snapshot): reads from before the loss get a gap notice."),
 		gaps:        d("wspush_cluster_gaps_total", "Streams whose catch-up found a hole the history no longer covers: their connections got a gap notice."),
 	}}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed} {
+	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed, c.lost} {
 		ch <- d
 	}
 }
@@ -60,5 +61,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.catchups, k.CatchUps)
 	counter(c.caught, k.Caught)
 	counter(c.gaps, k.Gaps)
+	counter(c.lost, k.LostWrites)
 	ch <- prometheus.MustNewConstMetric(c.followed, prometheus.GaugeValue, float64(k.Followed))
 }

@@ -94,6 +94,7 @@ type Counters struct {
 	Published, Received, Unavailable, Errs, Reconnects int64
 	Dropped, Queued, Rejected                          int64
 	CatchUps, Caught, Gaps                             int64 // streams read after a re-subscription, messages that delivered, holes found
+	LostWrites                                         int64 // Redis instances found lacking writes after a failover or restart
 	Followed                                           int64 // streams whose last delivered position the node keeps
 }
 
@@ -104,6 +105,6 @@ func (cl *Cluster) Counters() Counters {
 		Unavailable: cl.unavailable.Load(), Errs: cl.errs.Load(), Reconnects: cl.reconnects.Load(),
 		Dropped: cl.dropped.Load(), Queued: cl.queued.Load(), Rejected: cl.rejected.Load(),
 		CatchUps: cl.catchups.Load(), Caught: cl.caught.Load(), Gaps: cl.gaps.Load(),
-		Followed: cl.followed.Load(),
+		Followed: cl.followed.Load(), LostWrites: cl.lostWrites.Load(),
 	}
 }
