@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -697,4 +698,45 @@ func TestRedisWithOlderDataGivesGapsNotSilentHoles(t *testing.T) {
 	if n := a.Counters().LostWrites + b.Counters().LostWrites; n != 1 {
 		t.Fatalf("%d nodes found the lost writes, want the first to connect", n)
 	}
+}
+
+// Issue 20 §3: with Replicas, a push is answered only once that many
+// replicas have it; a replica that does not acknowledge in time makes it
+// ErrReplicas, and a retry with the same id is answered once it has.
+func TestReplicasWaitForTheReplica(t *testing.T) {
+	s := redistest.StartReplicated(t, "../../../docs/deploy/redis/sentinel", 1, 0)
+	e := newFake()
+	e.users["al"] = 1
+	cl := startClusterAt(t, s.PrimaryURL(), "a", e, Config{HistorySize: 10, HistoryTTL: time.Minute, Replicas: 1})
+	cl.Arrived("al")
+	waitUntil(t, func() bool {
+		n, _ := s.Primary.Client.PubSubNumSub(context.Background(), "wspush:u:al").Result()
+		return n["wspush:u:al"] == 1
+	})
+	ctx := context.Background()
+	if _, err := cl.Push(ctx, "one", []string{"al"}, json.RawMessage(`1`), ""); err != nil {
+		t.Fatal(err)
+	}
+	// Answered: the replica has it already, no need to wait.
+	if n, err := s.Replicas[0].Client.XLen(ctx, "wspush:h:u:al").Result(); err != nil || n != 1 {
+		t.Fatalf("the replica has %d messages of al (%v) once the push was answered, want 1", n, err)
+	}
+	e.next(t)
+	s.Replicas[0].Stop()
+	_, err := cl.Push(ctx, "two", []string{"al"}, json.RawMessage(`2`), "")
+	if !errors.Is(err, ErrReplicas) || !strings.Contains(err.Error(), "0 of 1") {
+		t.Fatalf("a push the replica did not acknowledge: %v, want ErrReplicas", err)
+	}
+	if d := e.next(t); d.env["data"] != 2.0 {
+		t.Fatalf("delivery %+v", d) // the primary published it
+	}
+	s.Replicas[0].Cont()
+	res, err := cl.Push(ctx, "two", []string{"al"}, json.RawMessage(`2`), "")
+	if err != nil || !res.Duplicate {
+		t.Fatalf("the retry: %+v %v, want a 200 for the duplicate", res, err)
+	}
+	if k := cl.Counters().Unreplicated; k != 1 {
+		t.Fatalf("%d unreplicated, want 1", k)
+	}
+	e.none(t)
 }

@@ -95,6 +95,7 @@ type Counters struct {
 	Dropped, Queued, Rejected                          int64
 	CatchUps, Caught, Gaps                             int64 // streams read after a re-subscription, messages that delivered, holes found
 	LostWrites                                         int64 // Redis instances found lacking writes after a failover or restart
+	Unreplicated                                       int64 // API messages fewer than Config.Replicas replicas acknowledged in time (503 replicas)
 	Followed                                           int64 // streams whose last delivered position the node keeps
 }
 
@@ -106,5 +107,6 @@ func (cl *Cluster) Counters() Counters {
 		Dropped: cl.dropped.Load(), Queued: cl.queued.Load(), Rejected: cl.rejected.Load(),
 		CatchUps: cl.catchups.Load(), Caught: cl.caught.Load(), Gaps: cl.gaps.Load(),
 		Followed: cl.followed.Load(), LostWrites: cl.lostWrites.Load(),
+		Unreplicated: cl.unreplicated.Load(),
 	}
 }
