@@ -55,7 +55,7 @@ vet:
 # detector, which would make them ten times slower.
 race:
 	$(GO) test -race -shuffle=on -count=1 -short ./...
-	$(GO) test -count=1 -run '^(TestLoad|TestFaults)' ./server/ ./server/internal/engine/
+	$(GO) test -count=1 -run '^(TestLoad|TestFaults)' ./server/ ./server/internal/engine/ ./server/internal/redistest/
 
 fuzz-smoke:
 	@for t in $(FUZZ_TARGETS); do \

@@ -137,3 +137,46 @@ func TestCheckConfigReadsBackToTheSameConfig(t *testing.T) {
 		}
 	}
 }
+
+// Issue 20 §1: a Sentinel URL checks, and neither of its passwords, from
+// the URL, the flags, the environment or the file, is printed.
+func TestCheckConfigTakesSentinelAndHidesItsPasswords(t *testing.T) {
+	path := writeConfig(t, "redis-sentinel-password: FILESPW\n")
+	cmd := command(t, "serve", "--check-config", "--config", path,
+		"--redis", "redis+sentinel://:URLPW@127.0.0.1:26379,127.0.0.1:26380/mymaster?db=3")
+	cmd.Env = append(cmd.Environ(), "WSPUSH_REDIS_PASSWORD=URLPW")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, secret := range []string{"URLPW", "FILESPW"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("check-config printed %s:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{`redis: "redis+sentinel://:redacted@127.0.0.1:26379,127.0.0.1:26380/mymaster?db=redacted"`,
+		`redis-password: "<redacted>"`, `redis-sentinel-password: "<redacted>"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "has no password") {
+		t.Errorf("a warning about a missing password, though it has one:\n%s", out)
+	}
+	for url, why := range map[string]string{
+		"redis+sentinel://127.0.0.1:26379":                   "primary's name",
+		"redis+sentinel://127.0.0.1/mymaster":                `Sentinel address "127.0.0.1"`,
+		"redis+sentinel://:PW@127.0.0.1:26379/m?db=x":        "db: want a database number",
+		"redis+sentinel://:PW@127.0.0.1:26379/m?password=PW": `unknown parameter "password"`,
+	} {
+		out, err := command(t, "serve", "--check-config", "--redis", url).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), why) || strings.Contains(string(out), "PW@") {
+			t.Errorf("%s: exit %v, want 2 saying %q; output %s", url, err, why, out)
+		}
+	}
+	out, err = command(t, "serve", "--check-config", "--redis-password", "x").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "need --redis") {
+		t.Errorf("--redis-password without --redis: %v, output %s", err, out)
+	}
+}

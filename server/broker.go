@@ -64,7 +64,7 @@ func newBroker(cfg Config, start time.Time, grace *presence.Grace, now func() ti
 	if cfg.Redis != "" {
 		// Validate refuses a bad URL before Serve starts anything.
 		cl, err := cluster.New(cluster.Config{
-			Redis: cfg.Redis, Node: cfg.Node, HistorySize: cfg.HistorySize, HistoryTTL: cfg.HistoryTTL,
+			Redis: cfg.Redis, Passwords: cfg.redisPasswords(), Replicas: cfg.RedisReplicas, Node: cfg.Node, HistorySize: cfg.HistorySize, HistoryTTL: cfg.HistoryTTL,
 			OfflineGrace: cfg.OfflineGrace, Logger: cfg.Logger, Secret: cfg.ClusterSecret,
 		})
 		if err == nil {

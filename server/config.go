@@ -121,10 +121,22 @@ type Config struct {
 	// quick reconnect does not flap. Zero means none.
 	OfflineGrace time.Duration
 
-	// Redis, a redis://host:port/db URL, makes the server a node of the
-	// cluster that shares that Redis: pushes, presence, stats and history
-	// go through it (docs/cluster.md). Empty means a single node.
+	// Redis, a redis://host:port/db URL (or
+	// redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME for a primary
+	// behind Sentinels), makes the server a node of the cluster that
+	// shares that Redis: pushes, presence, stats and history go through it
+	// (docs/cluster.md). Empty means a single node.
 	Redis string
+	// RedisPassword and RedisSentinelPassword are the passwords of the
+	// Redis primary and of the Sentinels, when they are not in the URL.
+	// Neither is ever logged or printed.
+	RedisPassword         string
+	RedisSentinelPassword string
+	// RedisReplicas, when above zero, makes every push of the API wait
+	// until that many replicas have it (WAIT) before it is answered 200,
+	// so that it survives a failover of the primary; fewer within the
+	// API's deadline is a 503 (docs/cluster.md).
+	RedisReplicas int
 	// ClusterSecret signs and checks the control messages nodes send each
 	// other through Redis (HMAC-SHA256); every node needs the same. Empty
 	// means whoever can publish to Redis can kick users and change rooms.
@@ -175,11 +187,16 @@ func (c Config) budget(limit int) budget.Budget {
 		p.Webhook += webhook.HookConns + 1 // and a DNS lookup
 	}
 	if c.Redis != "" {
-		if opt, err := cluster.RedisOptions(c.Redis); err == nil {
-			p.Redis = opt.PoolSize
+		if t, err := cluster.ParseRedis(c.Redis, c.redisPasswords()); err == nil {
+			p.Redis = t.PoolSize()
 		}
 	}
 	return budget.Split(limit, p)
+}
+
+// redisPasswords are the Redis passwords c gives apart from its URL.
+func (c Config) redisPasswords() cluster.Passwords {
+	return cluster.Passwords{Redis: c.RedisPassword, Sentinel: c.RedisSentinelPassword}
 }
 
 // DefaultMaxConns derives the connection cap from the process's open-files
@@ -216,9 +233,14 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("server: limits cannot be negative"))
 	}
 	if c.Redis != "" {
-		if _, err := cluster.RedisOptions(c.Redis); err != nil {
+		if _, err := cluster.ParseRedis(c.Redis, c.redisPasswords()); err != nil {
 			errs = append(errs, err)
 		}
+	} else if c.RedisPassword != "" || c.RedisSentinelPassword != "" || c.RedisReplicas != 0 {
+		errs = append(errs, errors.New("server: --redis-password, --redis-sentinel-password and --redis-replicas need --redis"))
+	}
+	if c.RedisReplicas < 0 {
+		errs = append(errs, errors.New("server: --redis-replicas cannot be negative"))
 	}
 	if b := c.budget(budget.OpenFilesLimit()); b.WS < 16 {
 		errs = append(errs, fmt.Errorf("server: the open-files limit %d leaves %d descriptors for WebSocket connections after the API (%d), webhook, Redis and accept bursts (%d): raise it (ulimit -n, LimitNOFILE) or lower --api-max-conns",
@@ -242,7 +264,7 @@ func (c Config) TrustWarnings() []string {
 		ws = append(ws, "the connect hook "+auth.RedactURL(c.ConnectHook)+" gets unsigned requests: anyone who can reach it can ask it who a connection is; set --webhook-secret")
 	}
 	if c.Redis != "" {
-		ws = append(ws, cluster.Warnings(c.Redis, c.ClusterSecret)...)
+		ws = append(ws, cluster.Warnings(c.Redis, c.redisPasswords(), c.ClusterSecret)...)
 	}
 	return ws
 }

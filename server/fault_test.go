@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -51,6 +52,11 @@ type faultNodeConfig struct {
 	Addr, APIAddr, Redis, Node string
 	HistorySize                int
 	HistoryTTL                 time.Duration
+	// The Redis passwords and --redis-replicas (sentinel_test.go); Log
+	// sends the node's log to its stderr (nodeProc.logs).
+	RedisPassword, RedisSentinelPassword string
+	RedisReplicas                        int
+	Log                                  bool
 }
 
 // runFaultNode serves until SIGTERM. Once it accepts connections it says
@@ -62,10 +68,15 @@ func runFaultNode(js string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	var logger *slog.Logger
+	if fc.Log {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	s := New(Config{ConnConfig: ConnConfig{Addr: fc.Addr,
 		MaxRate:      -1,
-		PingInterval: time.Hour, IdleTimeout: 2 * time.Hour}, APIAddr: fc.APIAddr, Redis: fc.Redis, Node: fc.Node,
+		PingInterval: time.Hour, IdleTimeout: 2 * time.Hour, Logger: logger}, APIAddr: fc.APIAddr, Redis: fc.Redis, Node: fc.Node,
 		HistorySize: fc.HistorySize, HistoryTTL: fc.HistoryTTL,
+		RedisPassword: fc.RedisPassword, RedisSentinelPassword: fc.RedisSentinelPassword, RedisReplicas: fc.RedisReplicas,
 	})
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
@@ -96,6 +107,17 @@ type nodeProc struct {
 
 	mu        sync.Mutex
 	addr, api string // where the node listens; empty before the first start
+	stderr    []*strings.Builder
+}
+
+// logs is what the node's processes wrote on stderr; call it once they
+// are killed.
+func (n *nodeProc) logs() string {
+	var b strings.Builder
+	for _, s := range n.stderr {
+		b.WriteString(s.String())
+	}
+	return b.String()
 }
 
 // errAddrInUse is a node's answer when a port it was given is taken.
@@ -156,8 +178,9 @@ func (n *nodeProc) run(cfg faultNodeConfig) (addr, api string, err error) {
 	js, _ := json.Marshal(cfg)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), faultNodeEnv+"="+string(js))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
+	n.stderr = append(n.stderr, stderr)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", "", err
@@ -345,9 +368,9 @@ func (c *faultClient) session(ctx context.Context, n *nodeProc) {
 
 // ack is one push the API answered 200.
 type ack struct {
-	seq     int
-	at      time.Time
-	offline bool
+	seq      int
+	at, done time.Time
+	offline  bool
 }
 
 // pusher pushes seq 1, 2, ... to user through the nodes in turn, each until
@@ -359,6 +382,8 @@ type pusher struct {
 	acks    []ack
 	slowest time.Duration
 	calls   int
+	refused int      // answered 503 with a Retry-After
+	odd     []string // answered anything else but 200
 }
 
 func (p *pusher) run(ctx context.Context, every time.Duration) {
@@ -380,8 +405,13 @@ func (p *pusher) run(ctx context.Context, every time.Duration) {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == 200 && json.Unmarshal(b, &res) == nil {
-				p.acks = append(p.acks, ack{seq: seq, at: start, offline: len(res.Offline) > 0})
+				p.acks = append(p.acks, ack{seq: seq, at: start, done: start.Add(took), offline: len(res.Offline) > 0})
 				break
+			}
+			if resp.StatusCode == 503 && resp.Header.Get("Retry-After") != "" {
+				p.refused++
+			} else {
+				p.odd = append(p.odd, resp.Status+" "+string(b))
 			}
 			time.Sleep(100 * time.Millisecond) // 503: retry with the same id
 		}

@@ -280,7 +280,7 @@ func loopsCtx(r *http.Request) (context.Context, context.CancelFunc) {
 }
 
 // loopsFailed answers a call whose wait for the event loops ended early.
-// A Backend's wire.ErrBusy and wire.ErrUnavailable are answered 503 with
+// A Backend's wire.ErrBusy, wire.ErrUnavailable and wire.ErrReplicas are answered 503 with
 // Retry-After: 1, so that the backend retries (with the message's id, to
 // be safe).
 func (a *handler) loopsFailed(w http.ResponseWriter, r *http.Request, err error) {
@@ -288,6 +288,10 @@ func (a *handler) loopsFailed(w http.ResponseWriter, r *http.Request, err error)
 	case errors.Is(err, wire.ErrBusy):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "busy", err.Error()+"; the call may have reached some connections: retry later")
+		return
+	case errors.Is(err, wire.ErrReplicas):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "replicas", err.Error()+"; it may have reached connections already: retry with the same id, which publishes nothing again and is answered 200 once the replicas have it")
 		return
 	case errors.Is(err, wire.ErrUnavailable):
 		w.Header().Set("Retry-After", "1")

@@ -61,7 +61,7 @@ func call(t *testing.T, h http.Handler, method, path, key, body string) *httptes
 // A queue on the way is full: the backend gets a status it can act on,
 // 503 with Retry-After and a JSON reason, not a timeout.
 func TestBusyOrUnavailableBackendAnswers503WithRetryAfter(t *testing.T) {
-	for code, sentinel := range map[string]error{"busy": wire.ErrBusy, "unavailable": wire.ErrUnavailable} {
+	for code, sentinel := range map[string]error{"busy": wire.ErrBusy, "unavailable": wire.ErrUnavailable, "replicas": wire.ErrReplicas} {
 		f := &fakeBackend{err: fmt.Errorf("part: %w", sentinel)}
 		h := New(Config{}, f)
 		for _, c := range []struct{ path, body string }{

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/wspush/wspush/server/internal/auth"
 	"github.com/wspush/wspush/server/internal/history"
 	"github.com/wspush/wspush/server/internal/wire"
 )
@@ -94,8 +92,18 @@ type Engine interface {
 
 // Config configures a node of the cluster.
 type Config struct {
-	// Redis is the redis://host:port/db URL of the cluster's Redis.
+	// Redis is the URL of the cluster's Redis: redis://host:port/db
+	// (rediss://, unix://, or host:port), or
+	// redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME[?db=N] for a
+	// primary behind Sentinels (ParseRedis).
 	Redis string
+	// Passwords are the Redis and Sentinel passwords given apart from
+	// the URL.
+	Passwords Passwords
+	// Replicas, above zero, makes Push, Publish and Broadcast wait until
+	// that many replicas acknowledge the message (WAIT), within their
+	// deadline; fewer is ErrReplicas.
+	Replicas int
 	// Node names this node. Empty means the hostname and a random suffix.
 	Node string
 	// HistorySize and HistoryTTL are the history kept per stream (in
@@ -140,16 +148,18 @@ type Cluster struct {
 	errs        atomic.Int64 // Redis calls that failed
 	reconnects  atomic.Int64 // outages that ended
 
-	dropped    atomic.Int64 // client publishes and resumes refused by a full queue
-	duplicates atomic.Int64 // publishes whose id Redis had seen: not published again
-	rejected   atomic.Int64 // messages from Redis that no node sent: dropped
-	lastLog    atomic.Int64 // unix nanoseconds of the last rejection logged
-	catchups   atomic.Int64 // streams read again after a re-subscription
-	caught     atomic.Int64 // messages those reads delivered
-	gaps       atomic.Int64 // streams whose catch-up found a hole the history no longer covers
-	followed   atomic.Int64 // len(last): streams whose last delivered position this node keeps
-	seq        atomic.Uint64
-	queued     atomic.Int64 // client publishes waiting for the publisher
+	dropped      atomic.Int64 // client publishes and resumes refused by a full queue
+	duplicates   atomic.Int64 // publishes whose id Redis had seen: not published again
+	rejected     atomic.Int64 // messages from Redis that no node sent: dropped
+	lastLog      atomic.Int64 // unix nanoseconds of the last rejection logged
+	catchups     atomic.Int64 // streams read again after a re-subscription
+	caught       atomic.Int64 // messages those reads delivered
+	gaps         atomic.Int64 // streams whose catch-up found a hole the history no longer covers
+	lostWrites   atomic.Int64 // Redis instances this node found lacking writes (epoch.go)
+	unreplicated atomic.Int64 // messages fewer than Config.Replicas replicas acknowledged in time
+	followed     atomic.Int64 // len(last): streams whose last delivered position this node keeps
+	seq          atomic.Uint64
+	queued       atomic.Int64 // client publishes waiting for the publisher
 
 	mu      sync.Mutex // guards the worker's queue below
 	users   map[string]struct{}
@@ -212,31 +222,10 @@ type nodeStats struct {
 	Users       int64 `json:"users"`
 }
 
-// RedisOptions parses a redis:// URL and sets the timeouts the cluster
-// needs: no Redis call may hang a goroutine for long.
-func RedisOptions(url string) (*redis.Options, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		// The parser's error repeats the URL, password included.
-		return nil, fmt.Errorf("server: --redis %q: %s", auth.RedactURL(url), auth.ScrubURLSecret(err.Error(), url))
-	}
-	opt.DialTimeout = redisWait
-	opt.ReadTimeout = redisWait
-	opt.WriteTimeout = redisWait
-	// go-redis must not run a script again after a timeout: the first
-	// run may still happen when Redis resumes (a message id guards
-	// against it too). Calls take their deadlines from their context.
-	opt.MaxRetries = -1
-	opt.ContextTimeoutEnabled = true
-	opt.PoolTimeout = redisWait / 2
-	opt.PoolSize = max(opt.PoolSize, 16)
-	return opt, nil
-}
-
 // New returns the node for cfg. Bind gives it the engine of this node's
 // connections; it does not connect yet: Start does.
 func New(cfg Config) (*Cluster, error) {
-	opt, err := RedisOptions(cfg.Redis)
+	target, err := ParseRedis(cfg.Redis, cfg.Passwords)
 	if err != nil {
 		return nil, err
 	}
@@ -252,16 +241,18 @@ func New(cfg Config) (*Cluster, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	opt.ClientName = "wspush-" + node // CLIENT LIST shows whose connection is whose
-	return &Cluster{
-		cfg: cfg, log: log, node: node, rdb: redis.NewClient(opt),
+	cl := &Cluster{
+		cfg: cfg, log: log, node: node,
 		users: map[string]struct{}{}, rooms: map[string]struct{}{},
 		wake:  make(chan struct{}, 1),
 		sends: make(chan msg, cfg.MaxQueue), ready: make(chan resumeJob, cfg.MaxQueue),
 		subUsers: map[string]bool{}, subRooms: map[string]bool{}, unconfirmed: map[string]time.Time{},
 		startAt: map[string]history.Pos{}, last: map[string]history.Pos{},
 		stop: make(chan struct{}),
-	}, nil
+	}
+	// CLIENT LIST shows whose connection is whose.
+	cl.rdb = target.client("wspush-"+node, cl.onConnect)
+	return cl, nil
 }
 
 // History reports whether messages are kept for resumes.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -642,4 +643,100 @@ func pushInt(t *testing.T, cl *Cluster, user string, i int) {
 	if _, err := cl.Push(context.Background(), "", []string{user}, json.RawMessage(strconv.Itoa(i)), ""); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Issue 20 §3: a Redis that comes back with older data (here a restart
+// from a snapshot; with Sentinel, a replica promoted before it had the
+// last writes) lacks messages that were acknowledged and delivered. The
+// node finds out on its first connection to it, and every read from
+// before the loss, live catch-up or resume, gets a gap notice instead of
+// a silent hole; what comes after is positioned past the hole.
+func TestRedisWithOlderDataGivesGapsNotSilentHoles(t *testing.T) {
+	r, a, _, b, eb := start(t)
+	eb.users["al"] = 1
+	b.Arrived("al")
+	r.WaitSubs("wspush:u:al", 1)
+	pushInt(t, a, "al", 1)
+	p1 := eb.next(t).pos
+	if err := r.Client.Save(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	pushInt(t, a, "al", 2)
+	pushInt(t, a, "al", 3)
+	eb.next(t)
+	p3 := eb.next(t).pos
+	r.Kill()
+	r.Restart() // with the snapshot: 1 is there, 2 and 3 are not
+	if n, _ := r.Client.XLen(context.Background(), "wspush:h:u:al").Result(); n != 1 {
+		t.Fatalf("the restarted Redis has %d messages of al, want the snapshot's 1", n)
+	}
+	waitUntil(t, func() bool {
+		_, err := a.Push(context.Background(), "four", []string{"al"}, json.RawMessage(`4`), "")
+		return err == nil
+	})
+	g := eb.next(t)
+	if g.kind != "gap" || g.pos < p3 {
+		t.Fatalf("after the restart %+v, want a gap from at least %v", g, p3)
+	}
+	d := eb.next(t)
+	if d.kind != "users" || d.env["data"] != 4.0 || d.pos <= g.pos {
+		t.Fatalf("after the gap %+v (gap from %v)", d, g.pos)
+	}
+	eb.none(t)
+	// A client that had only 1 resumes: a gap, then 4; not 4 alone.
+	got := make(chan []history.Result, 1)
+	b.Read("al", []history.Want{{After: p1}}, func(res []history.Result) { got <- res })
+	res := <-got
+	if len(res) != 1 || !res[0].Gap || res[0].From != g.pos || len(res[0].Entries) != 1 || res[0].Entries[0].Pos != d.pos {
+		t.Fatalf("resume from %v: %+v", p1, res)
+	}
+	// One that has 4 resumes without a gap.
+	b.Read("al", []history.Want{{After: d.pos}}, func(res []history.Result) { got <- res })
+	if res := <-got; len(res) != 1 || res[0].Gap || len(res[0].Entries) != 0 {
+		t.Fatalf("resume from %v: %+v", d.pos, res)
+	}
+	if n := a.Counters().LostWrites + b.Counters().LostWrites; n != 1 {
+		t.Fatalf("%d nodes found the lost writes, want the first to connect", n)
+	}
+}
+
+// Issue 20 §3: with Replicas, a push is answered only once that many
+// replicas have it; a replica that does not acknowledge in time makes it
+// ErrReplicas, and a retry with the same id is answered once it has.
+func TestReplicasWaitForTheReplica(t *testing.T) {
+	s := redistest.StartReplicated(t, "../../../docs/deploy/redis/sentinel", 1, 0)
+	e := newFake()
+	e.users["al"] = 1
+	cl := startClusterAt(t, s.PrimaryURL(), "a", e, Config{HistorySize: 10, HistoryTTL: time.Minute, Replicas: 1})
+	cl.Arrived("al")
+	waitUntil(t, func() bool {
+		n, _ := s.Primary.Client.PubSubNumSub(context.Background(), "wspush:u:al").Result()
+		return n["wspush:u:al"] == 1
+	})
+	ctx := context.Background()
+	if _, err := cl.Push(ctx, "one", []string{"al"}, json.RawMessage(`1`), ""); err != nil {
+		t.Fatal(err)
+	}
+	// Answered: the replica has it already, no need to wait.
+	if n, err := s.Replicas[0].Client.XLen(ctx, "wspush:h:u:al").Result(); err != nil || n != 1 {
+		t.Fatalf("the replica has %d messages of al (%v) once the push was answered, want 1", n, err)
+	}
+	e.next(t)
+	s.Replicas[0].Stop()
+	_, err := cl.Push(ctx, "two", []string{"al"}, json.RawMessage(`2`), "")
+	if !errors.Is(err, ErrReplicas) || !strings.Contains(err.Error(), "0 of 1") {
+		t.Fatalf("a push the replica did not acknowledge: %v, want ErrReplicas", err)
+	}
+	if d := e.next(t); d.env["data"] != 2.0 {
+		t.Fatalf("delivery %+v", d) // the primary published it
+	}
+	s.Replicas[0].Cont()
+	res, err := cl.Push(ctx, "two", []string{"al"}, json.RawMessage(`2`), "")
+	if err != nil || !res.Duplicate {
+		t.Fatalf("the retry: %+v %v, want a 200 for the duplicate", res, err)
+	}
+	if k := cl.Counters().Unreplicated; k != 1 {
+		t.Fatalf("%d unreplicated, want 1", k)
+	}
+	e.none(t)
 }

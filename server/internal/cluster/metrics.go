@@ -7,33 +7,35 @@ type collector struct {
 	cl *Cluster
 
 	up, published, received, unavailable, errs, rec, dropped, queued, rejected *prometheus.Desc
-	catchups, caught, gaps, followed                                           *prometheus.Desc
+	catchups, caught, gaps, followed, lost, unreplicated                       *prometheus.Desc
 }
 
 // Collectors are the cluster's metrics.
 func (cl *Cluster) Collectors() []prometheus.Collector {
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
 	return []prometheus.Collector{&collector{
-		cl:          cl,
-		dropped:     d("wspush_cluster_refused_total", "Client publishes and resumes refused because too many waited for Redis, and messages from Redis the loops refused (full outbox)."),
-		queued:      d("wspush_cluster_queue", "Client publishes waiting for the publisher to send them to Redis."),
-		rejected:    d("wspush_cluster_rejected_total", "Messages from Redis dropped because no node sent them: not a push envelope, not UTF-8 or JSON, or a control message without a valid signature (--cluster-secret)."),
-		up:          d("wspush_redis_up", "1 while Redis answers, 0 during an outage (cluster mode only)."),
-		published:   d("wspush_cluster_published_total", "Pushes, publishes and broadcasts this node sent through Redis."),
-		received:    d("wspush_cluster_received_total", "Messages this node received from Redis."),
-		unavailable: d("wspush_cluster_unavailable_total", "Messages this node refused because Redis was down or did not answer in time: the API answered 503, the client got an error."),
-		errs:        d("wspush_redis_errors_total", "Redis calls that failed."),
-		rec:         d("wspush_redis_reconnects_total", "Redis outages that ended."),
-		catchups:    d("wspush_cluster_catchups_total", "Streams this node read again after subscribing to them again (Redis came back, or the node's connection to it was cut)."),
-		caught:      d("wspush_cluster_caught_up_total", "Messages those reads delivered: published while this node was not subscribed."),
-		followed:    d("wspush_cluster_streams_followed", "User and room streams this node subscribes to and keeps the last delivered position of, for catch-up: one per local user and room with history on."),
-		gaps:        d("wspush_cluster_gaps_total", "Streams whose catch-up found a hole the history no longer covers: their connections got a gap notice."),
+		cl:           cl,
+		dropped:      d("wspush_cluster_refused_total", "Client publishes and resumes refused because too many waited for Redis, and messages from Redis the loops refused (full outbox)."),
+		queued:       d("wspush_cluster_queue", "Client publishes waiting for the publisher to send them to Redis."),
+		rejected:     d("wspush_cluster_rejected_total", "Messages from Redis dropped because no node sent them: not a push envelope, not UTF-8 or JSON, or a control message without a valid signature (--cluster-secret)."),
+		up:           d("wspush_redis_up", "1 while Redis answers, 0 during an outage (cluster mode only)."),
+		published:    d("wspush_cluster_published_total", "Pushes, publishes and broadcasts this node sent through Redis."),
+		received:     d("wspush_cluster_received_total", "Messages this node received from Redis."),
+		unavailable:  d("wspush_cluster_unavailable_total", "Messages this node refused because Redis was down or did not answer in time: the API answered 503, the client got an error."),
+		errs:         d("wspush_redis_errors_total", "Redis calls that failed."),
+		rec:          d("wspush_redis_reconnects_total", "Redis outages that ended."),
+		catchups:     d("wspush_cluster_catchups_total", "Streams this node read again after subscribing to them again (Redis came back, or the node's connection to it was cut)."),
+		caught:       d("wspush_cluster_caught_up_total", "Messages those reads delivered: published while this node was not subscribed."),
+		followed:     d("wspush_cluster_streams_followed", "User and room streams this node subscribes to and keeps the last delivered position of, for catch-up: one per local user and room with history on."),
+		lost:         d("wspush_cluster_lost_writes_total", "Redis instances this node found lacking writes another had (a replica promoted by Sentinel, a restart from an older snapshot): reads from before the loss get a gap notice."),
+		unreplicated: d("wspush_cluster_unreplicated_total", "API pushes, publishes and broadcasts fewer replicas than --redis-replicas acknowledged within the call's deadline: answered 503 replicas."),
+		gaps:         d("wspush_cluster_gaps_total", "Streams whose catch-up found a hole the history no longer covers: their connections got a gap notice."),
 	}}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed} {
+	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed, c.lost, c.unreplicated} {
 		ch <- d
 	}
 }
@@ -60,5 +62,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.catchups, k.CatchUps)
 	counter(c.caught, k.Caught)
 	counter(c.gaps, k.Gaps)
+	counter(c.lost, k.LostWrites)
+	counter(c.unreplicated, k.Unreplicated)
 	ch <- prometheus.MustNewConstMetric(c.followed, prometheus.GaugeValue, float64(k.Followed))
 }

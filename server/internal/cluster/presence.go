@@ -94,6 +94,8 @@ type Counters struct {
 	Published, Received, Unavailable, Errs, Reconnects int64
 	Dropped, Queued, Rejected                          int64
 	CatchUps, Caught, Gaps                             int64 // streams read after a re-subscription, messages that delivered, holes found
+	LostWrites                                         int64 // Redis instances found lacking writes after a failover or restart
+	Unreplicated                                       int64 // API messages fewer than Config.Replicas replicas acknowledged in time (503 replicas)
 	Followed                                           int64 // streams whose last delivered position the node keeps
 }
 
@@ -104,6 +106,7 @@ func (cl *Cluster) Counters() Counters {
 		Unavailable: cl.unavailable.Load(), Errs: cl.errs.Load(), Reconnects: cl.reconnects.Load(),
 		Dropped: cl.dropped.Load(), Queued: cl.queued.Load(), Rejected: cl.rejected.Load(),
 		CatchUps: cl.catchups.Load(), Caught: cl.caught.Load(), Gaps: cl.gaps.Load(),
-		Followed: cl.followed.Load(),
+		Followed: cl.followed.Load(), LostWrites: cl.lostWrites.Load(),
+		Unreplicated: cl.unreplicated.Load(),
 	}
 }

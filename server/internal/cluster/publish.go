@@ -268,6 +268,9 @@ func (cl *Cluster) send(ctx context.Context, m msg) (wire.PushResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, redisWait)
 	defer cancel()
 	pr := cl.prepare(m)
+	if cl.cfg.Replicas > 0 {
+		return cl.sendWait(ctx, m, pr)
+	}
 	out, err := publishScript.Run(ctx, cl.rdb, pr.keys, pr.args...).Slice()
 	if err != nil {
 		cl.failed(err)
@@ -275,6 +278,57 @@ func (cl *Cluster) send(ctx context.Context, m msg) (wire.PushResult, error) {
 		return wire.PushResult{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return cl.result(m, pr, out), nil
+}
+
+// ErrReplicas is returned, with Config.Replicas, when fewer replicas than
+// that acknowledged a message within its deadline.
+var ErrReplicas = fmt.Errorf("cluster: %w", wire.ErrReplicas)
+
+// waitMargin is what the deadline of a call leaves to the answer of its
+// WAIT, so that a WAIT that times out is told apart from a Redis that
+// does not answer.
+const waitMargin = 200 * time.Millisecond
+
+// sendWait runs the publish script for m and WAIT, on one connection in
+// one round trip, so that the WAIT is for that script's writes: the
+// message is answered only once Config.Replicas replicas have it, or
+// fails with ErrReplicas when fewer do within ctx's deadline.
+func (cl *Cluster) sendWait(ctx context.Context, m msg, pr prepared) (wire.PushResult, error) {
+	timeout := redisWait - waitMargin
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl)-waitMargin)
+	}
+	timeout = max(timeout, 10*time.Millisecond) // WAIT 0 would wait for ever
+	for try := 0; ; try++ {
+		var ev *redis.Cmd
+		var wt *redis.Cmd
+		_, _ = cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			ev = publishScript.EvalSha(ctx, p, pr.keys, pr.args...)
+			wt = p.Do(ctx, "WAIT", cl.cfg.Replicas, timeout.Milliseconds())
+			return nil
+		})
+		if isNoScript(ev.Err()) && try == 0 {
+			if err := publishScript.Load(ctx, cl.rdb).Err(); err == nil {
+				continue
+			}
+		}
+		out, err := ev.Slice()
+		n, werr := wt.Int64()
+		if err == nil {
+			err = werr
+		}
+		if err != nil {
+			cl.failed(err)
+			cl.unavailable.Add(1)
+			return wire.PushResult{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		res := cl.result(m, pr, out)
+		if n < int64(cl.cfg.Replicas) {
+			cl.unreplicated.Add(1)
+			return wire.PushResult{}, fmt.Errorf("%w: %d of %d within %v", ErrReplicas, n, cl.cfg.Replicas, timeout.Round(time.Millisecond))
+		}
+		return res, nil
+	}
 }
 
 // sendBatch publishes client messages in one pipeline, and retries those

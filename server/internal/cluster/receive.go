@@ -246,10 +246,11 @@ func (cl *Cluster) catchUp(chs []string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
 	defer cancel()
-	var since *redis.StringCmd
+	var since, lost *redis.StringCmd
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		sinceScript.Eval(ctx, p, []string{keySince}) // a Redis that restarted empty gets its since now
 		since = p.Get(ctx, keySince)
+		lost = p.Get(ctx, keyLost)
 		for i := range ss {
 			s := &ss[i]
 			key := keyHistory + history.UserStream(strings.Join(s.users, ""))
@@ -263,7 +264,7 @@ func (cl *Cluster) catchUp(chs []string) {
 	})
 	for _, s := range ss {
 		after := cl.last[s.ch]
-		res := history.Recover(history.Want{Room: s.room, After: after}, cl.read(since, s.info, s.rng, err, after))
+		res := history.Recover(history.Want{Room: s.room, After: after}, cl.read(since, lost, s.info, s.rng, err, after))
 		cl.catchups.Add(1)
 		if res.Gap {
 			// The gap, then what the stream kept after it.
@@ -290,7 +291,7 @@ func (cl *Cluster) catchUp(chs []string) {
 }
 
 // read turns the answers of one stream's reads into a history.Read.
-func (cl *Cluster) read(since *redis.StringCmd, info *redis.XInfoStreamCmd, rng *redis.XMessageSliceCmd, err error, after history.Pos) history.Read {
+func (cl *Cluster) read(since, lost *redis.StringCmd, info *redis.XInfoStreamCmd, rng *redis.XMessageSliceCmd, err error, after history.Pos) history.Read {
 	r := history.Read{Last: after, Floor: history.MakePos(time.Now().Add(-cl.cfg.HistoryTTL).UnixMilli(), 0)}
 	sp, serr := history.ParsePos(since.Val())
 	if serr != nil {
@@ -301,6 +302,7 @@ func (cl *Cluster) read(since *redis.StringCmd, info *redis.XInfoStreamCmd, rng 
 		return r
 	}
 	r.Floor = max(r.Floor, sp)
+	floorLost(&r, lost) // a failover may have lost writes up to it (epoch.go)
 	if in, ierr := info.Result(); ierr == nil {
 		if md, err := history.ParsePos(in.MaxDeletedEntryID); err == nil {
 			r.Floor = max(r.Floor, md)
@@ -373,10 +375,11 @@ func (cl *Cluster) serveResumes(ctx context.Context, jobs []resumeJob) {
 		rng  *redis.XMessageSliceCmd
 	}
 	rs := make([][]reads, len(jobs))
-	var since *redis.StringCmd
+	var since, lost *redis.StringCmd
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		sinceScript.Eval(ctx, p, []string{keySince}) // a Redis that restarted empty gets its since now
 		since = p.Get(ctx, keySince)
+		lost = p.Get(ctx, keyLost)
 		for i, j := range jobs {
 			for _, sp := range j.want {
 				if sp.After == 0 && sp.Room != "" {
@@ -401,7 +404,7 @@ func (cl *Cluster) serveResumes(ctx context.Context, jobs []resumeJob) {
 			if rs[i][k].rng == nil {
 				continue
 			}
-			got = append(got, history.Recover(sp, cl.read(since, rs[i][k].info, rs[i][k].rng, err, sp.After)))
+			got = append(got, history.Recover(sp, cl.read(since, lost, rs[i][k].info, rs[i][k].rng, err, sp.After)))
 		}
 		j.done(got)
 	}

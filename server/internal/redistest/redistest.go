@@ -71,8 +71,9 @@ func (r *Server) Socket() string { return filepath.Join(r.dir, "redis.sock") }
 // URL is the unix:// URL of database 0.
 func (r *Server) URL() string { return "unix://" + r.Socket() + "?db=0" }
 
-// Restart starts the process (again, after Kill: empty) on the same
-// socket and waits until it accepts connections.
+// Restart starts the process (again, after Kill: empty, or with what the
+// last SAVE wrote, as a Redis that comes back with older data than it had)
+// on the same socket and waits until it accepts connections.
 func (r *Server) Restart() {
 	r.t.Helper()
 	log := filepath.Join(r.dir, "redis.log")

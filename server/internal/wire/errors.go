@@ -15,6 +15,12 @@ var (
 	// time. The message may or may not have been stored; a retry with the
 	// same id is published at most once.
 	ErrUnavailable = errors.New("the cluster is unavailable: redis does not answer")
+	// ErrReplicas: the message was published on the Redis primary (and
+	// reached the connections it could), but fewer replicas than
+	// --redis-replicas acknowledged it in time, so a failover could lose
+	// it. A retry with the same id publishes nothing again and is
+	// answered 200 once the replicas have it.
+	ErrReplicas = errors.New("too few Redis replicas acknowledged the message in time")
 )
 
 // ClientCode is the code of the error reply a client gets for err, a
