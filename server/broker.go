@@ -26,6 +26,10 @@ type broker interface {
 	Push(ctx context.Context, id string, users []string, data json.RawMessage, from string) (wire.PushResult, error)
 	Publish(ctx context.Context, id, room string, data json.RawMessage, from string) (wire.PushResult, error)
 	Broadcast(ctx context.Context, id string, data json.RawMessage) (wire.PushResult, error)
+	// PushBatch sends each of msgs as Push, in order, and answers for
+	// each: on one node without waiting for one before the next is
+	// handed to the loops, in a cluster in one Redis pipeline.
+	PushBatch(ctx context.Context, msgs []wire.Push) []wire.Pushed
 	// QueuePublish and QueuePush send a client's message: called on an
 	// event loop, they only queue.
 	QueuePublish(room string, data []byte, from string) error
