@@ -47,6 +47,9 @@ type broker interface {
 	Leaving(user string)
 	Left(user string)
 	Joined(room string)
+	// ReadHistory reads what a resume of w by user would replay, for
+	// the API: wire.ErrNoHistory without a history.
+	ReadHistory(ctx context.Context, user string, w history.Want) (history.Result, error)
 	// Store is where the engine's resumes read the history; nil for none.
 	Store() history.Store
 	Up() bool

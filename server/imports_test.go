@@ -36,7 +36,7 @@ var allowedImports = map[string][]string{
 	"server/internal/local":     {"server/internal/engine", "server/internal/history", "server/internal/presence", "server/internal/wire"},
 	"server/internal/webhook":   {"server/internal/auth", "server/internal/wire"},
 	"server/internal/cluster":   {"server/internal/auth", "server/internal/history", "server/internal/wire"},
-	"server/internal/api":       {"pool", "server/internal/auth", "server/internal/wire"},
+	"server/internal/api":       {"pool", "server/internal/auth", "server/internal/history", "server/internal/wire"},
 	"server": {"frame", "pool", "server/procfs", "server/internal/api", "server/internal/auth", "server/internal/budget",
 		"server/internal/cluster", "server/internal/engine", "server/internal/history", "server/internal/local",
 		"server/internal/presence", "server/internal/webhook", "server/internal/wire"},

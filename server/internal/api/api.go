@@ -47,6 +47,7 @@ type Backend interface {
 	Kick(ctx context.Context, user string) (int, error)
 	Presence(ctx context.Context, user string) wire.Presence
 	Batcher
+	Historian
 	// Stats is the body of GET /v1/stats.
 	Stats() any
 	// Health is the status and body of GET /healthz.
@@ -108,6 +109,8 @@ func New(cfg Config, b Backend) http.Handler {
 		{"POST", "/v1/rooms/{room}/members", a.join},
 		{"DELETE", "/v1/rooms/{room}/members", a.leave},
 		{"GET", "/v1/users/{user}", a.user},
+		{"GET", "/v1/users/{user}/history", a.userHistory},
+		{"GET", "/v1/rooms/{room}/history", a.roomHistory},
 		{"DELETE", "/v1/users/{user}/connections", a.kick},
 		{"GET", "/v1/stats", a.stats},
 		{"GET", "/metrics", a.m.handler().ServeHTTP},
