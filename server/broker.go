@@ -47,6 +47,13 @@ type broker interface {
 	Leaving(user string)
 	Left(user string)
 	Joined(room string)
+	// Member: user's first connection here joined room, or its last
+	// left it (the engine's roster says which); it runs on a loop.
+	Member(room, user string)
+	// RoomMembers and RoomList page through the rooms of the whole
+	// cluster (of this node alone on one), after the name after.
+	RoomMembers(ctx context.Context, room, after string, limit int) (wire.RoomPage, error)
+	RoomList(ctx context.Context, after string, limit int) (wire.RoomsPage, error)
 	// ReadHistory reads what a resume of w by user would replay, for
 	// the API: wire.ErrNoHistory without a history.
 	ReadHistory(ctx context.Context, user string, w history.Want) (history.Result, error)

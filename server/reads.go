@@ -52,3 +52,33 @@ func (s *Server) History(ctx context.Context, user, room string, since history.P
 func (b backend) History(ctx context.Context, user, room string, since history.Pos, limit int) (wire.HistoryPage, error) {
 	return b.s.History(ctx, user, room, since, limit)
 }
+
+// RoomPage is what RoomMembers answers.
+type RoomPage = wire.RoomPage
+
+// RoomsPage is what RoomList answers.
+type RoomsPage = wire.RoomsPage
+
+// RoomMembers returns up to limit users of room whose names sort after
+// after ("" from the first), in name order, and the room's user count:
+// on one node from the engine's roster, in a cluster from what every node
+// alive keeps in Redis (ErrUnavailable when Redis does not answer). A
+// page costs a descent and the page, whatever the room's size. Next, when
+// set, is where the next page starts.
+func (s *Server) RoomMembers(ctx context.Context, room, after string, limit int) (RoomPage, error) {
+	return s.b.RoomMembers(ctx, room, after, limit)
+}
+
+// RoomList returns up to limit rooms with users whose names sort after
+// after, in name order, with their user counts, as RoomMembers.
+func (s *Server) RoomList(ctx context.Context, after string, limit int) (RoomsPage, error) {
+	return s.b.RoomList(ctx, after, limit)
+}
+
+func (b backend) RoomMembers(ctx context.Context, room, after string, limit int) (wire.RoomPage, error) {
+	return b.s.RoomMembers(ctx, room, after, limit)
+}
+
+func (b backend) RoomList(ctx context.Context, after string, limit int) (wire.RoomsPage, error) {
+	return b.s.RoomList(ctx, after, limit)
+}

@@ -48,6 +48,7 @@ type Backend interface {
 	Presence(ctx context.Context, user string) wire.Presence
 	Batcher
 	Historian
+	Roomer
 	// Stats is the body of GET /v1/stats.
 	Stats() any
 	// Health is the status and body of GET /healthz.
@@ -111,6 +112,8 @@ func New(cfg Config, b Backend) http.Handler {
 		{"GET", "/v1/users/{user}", a.user},
 		{"GET", "/v1/users/{user}/history", a.userHistory},
 		{"GET", "/v1/rooms/{room}/history", a.roomHistory},
+		{"GET", "/v1/rooms", a.rooms},
+		{"GET", "/v1/rooms/{room}", a.room},
 		{"DELETE", "/v1/users/{user}/connections", a.kick},
 		{"GET", "/v1/stats", a.stats},
 		{"GET", "/metrics", a.m.handler().ServeHTTP},

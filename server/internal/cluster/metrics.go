@@ -7,7 +7,7 @@ type collector struct {
 	cl *Cluster
 
 	up, published, received, unavailable, errs, rec, dropped, queued, rejected *prometheus.Desc
-	catchups, caught, gaps, followed                                           *prometheus.Desc
+	catchups, caught, gaps, followed, resyncs, memberQueue                     *prometheus.Desc
 }
 
 // Collectors are the cluster's metrics.
@@ -27,13 +27,15 @@ func (cl *Cluster) Collectors() []prometheus.Collector {
 		catchups:    d("wspush_cluster_catchups_total", "Streams this node read again after subscribing to them again (Redis came back, or the node's connection to it was cut)."),
 		caught:      d("wspush_cluster_caught_up_total", "Messages those reads delivered: published while this node was not subscribed."),
 		followed:    d("wspush_cluster_streams_followed", "User and room streams this node subscribes to and keeps the last delivered position of, for catch-up: one per local user and room with history on."),
+		resyncs:     d("wspush_cluster_room_resyncs_total", "Times this node rewrote all of its room memberships in Redis: at start, when Redis came back, or when more than 1,048,576 changes waited for the worker."),
+		memberQueue: d("wspush_cluster_room_changes", "Room membership changes (a user's first connection in a room, or its last leaving) waiting for the worker to write them to Redis."),
 		gaps:        d("wspush_cluster_gaps_total", "Streams whose catch-up found a hole the history no longer covers: their connections got a gap notice."),
 	}}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed} {
+	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed, c.resyncs, c.memberQueue} {
 		ch <- d
 	}
 }
@@ -61,4 +63,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.caught, k.Caught)
 	counter(c.gaps, k.Gaps)
 	ch <- prometheus.MustNewConstMetric(c.followed, prometheus.GaugeValue, float64(k.Followed))
+	counter(c.resyncs, c.cl.resyncs.Load())
+	c.cl.mu.Lock()
+	waiting := len(c.cl.members)
+	c.cl.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(c.memberQueue, prometheus.GaugeValue, float64(waiting))
 }

@@ -31,3 +31,27 @@ type HistoryPage struct {
 	// More says the limit cut the page: read on from Last.
 	More bool `json:"more"`
 }
+
+// RoomPage is the answer of GET /v1/rooms/{room}: the room's user count
+// and a page of its users, in name order. Next, when set, is the last
+// user of the page: the next page starts after it (the API hands it out
+// as an opaque cursor).
+type RoomPage struct {
+	Room    string   `json:"room"`
+	Users   int      `json:"users"`
+	Members []string `json:"members"`
+	Next    string   `json:"-"`
+}
+
+// RoomCount is a room and its user count.
+type RoomCount struct {
+	Room  string `json:"room"`
+	Users int    `json:"users"`
+}
+
+// RoomsPage is the answer of GET /v1/rooms: a page of the rooms with
+// users, in name order, with their counts. Next as in RoomPage.
+type RoomsPage struct {
+	Rooms []RoomCount `json:"rooms"`
+	Next  string      `json:"-"`
+}
