@@ -80,6 +80,8 @@ func newServeFlags() *serveFlags {
 	f.def(sizeValue[int]{&c.MaxPending}, "max-pending", "outbound bytes queued per connection; past it, closed as too slow")
 	f.def(intValue{&c.MaxQueue}, "max-queue", "fan-out jobs waiting per event loop; past it, refused (API: 503 busy)")
 	f.def(sizeValue[int]{&c.SendBuffer}, "send-buffer", "kernel send buffer (SO_SNDBUF) per connection; -1: autotuning, up to 4MiB")
+	f.def(intValue{&c.APIBatchMessages}, "api-batch-messages", "messages in one POST /v1/push/batch; past it, 413")
+	f.def(sizeValue[int]{&c.APIBatchBytes}, "api-batch-bytes", "body of one POST /v1/push/batch; past it, 413")
 	f.def(intValue{&c.APIMaxConns}, "api-max-conns", "open API connections; past it the oldest idle one closes, or 503; 0: from the open-files limit")
 
 	f.group("Timeouts")

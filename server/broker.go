@@ -26,6 +26,10 @@ type broker interface {
 	Push(ctx context.Context, id string, users []string, data json.RawMessage, from string) (wire.PushResult, error)
 	Publish(ctx context.Context, id, room string, data json.RawMessage, from string) (wire.PushResult, error)
 	Broadcast(ctx context.Context, id string, data json.RawMessage) (wire.PushResult, error)
+	// PushBatch sends each of msgs as Push, in order, and answers for
+	// each: on one node without waiting for one before the next is
+	// handed to the loops, in a cluster in one Redis pipeline.
+	PushBatch(ctx context.Context, msgs []wire.Push) []wire.Pushed
 	// QueuePublish and QueuePush send a client's message: called on an
 	// event loop, they only queue.
 	QueuePublish(room string, data []byte, from string) error
@@ -43,6 +47,16 @@ type broker interface {
 	Leaving(user string)
 	Left(user string)
 	Joined(room string)
+	// Member: user's first connection here joined room, or its last
+	// left it (the engine's roster says which); it runs on a loop.
+	Member(room, user string)
+	// RoomMembers and RoomList page through the rooms of the whole
+	// cluster (of this node alone on one), after the name after.
+	RoomMembers(ctx context.Context, room, after string, limit int) (wire.RoomPage, error)
+	RoomList(ctx context.Context, after string, limit int) (wire.RoomsPage, error)
+	// ReadHistory reads what a resume of w by user would replay, for
+	// the API: wire.ErrNoHistory without a history.
+	ReadHistory(ctx context.Context, user string, w history.Want) (history.Result, error)
 	// Store is where the engine's resumes read the history; nil for none.
 	Store() history.Store
 	Up() bool

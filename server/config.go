@@ -32,6 +32,10 @@ const (
 	DefaultCompressionThreshold = engine.DefaultCompressionThreshold
 	// DefaultAPIReadTimeout bounds reading one API request, head and body.
 	DefaultAPIReadTimeout = api.DefaultReadTimeout
+	// DefaultAPIBatchMessages and DefaultAPIBatchBytes cap one batch of
+	// pushes (POST /v1/push/batch).
+	DefaultAPIBatchMessages = api.DefaultBatchMessages
+	DefaultAPIBatchBytes    = api.DefaultBatchBytes
 	// DefaultHistoryMaxBytes caps a single node's history.
 	DefaultHistoryMaxBytes = 256 << 20
 	// MaxHeaderBytes caps an upgrade request's head; past it the answer is 431.
@@ -71,6 +75,12 @@ type Config struct {
 	// trickled or promised by Content-Length and never sent is cut off by
 	// then. Zero means DefaultAPIReadTimeout.
 	APIReadTimeout time.Duration
+	// APIBatchMessages caps the messages of one POST /v1/push/batch; past
+	// it the call is refused with 413. Zero means DefaultAPIBatchMessages.
+	APIBatchMessages int
+	// APIBatchBytes caps the body of one POST /v1/push/batch; past it the
+	// call is refused with 413. Zero means DefaultAPIBatchBytes.
+	APIBatchBytes int
 	// Demo, when set, is served at /demo/ on the API listener: a browser
 	// page to try the server with (main passes client.Demo in development
 	// mode). Nil serves nothing there.
@@ -160,6 +170,12 @@ func (c Config) withDefaults() Config {
 	c.ConnConfig = c.ConnConfig.WithDefaults()
 	if c.APIReadTimeout <= 0 {
 		c.APIReadTimeout = DefaultAPIReadTimeout
+	}
+	if c.APIBatchMessages <= 0 {
+		c.APIBatchMessages = DefaultAPIBatchMessages
+	}
+	if c.APIBatchBytes <= 0 {
+		c.APIBatchBytes = DefaultAPIBatchBytes
 	}
 	if c.HistoryMaxBytes <= 0 {
 		c.HistoryMaxBytes = DefaultHistoryMaxBytes

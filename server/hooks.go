@@ -28,6 +28,8 @@ func (h hooks) Connected(c engine.Conn, remote net.Addr, ip string) {
 
 func (h hooks) Joined(room string) { h.s.b.Joined(room) }
 
+func (h hooks) Member(room, user string) { h.s.b.Member(room, user) }
+
 func (h hooks) Leaving(user string) { h.s.b.Leaving(user) }
 
 func (h hooks) Left(user string, last bool) {

@@ -161,7 +161,8 @@ func (s *Server) APIHandler() http.Handler {
 	if s.admit != nil {
 		parts = append(parts, s.admit.Collectors()...)
 	}
-	return api.New(api.Config{Key: s.cfg.APIKey, Demo: s.cfg.Demo, Collectors: parts, Logger: s.log}, backend{s})
+	return api.New(api.Config{Key: s.cfg.APIKey, Demo: s.cfg.Demo, Collectors: parts, Logger: s.log,
+		BatchMessages: s.cfg.APIBatchMessages, BatchBytes: s.cfg.APIBatchBytes}, backend{s})
 }
 
 // APIAddr is the HTTP API listener's address, once Ready is closed; nil

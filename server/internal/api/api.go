@@ -46,6 +46,9 @@ type Backend interface {
 	RemoveFromRoom(ctx context.Context, room string, users []string) (int, error)
 	Kick(ctx context.Context, user string) (int, error)
 	Presence(ctx context.Context, user string) wire.Presence
+	Batcher
+	Historian
+	Roomer
 	// Stats is the body of GET /v1/stats.
 	Stats() any
 	// Health is the status and body of GET /healthz.
@@ -64,6 +67,9 @@ type Config struct {
 	Collectors []prometheus.Collector
 	// Logger receives the API's warnings. Nil discards them.
 	Logger *slog.Logger
+	// BatchMessages and BatchBytes cap one POST /v1/push/batch; zero
+	// means DefaultBatchMessages, DefaultBatchBytes (batch.go).
+	BatchMessages, BatchBytes int
 }
 
 // handler serves the HTTP API. It only calls the Backend.
@@ -74,6 +80,8 @@ type handler struct {
 	key [sha256.Size]byte // SHA-256 of Config.Key, so the compare takes constant time whatever the lengths
 	on  bool              // a key is required
 	mux *http.ServeMux
+
+	batchMessages, batchBytes int
 }
 
 // New returns the HTTP API that the backend calls (docs/api.md): pushes,
@@ -85,7 +93,8 @@ func New(cfg Config, b Backend) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &handler{b: b, log: log, m: newMetrics(cfg.Collectors), mux: http.NewServeMux()}
+	a := &handler{b: b, log: log, m: newMetrics(cfg.Collectors), mux: http.NewServeMux(),
+		batchMessages: cfg.BatchMessages, batchBytes: cfg.BatchBytes}
 	if cfg.Key != "" {
 		a.key = sha256.Sum256([]byte(cfg.Key))
 		a.on = true
@@ -95,11 +104,16 @@ func New(cfg Config, b Backend) http.Handler {
 		h            http.HandlerFunc
 	}{
 		{"POST", "/v1/push", a.push},
+		{"POST", "/v1/push/batch", a.pushBatch},
 		{"POST", "/v1/broadcast", a.broadcast},
 		{"POST", "/v1/rooms/{room}/publish", a.publish},
 		{"POST", "/v1/rooms/{room}/members", a.join},
 		{"DELETE", "/v1/rooms/{room}/members", a.leave},
 		{"GET", "/v1/users/{user}", a.user},
+		{"GET", "/v1/users/{user}/history", a.userHistory},
+		{"GET", "/v1/rooms/{room}/history", a.roomHistory},
+		{"GET", "/v1/rooms", a.rooms},
+		{"GET", "/v1/rooms/{room}", a.room},
 		{"DELETE", "/v1/users/{user}/connections", a.kick},
 		{"GET", "/v1/stats", a.stats},
 		{"GET", "/metrics", a.m.handler().ServeHTTP},
@@ -219,8 +233,21 @@ func typeMismatch(field string) string {
 // needID answers 400 and returns false if b has an id that is not 1 to
 // 128 bytes of printable UTF-8.
 func needID(w http.ResponseWriter, b *body) bool {
+	return answer(w, checkID(b))
+}
+
+// checkID says what is wrong with b's id, or "".
+func checkID(b *body) string {
 	if b.ID != "" && !auth.ValidName(b.ID) {
-		writeError(w, http.StatusBadRequest, "bad_request", "id: 1 to 128 bytes of printable UTF-8")
+		return "id: 1 to 128 bytes of printable UTF-8"
+	}
+	return ""
+}
+
+// answer answers 400 with msg and returns false, or true if msg is empty.
+func answer(w http.ResponseWriter, msg string) bool {
+	if msg != "" {
+		writeError(w, http.StatusBadRequest, "bad_request", msg)
 		return false
 	}
 	return true
@@ -229,27 +256,33 @@ func needID(w http.ResponseWriter, b *body) bool {
 // needData answers 400 and returns false if b has no data. JSON null
 // counts as none: a push of null tells the client nothing.
 func needData(w http.ResponseWriter, b *body) bool {
+	return answer(w, checkData(b))
+}
+
+// checkData says what is wrong with b's data, or "".
+func checkData(b *body) string {
 	if len(b.Data) == 0 || string(b.Data) == "null" {
-		writeError(w, http.StatusBadRequest, "bad_request", "data is required: any JSON value but null")
-		return false
+		return "data is required: any JSON value but null"
 	}
-	return true
+	return ""
 }
 
 // needUsers checks b.Users, drops repeated ids (so that nobody gets a push
 // twice) and answers 400 if they are not 1 to MaxPushUsers valid ids.
 func needUsers(w http.ResponseWriter, b *body) bool {
+	return answer(w, checkUsers(b))
+}
+
+// checkUsers is needUsers without the answer: it says what is wrong, or
+// "" once it has dropped the repeated ids.
+func checkUsers(b *body) string {
 	n := len(b.Users)
 	if n == 0 || n > MaxPushUsers {
-		writeError(w, http.StatusBadRequest, "bad_request",
-			"users: 1 to "+strconv.Itoa(MaxPushUsers)+" user ids required, got "+strconv.Itoa(n))
-		return false
+		return "users: 1 to " + strconv.Itoa(MaxPushUsers) + " user ids required, got " + strconv.Itoa(n)
 	}
 	for i, u := range b.Users {
 		if !auth.ValidName(u) {
-			writeError(w, http.StatusBadRequest, "bad_request",
-				"users["+strconv.Itoa(i)+"]: user ids are 1 to 128 bytes of printable UTF-8")
-			return false
+			return "users[" + strconv.Itoa(i) + "]: user ids are 1 to 128 bytes of printable UTF-8"
 		}
 	}
 	if n > 1 {
@@ -260,7 +293,7 @@ func needUsers(w http.ResponseWriter, b *body) bool {
 			return dup
 		})
 	}
-	return true
+	return ""
 }
 
 // pathName reads the path value key (a room or a user) and answers 400

@@ -21,6 +21,7 @@ const (
 	kindPush      = "push"
 	kindBroadcast = "broadcast"
 	kindPublish   = "publish"
+	kindBatch     = "batch" // counted per message of a batch, timed per batch
 )
 
 // pushBuckets spans a push to a few local connections (a fraction of a
@@ -43,7 +44,7 @@ func newMetrics(parts []prometheus.Collector) *metrics {
 		reg: prometheus.NewRegistry(),
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wspush_pushes_total",
-			Help: "Pushes through the HTTP API by kind (push, broadcast, publish) and result (ok, error).",
+			Help: "Pushes through the HTTP API by kind (push, broadcast, publish, batch: per message) and result (ok, error).",
 		}, []string{"kind", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "wspush_push_duration_seconds",
@@ -53,7 +54,7 @@ func newMetrics(parts []prometheus.Collector) *metrics {
 	}
 	// Every series exists from the start, so that rates and alerts work
 	// before the first push.
-	for _, k := range []string{kindPush, kindBroadcast, kindPublish} {
+	for _, k := range []string{kindPush, kindBroadcast, kindPublish, kindBatch} {
 		m.pushes.WithLabelValues(k, "ok")
 		m.pushes.WithLabelValues(k, "error")
 		m.duration.WithLabelValues(k)
@@ -70,12 +71,17 @@ func newMetrics(parts []prometheus.Collector) *metrics {
 
 // observe records one API push of kind that started at start.
 func (m *metrics) observe(kind string, start time.Time, err error) {
+	m.count(kind, err)
+	m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+}
+
+// count counts one push of kind.
+func (m *metrics) count(kind string, err error) {
 	result := "ok"
 	if err != nil {
 		result = "error"
 	}
 	m.pushes.WithLabelValues(kind, result).Inc()
-	m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 }
 
 // handler serves the registry in the Prometheus text format.

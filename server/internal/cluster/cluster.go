@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wspush/wspush/server/internal/history"
+	"github.com/wspush/wspush/server/internal/roster"
 	"github.com/wspush/wspush/server/internal/wire"
 )
 
@@ -85,6 +86,8 @@ type Engine interface {
 	UserConns(user string) int
 	HasRoom(room string) bool
 	LocalUsers(ctx context.Context) []string
+	// Roster is who is in which room here, by user (rooms.go).
+	Roster() *roster.Roster
 	Conns() int64
 	Users() int
 	NextID() uint64
@@ -165,7 +168,12 @@ type Cluster struct {
 	users   map[string]struct{}
 	rooms   map[string]struct{}
 	resumes []resumeJob
+	members map[[2]string]struct{} // (room, user) whose membership here changed (rooms.go)
+	resync  bool                   // rewrite all of this node's rooms in Redis instead
 	wake    chan struct{}
+
+	resyncs   atomic.Int64 // full rewrites of this node's rooms, ever
+	lastTouch time.Time    // the worker's: when the room keys' TTL was last renewed
 
 	sends chan msg       // client publishes, for the publisher
 	ready chan resumeJob // resumes whose channels are subscribed, for the receiver
@@ -243,7 +251,7 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	cl := &Cluster{
 		cfg: cfg, log: log, node: node,
-		users: map[string]struct{}{}, rooms: map[string]struct{}{},
+		users: map[string]struct{}{}, rooms: map[string]struct{}{}, members: map[[2]string]struct{}{},
 		wake:  make(chan struct{}, 1),
 		sends: make(chan msg, cfg.MaxQueue), ready: make(chan resumeJob, cfg.MaxQueue),
 		subUsers: map[string]bool{}, subRooms: map[string]bool{}, unconfirmed: map[string]time.Time{},

@@ -16,6 +16,7 @@ import (
 	"github.com/wspush/wspush/frame"
 	"github.com/wspush/wspush/server/internal/history"
 	"github.com/wspush/wspush/server/internal/redistest"
+	"github.com/wspush/wspush/server/internal/roster"
 )
 
 // The cluster against a fake engine and a real redis-server: no gnet, no
@@ -41,10 +42,12 @@ type fakeEngine struct {
 	posts chan post
 	id    uint64
 	busy  bool // Post* refuse, as a full outbox
+
+	roster *roster.Roster // who is in which room, as the engine's
 }
 
 func newFake() *fakeEngine {
-	return &fakeEngine{users: map[string]int{}, rooms: map[string]bool{}, posts: make(chan post, 10000)}
+	return &fakeEngine{users: map[string]int{}, rooms: map[string]bool{}, posts: make(chan post, 10000), roster: roster.New()}
 }
 
 func decode(f []byte) map[string]any {
@@ -102,8 +105,9 @@ func (e *fakeEngine) LocalUsers(context.Context) []string {
 	}
 	return us
 }
-func (e *fakeEngine) Conns() int64 { return 0 }
-func (e *fakeEngine) Users() int   { return 0 }
+func (e *fakeEngine) Roster() *roster.Roster { return e.roster }
+func (e *fakeEngine) Conns() int64           { return 0 }
+func (e *fakeEngine) Users() int             { return 0 }
 func (e *fakeEngine) NextID() uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()

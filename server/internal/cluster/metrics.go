@@ -7,7 +7,7 @@ type collector struct {
 	cl *Cluster
 
 	up, published, received, unavailable, errs, rec, dropped, queued, rejected *prometheus.Desc
-	catchups, caught, gaps, followed, lost, unreplicated                       *prometheus.Desc
+	catchups, caught, gaps, followed, lost, unreplicated, resyncs, memberQueue *prometheus.Desc
 }
 
 // Collectors are the cluster's metrics.
@@ -30,12 +30,14 @@ func (cl *Cluster) Collectors() []prometheus.Collector {
 		lost:         d("wspush_cluster_lost_writes_total", "Redis instances this node found lacking writes another had (a replica promoted by Sentinel, a restart from an older snapshot): reads from before the loss get a gap notice."),
 		unreplicated: d("wspush_cluster_unreplicated_total", "API pushes, publishes and broadcasts fewer replicas than --redis-replicas acknowledged within the call's deadline: answered 503 replicas."),
 		gaps:         d("wspush_cluster_gaps_total", "Streams whose catch-up found a hole the history no longer covers: their connections got a gap notice."),
+		resyncs:      d("wspush_cluster_room_resyncs_total", "Times this node rewrote all of its room memberships in Redis: at start, when Redis came back, or when more than 1,048,576 changes waited for the worker."),
+		memberQueue:  d("wspush_cluster_room_changes", "Room membership changes (a user's first connection in a room, or its last leaving) waiting for the worker to write them to Redis."),
 	}}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed, c.lost, c.unreplicated} {
+	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed, c.lost, c.unreplicated, c.resyncs, c.memberQueue} {
 		ch <- d
 	}
 }
@@ -65,4 +67,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.lost, k.LostWrites)
 	counter(c.unreplicated, k.Unreplicated)
 	ch <- prometheus.MustNewConstMetric(c.followed, prometheus.GaugeValue, float64(k.Followed))
+	counter(c.resyncs, c.cl.resyncs.Load())
+	c.cl.mu.Lock()
+	waiting := len(c.cl.members)
+	c.cl.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(c.memberQueue, prometheus.GaugeValue, float64(waiting))
 }

@@ -67,7 +67,7 @@ func (cl *Cluster) run() {
 func (cl *Cluster) pending() bool {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	return len(cl.users)+len(cl.rooms) > 0
+	return len(cl.users)+len(cl.rooms)+len(cl.members) > 0 || cl.resync
 }
 
 func (cl *Cluster) kick() {
@@ -113,9 +113,24 @@ func (cl *Cluster) flush() {
 	cl.mu.Lock()
 	users, rooms, resumes := cl.users, cl.rooms, cl.resumes
 	cl.users, cl.rooms, cl.resumes = map[string]struct{}{}, map[string]struct{}{}, nil
+	members, resync := cl.members, cl.resync
+	cl.members, cl.resync = map[[2]string]struct{}{}, false
 	cl.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
 	defer cancel()
+	if err := cl.writeMembers(ctx, members, resync); err != nil {
+		cl.failed(err)
+		cl.mu.Lock()
+		if resync || cl.resync || len(cl.members)+len(members) > maxMemberQueue {
+			clear(cl.members)
+			cl.resync = true
+		} else {
+			for pr := range members {
+				cl.members[pr] = struct{}{}
+			}
+		}
+		cl.mu.Unlock()
+	}
 	if err := cl.subscribe(ctx, users, rooms); err != nil {
 		cl.failed(err)
 		// Keep them for the next try; resumes cannot wait.
@@ -299,6 +314,10 @@ func (cl *Cluster) register(ctx context.Context) error {
 	for _, u := range users {
 		cl.users[u] = struct{}{}
 	}
+	// Redis may have restarted empty, or this node's name held rooms
+	// before it started: its rooms are written again, whole.
+	clear(cl.members)
+	cl.resync = true
 	cl.mu.Unlock()
 	cl.kick()
 	return nil
@@ -344,6 +363,13 @@ func (cl *Cluster) beat(ctx context.Context) {
 		}
 	}
 	cl.stats.Store(cs)
+	if now.Sub(cl.lastTouch) >= roomsTouch {
+		if err := cl.touchRooms(ctx); err != nil {
+			cl.failed(err)
+			return
+		}
+		cl.lastTouch = now
+	}
 	var gone []string
 	for r := range cl.subRooms {
 		if !cl.eng.HasRoom(r) {

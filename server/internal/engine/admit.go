@@ -214,7 +214,7 @@ func (l *loop) admitted(c *conn, v wire.Admission, err error) {
 	l.out = out
 	for _, room := range v.Rooms {
 		if _, err := s.pool.Join(&c.sess.m, room); err == nil {
-			s.hooks.Joined(room)
+			s.joined(&c.sess.m, room)
 		}
 	}
 	c.write(out)

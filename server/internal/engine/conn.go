@@ -484,6 +484,7 @@ func (c *conn) leavePool() {
 	if c.sess != nil && c.sess.m.Live() {
 		s := c.l.s
 		s.hooks.Leaving(c.sess.m.User)
+		s.pool.Rooms(&c.sess.m, func(room string) { s.parted(&c.sess.m, room) })
 		s.pool.Remove(&c.sess.m)
 		s.hooks.Left(c.sess.m.User, s.pool.UserConns(c.sess.m.User) == 0)
 	}

@@ -200,7 +200,7 @@ func (s *Engine) control(ctx context.Context, wait bool, op, room string, users 
 		}
 		return s.onMembers(ctx, wait, users, func(m *pool.Member) int {
 			if ok, _ := s.pool.Join(m, room); ok {
-				s.hooks.Joined(room)
+				s.joined(m, room)
 				return 1
 			}
 			return 0
@@ -211,6 +211,7 @@ func (s *Engine) control(ctx context.Context, wait bool, op, room string, users 
 		}
 		return s.onMembers(ctx, wait, users, func(m *pool.Member) int {
 			if s.pool.Leave(m, room) {
+				s.parted(m, room)
 				return 1
 			}
 			return 0

@@ -18,6 +18,7 @@ import (
 	"github.com/wspush/wspush/pool"
 	"github.com/wspush/wspush/server/internal/budget"
 	"github.com/wspush/wspush/server/internal/history"
+	"github.com/wspush/wspush/server/internal/roster"
 	"github.com/wspush/wspush/server/internal/wire"
 )
 
@@ -33,7 +34,10 @@ type Engine struct {
 	log   *slog.Logger
 	start time.Time
 	hooks Hooks
-	store history.Store // where resumes read; nil: no history
+	// roster is who is in which room here, by user, for the API's
+	// reads (rooms.go).
+	roster *roster.Roster
+	store  history.Store // where resumes read; nil: no history
 
 	eng   gnet.Engine
 	ready chan struct{} // closed once the listener is up
@@ -89,6 +93,7 @@ func New(cfg Config, hooks Hooks, store history.Store) *Engine {
 		store:     store,
 		ready:     make(chan struct{}),
 		pool:      pool.New(pool.Config{Shards: cfg.Loops}),
+		roster:    roster.New(),
 		rel:       newReleaser(cfg.ReleaseQuiet),
 	}
 	s.loops.Store(&[]*loop{})

@@ -21,6 +21,9 @@ type Hooks interface {
 	Connected(c Conn, remote net.Addr, ip string)
 	// Joined: a connection joined room, maybe as its first member here.
 	Joined(room string)
+	// Member: user's membership of room here changed: its first
+	// connection joined room, or its last left it (Roster says which).
+	Member(room, user string)
 	// Leaving: a connection of user is about to leave the pool. It comes
 	// while the connection is still in it, so that nothing ever sees the
 	// user neither connected nor told of as leaving (the history keeps a
@@ -47,6 +50,7 @@ type nopHooks struct{}
 
 func (nopHooks) Connected(Conn, net.Addr, string)      {}
 func (nopHooks) Joined(string)                         {}
+func (nopHooks) Member(string, string)                 {}
 func (nopHooks) Leaving(string)                        {}
 func (nopHooks) Left(string, bool)                     {}
 func (nopHooks) Disconnected(Conn, string, bool)       {}

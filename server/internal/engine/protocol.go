@@ -58,7 +58,7 @@ func (c *conn) join(out []byte, id auth.Identity, hs *handshake, meta json.RawMe
 		s.replaceOldest(id.User)
 	}
 	s.pool.Add(&ss.m, c.l.idx)
-	s.pool.Rooms(&ss.m, s.hooks.Joined) // rooms the backend keeps the user in
+	s.pool.Rooms(&ss.m, func(room string) { s.joined(&ss.m, room) }) // rooms the backend keeps the user in
 	if s.store != nil && resumeQuery(hs.query) {
 		// Live messages wait for the resume request (resume.go).
 		ss.setResume(c.l, newHold(c.l.now))
@@ -112,17 +112,22 @@ func (c *conn) request(p []byte) {
 				c.reply(req.Ref, codeForbidden, "the token does not allow joining "+req.Room)
 				return
 			}
-			if _, err := s.pool.Join(&ss.m, req.Room); err != nil {
+			ok, err := s.pool.Join(&ss.m, req.Room)
+			if err != nil {
 				c.reply(req.Ref, codeTooMany, err.Error())
 				return
 			}
-			s.hooks.Joined(req.Room)
+			if ok {
+				s.joined(&ss.m, req.Room)
+			}
 		case "leave":
 			if s.pool.IsKept(ss.m.User, req.Room) {
 				c.reply(req.Ref, codeForbidden, "the backend put this user in "+req.Room+": only it can take the user out")
 				return
 			}
-			s.pool.Leave(&ss.m, req.Room)
+			if s.pool.Leave(&ss.m, req.Room) {
+				s.parted(&ss.m, req.Room)
+			}
 		case "publish":
 			if !c.checkData(req) {
 				return

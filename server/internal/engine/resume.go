@@ -162,12 +162,15 @@ func (c *conn) resume(req request) {
 		if sp.Room == "" {
 			continue
 		}
-		if _, err := s.pool.Join(&ss.m, sp.Room); err != nil {
+		ok, err := s.pool.Join(&ss.m, sp.Room)
+		if err != nil {
 			c.endHold()
 			c.reply(req.Ref, codeTooMany, err.Error())
 			return
 		}
-		s.hooks.Joined(sp.Room)
+		if ok {
+			s.joined(&ss.m, sp.Room)
+		}
 	}
 	// The replay goes to the loop's FIFO outbox, whichever goroutine the
 	// store answers on: behind every live job posted before the read (the

@@ -106,21 +106,7 @@ func (b *Broker) Up() bool { return true }
 // loop writes it (the engine's resume relies on it).
 func (b *Broker) Push(ctx context.Context, id string, users []string, data json.RawMessage, from string) (wire.PushResult, error) {
 	f, p := b.encode(id, data, "", from, nil, true)
-	var keep func(online, offline []string)
-	if b.hist != nil {
-		keep = func(online, offline []string) {
-			now := time.Now()
-			for _, u := range online {
-				b.hist.Add(history.UserStream(u), p, f, now)
-			}
-			for _, u := range offline {
-				if b.recent.Within(u, now) {
-					b.hist.Add(history.UserStream(u), p, f, now)
-				}
-			}
-		}
-	}
-	d, err := b.eng.DeliverUsers(ctx, users, f, p, keep)
+	d, err := b.eng.DeliverUsers(ctx, users, f, p, b.keeper(f, p))
 	return wire.PushResult{Delivered: d.Delivered, Online: d.Online, Offline: d.Offline}, err
 }
 

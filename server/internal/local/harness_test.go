@@ -27,6 +27,7 @@ func (h testHooks) Connected(c engine.Conn, _ net.Addr, _ string) {
 	h.b.Arrived(c.User)
 }
 func (h testHooks) Joined(room string)                     { h.b.Joined(room) }
+func (h testHooks) Member(room, user string)               { h.b.Member(room, user) }
 func (h testHooks) Leaving(user string)                    { h.b.Leaving(user) }
 func (h testHooks) Disconnected(engine.Conn, string, bool) {}
 func (h testHooks) Binary(engine.Conn, []byte)             {}

@@ -90,3 +90,13 @@ func TextFrame(s string) []byte {
 	b = frame.AppendHeader(b, ws.Header{Fin: true, OpCode: ws.OpText, Length: int64(len(s))})
 	return append(b, s...)
 }
+
+// FramePayload is the payload of f, one whole unmasked frame (a push
+// frame as PushFrame or TextFrame made it), or nil if f is not one.
+func FramePayload(f []byte) []byte {
+	h, n, err := frame.ParseHeader(f)
+	if err != nil || n == 0 || h.Masked || int64(len(f)-n) != h.Length {
+		return nil
+	}
+	return f[n:]
+}
