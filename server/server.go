@@ -153,7 +153,7 @@ func (s *Server) APIHandler() http.Handler {
 	if s.hook != nil {
 		parts = append(parts, s.hook.Collector())
 	}
-	return api.New(api.Config{Key: s.cfg.APIKey, Demo: s.cfg.Demo, Collectors: parts, Logger: s.log}, backend{s})
+	return api.New(api.Config{Key: s.cfg.APIKey, Demo: s.cfg.Demo, Collectors: parts, Logger: s.log, Version: s.cfg.Version}, backend{s})
 }
 
 // APIAddr is the HTTP API listener's address, once Ready is closed; nil

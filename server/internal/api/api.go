@@ -64,6 +64,9 @@ type Config struct {
 	Collectors []prometheus.Collector
 	// Logger receives the API's warnings. Nil discards them.
 	Logger *slog.Logger
+	// Version is the program's version, the version label of
+	// wspush_build_info. Empty means "dev".
+	Version string
 }
 
 // handler serves the HTTP API. It only calls the Backend.
@@ -85,7 +88,7 @@ func New(cfg Config, b Backend) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &handler{b: b, log: log, m: newMetrics(cfg.Collectors), mux: http.NewServeMux()}
+	a := &handler{b: b, log: log, m: newMetrics(cfg.Collectors, cfg.Version), mux: http.NewServeMux()}
 	if cfg.Key != "" {
 		a.key = sha256.Sum256([]byte(cfg.Key))
 		a.on = true

@@ -1,6 +1,10 @@
 package cluster
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // collector reads the cluster's counters at scrape time.
 type collector struct {
@@ -8,6 +12,7 @@ type collector struct {
 
 	up, published, received, unavailable, errs, rec, dropped, queued, rejected *prometheus.Desc
 	catchups, caught, gaps, followed                                           *prometheus.Desc
+	queueLimit, heartbeat, nodes                                               *prometheus.Desc
 }
 
 // Collectors are the cluster's metrics.
@@ -27,13 +32,16 @@ func (cl *Cluster) Collectors() []prometheus.Collector {
 		catchups:    d("wspush_cluster_catchups_total", "Streams this node read again after subscribing to them again (Redis came back, or the node's connection to it was cut)."),
 		caught:      d("wspush_cluster_caught_up_total", "Messages those reads delivered: published while this node was not subscribed."),
 		followed:    d("wspush_cluster_streams_followed", "User and room streams this node subscribes to and keeps the last delivered position of, for catch-up: one per local user and room with history on."),
+		queueLimit:  d("wspush_cluster_queue_limit", "Client publishes and resumes that may wait for Redis; past it they are refused (wspush_cluster_refused_total)."),
+		heartbeat:   d("wspush_redis_heartbeat_seconds", "How long this node's last heartbeat took in Redis: one pipelined round trip of four commands, every second while Redis answers."),
+		nodes:       d("wspush_cluster_nodes", "Nodes whose heartbeat this node saw in Redis within the last 5 s, itself included; 0 before its first heartbeat and during an outage."),
 		gaps:        d("wspush_cluster_gaps_total", "Streams whose catch-up found a hole the history no longer covers: their connections got a gap notice."),
 	}}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed} {
+	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed, c.queueLimit, c.heartbeat, c.nodes} {
 		ch <- d
 	}
 }
@@ -61,4 +69,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.caught, k.Caught)
 	counter(c.gaps, k.Gaps)
 	ch <- prometheus.MustNewConstMetric(c.followed, prometheus.GaugeValue, float64(k.Followed))
+	ch <- prometheus.MustNewConstMetric(c.queueLimit, prometheus.GaugeValue, float64(c.cl.cfg.MaxQueue))
+	ch <- prometheus.MustNewConstMetric(c.heartbeat, prometheus.GaugeValue, time.Duration(c.cl.beatNanos.Load()).Seconds())
+	nodes := 0
+	if k.Up {
+		if cs := c.cl.stats.Load(); cs != nil {
+			nodes = cs.Nodes
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.nodes, prometheus.GaugeValue, float64(nodes))
 }
