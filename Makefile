@@ -28,15 +28,22 @@ build:
 # playwright-core, which drives that chromium and downloads no browser;
 # typescript and miniprogram-api-typings for the SDK's typings) and of
 # client/test/h5 (the uni-app and Taro H5 runtimes and esbuild, about
-# 300 MB, kept apart from client/'s own). apt-get update runs once, and
-# only when a package is missing.
-DEB_PACKAGES := python3-websockets chromium nginx redis-server
+# 300 MB, kept apart from client/'s own). prometheus brings promtool,
+# which checks docs/deploy/prometheus's rules and a node's /metrics
+# (server/alerts_test.go); it is installed without its recommends (the
+# node exporter), as DEB_LEAN lists. apt-get update runs once, and only
+# when a package is missing.
+DEB_PACKAGES := python3-websockets chromium nginx redis-server prometheus
+DEB_LEAN     := prometheus
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
+	@missing=""; lean=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 && continue; \
+		case " $(DEB_LEAN) " in *" $$p "*) lean="$$lean $$p";; *) missing="$$missing $$p";; esac; done; \
+	if [ -n "$$missing$$lean" ]; then \
+		echo "installing:$$missing$$lean"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+		$$SUDO apt-get update -qq || exit 1; \
+		if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || exit 1; fi; \
+		if [ -n "$$lean" ]; then DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$lean >/dev/null || exit 1; fi; \
 	fi
 	@if [ ! -d client/node_modules/ws ] || [ ! -d client/node_modules/playwright-core ] || [ ! -d client/node_modules/typescript ] || [ ! -d client/node_modules/miniprogram-api-typings ] || [ client/package-lock.json -nt client/node_modules/.package-lock.json ]; then \
 		cd client && npm ci --no-audit --no-fund --loglevel=error; \

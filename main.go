@@ -50,6 +50,7 @@ func main() {
 			usage(os.Stdout)
 			return
 		}
+		bench.Version = version
 		err = bench.Main(args, os.Stdout, os.Stderr)
 	case "version":
 		printVersion(os.Stdout)

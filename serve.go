@@ -81,6 +81,7 @@ func serve(args []string) error {
 		// Development mode: the browser chat demo at /demo/ on the API listener.
 		f.cfg.Demo = client.Demo
 	}
+	f.cfg.Version = version
 	procs := server.ReserveProcs(f.cfg.Loops, os.Getenv)
 	srv := server.New(f.cfg)
 	cfg := srv.Config()

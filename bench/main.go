@@ -68,6 +68,11 @@ func Main(args []string, stdout, stderr *os.File) error {
 			return err
 		}
 	}
+	if opts.report != "" {
+		if err := writeReportFile(opts.report, res); err != nil {
+			return err
+		}
+	}
 	if !res.Pass {
 		return fmt.Errorf("%w: %d errors, --max-errors %d", ErrTooManyErr, res.Errors, res.MaxErrors)
 	}
@@ -81,6 +86,7 @@ MODE: connect | idle | echo | push | broadcast. Run "wspush bench MODE -h" for t
 type cliOpts struct {
 	json    bool
 	jsonOut string
+	report  string
 	worker  string
 }
 
@@ -131,6 +137,7 @@ func parseFlags(args []string, getenv func(string) string) (Config, cliOpts, err
 	fs.Int64Var(&cfg.MaxErrors, "max-errors", 0, "errors allowed before the exit status says failure")
 	fs.BoolVar(&opts.json, "json", false, "print the result as JSON (schema in docs/benchmarks.md)")
 	fs.StringVar(&opts.jsonOut, "json-out", "", "also write the JSON result to this file")
+	fs.StringVar(&opts.report, "report", "", "also write a self-contained HTML report with charts to this file (no network needed to open it)")
 	fs.StringVar(&opts.worker, "worker", "", "internal: run as a worker process with this spec")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {

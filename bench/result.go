@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -37,6 +38,20 @@ type Result struct {
 	MaxErrors int64            `json:"max_errors"`
 	Pass      bool             `json:"pass"`
 	Notes     []string         `json:"notes,omitempty"`
+
+	// run is what the HTML report draws beyond the JSON: the settings,
+	// the timeline and the whole latency histograms. Nil for a Result
+	// read back from JSON.
+	run *runInfo
+}
+
+// runInfo is a run's settings and what it sampled, for WriteReport.
+type runInfo struct {
+	cfg                Config
+	start              time.Time
+	timeline           *timeline
+	latency, handshake *hdrhistogram.Histogram
+	lastReceiver       *hdrhistogram.Histogram
 }
 
 // ConnStats counts connections.
@@ -152,10 +167,17 @@ func (r *Result) merge(parts []partial) {
 	if r.Conns.OpenS > 0 {
 		r.Conns.PerSec = float64(r.Conns.Upgraded) / r.Conns.OpenS
 	}
-	r.Handshake = summarize(mergeSnapshots(hs...))
-	r.Latency = summarize(mergeSnapshots(lat...))
+	hh, lh := mergeSnapshots(hs...), mergeSnapshots(lat...)
+	r.Handshake = summarize(hh)
+	r.Latency = summarize(lh)
+	if r.run != nil {
+		r.run.handshake, r.run.latency = hh, lh
+	}
 	if r.Broadcast != nil {
 		last := hdrhistogram.New(histMin, histMax, histDigits)
+		if r.run != nil {
+			r.run.lastReceiver = last
+		}
 		for _, b := range bc {
 			r.Broadcast.Receivers += b.N
 			if b.N > 0 {

@@ -80,6 +80,10 @@ func run(ctx context.Context, cfg Config, obs observer) (*Result, error) {
 		fl = localFleet{w}
 	}
 	stopWatch := watch(fl, obs)
+	tl := newTimeline(start)
+	res.run = &runInfo{cfg: cfg, start: start, timeline: tl}
+	tl.phase("open")
+	stopTimeline := tl.run(fl)
 
 	obs = orNop(obs)
 	obs.phase("open", int64(cfg.Conns))
@@ -87,6 +91,7 @@ func run(ctx context.Context, cfg Config, obs observer) (*Result, error) {
 		res.Notes = append(res.Notes, "open: "+err.Error())
 	}
 	obs.phase(cfg.Mode, -1)
+	tl.phase(cfg.Mode)
 	loadStart := time.Now()
 	switch cfg.Mode {
 	case ModeIdle:
@@ -104,9 +109,11 @@ func run(ctx context.Context, cfg Config, obs observer) (*Result, error) {
 	}
 
 	obs.phase("close", -1)
+	tl.phase("close")
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Grace+15*time.Second)
 	defer fcancel()
 	parts, ferr := fl.finish(fctx)
+	stopTimeline()
 	stopWatch()
 	obs.done()
 	if ferr != nil && len(parts) == 0 {

@@ -155,6 +155,10 @@ type Config struct {
 	// random suffix.
 	Node string
 
+	// Version is the program's version, exported as wspush_build_info's
+	// version label. Empty means "dev".
+	Version string
+
 	// clock, when set, replaces time.Now for the offline grace: tests
 	// move it by hand.
 	clock func() time.Time

@@ -161,7 +161,7 @@ func (s *Server) APIHandler() http.Handler {
 	if s.admit != nil {
 		parts = append(parts, s.admit.Collectors()...)
 	}
-	return api.New(api.Config{Key: s.cfg.APIKey, Demo: s.cfg.Demo, Collectors: parts, Logger: s.log,
+	return api.New(api.Config{Key: s.cfg.APIKey, Demo: s.cfg.Demo, Collectors: parts, Logger: s.log, Version: s.cfg.Version,
 		BatchMessages: s.cfg.APIBatchMessages, BatchBytes: s.cfg.APIBatchBytes}, backend{s})
 }
 

@@ -70,6 +70,9 @@ type Config struct {
 	// BatchMessages and BatchBytes cap one POST /v1/push/batch; zero
 	// means DefaultBatchMessages, DefaultBatchBytes (batch.go).
 	BatchMessages, BatchBytes int
+	// Version is the program's version, the version label of
+	// wspush_build_info. Empty means "dev".
+	Version string
 }
 
 // handler serves the HTTP API. It only calls the Backend.
@@ -93,7 +96,7 @@ func New(cfg Config, b Backend) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &handler{b: b, log: log, m: newMetrics(cfg.Collectors), mux: http.NewServeMux(),
+	a := &handler{b: b, log: log, m: newMetrics(cfg.Collectors, cfg.Version), mux: http.NewServeMux(),
 		batchMessages: cfg.BatchMessages, batchBytes: cfg.BatchBytes}
 	if cfg.Key != "" {
 		a.key = sha256.Sum256([]byte(cfg.Key))

@@ -244,6 +244,8 @@ var (
 		"Open HTTP API connections, capped by --api-max-conns.", nil, nil)
 	descConnsRefused = prometheus.NewDesc("wspush_api_connections_refused_total",
 		"HTTP API connections answered 503 at --api-max-conns, or closed while idle to make room, by action.", []string{"action"}, nil)
+	descConnsLimit = prometheus.NewDesc("wspush_api_connections_limit",
+		"--api-max-conns: open API connections past which the oldest idle one is closed or a new one answered 503.", nil, nil)
 	descAcceptErrors = prometheus.NewDesc("wspush_api_accept_errors_total",
 		"Failed accepts on the HTTP API listener (EMFILE: out of descriptors), retried.", nil, nil)
 )
@@ -258,6 +260,7 @@ func (c serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descConns
 	ch <- descConnsRefused
 	ch <- descAcceptErrors
+	ch <- descConnsLimit
 }
 
 // Collect implements prometheus.Collector.
@@ -270,4 +273,5 @@ func (c serverCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descConnsRefused, prometheus.CounterValue, float64(k.refused.Load()), "refused")
 	ch <- prometheus.MustNewConstMetric(descConnsRefused, prometheus.CounterValue, float64(k.evicted.Load()), "idle_closed")
 	ch <- prometheus.MustNewConstMetric(descAcceptErrors, prometheus.CounterValue, float64(k.failed.Load()))
+	ch <- prometheus.MustNewConstMetric(descConnsLimit, prometheus.GaugeValue, float64(k.max))
 }

@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,7 +41,7 @@ type metrics struct {
 	duration *prometheus.HistogramVec // kind
 }
 
-func newMetrics(parts []prometheus.Collector) *metrics {
+func newMetrics(parts []prometheus.Collector, version string) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -60,6 +62,7 @@ func newMetrics(parts []prometheus.Collector) *metrics {
 		m.duration.WithLabelValues(k)
 	}
 	m.reg.MustRegister(
+		buildInfo(version),
 		m.pushes,
 		m.duration,
 		collectors.NewGoCollector(),
@@ -87,4 +90,28 @@ func (m *metrics) count(kind string, err error) {
 // handler serves the registry in the Prometheus text format.
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// buildInfo is wspush_build_info: 1, with the version, the commit the
+// binary was built from (its VCS stamp, "unknown" without one) and the Go
+// release, so that a dashboard shows which build each node runs.
+func buildInfo(version string) prometheus.Collector {
+	if version == "" {
+		version = "dev"
+	}
+	revision := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "wspush_build_info",
+		Help:        "Always 1; its labels name the build: version, revision (the commit) and goversion.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "goversion": runtime.Version()},
+	})
+	g.Set(1)
+	return g
 }

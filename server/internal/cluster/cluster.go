@@ -163,6 +163,7 @@ type Cluster struct {
 	followed     atomic.Int64 // len(last): streams whose last delivered position this node keeps
 	seq          atomic.Uint64
 	queued       atomic.Int64 // client publishes waiting for the publisher
+	beatNanos    atomic.Int64 // how long the last heartbeat pipeline took
 
 	mu      sync.Mutex // guards the worker's queue below
 	users   map[string]struct{}

@@ -1,6 +1,10 @@
 package cluster
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // collector reads the cluster's counters at scrape time.
 type collector struct {
@@ -8,6 +12,7 @@ type collector struct {
 
 	up, published, received, unavailable, errs, rec, dropped, queued, rejected *prometheus.Desc
 	catchups, caught, gaps, followed, lost, unreplicated, resyncs, memberQueue *prometheus.Desc
+	queueLimit, heartbeat, nodes                                               *prometheus.Desc
 }
 
 // Collectors are the cluster's metrics.
@@ -32,12 +37,15 @@ func (cl *Cluster) Collectors() []prometheus.Collector {
 		gaps:         d("wspush_cluster_gaps_total", "Streams whose catch-up found a hole the history no longer covers: their connections got a gap notice."),
 		resyncs:      d("wspush_cluster_room_resyncs_total", "Times this node rewrote all of its room memberships in Redis: at start, when Redis came back, or when more than 1,048,576 changes waited for the worker."),
 		memberQueue:  d("wspush_cluster_room_changes", "Room membership changes (a user's first connection in a room, or its last leaving) waiting for the worker to write them to Redis."),
+		queueLimit:   d("wspush_cluster_queue_limit", "Client publishes and resumes that may wait for Redis; past it they are refused (wspush_cluster_refused_total)."),
+		heartbeat:    d("wspush_redis_heartbeat_seconds", "How long this node's last heartbeat took in Redis: one pipelined round trip of four commands, every second while Redis answers."),
+		nodes:        d("wspush_cluster_nodes", "Nodes whose heartbeat this node saw in Redis within the last 5 s, itself included; 0 before its first heartbeat and during an outage."),
 	}}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed, c.lost, c.unreplicated, c.resyncs, c.memberQueue} {
+	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed, c.lost, c.unreplicated, c.resyncs, c.memberQueue, c.queueLimit, c.heartbeat, c.nodes} {
 		ch <- d
 	}
 }
@@ -72,4 +80,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	waiting := len(c.cl.members)
 	c.cl.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(c.memberQueue, prometheus.GaugeValue, float64(waiting))
+	ch <- prometheus.MustNewConstMetric(c.queueLimit, prometheus.GaugeValue, float64(c.cl.cfg.MaxQueue))
+	ch <- prometheus.MustNewConstMetric(c.heartbeat, prometheus.GaugeValue, time.Duration(c.cl.beatNanos.Load()).Seconds())
+	nodes := 0
+	if k.Up {
+		if cs := c.cl.stats.Load(); cs != nil {
+			nodes = cs.Nodes
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.nodes, prometheus.GaugeValue, float64(nodes))
 }

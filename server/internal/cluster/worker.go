@@ -339,6 +339,7 @@ func (cl *Cluster) beat(ctx context.Context) {
 		ids = p.ZRange(ctx, keyNodes, 0, -1)
 		return nil
 	})
+	cl.beatNanos.Store(int64(time.Since(now)))
 	if err != nil {
 		cl.failed(err)
 		return

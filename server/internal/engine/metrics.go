@@ -17,7 +17,10 @@ type collector struct {
 	users, rooms, queued, refused              *prometheus.Desc
 	gaps, replayed, held                       *prometheus.Desc
 	lagConns, lagBytes, lagDropped             *prometheus.Desc
-	acceptsRefused                             *prometheus.Desc
+	acceptsRefused, tcp                        *prometheus.Desc
+
+	// The limits, so that alerts and dashboards are ratios.
+	maxConns, acceptCap, maxQueue, maxPending *prometheus.Desc
 }
 
 // Collectors returns the engine's metrics, read from its counters when
@@ -51,13 +54,22 @@ func newCollector(s *Engine) *collector {
 		lagDropped: d("wspush_lag_dropped_total", "Frames dropped from lagging connections' queues at their disconnect (the disconnect message goes first instead) or close."),
 		acceptsRefused: d("wspush_accepts_refused_total",
 			"TCP connections to the WebSocket listener refused (503) at the descriptor budget."),
+		tcp: d("wspush_tcp_connections", "TCP connections the WebSocket listener holds, upgraded or not, counted against wspush_tcp_connections_limit."),
+		maxConns: d("wspush_connections_limit",
+			"--max-conns: upgraded connections past which an upgrade is answered 503."),
+		acceptCap: d("wspush_tcp_connections_limit",
+			"The descriptor budget's cap on TCP connections to the WebSocket listener, upgraded or not: past it a connection is answered 503 (wspush_accepts_refused_total)."),
+		maxQueue: d("wspush_outbox_jobs_limit",
+			"--max-queue times the event loops: the sum of the loops' outbox caps, against wspush_outbox_jobs."),
+		maxPending: d("wspush_pending_bytes_limit",
+			"--max-pending: the outbound bytes one connection may have queued before it is closed as slow_consumer."),
 		held: d("wspush_resume_held_total", "Live messages held back from connections that asked for resume=1 until their replay (which carries them); lost if the client never resumes within 10 s."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.conns, c.upgrades, c.rejected, c.msgsIn, c.msgsOut, c.bytesIn, c.bytesOut, c.closes, c.users, c.rooms, c.queued, c.refused, c.gaps, c.replayed, c.held, c.lagConns, c.lagBytes, c.lagDropped, c.acceptsRefused} {
+	for _, d := range []*prometheus.Desc{c.conns, c.upgrades, c.rejected, c.msgsIn, c.msgsOut, c.bytesIn, c.bytesOut, c.closes, c.users, c.rooms, c.queued, c.refused, c.gaps, c.replayed, c.held, c.lagConns, c.lagBytes, c.lagDropped, c.acceptsRefused, c.tcp, c.maxConns, c.acceptCap, c.maxQueue, c.maxPending} {
 		ch <- d
 	}
 }
@@ -99,4 +111,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.lagBytes, float64(k.LagBytes))
 	counter(c.lagDropped, k.LagDropped)
 	counter(c.acceptsRefused, k.AcceptsRefused)
+	gauge(c.tcp, float64(k.TCP))
+	cfg := c.s.cfg
+	gauge(c.maxConns, float64(cfg.MaxConns))
+	gauge(c.acceptCap, float64(c.s.AcceptCap()))
+	gauge(c.maxQueue, float64(cfg.MaxQueue*max(cfg.Loops, 1)))
+	gauge(c.maxPending, float64(cfg.MaxPending))
 }

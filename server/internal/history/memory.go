@@ -71,13 +71,16 @@ type ring struct {
 	floor Pos // every message of the stream up to floor may be gone
 }
 
+// noCap is the maxBytes of a history without a cap.
+const noCap = 1 << 62
+
 // NewMemory returns an empty in-memory history that keeps size messages
 // per stream for ttl; start is the position it starts at: nothing before
 // it is known.
 // maxBytes caps the bytes it holds; zero or less means no cap.
 func NewMemory(size int, ttl time.Duration, maxBytes int64, now time.Time, start Pos) *Memory {
 	if maxBytes <= 0 {
-		maxBytes = 1 << 62
+		maxBytes = noCap
 	}
 	h := &Memory{size: size, ttl: ttl, maxBytes: maxBytes, start: start, seed: maphash.MakeSeed()}
 	for i := range h.parts {
@@ -311,6 +314,7 @@ var (
 	descStreams = prometheus.NewDesc("wspush_history_streams", "Streams (users' and rooms') the history keeps messages of.", nil, nil)
 	descBytes   = prometheus.NewDesc("wspush_history_bytes", "Bytes the history holds, counted against --history-max-bytes.", nil, nil)
 	descEntries = prometheus.NewDesc("wspush_history_entries", "Messages kept, once per stream that keeps them.", nil, nil)
+	descLimit   = prometheus.NewDesc("wspush_history_bytes_limit", "--history-max-bytes: the bytes the history holds at most before it evicts the oldest messages.", nil, nil)
 	descEvicted = prometheus.NewDesc("wspush_history_evicted_total", "Messages dropped from the history to stay under --history-max-bytes: a resume from before them gets a gap.", nil, nil)
 )
 
@@ -322,6 +326,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descBytes
 	ch <- descEntries
 	ch <- descEvicted
+	ch <- descLimit
 }
 
 // Collect implements prometheus.Collector.
@@ -331,4 +336,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.GaugeValue, float64(st.Bytes))
 	ch <- prometheus.MustNewConstMetric(descEntries, prometheus.GaugeValue, float64(st.Entries))
 	ch <- prometheus.MustNewConstMetric(descEvicted, prometheus.CounterValue, float64(st.Evicted))
+	if c.h.maxBytes < noCap {
+		ch <- prometheus.MustNewConstMetric(descLimit, prometheus.GaugeValue, float64(c.h.maxBytes))
+	}
 }

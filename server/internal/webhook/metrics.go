@@ -36,6 +36,10 @@ var (
 		"Events waiting to be sent to the backend.", nil, nil)
 	descWebhookQueueBytes = prometheus.NewDesc("wspush_webhook_queue_bytes",
 		"Bytes held by events waiting to be sent, counted against --webhook-queue-bytes.", nil, nil)
+	descWebhookQueueLimit = prometheus.NewDesc("wspush_webhook_queue_events_limit",
+		"--webhook-queue: events the queue holds at most; past it new events are dropped.", nil, nil)
+	descWebhookQueueBytesLimit = prometheus.NewDesc("wspush_webhook_queue_bytes_limit",
+		"--webhook-queue-bytes: bytes the queued events hold at most; past it new events are dropped.", nil, nil)
 )
 
 // webhookCollector reads the webhook's atomics at scrape time.
@@ -48,6 +52,8 @@ func (c webhookCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descWebhookRetries
 	ch <- descWebhookQueue
 	ch <- descWebhookQueueBytes
+	ch <- descWebhookQueueLimit
+	ch <- descWebhookQueueBytesLimit
 }
 
 // Collect implements prometheus.Collector.
@@ -65,4 +71,6 @@ func (c webhookCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descWebhookRetries, w.retries.Load())
 	ch <- prometheus.MustNewConstMetric(descWebhookQueue, prometheus.GaugeValue, float64(len(w.q)))
 	ch <- prometheus.MustNewConstMetric(descWebhookQueueBytes, prometheus.GaugeValue, float64(w.bytes.Load()))
+	ch <- prometheus.MustNewConstMetric(descWebhookQueueLimit, prometheus.GaugeValue, float64(cap(w.q)))
+	ch <- prometheus.MustNewConstMetric(descWebhookQueueBytesLimit, prometheus.GaugeValue, float64(w.cfg.QueueBytes))
 }
