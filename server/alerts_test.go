@@ -44,6 +44,9 @@ func findPromtool(t *testing.T) string {
 
 func TestAlertRulesPassPromtool(t *testing.T) {
 	promtool := findPromtool(t)
+	// Redis first: its cleanup checks for leaked goroutines, so it must
+	// run after every server's shutdown (cleanups run last first).
+	r := startRedis(t)
 	for _, args := range [][]string{{"check", "rules", alertsFile}, {"test", "rules", alertTestsFile}} {
 		out, err := exec.Command(promtool, args...).CombinedOutput()
 		if err != nil {
@@ -64,8 +67,7 @@ func TestRulesAndDashboardNameOnlyMetricsANodeExports(t *testing.T) {
 	defer hook.Close()
 	single := startPlain(t, Config{APIAddr: "127.0.0.1:0", HistorySize: 10, HistoryTTL: time.Minute,
 		Webhook: WebhookConfig{URL: hook.URL, Delay: 10 * time.Millisecond}, Version: "test-1"})
-	// And a node of a cluster, on a real redis-server.
-	r := startRedis(t)
+	// And a node of a cluster, on the real redis-server.
 	cfg := clusterConfig()
 	cfg.APIAddr = "127.0.0.1:0"
 	node := startNode(t, r, "a", cfg)
