@@ -44,9 +44,6 @@ func findPromtool(t *testing.T) string {
 
 func TestAlertRulesPassPromtool(t *testing.T) {
 	promtool := findPromtool(t)
-	// Redis first: its cleanup checks for leaked goroutines, so it must
-	// run after every server's shutdown (cleanups run last first).
-	r := startRedis(t)
 	for _, args := range [][]string{{"check", "rules", alertsFile}, {"test", "rules", alertTestsFile}} {
 		out, err := exec.Command(promtool, args...).CombinedOutput()
 		if err != nil {
@@ -57,6 +54,9 @@ func TestAlertRulesPassPromtool(t *testing.T) {
 
 func TestRulesAndDashboardNameOnlyMetricsANodeExports(t *testing.T) {
 	promtool := findPromtool(t)
+	// Redis first: its cleanup checks for leaked goroutines, so it must
+	// run after every server's shutdown (cleanups run last first).
+	r := startRedis(t)
 
 	// A single node with everything that has metrics: the client
 	// protocol, history, a webhook (to a backend that answers 204).
