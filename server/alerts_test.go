@@ -64,7 +64,7 @@ func TestRulesAndDashboardNameOnlyMetricsANodeExports(t *testing.T) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	defer hook.Close()
+	t.Cleanup(hook.Close) // after the single node's shutdown, which flushes its webhook
 	single := startPlain(t, Config{APIAddr: "127.0.0.1:0", HistorySize: 10, HistoryTTL: time.Minute,
 		Webhook: WebhookConfig{URL: hook.URL, Delay: 10 * time.Millisecond}, Version: "test-1"})
 	// And a node of a cluster, on the real redis-server.

@@ -30,6 +30,7 @@ try {
   page.on('console', m => { if (m.type() === 'error') out.errors.push(m.text()); });
   await page.goto(url, { waitUntil: 'load', timeout: 20000 });
   await page.waitForFunction(() => window.reportReady === true, null, { timeout: 20000 });
+  out.errors.push(...await page.evaluate(() => window.reportErrors || []));
   out.charts = await page.evaluate(() => [...document.querySelectorAll('.chart')].map(el => {
     const c = el.querySelector('canvas');
     if (!c) return { id: el.id, canvas: false, text: el.textContent.trim() };
