@@ -251,8 +251,8 @@ func (l *loop) admitTimeout(c *conn) {
 
 // admitCollector exports the connect hook's engine-side counters.
 type admitCollector struct {
-	s                 *Engine
-	pending, verdicts *prometheus.Desc
+	s                        *Engine
+	pending, verdicts, limit *prometheus.Desc
 }
 
 func newAdmitCollector(s *Engine) *admitCollector {
@@ -262,13 +262,20 @@ func newAdmitCollector(s *Engine) *admitCollector {
 		verdicts: prometheus.NewDesc("wspush_connect_hook_verdicts_total",
 			"Connections the connect hook decided, by verdict: accepted, refused, unavailable (hook down, slow or garbled: told connect_unavailable), overflow (--connect-hook-max-pending were waiting), gone (closed while waiting).",
 			[]string{"verdict"}, nil),
+		limit: prometheus.NewDesc("wspush_connect_hook_pending_limit",
+			"--connect-hook-max-pending: connections that may wait for the connect hook's verdict; past it a new one is refused (overflow).", nil, nil),
 	}
 }
 
-func (c *admitCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.pending; ch <- c.verdicts }
+func (c *admitCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.verdicts
+	ch <- c.limit
+}
 
 func (c *admitCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(c.s.admit.pending.Load()))
+	ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(c.s.cfg.AdmitMaxPending))
 	for i := range numVerdicts {
 		ch <- prometheus.MustNewConstMetric(c.verdicts, prometheus.CounterValue, float64(c.s.admit.verdicts[i].Load()), verdictNames[i])
 	}
