@@ -15,7 +15,8 @@ import (
 // and print it, as a file that --config reads back.
 
 // secretFlags are printed redacted by --check-config.
-var secretFlags = map[string]bool{"api-key": true, "jwt-secret": true, "webhook-secret": true, "cluster-secret": true}
+var secretFlags = map[string]bool{"api-key": true, "jwt-secret": true, "webhook-secret": true, "cluster-secret": true,
+	"console-key": true, "console-readonly-key": true}
 
 // printConfig writes the configuration in force, as a YAML file that
 // --config accepts (secrets redacted), with the connection cap the server

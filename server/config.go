@@ -10,6 +10,7 @@ import (
 	"github.com/wspush/wspush/server/internal/auth"
 	"github.com/wspush/wspush/server/internal/budget"
 	"github.com/wspush/wspush/server/internal/cluster"
+	"github.com/wspush/wspush/server/internal/console"
 	"github.com/wspush/wspush/server/internal/engine"
 	"github.com/wspush/wspush/server/internal/webhook"
 )
@@ -92,6 +93,11 @@ type Config struct {
 	// user with ?user=) on a listener other hosts can reach. False refuses
 	// to start that way.
 	Insecure bool
+
+	// Console configures the operator console at /console/ on the API
+	// listener (docs/console.md). The zero value serves it, logging in
+	// with APIKey (development mode without one).
+	Console ConsoleConfig
 
 	// Webhook sends client events to the backend (docs/webhook.md). The
 	// zero value sends none.
@@ -207,6 +213,11 @@ func (c Config) Validate() error {
 	}
 	if c.Redis != "" {
 		if _, err := cluster.RedisOptions(c.Redis); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Console.UsersFile != "" && !c.Console.Off {
+		if _, err := console.ReadUsers(c.Console.UsersFile); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/wspush/wspush/server/internal/api"
 	"github.com/wspush/wspush/server/internal/auth"
 	"github.com/wspush/wspush/server/internal/budget"
+	"github.com/wspush/wspush/server/internal/console"
 	"github.com/wspush/wspush/server/internal/engine"
 	"github.com/wspush/wspush/server/internal/presence"
 	"github.com/wspush/wspush/server/internal/webhook"
@@ -34,6 +35,7 @@ type Server struct {
 	b     broker           // one node's, or the cluster's
 	grace *presence.Grace  // the offline grace, on its own clock
 	hook  *webhook.Webhook // nil without a webhook
+	con   *console.Console // the operator console; nil when off
 	now   func() time.Time // the offline grace's clock: time.Now but in tests
 
 	api     *api.Server // nil without an API, or before Serve
@@ -66,6 +68,7 @@ func New(cfg Config) *Server {
 	ec.AcceptCap, ec.Backlog = max(s.fds.WS, 1), s.fds.Burst
 	s.eng = engine.New(ec, hooks{s}, s.b.Store())
 	bind(s.eng)
+	s.con = s.newConsole()
 	return s
 }
 
@@ -91,6 +94,9 @@ func (s *Server) Serve() error {
 	s.b.Start()
 	s.hook.Start()
 	s.grace.Start()
+	if s.con != nil {
+		s.con.Start()
+	}
 	if s.cfg.APIAddr != "" {
 		ln, err := net.Listen("tcp", s.cfg.APIAddr)
 		if err != nil {
@@ -153,7 +159,12 @@ func (s *Server) APIHandler() http.Handler {
 	if s.hook != nil {
 		parts = append(parts, s.hook.Collector())
 	}
-	return api.New(api.Config{Key: s.cfg.APIKey, Demo: s.cfg.Demo, Collectors: parts, Logger: s.log}, backend{s})
+	cfg := api.Config{Key: s.cfg.APIKey, Demo: s.cfg.Demo, Collectors: parts, Logger: s.log}
+	if s.con != nil {
+		cfg.Collectors = append(cfg.Collectors, s.con.Collector())
+		cfg.Console = s.con.Handler
+	}
+	return api.New(cfg, backend{s})
 }
 
 // APIAddr is the HTTP API listener's address, once Ready is closed; nil
@@ -177,6 +188,9 @@ func (s *Server) Conns() int64 { return s.eng.Conns() }
 // last.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
+		if s.con != nil {
+			s.con.Close() // ends its streams, which the API would wait for
+		}
 		if s.api != nil {
 			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			s.api.Shutdown(actx)
@@ -193,6 +207,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // closeParts stops the webhook, then the broker (Redis last).
 func (s *Server) closeParts(ctx context.Context) {
+	if s.con != nil {
+		s.con.Close()
+	}
 	s.grace.Close()
 	s.hook.Close(ctx)
 	s.b.Close()
