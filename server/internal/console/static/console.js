@@ -88,7 +88,7 @@
     return fetch('/console/api/' + path, { method: method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' })
       .then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (j) {
-          if (r.status === 401 && path !== 'login') { showLogin(); }
+          if (r.status === 401 && path !== 'login' && path !== 'session') { sess = null; showLogin(); }
           if (!r.ok) { var e = new Error(j.message || ('HTTP ' + r.status)); e.status = r.status; e.body = j; throw e; }
           return j;
         });
