@@ -137,8 +137,8 @@ func (b consoleBackend) Broadcast(ctx context.Context, id string, data json.RawM
 	return b.s.BroadcastID(ctx, id, data)
 }
 
-// Kick tells the other nodes to kick user (with the table's reason) and
-// kicks this node's connections with reason.
+// Kick kicks user's connections on every node with reason, which goes to
+// the other nodes in the kick's control message (its room field).
 func (b consoleBackend) Kick(ctx context.Context, user, reason string) (int, error) {
-	return b.s.control(ctx, engine.OpKick, "", []string{user}, func() (int, error) { return b.s.eng.KickWith(ctx, user, reason) })
+	return b.s.control(ctx, engine.OpKick, reason, []string{user}, func() (int, error) { return b.s.eng.KickWith(ctx, user, reason) })
 }

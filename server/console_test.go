@@ -247,3 +247,45 @@ func TestConsoleFindsPagesAndDisconnectsRealConnections(t *testing.T) {
 		}
 	}
 }
+
+// In a cluster the overview names every node, from their heartbeats
+// through a real Redis, with what each says of itself.
+func TestConsoleOverviewListsTheClusterNodes(t *testing.T) {
+	r := startRedis(t)
+	a := startNode(t, r, "node-a", Config{APIAddr: "127.0.0.1:0", APIKey: testAPIKey, Console: ConsoleConfig{Version: "v-test"}})
+	b := startNode(t, r, "node-b", Config{APIAddr: "127.0.0.1:0", APIKey: testAPIKey, Console: ConsoleConfig{Version: "v-test"}})
+	onB, _ := dialAs(t, b, "?user=on-b", "")
+	c := consoleLogin(t, a, testAPIKey)
+	waitFor(t, 10*time.Second, func() error {
+		var o struct {
+			Node  string
+			Stats struct {
+				Cluster struct {
+					Nodes    int
+					NodeList []struct {
+						Node        string
+						Version     string
+						Connections int64
+						Seen        time.Time
+					} `json:"node_list"`
+				}
+			}
+		}
+		c.do("GET", "/console/api/overview", "", &o)
+		l := o.Stats.Cluster.NodeList
+		if o.Node != "node-a" || o.Stats.Cluster.Nodes != 2 || len(l) != 2 || l[0].Node != "node-a" || l[1].Node != "node-b" ||
+			l[1].Connections != 1 || l[1].Version != "v-test" || l[1].Seen.IsZero() {
+			return errorf("overview %+v", o)
+		}
+		return nil
+	})
+	// A kick through a's console reaches b's client with its reason.
+	r.waitSubs("wspush:c", 2)
+	var k struct{ Closed int }
+	if st := c.do("POST", "/console/api/users/on-b/kick", `{"reason":"kicked from node a"}`, &k); st != 200 || k.Closed != 0 {
+		t.Fatalf("kick: %d %+v", st, k)
+	}
+	if got := onB.ExpectClose(4500); got != "kicked from node a" {
+		t.Fatalf("b's client read %q", got)
+	}
+}

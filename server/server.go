@@ -62,7 +62,7 @@ func New(cfg Config) *Server {
 	}
 	s.grace = presence.NewGrace(gc)
 	var bind func(*engine.Engine)
-	s.b, bind = newBroker(cfg, s.start, s.grace, s.now)
+	s.b, bind = newBroker(cfg, s.start, s.grace, s.now, s.nodeStat)
 	ec := cfg.ConnConfig
 	ec.Auth = &auth.Authenticator{Secret: cfg.JWTSecret, Audience: cfg.JWTAudience, Issuer: cfg.JWTIssuer, RequireExp: cfg.JWTRequireExp}
 	ec.AcceptCap, ec.Backlog = max(s.fds.WS, 1), s.fds.Burst

@@ -84,7 +84,6 @@ type Console struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
-	started  bool
 }
 
 // New returns the console for cfg over b. Start starts its one-second
@@ -120,7 +119,6 @@ func (c *Console) gatherer() prometheus.Gatherer {
 
 // Start starts the sampler: a point a second into the overview's ring.
 func (c *Console) Start() {
-	c.started = true
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()

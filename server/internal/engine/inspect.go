@@ -105,13 +105,7 @@ func (s *Engine) Disconnect(ctx context.Context, id uint64, reason string) error
 
 // KickWith is Kick with a reason the clients read, as Disconnect.
 func (s *Engine) KickWith(ctx context.Context, user, reason string) (int, error) {
-	return s.onMembers(ctx, true, []string{user}, func(m *pool.Member) int {
-		if reason != "" {
-			s.dir.setDetail(user, m.ID(), reason)
-		}
-		m.Conn.(*conn).disconnect(wire.DisconnectKicked, reason)
-		return 1
-	})
+	return s.control(ctx, true, OpKick, reason, []string{user})
 }
 
 // TopQueued lists the k connections with the most bytes queued, worst

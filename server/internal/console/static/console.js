@@ -13,7 +13,7 @@
       webhook: 'Webhook', audit: 'Audit log', tail: 'Live tail', config: 'Configuration',
       node: 'Node', version: 'Version', uptime: 'Uptime', conns: 'Connections', users: 'Users', roomsN: 'Rooms',
       inps: 'Messages in/s', outps: 'Messages out/s', rss: 'Memory (RSS)', goroutines: 'Goroutines', redis: 'Redis',
-      nodes: 'Nodes', clusterConns: 'Cluster connections', chartConns: 'Connections', chartMsgs: 'Messages per second',
+      nodes: 'Nodes', clusterConns: 'Cluster connections', clusterUsers: 'Cluster users', redisLat: 'Redis latency', heartbeat: 'Last heartbeat', chartConns: 'Connections', chartMsgs: 'Messages per second',
       chartLat: 'Push latency (ms)', chartCloses: 'Disconnects per second', in: 'in', out: 'out',
       prefix: 'User id prefix', search: 'Search', next: 'Next page', first: 'First page', order: 'Order',
       byUser: 'by user', oldest: 'oldest first', ip: 'Remote IP', platform: 'Platform', sdk: 'SDK', compression: 'Compression',
@@ -38,7 +38,7 @@
       webhook: 'Webhook', audit: '审计日志', tail: '实时事件', config: '配置',
       node: '节点', version: '版本', uptime: '运行时间', conns: '连接数', users: '用户数', roomsN: '房间数',
       inps: '每秒收到消息', outps: '每秒发出消息', rss: '内存 (RSS)', goroutines: 'Goroutine', redis: 'Redis',
-      nodes: '节点数', clusterConns: '集群连接数', chartConns: '连接数', chartMsgs: '每秒消息数',
+      nodes: '节点', clusterConns: '集群连接数', clusterUsers: '集群用户数', redisLat: 'Redis 延迟', heartbeat: '最近心跳', chartConns: '连接数', chartMsgs: '每秒消息数',
       chartLat: '推送延迟 (毫秒)', chartCloses: '每秒断开数', in: '收', out: '发',
       prefix: '用户 ID 前缀', search: '搜索', next: '下一页', first: '第一页', order: '排序',
       byUser: '按用户', oldest: '最早的在前', ip: '远端 IP', platform: '平台', sdk: 'SDK', compression: '压缩',
@@ -159,6 +159,8 @@
   function overview(main) {
     var cards = el('div', { 'class': 'grid', id: 'stats' });
     main.appendChild(cards);
+    var nodes = el('div', { id: 'nodes' });
+    main.appendChild(nodes);
     var charts = el('div', { 'class': 'charts' });
     main.appendChild(charts);
     var cC = chart(charts, t('chartConns'), [{ label: t('conns'), stroke: '#2563eb', width: 2 }]);
@@ -172,12 +174,31 @@
       add(cC, [p.connections]); add(cM, [p.in_per_s, p.out_per_s]); add(cL, [p.p50_ms, p.p99_ms]); add(cD, [closes]);
     }
     function draw() { [cC, cM, cL, cD].forEach(function (c) { c.u.setData(c.data); }); }
+    var prevNodes = {};
+    function nodeTable(list) {
+      nodes.innerHTML = '';
+      if (!list || !list.length) return;
+      var now = Date.now(), tb = el('tbody');
+      list.forEach(function (n) {
+        var p = prevNodes[n.node], seen = new Date(n.seen).getTime(), inS = '-', outS = '-';
+        var mi = n.messages_in || 0, mo = n.messages_out || 0;
+        if (p && seen > p.seen) { inS = ((mi - p.in) * 1000 / (seen - p.seen)).toFixed(0); outS = ((mo - p.out) * 1000 / (seen - p.seen)).toFixed(0); }
+        if (!p || seen > p.seen) prevNodes[n.node] = { seen: seen, in: mi, out: mo, inS: inS, outS: outS };
+        else { inS = p.inS; outS = p.outS; }
+        tb.appendChild(el('tr', null, [el('td', { text: n.node + (n.node === sess.node ? ' ★' : '') }), el('td', { text: n.version || '' }), el('td', { text: n.uptime_seconds ? fmtDur(n.uptime_seconds) : '' }),
+          el('td', { text: String(n.connections) }), el('td', { text: String(n.users) }), el('td', { text: String(n.rooms || 0) }), el('td', { text: inS }), el('td', { text: outS }),
+          el('td', { text: fmtBytes(n.rss_bytes) }), el('td', { text: n.redis_ms ? n.redis_ms.toFixed(2) + ' ms' : '' }), el('td', { text: ((now - seen) / 1000).toFixed(1) + ' s' })]));
+      });
+      nodes.appendChild(el('div', { 'class': 'card' }, [el('h2', { text: t('nodes') + ' (' + list.length + ')' }), el('table', { id: 'nodeTable' }, [el('thead', null, [el('tr', null,
+        [t('node'), t('version'), t('uptime'), t('conns'), t('users'), t('roomsN'), t('inps'), t('outps'), t('rss'), t('redisLat'), t('heartbeat')].map(function (h) { return el('th', { text: h }); }))]), tb])]));
+    }
     function stats(st, p) {
       cards.innerHTML = '';
       var items = [[t('node'), sess.node], [t('version'), sess.version], [t('uptime'), fmtDur(st.uptime_seconds)], [t('conns'), st.connections], [t('users'), st.users],
         [t('roomsN'), st.rooms], [t('inps'), p ? p.in_per_s.toFixed(0) : '-'], [t('outps'), p ? p.out_per_s.toFixed(0) : '-'], [t('rss'), fmtBytes(st.rss_bytes)], [t('goroutines'), st.goroutines]];
-      if (st.cluster) items.push([t('redis'), st.cluster.redis], [t('nodes'), st.cluster.nodes], [t('clusterConns'), st.cluster.connections]);
+      if (st.cluster) items.push([t('redis'), st.cluster.redis], [t('nodes'), st.cluster.nodes], [t('clusterConns'), st.cluster.connections], [t('clusterUsers'), st.cluster.users]);
       items.forEach(function (it) { cards.appendChild(el('div', { 'class': 'stat' }, [el('span', { text: it[0] }), el('b', { text: String(it[1]) })])); });
+      nodeTable(st.cluster && st.cluster.node_list);
     }
     api('GET', 'overview').then(function (o) {
       o.points.forEach(push); draw();
@@ -220,7 +241,7 @@
     var info = el('p', { 'class': 'muted small', id: 'pageInfo' });
     var list = el('div', { id: 'connList' });
     var detail = el('div');
-    var nextBtn = el('button', { 'class': 'ghost', id: 'nextPage', text: t('next'), disabled: true });
+    var nextBtn = el('button', { type: 'button', 'class': 'ghost', id: 'nextPage', text: t('next'), disabled: true });
     var next = '';
     function load(cursor) {
       var q = new URLSearchParams({ limit: '25' });
