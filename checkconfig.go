@@ -16,7 +16,7 @@ import (
 
 // secretFlags are printed redacted by --check-config.
 var secretFlags = map[string]bool{"api-key": true, "jwt-secret": true, "webhook-secret": true, "cluster-secret": true,
-	"redis-password": true, "redis-sentinel-password": true}
+	"redis-password": true, "redis-sentinel-password": true, "console-key": true, "console-readonly-key": true}
 
 // printConfig writes the configuration in force, as a YAML file that
 // --config accepts (secrets redacted), with the connection cap the server

@@ -72,6 +72,13 @@ func newServeFlags() *serveFlags {
 	f.def(proxiesValue{&c.TrustedProxies}, "trusted-proxies", "`CIDRS` proxies whose X-Forwarded-For and X-Real-IP are believed; empty: none")
 	f.def(stringValue{&c.ClientSends}, "client-sends", "`on|off|webhook` a client's send to another user: delivered (as its token allows), refused, or to the webhook only")
 
+	cc := &c.Console
+	f.group("Operator console (/console/ on --api-addr)")
+	f.def(notFlag{&cc.Off}, "console", "serve the operator console on the API listener; --console=false: none")
+	f.def(stringValue{&cc.Key}, "console-key", "`KEY` logs in to the console as an admin, besides --api-key")
+	f.def(stringValue{&cc.ReadonlyKey}, "console-readonly-key", "`KEY` logs in as a viewer: no push, publish, kick, nor payloads")
+	f.def(stringValue{&cc.UsersFile}, "console-users", "`FILE` named operators, NAME ROLE BCRYPT-HASH a line (wspush hash-password)")
+
 	f.group("Limits")
 	f.def(intValue{&c.MaxConns}, "max-conns", "upgraded connections; past it, 503; 0: from the open-files limit")
 	f.def(intValue{&c.MaxUserConns}, "max-user-conns", "connections per user on this node; one more replaces the oldest (4504); -1: no cap")

@@ -29,8 +29,9 @@ Runs the WebSocket push server. Each setting comes from the first of:
   4. the built-in default      shown below
 Sizes are bytes, or a whole number of KiB, MiB or GiB: 65536, 64KiB, 1MiB.
 Durations take a unit: 500ms, 25s, 10m, 1h. Keep secrets (--jwt-secret,
---api-key, --webhook-secret, --cluster-secret) in the environment: ps shows
-the command line to every user of the machine.
+--api-key, --webhook-secret, --cluster-secret, --console-key,
+--console-readonly-key) in the environment: ps shows the command line to
+every user of the machine.
 `
 
 const serveHelpOutro = `

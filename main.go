@@ -30,7 +30,7 @@ import (
 var version = "dev"
 
 // commands are wspush's commands, for the nearest to a mistyped one.
-var commands = []string{"serve", "bench", "version", "help"}
+var commands = []string{"serve", "bench", "version", "help", "hash-password"}
 
 // main dispatches to a command. Help asked for exits 0; a usage error or
 // a configuration refused exits 2, after one line on stderr.
@@ -54,6 +54,8 @@ func main() {
 		err = bench.Main(args, os.Stdout, os.Stderr)
 	case "version":
 		printVersion(os.Stdout)
+	case "hash-password":
+		err = hashPassword(os.Stdin, os.Stdout)
 	case "help":
 		err = help(args, os.Stdout)
 	default:
@@ -91,6 +93,7 @@ func usage(w io.Writer) {
   wspush serve [flags]   run the server (also what a bare "wspush" runs)
   wspush bench MODE      load-test a server; MODE: connect | idle | echo | push | broadcast
   wspush version         print the version
+  wspush hash-password   read a password on stdin, print its bcrypt hash (--console-users)
   wspush help [serve]    print this, or the server's flags
 Run "wspush serve -h" for the server's flags, "wspush bench MODE -h" for a
 load test's.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // TestMain lets the test binary be the wspush command: with WSPUSH_TEST_MAIN
@@ -88,5 +90,19 @@ func readServing(logs *bufio.Reader, seen io.Writer) (serving, error) {
 		if err != nil {
 			return serving{}, fmt.Errorf("no start line in the logs: %w", err)
 		}
+	}
+}
+
+func TestHashPasswordMakesABcryptHashTheConsoleReads(t *testing.T) {
+	var out strings.Builder
+	if err := hashPassword(strings.NewReader("correct horse\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	h := strings.TrimSpace(out.String())
+	if bcrypt.CompareHashAndPassword([]byte(h), []byte("correct horse")) != nil {
+		t.Fatalf("%q does not check", h)
+	}
+	if err := hashPassword(strings.NewReader("short\n"), &out); err == nil {
+		t.Fatal("a short password was hashed")
 	}
 }

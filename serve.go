@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -77,6 +78,10 @@ func serve(args []string) error {
 		log.Warn(w)
 	}
 	f.cfg.Logger = log
+	// The console's configuration page shows what --check-config prints.
+	var settings bytes.Buffer
+	_ = printConfig(&settings, f, nil)
+	f.cfg.Console.Settings, f.cfg.Console.Version = settings.String(), version
 	if f.cfg.JWTSecret == "" && !f.cfg.Echo {
 		// Development mode: the browser chat demo at /demo/ on the API listener.
 		f.cfg.Demo = client.Demo

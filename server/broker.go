@@ -74,12 +74,12 @@ var (
 // newBroker returns the broker cfg asks for, and the function that binds
 // it to the engine once the engine exists (the engine needs the broker's
 // history store first).
-func newBroker(cfg Config, start time.Time, grace *presence.Grace, now func() time.Time) (broker, func(*engine.Engine)) {
+func newBroker(cfg Config, start time.Time, grace *presence.Grace, now func() time.Time, report func() wire.NodeStat) (broker, func(*engine.Engine)) {
 	if cfg.Redis != "" {
 		// Validate refuses a bad URL before Serve starts anything.
 		cl, err := cluster.New(cluster.Config{
 			Redis: cfg.Redis, Passwords: cfg.redisPasswords(), Replicas: cfg.RedisReplicas, Node: cfg.Node, HistorySize: cfg.HistorySize, HistoryTTL: cfg.HistoryTTL,
-			OfflineGrace: cfg.OfflineGrace, Logger: cfg.Logger, Secret: cfg.ClusterSecret,
+			OfflineGrace: cfg.OfflineGrace, Logger: cfg.Logger, Secret: cfg.ClusterSecret, Report: report,
 		})
 		if err == nil {
 			return cl, func(e *engine.Engine) { cl.Bind(e) }

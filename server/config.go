@@ -10,6 +10,7 @@ import (
 	"github.com/wspush/wspush/server/internal/auth"
 	"github.com/wspush/wspush/server/internal/budget"
 	"github.com/wspush/wspush/server/internal/cluster"
+	"github.com/wspush/wspush/server/internal/console"
 	"github.com/wspush/wspush/server/internal/engine"
 	"github.com/wspush/wspush/server/internal/webhook"
 )
@@ -102,6 +103,11 @@ type Config struct {
 	// user with ?user=) on a listener other hosts can reach. False refuses
 	// to start that way.
 	Insecure bool
+
+	// Console configures the operator console at /console/ on the API
+	// listener (docs/console.md). The zero value serves it, logging in
+	// with APIKey (development mode without one).
+	Console ConsoleConfig
 
 	// Webhook sends client events to the backend (docs/webhook.md). The
 	// zero value sends none.
@@ -261,6 +267,11 @@ func (c Config) Validate() error {
 	}
 	if c.RedisReplicas < 0 {
 		errs = append(errs, errors.New("server: --redis-replicas cannot be negative"))
+	}
+	if c.Console.UsersFile != "" && !c.Console.Off {
+		if _, err := console.ReadUsers(c.Console.UsersFile); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if b := c.budget(budget.OpenFilesLimit()); b.WS < 16 {
 		errs = append(errs, fmt.Errorf("server: the open-files limit %d leaves %d descriptors for WebSocket connections after the API (%d), webhook, Redis and accept bursts (%d): raise it (ulimit -n, LimitNOFILE) or lower --api-max-conns",

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/wspush/wspush/server/internal/console"
 	"github.com/wspush/wspush/server/internal/engine"
 	"github.com/wspush/wspush/server/internal/webhook"
 	"github.com/wspush/wspush/server/internal/wire"
@@ -24,6 +25,9 @@ func (h hooks) Connected(c engine.Conn, remote net.Addr, ip string) {
 	h.s.grace.Back(c.User)
 	h.s.b.Arrived(c.User)
 	h.s.hook.Connect(c.ID, c.User, remote, ip)
+	if h.s.watching() {
+		h.s.tailConn(c, "")
+	}
 }
 
 func (h hooks) Joined(room string) { h.s.b.Joined(room) }
@@ -41,6 +45,9 @@ func (h hooks) Left(user string, last bool) {
 
 func (h hooks) Disconnected(c engine.Conn, reason string, _ bool) {
 	h.s.hook.Disconnect(c.ID, c.User, reason)
+	if h.s.watching() {
+		h.s.tailConn(c, reason)
+	}
 }
 
 func (h hooks) Publish(c engine.Conn, room string, data []byte) error {
@@ -48,6 +55,9 @@ func (h hooks) Publish(c engine.Conn, room string, data []byte) error {
 		return err
 	}
 	h.s.hook.Message(webhook.EventPublish, c.ID, c.User, room, data)
+	if h.s.watching() {
+		h.s.con.Tail().Emit(console.Event{Type: "publish", Node: h.s.con.Node(), User: c.User, Conn: c.ID, Room: room, Bytes: len(data)})
+	}
 	return nil
 }
 

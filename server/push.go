@@ -38,7 +38,9 @@ func (s *Server) Push(ctx context.Context, users []string, data json.RawMessage)
 // cluster a retry with the same id within 10 minutes is published at most
 // once). An empty id is "mN", one of this node's.
 func (s *Server) PushID(ctx context.Context, id string, users []string, data json.RawMessage) (PushResult, error) {
-	return s.b.Push(ctx, id, users, data, "")
+	res, err := s.b.Push(ctx, id, users, data, "")
+	s.tailSent("push", id, "", users, data, res.Delivered, err)
+	return res, err
 }
 
 // Publish sends data to every member of room and reports to how many.
@@ -49,6 +51,7 @@ func (s *Server) Publish(ctx context.Context, room string, data json.RawMessage)
 // PublishID is Publish with the message's id, as PushID.
 func (s *Server) PublishID(ctx context.Context, id, room string, data json.RawMessage) (int, error) {
 	res, err := s.b.Publish(ctx, id, room, data, "")
+	s.tailSent("publish", id, room, nil, data, res.Delivered, err)
 	return res.Delivered, err
 }
 
@@ -60,6 +63,7 @@ func (s *Server) Broadcast(ctx context.Context, data json.RawMessage) (int, erro
 // BroadcastID is Broadcast with the message's id, as PushID.
 func (s *Server) BroadcastID(ctx context.Context, id string, data json.RawMessage) (int, error) {
 	res, err := s.b.Broadcast(ctx, id, data)
+	s.tailSent("broadcast", id, "", nil, data, res.Delivered, err)
 	return res.Delivered, err
 }
 

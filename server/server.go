@@ -14,6 +14,7 @@ import (
 	"github.com/wspush/wspush/server/internal/api"
 	"github.com/wspush/wspush/server/internal/auth"
 	"github.com/wspush/wspush/server/internal/budget"
+	"github.com/wspush/wspush/server/internal/console"
 	"github.com/wspush/wspush/server/internal/engine"
 	"github.com/wspush/wspush/server/internal/presence"
 	"github.com/wspush/wspush/server/internal/webhook"
@@ -35,6 +36,7 @@ type Server struct {
 	grace *presence.Grace      // the offline grace, on its own clock
 	hook  *webhook.Webhook     // nil without a webhook
 	admit *webhook.ConnectHook // nil without a connect hook
+	con   *console.Console     // the operator console; nil when off
 	now   func() time.Time     // the offline grace's clock: time.Now but in tests
 
 	api     *api.Server // nil without an API, or before Serve
@@ -61,7 +63,7 @@ func New(cfg Config) *Server {
 	}
 	s.grace = presence.NewGrace(gc)
 	var bind func(*engine.Engine)
-	s.b, bind = newBroker(cfg, s.start, s.grace, s.now)
+	s.b, bind = newBroker(cfg, s.start, s.grace, s.now, s.nodeStat)
 	ec := cfg.ConnConfig
 	ec.Auth = &auth.Authenticator{Secret: cfg.JWTSecret, Audience: cfg.JWTAudience, Issuer: cfg.JWTIssuer, RequireExp: cfg.JWTRequireExp}
 	ec.AcceptCap, ec.Backlog = max(s.fds.WS, 1), s.fds.Burst
@@ -71,6 +73,7 @@ func New(cfg Config) *Server {
 	}
 	s.eng = engine.New(ec, hooks{s}, s.b.Store())
 	bind(s.eng)
+	s.con = s.newConsole()
 	return s
 }
 
@@ -96,6 +99,9 @@ func (s *Server) Serve() error {
 	s.b.Start()
 	s.hook.Start()
 	s.grace.Start()
+	if s.con != nil {
+		s.con.Start()
+	}
 	if s.cfg.APIAddr != "" {
 		ln, err := net.Listen("tcp", s.cfg.APIAddr)
 		if err != nil {
@@ -161,8 +167,13 @@ func (s *Server) APIHandler() http.Handler {
 	if s.admit != nil {
 		parts = append(parts, s.admit.Collectors()...)
 	}
-	return api.New(api.Config{Key: s.cfg.APIKey, Demo: s.cfg.Demo, Collectors: parts, Logger: s.log, Version: s.cfg.Version,
-		BatchMessages: s.cfg.APIBatchMessages, BatchBytes: s.cfg.APIBatchBytes}, backend{s})
+	cfg := api.Config{Key: s.cfg.APIKey, Demo: s.cfg.Demo, Collectors: parts, Logger: s.log, Version: s.cfg.Version,
+		BatchMessages: s.cfg.APIBatchMessages, BatchBytes: s.cfg.APIBatchBytes}
+	if s.con != nil {
+		cfg.Collectors = append(cfg.Collectors, s.con.Collector())
+		cfg.Console = s.con.Handler
+	}
+	return api.New(cfg, backend{s})
 }
 
 // APIAddr is the HTTP API listener's address, once Ready is closed; nil
@@ -186,6 +197,9 @@ func (s *Server) Conns() int64 { return s.eng.Conns() }
 // last.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
+		if s.con != nil {
+			s.con.Close() // ends its streams, which the API would wait for
+		}
 		if s.api != nil {
 			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			s.api.Shutdown(actx)
@@ -202,6 +216,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // closeParts stops the webhook, then the broker (Redis last).
 func (s *Server) closeParts(ctx context.Context) {
+	if s.con != nil {
+		s.con.Close()
+	}
 	s.grace.Close()
 	s.hook.Close(ctx)
 	s.b.Close()

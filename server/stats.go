@@ -57,3 +57,13 @@ func rss() int64 {
 	runtime.ReadMemStats(&ms)
 	return int64(ms.Sys)
 }
+
+// nodeStat is what this node's heartbeat says of it in a cluster
+// (wire.NodeStat), for the console's list of nodes. It reads atomics and
+// /proc, never the loops.
+func (s *Server) nodeStat() wire.NodeStat {
+	k := s.eng.Counters()
+	return wire.NodeStat{Version: s.cfg.Console.Version, UptimeSeconds: float64(time.Since(s.start).Milliseconds()) / 1000,
+		Connections: k.Conns, Users: int64(k.Users), Rooms: int64(k.Rooms), MessagesIn: k.MessagesIn,
+		MessagesOut: k.MessagesOut, RSSBytes: rss()}
+}

@@ -73,6 +73,10 @@ type Config struct {
 	// Version is the program's version, the version label of
 	// wspush_build_info. Empty means "dev".
 	Version string
+	// Console, when set, serves /console/ (the operator console, with a
+	// login of its own instead of the bearer key), given the registry of
+	// /metrics. Nil serves nothing there.
+	Console func(prometheus.Gatherer) http.Handler
 }
 
 // handler serves the HTTP API. It only calls the Backend.
@@ -85,6 +89,7 @@ type handler struct {
 	mux *http.ServeMux
 
 	batchMessages, batchBytes int
+	con                       http.Handler // the operator console, or nil
 }
 
 // New returns the HTTP API that the backend calls (docs/api.md): pushes,
@@ -147,6 +152,9 @@ func New(cfg Config, b Backend) http.Handler {
 	a.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	a.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mountDemo(a.mux, cfg.Demo)
+	if cfg.Console != nil {
+		a.con = cfg.Console(a.m.reg)
+	}
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no API call at "+r.URL.Path+" (docs/api.md)")
 	})
@@ -154,9 +162,13 @@ func New(cfg Config, b Backend) http.Handler {
 }
 
 // ServeHTTP checks the API key, then routes. /healthz stays open for load
-// balancers.
+// balancers; /console/ has a login of its own.
 func (a *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !a.checkKeyless(w, r) {
+		return
+	}
+	if a.con != nil && (r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/")) {
+		a.con.ServeHTTP(w, r) // its own login (docs/console.md)
 		return
 	}
 	if a.on && r.URL.Path != "/healthz" {

@@ -125,6 +125,10 @@ type Config struct {
 	MaxQueue int
 	// Logger receives the cluster's logs. Nil discards them.
 	Logger *slog.Logger
+	// Report, when set, is what this node's heartbeat says of it besides
+	// its connections and users (wire.NodeStat): the console's list of
+	// nodes. Nil says only those.
+	Report func() wire.NodeStat
 }
 
 // Cluster is a node's link to the others. Its methods are safe for any
@@ -143,6 +147,7 @@ type Cluster struct {
 	up        atomic.Bool
 	downSince atomic.Int64 // unix ms when Redis stopped answering; 0: up
 	stats     atomic.Pointer[wire.ClusterStats]
+	rtt       atomic.Int64 // the last heartbeat's round trip to Redis, µs
 
 	// Counters, ever.
 	published   atomic.Int64 // messages published through Redis
@@ -223,12 +228,6 @@ type resumeJob struct {
 	user string
 	want []history.Want
 	done func([]history.Result)
-}
-
-// nodeStats is what a node writes to Redis on each heartbeat.
-type nodeStats struct {
-	Connections int64 `json:"connections"`
-	Users       int64 `json:"users"`
 }
 
 // New returns the node for cfg. Bind gives it the engine of this node's

@@ -27,7 +27,7 @@ const chControl = "wspush:c"
 // takes: "join", "leave" or "kick".
 type control struct {
 	Op    string   `json:"op"`
-	Room  string   `json:"room,omitempty"`
+	Room  string   `json:"room,omitempty"` // for a kick, the reason the clients read ("" for the table's)
 	Users []string `json:"users"`
 	Node  string   `json:"node"` // the node it came from, which has applied it already
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -329,14 +330,19 @@ func (cl *Cluster) beat(ctx context.Context) {
 	if !cl.checkUp(ctx) {
 		return
 	}
-	mine, _ := json.Marshal(nodeStats{Connections: cl.eng.Conns(), Users: int64(cl.eng.Users())})
+	me := wire.NodeStat{Connections: cl.eng.Conns(), Users: int64(cl.eng.Users())}
+	if cl.cfg.Report != nil {
+		me = cl.cfg.Report()
+	}
+	me.Node, me.RedisMs = cl.node, float64(cl.rtt.Load())/1000
+	mine, _ := json.Marshal(me)
 	now := time.Now()
-	var ids *redis.StringSliceCmd
+	var ids *redis.ZSliceCmd
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZAdd(ctx, keyNodes, redis.Z{Score: float64(now.UnixMilli()), Member: cl.node})
 		p.Set(ctx, keyStats+cl.node, mine, nodeTimeout)
 		p.ZRemRangeByScore(ctx, keyNodes, "-inf", strconv.FormatInt(now.Add(-nodeTimeout).UnixMilli(), 10))
-		ids = p.ZRange(ctx, keyNodes, 0, -1)
+		ids = p.ZRangeWithScores(ctx, keyNodes, 0, -1)
 		return nil
 	})
 	cl.beatNanos.Store(int64(time.Since(now)))
@@ -344,24 +350,29 @@ func (cl *Cluster) beat(ctx context.Context) {
 		cl.failed(err)
 		return
 	}
+	cl.rtt.Store(time.Since(now).Microseconds())
 	cs := &wire.ClusterStats{Node: cl.node, Redis: "up", Nodes: len(ids.Val())}
 	if len(ids.Val()) > 0 {
 		keys := make([]string, len(ids.Val()))
-		for i, id := range ids.Val() {
-			keys[i] = keyStats + id
+		for i, z := range ids.Val() {
+			keys[i] = keyStats + z.Member.(string)
 		}
 		vals, err := cl.rdb.MGet(ctx, keys...).Result()
 		if err != nil {
 			cl.failed(err)
 			return
 		}
-		for _, v := range vals {
-			var ns nodeStats
+		for i, v := range vals {
+			var ns wire.NodeStat
 			if s, ok := v.(string); ok && json.Unmarshal([]byte(s), &ns) == nil {
 				cs.Connections += ns.Connections
 				cs.Users += ns.Users
+				ns.Node = ids.Val()[i].Member.(string)
+				ns.Seen = time.UnixMilli(int64(ids.Val()[i].Score))
+				cs.NodeList = append(cs.NodeList, ns)
 			}
 		}
+		slices.SortFunc(cs.NodeList, func(a, b wire.NodeStat) int { return strings.Compare(a.Node, b.Node) })
 	}
 	cl.stats.Store(cs)
 	if now.Sub(cl.lastTouch) >= roomsTouch {

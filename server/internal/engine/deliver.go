@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wspush/wspush/pool"
 	"github.com/wspush/wspush/server/internal/history"
@@ -184,7 +185,8 @@ func (s *Engine) Kick(ctx context.Context, user string) (int, error) {
 
 // PostControl applies op (OpJoin, OpLeave or OpKick) to this node's
 // connections of users without waiting: for control messages from other
-// nodes.
+// nodes. For OpKick, room is the reason the clients read ("" for the
+// table's).
 func (s *Engine) PostControl(op, room string, users []string) error {
 	_, err := s.control(context.Background(), false, op, room, users)
 	return err
@@ -217,8 +219,17 @@ func (s *Engine) control(ctx context.Context, wait bool, op, room string, users 
 			return 0
 		})
 	case OpKick:
+		// A kick's "room" is the reason its clients read, "" for the
+		// table's (the console's kicks give one, docs/console.md). A
+		// close frame's reason holds at most 123 bytes of UTF-8.
+		if len(room) > 123 || !utf8.ValidString(room) {
+			room = ""
+		}
 		return s.onMembers(ctx, wait, users, func(m *pool.Member) int {
-			m.Conn.(*conn).disconnect(wire.DisconnectKicked, "")
+			if room != "" {
+				s.dir.setDetail(m.User, m.ID(), room)
+			}
+			m.Conn.(*conn).disconnect(wire.DisconnectKicked, room)
 			return 1
 		})
 	}

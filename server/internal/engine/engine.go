@@ -68,7 +68,8 @@ type Engine struct {
 	held       atomic.Int64 // live messages held back from connections waiting to resume, ever
 
 	pool *pool.Pool
-	rel  *releaser // collects after a burst of connections (release.go)
+	rel  *releaser  // collects after a burst of connections (release.go)
+	dir  *directory // the console's ordered index of connections and its ring of closes (directory.go)
 }
 
 // New returns an Engine for cfg, with defaults filled in. hooks tell the
@@ -95,6 +96,7 @@ func New(cfg Config, hooks Hooks, store history.Store) *Engine {
 		pool:      pool.New(pool.Config{Shards: cfg.Loops}),
 		roster:    roster.New(),
 		rel:       newReleaser(cfg.ReleaseQuiet),
+		dir:       newDirectory(),
 	}
 	s.loops.Store(&[]*loop{})
 	return s
@@ -304,6 +306,7 @@ func (s *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	c.state = stateClosed
 	if c.sess != nil {
+		s.dir.remove(c.sess.m.User, c.sess.m.ID(), c.reason, time.Now())
 		s.hooks.Disconnected(Conn{ID: c.sess.m.ID(), User: c.sess.m.User}, c.reason.String(), s.pool.UserConns(c.sess.m.User) == 0)
 	}
 	s.tcp.Add(-1)

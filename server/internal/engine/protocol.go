@@ -63,7 +63,10 @@ func (c *conn) join(out []byte, id auth.Identity, hs *handshake, meta json.RawMe
 		// Live messages wait for the resume request (resume.go).
 		ss.setResume(c.l, newHold(c.l.now))
 	}
-	s.hooks.Connected(c.id(), c.gc.RemoteAddr(), s.clientIP(c.gc.RemoteAddr(), hs))
+	ip := s.clientIP(c.gc.RemoteAddr(), hs)
+	s.dir.add(&dirEntry{user: id.User, id: ss.m.ID(), since: time.Now().UnixNano(), remote: addrPort(c.gc.RemoteAddr()),
+		ip: ip, platform: queryParam(hs.query, "platform"), sdk: queryParam(hs.query, "sdk"), loop: int32(c.l.idx), zout: c.zout})
+	s.hooks.Connected(c.id(), c.gc.RemoteAddr(), ip)
 
 	b := append(c.l.scratch[:0], `{"type":"welcome","conn":"c`...)
 	b = strconv.AppendUint(b, c.sess.m.ID(), 10)

@@ -1,6 +1,10 @@
 package wire
 
-import "github.com/wspush/wspush/server/internal/history"
+import (
+	"time"
+
+	"github.com/wspush/wspush/server/internal/history"
+)
 
 // Delivery is what a push to users did on one node: how many connections
 // it was written to, and which users have a connection there.
@@ -54,4 +58,24 @@ type ClusterStats struct {
 	Published   int64 `json:"published"`   // by this node, ever
 	Received    int64 `json:"received"`    // by this node, ever
 	Unavailable int64 `json:"unavailable"` // messages this node refused because Redis was unavailable, ever
+	// NodeList is every node alive, as its last heartbeat said, by name.
+	NodeList []NodeStat `json:"node_list,omitempty"`
+}
+
+// NodeStat is what one node of a cluster says of itself in its heartbeat
+// (once a second), for the operator console's overview.
+type NodeStat struct {
+	Node          string  `json:"node"`
+	Version       string  `json:"version,omitempty"`
+	UptimeSeconds float64 `json:"uptime_seconds,omitempty"`
+	Connections   int64   `json:"connections"`
+	Users         int64   `json:"users"`
+	Rooms         int64   `json:"rooms,omitempty"`
+	MessagesIn    int64   `json:"messages_in,omitempty"`  // ever
+	MessagesOut   int64   `json:"messages_out,omitempty"` // ever
+	RSSBytes      int64   `json:"rss_bytes,omitempty"`
+	// RedisMs is the node's last heartbeat round trip to Redis.
+	RedisMs float64 `json:"redis_ms,omitempty"`
+	// Seen is when Redis got the node's last heartbeat.
+	Seen time.Time `json:"seen"`
 }

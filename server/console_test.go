@@ -1,0 +1,291 @@
+package server
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+const consoleKey = "console-key-for-tests-0123"
+
+// consoleClient is a logged-in session of the console's JSON API.
+type consoleClient struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+	csrf string
+}
+
+func consoleLogin(t *testing.T, s *Server, key string) *consoleClient {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &consoleClient{t: t, base: "http://" + s.APIAddr().String(), hc: &http.Client{Jar: jar, Timeout: 15 * time.Second}}
+	var si struct{ CSRF string }
+	if st := c.do("POST", "/console/api/login", `{"key":"`+key+`"}`, &si); st != 200 {
+		t.Fatalf("login: %d", st)
+	}
+	c.csrf = si.CSRF
+	return c
+}
+
+func (c *consoleClient) do(method, path, body string, out any) int {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if c.csrf != "" {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+// The console is on the API listener only: the WebSocket port answers
+// /console/ with its 404, and the bearer key does not open it.
+func TestConsoleIsOnTheAPIListenerOnly(t *testing.T) {
+	s := startServer(t, Config{APIAddr: "127.0.0.1:0", APIKey: testAPIKey})
+	for _, p := range []string{"/console/", "/console/api/session", "/console/static/console.js"} {
+		conn, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", p)
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		conn.Close()
+		if err != nil {
+			t.Fatalf("%s on the WebSocket port: %v", p, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 404 || strings.Contains(string(b), "console") && !strings.Contains(string(b), "endpoint") {
+			t.Fatalf("%s on the WebSocket port: %d %s", p, resp.StatusCode, b)
+		}
+	}
+	resp, err := http.Get("http://" + s.APIAddr().String() + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "console.js") {
+		t.Fatalf("/console/ on the API: %d", resp.StatusCode)
+	}
+	// The bearer key is for the API: the console wants its login.
+	req, _ := http.NewRequest("GET", "http://"+s.APIAddr().String()+"/console/api/overview", nil)
+	req.Header.Set("Authorization", "Bearer "+testAPIKey)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("overview with the bearer key only: %d", resp.StatusCode)
+	}
+}
+
+// Through the console's API against a real node: find users by prefix
+// page by page, read a connection's details, disconnect one with a reason
+// its client reads, kick a user, and find both in the ring of recent
+// disconnects and the live tail.
+func TestConsoleFindsPagesAndDisconnectsRealConnections(t *testing.T) {
+	s := startServer(t, Config{APIAddr: "127.0.0.1:0", APIKey: testAPIKey, Console: ConsoleConfig{Key: consoleKey}})
+	c := consoleLogin(t, s, consoleKey)
+
+	// A live tail, open before the clients come.
+	req, _ := http.NewRequest("GET", c.base+"/console/api/tail?types=connect,disconnect,push", nil)
+	tail, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tail.Body.Close()
+	events := make(chan string, 256)
+	go func() {
+		sc := bufio.NewScanner(tail.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "data: ") {
+				events <- sc.Text()
+			}
+		}
+		close(events)
+	}()
+	waitFor(t, 5*time.Second, func() error {
+		if !s.watching() {
+			return errorf("the tail is not watching yet")
+		}
+		return nil
+	})
+
+	var clients []*client
+	for i := range 30 {
+		cl, _ := dialAs(t, s, fmt.Sprintf("?user=alpha-%02d&platform=wx&sdk=1.4.0", i), "")
+		clients = append(clients, cl)
+	}
+	for i := range 5 {
+		dialAs(t, s, fmt.Sprintf("?user=beta-%d", i), "")
+	}
+	var seen []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		var p struct {
+			Connections []struct {
+				ID             uint64
+				User, Platform string
+				SDK            string `json:"sdk"`
+			}
+			Next  string
+			Total int
+		}
+		if st := c.do("GET", "/console/api/connections?prefix=alpha-&limit=7&cursor="+url.QueryEscape(cursor), "", &p); st != 200 {
+			t.Fatalf("page: %d", st)
+		}
+		if p.Total != 35 {
+			t.Fatalf("total %d", p.Total)
+		}
+		for _, r := range p.Connections {
+			if r.Platform != "wx" || r.SDK != "1.4.0" {
+				t.Fatalf("row %+v", r)
+			}
+			seen = append(seen, r.User)
+		}
+		if p.Next == "" {
+			break
+		}
+		if pages > 10 {
+			t.Fatal("paging does not end")
+		}
+		cursor = p.Next
+	}
+	if len(seen) != 30 || seen[0] != "alpha-00" || seen[29] != "alpha-29" {
+		t.Fatalf("found %v", seen)
+	}
+
+	var u struct {
+		Connections []struct{ ID uint64 }
+	}
+	c.do("GET", "/console/api/users/alpha-07", "", &u)
+	if len(u.Connections) != 1 {
+		t.Fatalf("alpha-07: %+v", u)
+	}
+	id := u.Connections[0].ID
+	var d struct {
+		User        string
+		Rooms       []string
+		QueuedBytes int64 `json:"queued_bytes"`
+	}
+	if st := c.do("GET", fmt.Sprintf("/console/api/connections/c%d", id), "", &d); st != 200 || d.User != "alpha-07" || d.Rooms == nil {
+		t.Fatalf("details: %d %+v", st, d)
+	}
+	var pr struct{ Delivered int }
+	if st := c.do("POST", "/console/api/users/alpha-07/push", `{"data":{"n":1}}`, &pr); st != 200 || pr.Delivered != 1 {
+		t.Fatalf("push: %d %+v", st, pr)
+	}
+	clients[7].ExpectPush(`{"n":1}`)
+	if st := c.do("POST", fmt.Sprintf("/console/api/connections/%d/disconnect", id), `{"reason":"support: reinstall the app"}`, nil); st != 200 {
+		t.Fatalf("disconnect: %d", st)
+	}
+	msg := clients[7].ExpectJSON("disconnect")
+	if msg["reason"] != "support: reinstall the app" || msg["code"] != float64(4500) {
+		t.Fatalf("the client read %v", msg)
+	}
+	if got := clients[7].ExpectClose(4500); got != "support: reinstall the app" {
+		t.Fatalf("close reason %q", got)
+	}
+	var kick struct{ Closed int }
+	c.do("POST", "/console/api/users/alpha-08/kick", `{"reason":"account locked"}`, &kick)
+	if kick.Closed != 1 {
+		t.Fatalf("kick closed %d", kick.Closed)
+	}
+	if got := clients[8].ExpectClose(4500); got != "account locked" {
+		t.Fatalf("kick's close reason %q", got)
+	}
+	waitFor(t, 5*time.Second, func() error {
+		var v struct {
+			Closed []struct {
+				Reason, Detail string
+				Code           int
+			} `json:"recent_disconnects"`
+		}
+		c.do("GET", "/console/api/users/alpha-07", "", &v)
+		if len(v.Closed) != 1 || v.Closed[0].Reason != "kicked" || v.Closed[0].Code != 4500 || v.Closed[0].Detail != "support: reinstall the app" {
+			return errorf("recent disconnects %+v", v.Closed)
+		}
+		return nil
+	})
+	want := map[string]bool{`"type":"connect"`: false, `"type":"push"`: false, `"type":"disconnect"`: false}
+	deadline := time.After(10 * time.Second)
+	for missing := 3; missing > 0; {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				t.Fatal("the tail ended")
+			}
+			for k, done := range want {
+				if !done && strings.Contains(e, k) {
+					want[k] = true
+					missing--
+				}
+			}
+		case <-deadline:
+			t.Fatalf("the tail did not show %v", want)
+		}
+	}
+}
+
+// In a cluster the overview names every node, from their heartbeats
+// through a real Redis, with what each says of itself.
+func TestConsoleOverviewListsTheClusterNodes(t *testing.T) {
+	r := startRedis(t)
+	a := startNode(t, r, "node-a", Config{APIAddr: "127.0.0.1:0", APIKey: testAPIKey, Console: ConsoleConfig{Version: "v-test"}})
+	b := startNode(t, r, "node-b", Config{APIAddr: "127.0.0.1:0", APIKey: testAPIKey, Console: ConsoleConfig{Version: "v-test"}})
+	onB, _ := dialAs(t, b, "?user=on-b", "")
+	c := consoleLogin(t, a, testAPIKey)
+	waitFor(t, 10*time.Second, func() error {
+		var o struct {
+			Node  string
+			Stats struct {
+				Cluster struct {
+					Nodes    int
+					NodeList []struct {
+						Node        string
+						Version     string
+						Connections int64
+						Seen        time.Time
+					} `json:"node_list"`
+				}
+			}
+		}
+		c.do("GET", "/console/api/overview", "", &o)
+		l := o.Stats.Cluster.NodeList
+		if o.Node != "node-a" || o.Stats.Cluster.Nodes != 2 || len(l) != 2 || l[0].Node != "node-a" || l[1].Node != "node-b" ||
+			l[1].Connections != 1 || l[1].Version != "v-test" || l[1].Seen.IsZero() {
+			return errorf("overview %+v", o)
+		}
+		return nil
+	})
+	// A kick through a's console reaches b's client with its reason.
+	r.waitSubs("wspush:c", 2)
+	var k struct{ Closed int }
+	if st := c.do("POST", "/console/api/users/on-b/kick", `{"reason":"kicked from node a"}`, &k); st != 200 || k.Closed != 0 {
+		t.Fatalf("kick: %d %+v", st, k)
+	}
+	if got := onB.ExpectClose(4500); got != "kicked from node a" {
+		t.Fatalf("b's client read %q", got)
+	}
+}
