@@ -156,16 +156,18 @@ type Cluster struct {
 	errs        atomic.Int64 // Redis calls that failed
 	reconnects  atomic.Int64 // outages that ended
 
-	dropped      atomic.Int64 // client publishes and resumes refused by a full queue
-	duplicates   atomic.Int64 // publishes whose id Redis had seen: not published again
-	rejected     atomic.Int64 // messages from Redis that no node sent: dropped
-	lastLog      atomic.Int64 // unix nanoseconds of the last rejection logged
-	catchups     atomic.Int64 // streams read again after a re-subscription
-	caught       atomic.Int64 // messages those reads delivered
-	gaps         atomic.Int64 // streams whose catch-up found a hole the history no longer covers
-	lostWrites   atomic.Int64 // Redis instances this node found lacking writes (epoch.go)
-	unreplicated atomic.Int64 // messages fewer than Config.Replicas replicas acknowledged in time
-	followed     atomic.Int64 // len(last): streams whose last delivered position this node keeps
+	dropped      atomic.Int64           // client publishes and resumes refused by a full queue
+	duplicates   atomic.Int64           // publishes whose id Redis had seen: not published again
+	rejected     atomic.Int64           // messages from Redis that no node sent: dropped
+	lastLog      atomic.Int64           // unix nanoseconds of the last rejection logged
+	catchups     atomic.Int64           // streams read again after a re-subscription
+	caught       atomic.Int64           // messages those reads delivered
+	gaps         atomic.Int64           // streams whose catch-up found a hole the history no longer covers
+	lostWrites   atomic.Int64           // Redis instances this node found lacking writes (epoch.go)
+	runID        atomic.Pointer[string] // the run id of the last Redis instance connected to (epoch.go)
+	newInstance  atomic.Bool            // a connection found another instance than the last: register again
+	unreplicated atomic.Int64           // messages fewer than Config.Replicas replicas acknowledged in time
+	followed     atomic.Int64           // len(last): streams whose last delivered position this node keeps
 	seq          atomic.Uint64
 	queued       atomic.Int64 // client publishes waiting for the publisher
 	beatNanos    atomic.Int64 // how long the last heartbeat pipeline took

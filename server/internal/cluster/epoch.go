@@ -96,6 +96,13 @@ func (cl *Cluster) onConnect(ctx context.Context, cn *redis.Conn) error {
 	if run == "" {
 		return nil // not a redis-server that says who it is: nothing to check
 	}
+	// Another instance than the last (a restart, a promoted replica) may
+	// lack this node's presence and rooms, even when no call of this node
+	// failed in between (an outage shorter than a heartbeat): the worker
+	// writes them again at its next heartbeat (checkUp).
+	if prev := cl.runID.Swap(&run); prev != nil && *prev != run {
+		cl.newInstance.Store(true)
+	}
 	out, err := epochScript.Run(ctx, cn, []string{keyEpoch, keyPos, keyLost}, run, cl.clock.Last().String()).Result()
 	if err != nil {
 		return err

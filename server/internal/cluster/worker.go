@@ -270,7 +270,7 @@ func (cl *Cluster) checkUp(ctx context.Context) bool {
 		cl.failed(err)
 		return false
 	}
-	if !cl.up.Load() {
+	if !cl.up.Load() || cl.newInstance.Swap(false) {
 		if err := publishScript.Load(ctx, cl.rdb).Err(); err != nil {
 			cl.failed(err)
 			return false
