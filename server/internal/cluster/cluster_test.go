@@ -138,13 +138,13 @@ func (e *fakeEngine) none(t *testing.T) {
 	}
 }
 
-func startCluster(t *testing.T, r *redistest.Server, node string, e *fakeEngine, cfg Config) *Cluster {
+func startCluster(t testing.TB, r *redistest.Server, node string, e *fakeEngine, cfg Config) *Cluster {
 	t.Helper()
 	return startClusterAt(t, r.URL(), node, e, cfg)
 }
 
 // startClusterAt is startCluster on the Redis at url.
-func startClusterAt(t *testing.T, url, node string, e *fakeEngine, cfg Config) *Cluster {
+func startClusterAt(t testing.TB, url, node string, e *fakeEngine, cfg Config) *Cluster {
 	t.Helper()
 	cfg.Redis, cfg.Node = url, node
 	cl, err := New(cfg)
