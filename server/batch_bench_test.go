@@ -53,7 +53,10 @@ func BenchmarkBatchDeliveries(b *testing.B) {
 	const users = 1000
 	for _, nodes := range []int{1, 2} {
 		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
-			cfg := Config{APIAddr: "127.0.0.1:0", HistorySize: 10, HistoryTTL: time.Minute}
+			// The counting clients never answer pings: no idle timeout
+			// within the run.
+			cfg := Config{APIAddr: "127.0.0.1:0", HistorySize: 10, HistoryTTL: time.Minute,
+				ConnConfig: ConnConfig{PingInterval: time.Hour, IdleTimeout: 2 * time.Hour}}
 			var servers []*Server
 			var r *redisServer
 			if nodes == 1 {
@@ -76,16 +79,19 @@ func BenchmarkBatchDeliveries(b *testing.B) {
 			tr := &http.Transport{MaxIdleConnsPerHost: 64}
 			defer tr.CloseIdleConnections()
 			hc := &http.Client{Transport: tr}
-			post := func(path, body string) {
+			// post sends one call and says what went wrong with it, if
+			// anything: any answer but 200, a message not delivered.
+			post := func(path, body string) error {
 				resp, err := hc.Post(base+path, "application/json", strings.NewReader(body))
 				if err != nil {
-					b.Fatal(err)
+					return err
 				}
 				rb, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != 200 || bytes.Contains(rb, []byte(`"status":503`)) {
-					b.Fatalf("%s: %d %.200s", path, resp.StatusCode, rb)
+				if resp.StatusCode != 200 || bytes.Contains(rb, []byte(`"status":5`)) || bytes.Contains(rb, []byte(`"offline":["`)) {
+					return fmt.Errorf("%s: %d %.200s", path, resp.StatusCode, rb)
 				}
+				return nil
 			}
 			single := func(i, seq int) string {
 				return fmt.Sprintf(`{"users":["u%d"],"data":{"n":%d,"seq":%d}}`, i, i, seq)
@@ -94,7 +100,8 @@ func BenchmarkBatchDeliveries(b *testing.B) {
 				deadline := time.Now().Add(30 * time.Second)
 				for got.Load() < want {
 					if time.Now().After(deadline) {
-						b.Fatalf("%d of %d pushes arrived", got.Load(), want)
+						k := servers[0].eng.Counters()
+						b.Fatalf("%d of %d pushes arrived (node a: out %d, closes %v, lag %d dropped %d, refused %d)", got.Load(), want, k.MessagesOut, k.Closes, k.LagConns, k.LagDropped, k.Refused)
 					}
 					time.Sleep(100 * time.Microsecond)
 				}
@@ -117,24 +124,36 @@ func BenchmarkBatchDeliveries(b *testing.B) {
 								sb.WriteString(single(i, seq))
 							}
 							sb.WriteString(`]}`)
-							post("/v1/push/batch", sb.String())
+							if err := post("/v1/push/batch", sb.String()); err != nil {
+								b.Fatal(err)
+							}
 						case "single":
 							for i := range users {
-								post("/v1/push", single(i, seq))
+								if err := post("/v1/push", single(i, seq)); err != nil {
+									b.Fatal(err)
+								}
 							}
 						default:
 							var wg sync.WaitGroup
 							var next atomic.Int64
+							errs := make(chan error, 16)
 							for range 16 {
 								wg.Add(1)
 								go func() {
 									defer wg.Done()
 									for i := int(next.Add(1)) - 1; i < users; i = int(next.Add(1)) - 1 {
-										post("/v1/push", single(i, seq))
+										if err := post("/v1/push", single(i, seq)); err != nil {
+											errs <- err
+											return
+										}
 									}
 								}()
 							}
 							wg.Wait()
+							close(errs)
+							if err := <-errs; err != nil {
+								b.Fatal(err)
+							}
 						}
 						wait(want)
 					}

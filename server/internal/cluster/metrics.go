@@ -35,7 +35,7 @@ func (cl *Cluster) Collectors() []prometheus.Collector {
 		lost:         d("wspush_cluster_lost_writes_total", "Redis instances this node found lacking writes another had (a replica promoted by Sentinel, a restart from an older snapshot): reads from before the loss get a gap notice."),
 		unreplicated: d("wspush_cluster_unreplicated_total", "API pushes, publishes and broadcasts fewer replicas than --redis-replicas acknowledged within the call's deadline: answered 503 replicas."),
 		gaps:         d("wspush_cluster_gaps_total", "Streams whose catch-up found a hole the history no longer covers: their connections got a gap notice."),
-		resyncs:      d("wspush_cluster_room_resyncs_total", "Times this node rewrote all of its room memberships in Redis: at start, when Redis came back, or when more than 1,048,576 changes waited for the worker."),
+		resyncs:      d("wspush_cluster_room_resyncs_total", "Times this node rewrote all of its room memberships in Redis: at start, when Redis came back, or when more than 262,144 changes waited for the worker."),
 		memberQueue:  d("wspush_cluster_room_changes", "Room membership changes (a user's first connection in a room, or its last leaving) waiting for the worker to write them to Redis."),
 		queueLimit:   d("wspush_cluster_queue_limit", "Client publishes and resumes that may wait for Redis; past it they are refused (wspush_cluster_refused_total)."),
 		heartbeat:    d("wspush_redis_heartbeat_seconds", "How long this node's last heartbeat took in Redis: one pipelined round trip of four commands, every second while Redis answers."),

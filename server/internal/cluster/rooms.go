@@ -35,7 +35,7 @@ const (
 	keyRoomMembers = "wspush:rm:" // + len(node) ":" node ":" room
 	// maxMemberQueue caps the (room, user) changes waiting for the
 	// worker.
-	maxMemberQueue = 1 << 20
+	maxMemberQueue = 1 << 18
 	// zaddChunk is the most users one ZADD carries.
 	zaddChunk = 1000
 	// roomsTouch is how often a node renews the TTL of its room keys.
@@ -107,6 +107,11 @@ func (cl *Cluster) writeMembers(ctx context.Context, pairs map[[2]string]struct{
 // start, when Redis comes back (it may have restarted empty), and when the
 // queue of changes overflowed.
 func (cl *Cluster) resyncRooms(ctx context.Context, r *roster.Roster) error {
+	// The rewrite is one pipeline, which may carry far more than one
+	// call's worth: it gets a second more per 100,000 memberships.
+	_, n := r.Stats()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redisWait+time.Duration(n/100000)*time.Second)
+	defer cancel()
 	idx := keyNodeRooms + cl.node
 	old, err := cl.rdb.ZRange(ctx, idx, 0, -1).Result()
 	if err != nil {
