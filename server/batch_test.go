@@ -256,3 +256,46 @@ func TestClusterBatchWithoutRedisAnswers503PerMessage(t *testing.T) {
 		return nil
 	})
 }
+
+// checkBatchOrder sends a batch of 50 messages to alice and bob
+// alternately, with ids, through s, and checks that each gets its own in
+// the batch's order.
+func checkBatchOrder(t *testing.T, s *Server, alice, bob *client) {
+	t.Helper()
+	var msgs []string
+	for i := range 50 {
+		u := []string{"alice", "bob"}[i%2]
+		msgs = append(msgs, fmt.Sprintf(`{"users":["%s"],"data":%d,"id":"order-%d"}`, u, i, i))
+	}
+	status, _, body := callAPI(t, s.APIHandler(), "POST", "/v1/push/batch", `{"messages":[`+strings.Join(msgs, ",")+`]}`)
+	var got batchAnswer
+	if status != 200 || json.Unmarshal([]byte(body), &got) != nil || len(got.Results) != 50 {
+		t.Fatalf("%d %s", status, body)
+	}
+	for i, r := range got.Results {
+		if r.Status != 200 || r.Delivered != 1 {
+			t.Fatalf("message %d: %+v", i, r)
+		}
+	}
+	for i := range 50 {
+		c := []*client{alice, bob}[i%2]
+		p := c.ExpectPushData(strconv.Itoa(i), "")
+		if p.ID != "order-"+strconv.Itoa(i) {
+			t.Fatalf("message %d has id %q", i, p.ID)
+		}
+	}
+}
+
+// Two messages of a batch to one user reach it in the batch's order.
+func TestBatchKeepsTheOrderPerUser(t *testing.T) {
+	s := startServer(t, historyConfig())
+	checkBatchOrder(t, s, apiDialUser(t, s, "alice"), apiDialUser(t, s, "bob"))
+}
+
+func TestClusterBatchKeepsTheOrderPerUser(t *testing.T) {
+	r, a, b := startPair(t)
+	alice, bob := apiDialUser(t, b, "alice"), apiDialUser(t, a, "bob")
+	r.waitSubs("wspush:u:alice", 1)
+	r.waitSubs("wspush:u:bob", 1)
+	checkBatchOrder(t, a, alice, bob)
+}
