@@ -172,6 +172,8 @@ func failure(err error) (int, string, string) {
 	switch {
 	case errors.Is(err, wire.ErrBusy):
 		return http.StatusServiceUnavailable, "busy", err.Error() + "; the message may have reached some connections: retry later"
+	case errors.Is(err, wire.ErrReplicas):
+		return http.StatusServiceUnavailable, "replicas", err.Error() + "; it may have reached connections already: retry with the same id, which publishes nothing again and is answered 200 once the replicas have it"
 	case errors.Is(err, wire.ErrUnavailable):
 		return http.StatusServiceUnavailable, "unavailable", err.Error() + "; retry later with the same id, which is published at most once"
 	}

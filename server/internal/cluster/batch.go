@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -20,7 +22,10 @@ const maxBatchPipeline = 1000
 // has its own answer: one whose script Redis did not run, or did not
 // answer in time, gets ErrUnavailable (a retry with its id is published at
 // most once), the others their PushResult, each acknowledged only once it
-// is in Redis, as Push.
+// is in Redis, as Push. With Config.Replicas the pipeline ends in one WAIT
+// for all of its scripts' writes (one connection runs them all): when
+// fewer replicas acknowledge them in time, every message it published gets
+// ErrReplicas, as Push would.
 func (cl *Cluster) PushBatch(ctx context.Context, msgs []wire.Push) []wire.Pushed {
 	out := make([]wire.Pushed, len(msgs))
 	for lo := 0; lo < len(msgs); lo += maxBatchPipeline {
@@ -47,10 +52,19 @@ func (cl *Cluster) pushPipeline(ctx context.Context, msgs []wire.Push, out []wir
 	}
 	ctx, cancel := context.WithTimeout(ctx, redisWait)
 	defer cancel()
+	timeout := redisWait - waitMargin
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl)-waitMargin)
+	}
+	timeout = max(timeout, 10*time.Millisecond) // WAIT 0 would wait for ever
+	var wait *redis.Cmd
 	run := func(p redis.Pipeliner) []*redis.Cmd {
 		cmds := make([]*redis.Cmd, len(prs))
 		for i := range prs {
 			cmds[i] = publishScript.EvalSha(ctx, p, prs[i].keys, prs[i].args...)
+		}
+		if cl.cfg.Replicas > 0 {
+			wait = p.Do(ctx, "WAIT", cl.cfg.Replicas, timeout.Milliseconds())
 		}
 		return cmds
 	}
@@ -65,7 +79,15 @@ func (cl *Cluster) pushPipeline(ctx context.Context, msgs []wire.Push, out []wir
 		if lerr := publishScript.Load(ctx, cl.rdb).Err(); lerr == nil {
 			p = cl.rdb.Pipeline()
 			cmds = run(p)
-			_, err = p.Exec(ctx)
+			_, _ = p.Exec(ctx) // each command carries its own error
+		}
+	}
+	var short error // fewer replicas than Config.Replicas have the writes
+	if wait != nil {
+		if n, werr := wait.Int64(); werr != nil {
+			short = fmt.Errorf("%w: %v", ErrUnavailable, werr)
+		} else if n < int64(cl.cfg.Replicas) {
+			short = fmt.Errorf("%w: %d of %d within %v", ErrReplicas, n, cl.cfg.Replicas, timeout.Round(time.Millisecond))
 		}
 	}
 	for i, c := range cmds {
@@ -77,6 +99,11 @@ func (cl *Cluster) pushPipeline(ctx context.Context, msgs []wire.Push, out []wir
 			continue
 		}
 		out[i].Result = cl.result(ms[i], prs[i], res)
+		if short != nil {
+			if errors.Is(short, ErrReplicas) {
+				cl.unreplicated.Add(1)
+			}
+			out[i] = wire.Pushed{Err: short}
+		}
 	}
-	_ = err // each command carries its own error
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -196,3 +197,40 @@ func BenchmarkRoomMembersPage(b *testing.B) {
 }
 
 func redisZ(member string) redis.Z { return redis.Z{Member: member} }
+
+// With Replicas a batch is answered once that many replicas have all its
+// messages: one WAIT ends its pipeline; a replica that does not
+// acknowledge in time makes every message ErrReplicas, and the retry of
+// the batch, with the ids, is answered once it has.
+func TestBatchWaitsForTheReplica(t *testing.T) {
+	s := redistest.StartReplicated(t, "../../../docs/deploy/redis/sentinel", 1, 0)
+	e := newFake()
+	cl := startClusterAt(t, s.PrimaryURL(), "a", e, Config{HistorySize: 10, HistoryTTL: time.Minute, Replicas: 1})
+	ctx := context.Background()
+	batch := func(tag string) []wire.Push {
+		return []wire.Push{
+			{ID: tag + "-1", Users: []string{"al"}, Data: []byte(`1`)},
+			{ID: tag + "-2", Users: []string{"bo"}, Data: []byte(`2`)},
+		}
+	}
+	for i, r := range cl.PushBatch(ctx, batch("x")) {
+		if r.Err != nil {
+			t.Fatalf("message %d: %v", i, r.Err)
+		}
+	}
+	s.Replicas[0].Stop()
+	for i, r := range cl.PushBatch(ctx, batch("y")) {
+		if !errors.Is(r.Err, ErrReplicas) {
+			t.Fatalf("message %d without the replica: %v, want ErrReplicas", i, r.Err)
+		}
+	}
+	s.Replicas[0].Cont()
+	for i, r := range cl.PushBatch(ctx, batch("y")) {
+		if r.Err != nil || !r.Result.Duplicate {
+			t.Fatalf("message %d of the retry: %+v, want a 200 for the duplicate", i, r)
+		}
+	}
+	if k := cl.Counters().Unreplicated; k != 2 {
+		t.Fatalf("%d unreplicated, want 2", k)
+	}
+}
