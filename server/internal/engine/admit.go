@@ -213,7 +213,9 @@ func (l *loop) admitted(c *conn, v wire.Admission, err error) {
 	out := c.join(l.out[:0], id, &a.hs, v.Meta)
 	l.out = out
 	for _, room := range v.Rooms {
-		if _, err := s.pool.Join(&c.sess.m, room); err == nil {
+		// Only a new membership counts: a room the backend keeps the
+		// user in was joined already, and the roster counts each once.
+		if ok, err := s.pool.Join(&c.sess.m, room); err == nil && ok {
 			s.joined(&c.sess.m, room)
 		}
 	}
