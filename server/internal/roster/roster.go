@@ -2,8 +2,9 @@
 // name order: what GET /v1/rooms and GET /v1/rooms/{room} page through.
 // The pool (package pool) knows a room's connections per shard, for
 // fan-out, owned by the event loops; the roster knows its users, for
-// reads from any goroutine, at the cost of one entry per user and room
-// (about 60 bytes with its share of the tree).
+// reads from any goroutine, at the cost of one entry per user and room:
+// 66 bytes with its share of the tree and its copy of a 10-byte user
+// name (BenchmarkMemoryPerMembership, docs/benchmarks.md).
 //
 // Pages are read from B-trees, never by sorting a room: a page of a room
 // of 100,000 users costs a descent and the page (docs/benchmarks.md). A

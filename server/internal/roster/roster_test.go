@@ -2,6 +2,7 @@ package roster
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -180,4 +181,30 @@ func BenchmarkAddRemove(b *testing.B) {
 		r.Add("big", "newcomer")
 		r.Remove("big", "newcomer")
 	}
+}
+
+// BenchmarkMemoryPerMembership reports the heap one (room, user) entry
+// costs: 100,000 users in one room, their names included (the roster
+// keeps its own copies).
+func BenchmarkMemoryPerMembership(b *testing.B) {
+	const n = 100000
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "user-" + strconv.Itoa(i)
+	}
+	var per float64
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		r := New()
+		for _, u := range names {
+			r.Add("big", u)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		per = float64(after.HeapAlloc-before.HeapAlloc) / n
+		runtime.KeepAlive(r)
+	}
+	b.ReportMetric(per, "heap-B/membership")
 }
