@@ -154,9 +154,12 @@ func TestClusterRoomsAPIListsEveryNode(t *testing.T) {
 			}
 			return nil
 		})
-		if got := roomList(t, s.APIHandler(), 1); got != "chat:3 zzz:1" {
-			t.Fatalf("rooms %q", got)
-		}
+		waitFor(t, 10*time.Second, func() error {
+			if got := roomList(t, s.APIHandler(), 1); got != "chat:3 zzz:1" {
+				return fmt.Errorf("rooms %q", got)
+			}
+			return nil
+		})
 	}
 	bc.NC.Close()
 	waitRoom(t, a.APIHandler(), "chat", 2, "ann")

@@ -109,7 +109,8 @@ func (cl *Cluster) Joined(room string) {
 
 // flush does the queued work: subscriptions and presence first, then the
 // resumes go to the receiver, which reads their history only once Redis
-// confirms this node receives what follows it.
+// confirms this node receives what follows it, then the room memberships
+// (rooms.go).
 func (cl *Cluster) flush() {
 	cl.mu.Lock()
 	users, rooms, resumes := cl.users, cl.rooms, cl.resumes
@@ -119,19 +120,6 @@ func (cl *Cluster) flush() {
 	cl.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
 	defer cancel()
-	if err := cl.writeMembers(ctx, members, resync); err != nil {
-		cl.failed(err)
-		cl.mu.Lock()
-		if resync || cl.resync || len(cl.members)+len(members) > maxMemberQueue {
-			clear(cl.members)
-			cl.resync = true
-		} else {
-			for pr := range members {
-				cl.members[pr] = struct{}{}
-			}
-		}
-		cl.mu.Unlock()
-	}
 	if err := cl.subscribe(ctx, users, rooms); err != nil {
 		cl.failed(err)
 		// Keep them for the next try; resumes cannot wait.
@@ -151,6 +139,24 @@ func (cl *Cluster) flush() {
 			cl.dropped.Add(1)
 			j.fail()
 		}
+	}
+	// The rooms for the API's reads last, on a deadline of their own:
+	// presence, subscriptions and resumes, which deliveries wait for,
+	// never wait for them.
+	mctx, mcancel := context.WithTimeout(context.Background(), redisWait)
+	defer mcancel()
+	if err := cl.writeMembers(mctx, members, resync); err != nil {
+		cl.failed(err)
+		cl.mu.Lock()
+		if resync || cl.resync || len(cl.members)+len(members) > maxMemberQueue {
+			clear(cl.members)
+			cl.resync = true
+		} else {
+			for pr := range members {
+				cl.members[pr] = struct{}{}
+			}
+		}
+		cl.mu.Unlock()
 	}
 }
 
