@@ -31,9 +31,10 @@ build:
 # 300 MB, kept apart from client/'s own). prometheus brings promtool,
 # which checks docs/deploy/prometheus's rules and a node's /metrics
 # (server/alerts_test.go); it is installed without its recommends (the
-# node exporter), as DEB_LEAN lists. apt-get update runs once, and only
-# when a package is missing.
-DEB_PACKAGES := python3-websockets chromium nginx redis-server prometheus
+# node exporter), as DEB_LEAN lists. fonts-wqy-microhei (5 MB) lets
+# chromium draw the console's Simplified Chinese in its screenshots.
+# apt-get update runs once, and only when a package is missing.
+DEB_PACKAGES := python3-websockets chromium nginx redis-server prometheus fonts-wqy-microhei
 DEB_LEAN     := prometheus
 deps:
 	@missing=""; lean=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 && continue; \

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"os"
 
+	"github.com/wspush/wspush/frame"
 	"github.com/wspush/wspush/server/internal/cluster"
 	"github.com/wspush/wspush/server/internal/console"
 	"github.com/wspush/wspush/server/internal/engine"
+	"github.com/wspush/wspush/server/internal/history"
 	"github.com/wspush/wspush/server/internal/wire"
 )
 
@@ -141,4 +143,37 @@ func (b consoleBackend) Broadcast(ctx context.Context, id string, data json.RawM
 // the other nodes in the kick's control message (its room field).
 func (b consoleBackend) Kick(ctx context.Context, user, reason string) (int, error) {
 	return b.s.control(ctx, engine.OpKick, reason, []string{user}, func() (int, error) { return b.s.eng.KickWith(ctx, user, reason) })
+}
+
+// History is what the history keeps of user's own stream, at most limit
+// messages, newest last: each the push envelope the client got
+// ({"type":"push","id":..,"pos":..,"data":..}). on is false when the
+// server keeps no history.
+func (b consoleBackend) History(ctx context.Context, user string, limit int) ([]json.RawMessage, bool, error) {
+	st := b.s.b.Store()
+	if st == nil || b.s.cfg.HistorySize <= 0 || b.s.cfg.HistoryTTL <= 0 {
+		return nil, false, nil
+	}
+	ch := make(chan []history.Result, 1)
+	st.Read(user, []history.Want{{}}, func(rs []history.Result) { ch <- rs })
+	var rs []history.Result
+	select {
+	case rs = <-ch:
+	case <-ctx.Done():
+		return nil, true, ctx.Err()
+	}
+	out := []json.RawMessage{}
+	for _, r := range rs {
+		for _, e := range r.Entries {
+			h, n, err := frame.ParseHeader(e.Frame)
+			if err != nil || n == 0 || int64(len(e.Frame)-n) < h.Length {
+				continue
+			}
+			out = append(out, json.RawMessage(e.Frame[n:n+int(h.Length)]))
+		}
+	}
+	if len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	return out, true, nil
 }

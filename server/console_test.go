@@ -289,3 +289,32 @@ func TestConsoleOverviewListsTheClusterNodes(t *testing.T) {
 		t.Fatalf("b's client read %q", got)
 	}
 }
+
+// The user page shows the user's recent history when the server keeps one.
+func TestConsoleUserPageShowsTheHistory(t *testing.T) {
+	s := startServer(t, Config{APIAddr: "127.0.0.1:0", APIKey: testAPIKey, HistorySize: 10, HistoryTTL: time.Minute})
+	cl, _ := dialAs(t, s, "?user=hist", "")
+	c := consoleLogin(t, s, testAPIKey)
+	for i := range 3 {
+		if st := c.do("POST", "/console/api/users/hist/push", fmt.Sprintf(`{"data":{"n":%d}}`, i), nil); st != 200 {
+			t.Fatalf("push %d: %d", i, st)
+		}
+		cl.ExpectPush(fmt.Sprintf(`{"n":%d}`, i))
+	}
+	var u struct {
+		History   []map[string]any
+		HistoryOn bool `json:"history_on"`
+	}
+	c.do("GET", "/console/api/users/hist", "", &u)
+	if !u.HistoryOn || len(u.History) != 3 || u.History[2]["type"] != "push" || u.History[2]["data"].(map[string]any)["n"] != float64(2) {
+		t.Fatalf("history %+v", u)
+	}
+	// Without history the page says so.
+	s2 := startServer(t, Config{APIAddr: "127.0.0.1:0", APIKey: testAPIKey})
+	c2 := consoleLogin(t, s2, testAPIKey)
+	u.HistoryOn = true
+	c2.do("GET", "/console/api/users/hist", "", &u)
+	if u.HistoryOn {
+		t.Fatal("history on without --history-size")
+	}
+}

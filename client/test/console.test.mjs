@@ -66,7 +66,7 @@ async function login(page, key) {
 
 test('the console, end to end in chromium', { timeout: 180000 }, async () => {
   const url = await startRedis();
-  const common = ['--api-key', KEY, '--console-readonly-key', RO, '--max-rate', '-1', '--redis', url];
+  const common = ['--api-key', KEY, '--console-readonly-key', RO, '--max-rate', '-1', '--redis', url, '--history-size', '10', '--history-ttl', '5m'];
   server = await new Server(common).start();
   nodeB = await new Server(common).start();
   for (let i = 0; i < CONNS; i += 100) {
@@ -159,7 +159,6 @@ test('the console, end to end in chromium', { timeout: 180000 }, async () => {
   await page.click('#userSend');
   await waitFor('the push to reach the ws client', () => target.msgs.some((m) => m.type === 'push' && m.data?.text === 'from the console'));
   await page.waitForSelector('#userOut:not([hidden])');
-  await page.screenshot({ path: path.join(images, 'console-user.png') });
 
   // The tail shows the connect and the push.
   await waitFor('the tail to show the connect and the push', async () => {
@@ -180,6 +179,8 @@ test('the console, end to end in chromium', { timeout: 180000 }, async () => {
   await page.waitForSelector('#recent tbody tr');
   assert.match(await page.textContent('#recent'), /kicked/);
   assert.match(await page.textContent('#recent'), /support: please update the app/);
+  assert.match(await page.textContent('#history'), /from the console/);
+  await page.screenshot({ path: path.join(images, 'console-user.png'), fullPage: true });
 
   // A user on the other node: online through Redis, the push and the
   // kick with its reason go through the cluster.

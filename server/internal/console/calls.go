@@ -255,9 +255,15 @@ type userView struct {
 	Presence    wire.Presence     `json:"presence"`
 	Connections []wire.ConnInfo   `json:"connections"` // on this node
 	Closed      []wire.ClosedConn `json:"recent_disconnects"`
+	// History is the user's stream as the history keeps it, newest last,
+	// at most 20 (nil without history); a viewer gets the envelopes
+	// without their data.
+	History      []json.RawMessage `json:"history"`
+	HistoryOn    bool              `json:"history_on"`
+	HistoryError string            `json:"history_error,omitempty"`
 }
 
-func (c *Console) user(w http.ResponseWriter, r *http.Request, _ session) {
+func (c *Console) user(w http.ResponseWriter, r *http.Request, s session) {
 	u := r.PathValue("user")
 	if !validName(w, "user", u) {
 		return
@@ -270,6 +276,17 @@ func (c *Console) user(w http.ResponseWriter, r *http.Request, _ session) {
 	}
 	for i := range v.Closed {
 		v.Closed[i].Node = c.cfg.Node
+	}
+	h, on, err := c.b.History(ctx, u, 20)
+	v.HistoryOn = on
+	if err != nil {
+		v.HistoryError = err.Error()
+	}
+	for _, m := range h {
+		if s.Role != RoleAdmin {
+			m = withoutData(m)
+		}
+		v.History = append(v.History, m)
 	}
 	writeJSON(w, http.StatusOK, v)
 }
@@ -531,4 +548,17 @@ func (c *Console) tailStream(w http.ResponseWriter, r *http.Request, _ session) 
 			}
 		}
 	}
+}
+
+// withoutData is a push envelope without its payload, for viewers.
+func withoutData(m json.RawMessage) json.RawMessage {
+	var env map[string]json.RawMessage
+	if json.Unmarshal(m, &env) != nil {
+		return json.RawMessage(`{}`)
+	}
+	if _, ok := env["data"]; ok {
+		env["data"] = json.RawMessage(`"(hidden from viewers)"`)
+	}
+	b, _ := json.Marshal(env)
+	return b
 }

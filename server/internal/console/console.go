@@ -46,9 +46,12 @@ type Backend interface {
 	Push(ctx context.Context, id string, users []string, data json.RawMessage) (wire.PushResult, error)
 	Publish(ctx context.Context, id, room string, data json.RawMessage) (int, error)
 	Broadcast(ctx context.Context, id string, data json.RawMessage) (int, error)
-	// Kick disconnects every connection of user, the cluster's included;
-	// reason reaches this node's clients.
+	// Kick disconnects every connection of user, the cluster's included,
+	// with reason.
 	Kick(ctx context.Context, user, reason string) (int, error)
+	// History is the last messages of user's stream (push envelopes),
+	// at most limit; on is false without history.
+	History(ctx context.Context, user string, limit int) (msgs []json.RawMessage, on bool, err error)
 }
 
 // Config configures the console.

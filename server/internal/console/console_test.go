@@ -63,6 +63,15 @@ func (f *fake) Push(_ context.Context, _ string, users []string, data json.RawMe
 	f.pushes = append(f.pushes, string(data))
 	return wire.PushResult{Delivered: 1}, nil
 }
+func (f *fake) History(context.Context, string, int) ([]json.RawMessage, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []json.RawMessage{}
+	for _, p := range f.pushes {
+		out = append(out, json.RawMessage(`{"type":"push","data":`+p+`}`))
+	}
+	return out, true, nil
+}
 func (f *fake) Publish(context.Context, string, string, json.RawMessage) (int, error) { return 0, nil }
 func (f *fake) Broadcast(context.Context, string, json.RawMessage) (int, error)       { return 0, nil }
 func (f *fake) Kick(_ context.Context, u, reason string) (int, error) {
@@ -172,6 +181,12 @@ func TestReadOnlyKeyCannotActNorSeePayloads(t *testing.T) {
 	}
 	if len(r.b.kicks) != 0 || len(r.b.pushes) != 1 || len(r.b.disc) != 0 {
 		t.Fatalf("backend saw kicks %v pushes %v disconnects %v", r.b.kicks, r.b.pushes, r.b.disc)
+	}
+	if _, b := r.do("GET", "/console/api/users/u1", "", view, "", ""); strings.Contains(b, "payload-123") || !strings.Contains(b, "hidden from viewers") {
+		t.Fatalf("viewer's user page: %s", b)
+	}
+	if _, b := r.do("GET", "/console/api/users/u1", "", admin, "", ""); !strings.Contains(b, "payload-123") {
+		t.Fatalf("admin's user page lacks the history: %s", b)
 	}
 	resp, b := r.do("GET", "/console/api/audit", "", view, "", "")
 	if resp.StatusCode != 200 || strings.Contains(b, "payload-123") || !strings.Contains(b, `"action":"push"`) {

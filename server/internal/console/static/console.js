@@ -28,7 +28,7 @@
       target: 'Target', result: 'Result', start: 'Start', pause: 'Pause', resume: 'Resume', types: 'Types', clear: 'Clear',
       sampled: 'high rate: dropped %n events in the last second (at most %r a second are shown)', none: 'nothing yet',
       viewerNote: 'This session is read-only: actions are disabled and payloads hidden.', metric: 'Metric', value: 'Value',
-      noWebhook: 'No webhook is configured (--webhook).', disconnected: 'disconnected', pushed: 'sent', confirmKick: 'Kick every connection of this user?'
+      noWebhook: 'No webhook is configured (--webhook).', history: 'Recent history', closeReason: 'Why', given: 'Reason given', noHistory: 'The server keeps no history (--history-size, --history-ttl).', disconnected: 'disconnected', pushed: 'sent', confirmKick: 'Kick every connection of this user?'
     },
     zh: {
       console: '控制台', login: '登录', logout: '退出', key: 'API 密钥或控制台密钥', password: '密码',
@@ -53,7 +53,7 @@
       target: '对象', result: '结果', start: '开始', pause: '暂停', resume: '继续', types: '类型', clear: '清空',
       sampled: '事件过多：上一秒丢弃了 %n 条（每秒最多显示 %r 条）', none: '暂无',
       viewerNote: '当前会话为只读：操作已禁用，消息内容已隐藏。', metric: '指标', value: '值',
-      noWebhook: '未配置 Webhook（--webhook）。', disconnected: '已断开', pushed: '已发送', confirmKick: '确定踢掉该用户的所有连接？'
+      noWebhook: '未配置 Webhook（--webhook）。', history: '最近消息', closeReason: '断开原因', given: '操作员给出的原因', noHistory: '服务器未保存历史消息（--history-size、--history-ttl）。', disconnected: '已断开', pushed: '已发送', confirmKick: '确定踢掉该用户的所有连接？'
     }
   };
 
@@ -166,12 +166,15 @@
     var cC = chart(charts, t('chartConns'), [{ label: t('conns'), stroke: '#2563eb', width: 2 }]);
     var cM = chart(charts, t('chartMsgs'), [{ label: t('in'), stroke: '#16a34a' }, { label: t('out'), stroke: '#f59e0b' }]);
     var cL = chart(charts, t('chartLat'), [{ label: 'p50', stroke: '#7c3aed' }, { label: 'p99', stroke: '#dc2626' }]);
-    var cD = chart(charts, t('chartCloses'), [{ label: t('disconnect'), stroke: '#dc2626', fill: 'rgba(220,38,38,.1)' }]);
+    var reasons = ['peer_close', 'peer_gone', 'idle_timeout', 'slow_consumer', 'kicked', 'shutdown'];
+    var colors = ['#2563eb', '#64748b', '#f59e0b', '#dc2626', '#7c3aed', '#0d9488', '#a3a3a3'];
+    var cD = chart(charts, t('chartCloses'), reasons.concat(['other']).map(function (r, i) { return { label: r, stroke: colors[i] }; }));
     function push(p) {
       var x = p.t / 1000;
       function add(c, ys) { c.data[0].push(x); ys.forEach(function (y, i) { c.data[i + 1].push(y); }); if (c.data[0].length > 900) c.data.forEach(function (a) { a.shift(); }); }
-      var closes = 0; for (var r in (p.closes || {})) closes += p.closes[r];
-      add(cC, [p.connections]); add(cM, [p.in_per_s, p.out_per_s]); add(cL, [p.p50_ms, p.p99_ms]); add(cD, [closes]);
+      var by = reasons.map(function () { return 0; }), other = 0;
+      for (var r in (p.closes || {})) { var i = reasons.indexOf(r); if (i >= 0) by[i] += p.closes[r]; else other += p.closes[r]; }
+      add(cC, [p.connections]); add(cM, [p.in_per_s, p.out_per_s]); add(cL, [p.p50_ms, p.p99_ms]); add(cD, by.concat([other]));
     }
     function draw() { [cC, cM, cL, cD].forEach(function (c) { c.u.setData(c.data); }); }
     var prevNodes = {};
@@ -300,7 +303,12 @@
         el('p', { 'class': 'muted', text: t('conns') + ': ' + p.connections }), connTable(u.connections, function (c) { location.hash = '#/connections'; setTimeout(function () { }, 0); })]));
       var tb = el('tbody');
       u.recent_disconnects.forEach(function (c) { tb.appendChild(el('tr', null, [el('td', { text: 'c' + c.id }), el('td', { text: fmtTime(c.closed) }), el('td', { text: c.reason }), el('td', { text: c.code ? c.code + ' / ' + c.close : '' }), el('td', { text: c.detail || '' }), el('td', { text: c.remote })])); });
-      box.appendChild(el('div', { 'class': 'card' }, [el('h2', { text: t('recent') }), el('table', { id: 'recent' }, [el('thead', null, [el('tr', null, [t('id'), t('closed'), t('reason'), t('code'), '', t('remote')].map(function (h) { return el('th', { text: h }); }))]), tb])]));
+      box.appendChild(el('div', { 'class': 'card' }, [el('h2', { text: t('recent') }), el('table', { id: 'recent' }, [el('thead', null, [el('tr', null, [t('id'), t('closed'), t('closeReason'), t('code'), t('given'), t('remote')].map(function (h) { return el('th', { text: h }); }))]), tb])]));
+      var hist = el('div', { 'class': 'card', id: 'history' }, [el('h2', { text: t('history') })]);
+      if (!u.history_on) hist.appendChild(el('p', { 'class': 'muted', text: t('noHistory') }));
+      else if (!u.history || !u.history.length) hist.appendChild(el('p', { 'class': 'muted', text: t('none') + (u.history_error ? ' (' + u.history_error + ')' : '') }));
+      else hist.appendChild(el('pre', { text: u.history.map(function (m) { return JSON.stringify(m); }).join('\n') }));
+      box.appendChild(hist);
       var j = jsonBox('userData', '{"type":"test","text":"hello from the console"}');
       var reason = el('input', { placeholder: t('reason'), id: 'kickReason', maxlength: 123 });
       var out = el('pre', { id: 'userOut', hidden: true });
