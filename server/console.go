@@ -177,3 +177,13 @@ func (b consoleBackend) History(ctx context.Context, user string, limit int) ([]
 	}
 	return out, true, nil
 }
+
+// RoomList pages through the cluster's rooms (this node's on one).
+func (b consoleBackend) RoomList(ctx context.Context, after string, limit int) (wire.RoomsPage, error) {
+	return b.s.RoomList(ctx, after, limit)
+}
+
+// RoomUsers pages through a room's users, the cluster's.
+func (b consoleBackend) RoomUsers(ctx context.Context, room, after string, limit int) (wire.RoomPage, error) {
+	return b.s.RoomMembers(ctx, room, after, limit)
+}

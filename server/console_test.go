@@ -318,3 +318,44 @@ func TestConsoleUserPageShowsTheHistory(t *testing.T) {
 		t.Fatal("history on without --history-size")
 	}
 }
+
+// The rooms page lists the rooms with users, paged by name, and a room's
+// users and connections.
+func TestConsoleListsRoomsAndTheirUsers(t *testing.T) {
+	s := startServer(t, Config{APIAddr: "127.0.0.1:0", APIKey: testAPIKey})
+	for _, u := range []string{"r1", "r2", "r3"} {
+		dialAs(t, s, "?user="+u, "")
+	}
+	api := newAPIClient(t, s, testAPIKey)
+	for _, room := range []string{"room-a", "room-b", "room-c"} {
+		if st, _, b := api.call("POST", "/v1/rooms/"+room+"/members", `{"users":["r1","r2"]}`); st != 200 {
+			t.Fatalf("join %s: %d %s", room, st, b)
+		}
+	}
+	c := consoleLogin(t, s, testAPIKey)
+	var p struct {
+		Rooms []struct {
+			Room  string
+			Users int
+		}
+		Next string
+	}
+	c.do("GET", "/console/api/rooms?limit=2", "", &p)
+	if len(p.Rooms) != 2 || p.Rooms[0].Room != "room-a" || p.Rooms[0].Users != 2 || p.Next == "" {
+		t.Fatalf("first page %+v", p)
+	}
+	c.do("GET", "/console/api/rooms?limit=2&after="+url.QueryEscape(p.Next), "", &p)
+	if len(p.Rooms) != 1 || p.Rooms[0].Room != "room-c" || p.Next != "" {
+		t.Fatalf("second page %+v", p)
+	}
+	var r struct {
+		Users       int
+		Members     []string
+		MembersHere int `json:"members_here"`
+		Connections []struct{ User string }
+	}
+	c.do("GET", "/console/api/rooms/room-b", "", &r)
+	if r.Users != 2 || len(r.Members) != 2 || r.Members[0] != "r1" || r.MembersHere != 2 || len(r.Connections) != 2 {
+		t.Fatalf("room-b %+v", r)
+	}
+}

@@ -197,10 +197,22 @@ test('the console, end to end in chromium', { timeout: 180000 }, async () => {
   assert.equal(remote.closed.reason, 'moved to another account');
 
   // Every other page, for the docs; then the overview last, its chart grown.
-  for (const p of ['push', 'rooms/lobby', 'webhook', 'audit', 'config']) {
+  const auth = { 'Authorization': 'Bearer ' + KEY, 'Content-Type': 'application/json' };
+  for (const [room, n] of [['lobby', 40], ['news', 12], ['vip', 3]]) {
+    const users = Array.from({ length: n }, (_, i) => 'load-' + String(i * 7).padStart(5, '0'));
+    const r = await fetch(server.apiUrl + '/v1/rooms/' + room + '/members', { method: 'POST', headers: auth, body: JSON.stringify({ users }) });
+    assert.equal(r.status, 200);
+  }
+  await page.goto(server.apiUrl + '/console/#/rooms');
+  await page.waitForFunction(() => /lobby/.test(document.querySelector('#roomList')?.textContent || ''));
+  await page.screenshot({ path: path.join(images, 'console-rooms.png') });
+  await page.goto(server.apiUrl + '/console/#/rooms/lobby');
+  await page.waitForFunction(() => /load-00007/.test(document.querySelector('#roomUsers')?.textContent || ''));
+  await page.screenshot({ path: path.join(images, 'console-room.png') });
+  for (const p of ['push', 'webhook', 'audit', 'config']) {
     await page.goto(server.apiUrl + '/console/#/' + p);
     await page.waitForTimeout(600);
-    await page.screenshot({ path: path.join(images, 'console-' + p.split('/')[0] + '.png') });
+    await page.screenshot({ path: path.join(images, 'console-' + p + '.png') });
   }
   assert.match(await page.textContent('#configText'), /api-key: "<redacted>"/);
   assert.ok(!(await page.content()).includes(KEY));

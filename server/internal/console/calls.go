@@ -377,29 +377,62 @@ func (c *Console) kick(w http.ResponseWriter, r *http.Request, s session) {
 	writeJSON(w, http.StatusOK, map[string]int{"closed": n})
 }
 
-// GET /console/api/rooms/{room}?limit=100: the room's members on this
-// node.
+// pageArgs reads ?after= and ?limit= (1 to max, def by default).
+func pageArgs(w http.ResponseWriter, r *http.Request, def, most int) (string, int, bool) {
+	limit := def
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > most {
+			writeError(w, http.StatusBadRequest, "bad_request", "limit: 1 to "+strconv.Itoa(most))
+			return "", 0, false
+		}
+		limit = n
+	}
+	return r.URL.Query().Get("after"), limit, true
+}
+
+// GET /console/api/rooms?after=&limit=50: a page of the rooms with users,
+// the cluster's, in name order, with their user counts; next is the
+// after of the page that follows.
+func (c *Console) rooms(w http.ResponseWriter, r *http.Request, _ session) {
+	after, limit, ok := pageArgs(w, r, 50, 500)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
+	defer cancel()
+	p, err := c.b.RoomList(ctx, after, limit)
+	if err != nil {
+		failed(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rooms": p.Rooms, "next": p.Next, "taken": time.Now()})
+}
+
+// GET /console/api/rooms/{room}?after=&limit=100: the room's users (the
+// cluster's, paged by name) and its connections on this node.
 func (c *Console) room(w http.ResponseWriter, r *http.Request, _ session) {
 	room := r.PathValue("room")
 	if !validName(w, "room", room) {
 		return
 	}
-	limit := 100
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "bad_request", "limit: 1 to 1000")
-			return
-		}
-		limit = n
+	after, limit, ok := pageArgs(w, r, 100, 1000)
+	if !ok {
+		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	defer cancel()
+	users, err := c.b.RoomUsers(ctx, room, after, limit)
+	if err != nil {
+		failed(w, err)
+		return
+	}
 	members, n := c.b.RoomMembers(ctx, room, limit)
 	for i := range members {
 		members[i].Node = c.cfg.Node
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"room": room, "node": c.cfg.Node, "members_here": n, "connections": members})
+	writeJSON(w, http.StatusOK, map[string]any{"room": room, "node": c.cfg.Node, "users": users.Users, "members": users.Members,
+		"next": users.Next, "members_here": n, "connections": members})
 }
 
 // POST /console/api/rooms/{room}/publish {"data":ANY,...}

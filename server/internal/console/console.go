@@ -49,6 +49,10 @@ type Backend interface {
 	// Kick disconnects every connection of user, the cluster's included,
 	// with reason.
 	Kick(ctx context.Context, user, reason string) (int, error)
+	// RoomList pages through the rooms with users, the cluster's, in name
+	// order after after; RoomUsers through a room's users.
+	RoomList(ctx context.Context, after string, limit int) (wire.RoomsPage, error)
+	RoomUsers(ctx context.Context, room, after string, limit int) (wire.RoomPage, error)
 	// History is the last messages of user's stream (push envelopes),
 	// at most limit; on is false without history.
 	History(ctx context.Context, user string, limit int) (msgs []json.RawMessage, on bool, err error)
@@ -180,6 +184,7 @@ func (c *Console) Handler(g prometheus.Gatherer) http.Handler {
 	view("/console/api/users/{user}", c.user)
 	act("/console/api/users/{user}/push", c.userPush)
 	act("/console/api/users/{user}/kick", c.kick)
+	view("/console/api/rooms", c.rooms)
 	view("/console/api/rooms/{room}", c.room)
 	act("/console/api/rooms/{room}/publish", c.publish)
 	act("/console/api/push", c.push)

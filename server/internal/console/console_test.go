@@ -72,6 +72,12 @@ func (f *fake) History(context.Context, string, int) ([]json.RawMessage, bool, e
 	}
 	return out, true, nil
 }
+func (f *fake) RoomList(context.Context, string, int) (wire.RoomsPage, error) {
+	return wire.RoomsPage{Rooms: []wire.RoomCount{}}, nil
+}
+func (f *fake) RoomUsers(_ context.Context, room, _ string, _ int) (wire.RoomPage, error) {
+	return wire.RoomPage{Room: room, Members: []string{}}, nil
+}
 func (f *fake) Publish(context.Context, string, string, json.RawMessage) (int, error) { return 0, nil }
 func (f *fake) Broadcast(context.Context, string, json.RawMessage) (int, error)       { return 0, nil }
 func (f *fake) Kick(_ context.Context, u, reason string) (int, error) {
@@ -388,6 +394,8 @@ func TestBadInputGetsAReason(t *testing.T) {
 		{"GET", "/console/api/connections/abc", ``, 400},
 		{"GET", "/console/api/connections/7", ``, 404},
 		{"GET", "/console/api/nothing", ``, 404},
+		{"GET", "/console/api/rooms?limit=0", ``, 400},
+		{"GET", "/console/api/rooms/r?limit=5000", ``, 400},
 	}
 	for _, c := range cases {
 		resp, body := r.do(c.method, c.path, c.body, "", si.CSRF, "")

@@ -330,9 +330,33 @@
     main.appendChild(el('div', { 'class': 'card' }, [el('form', { 'class': 'row', on: { submit: function (e) { e.preventDefault(); location.hash = '#/rooms/' + encodeURIComponent(input.value.trim()); } } },
       [input, el('button', { type: 'submit', text: t('lookup') })])]));
     main.appendChild(box);
-    if (!name) return;
+    if (!name) {
+      var list = el('div', { id: 'roomList' }), info = el('p', { 'class': 'muted small' });
+      var nextBtn = el('button', { type: 'button', 'class': 'ghost', id: 'roomsNext', text: t('next'), disabled: true });
+      var firstBtn = el('button', { type: 'button', 'class': 'ghost', text: t('first') });
+      var next = '';
+      var load = function (after) {
+        api('GET', 'rooms?limit=25' + (after ? '&after=' + encodeURIComponent(after) : '')).then(function (p) {
+          list.innerHTML = '';
+          var tb = el('tbody');
+          p.rooms.forEach(function (r) { tb.appendChild(el('tr', { 'class': 'click', on: { click: function () { location.hash = '#/rooms/' + encodeURIComponent(r.room); } } }, [el('td', { text: r.room }), el('td', { text: String(r.users) })])); });
+          list.appendChild(el('table', null, [el('thead', null, [el('tr', null, [t('room'), t('users')].map(function (h) { return el('th', { text: h }); }))]), tb]));
+          if (!p.rooms.length) list.appendChild(el('p', { 'class': 'muted', text: t('none') }));
+          next = p.next || ''; nextBtn.disabled = !next;
+          info.textContent = t('snapshot') + ' ' + fmtTime(p.taken);
+        }).catch(function (e) { info.textContent = e.message; });
+      };
+      nextBtn.addEventListener('click', function () { load(next); });
+      firstBtn.addEventListener('click', function () { load(''); });
+      box.appendChild(el('div', { 'class': 'card' }, [el('h2', { text: t('rooms') }), el('div', { 'class': 'row' }, [firstBtn, nextBtn]), info, list]));
+      load('');
+      return;
+    }
     api('GET', 'rooms/' + encodeURIComponent(name)).then(function (r) {
-      box.appendChild(el('div', { 'class': 'card' }, [el('h2', { text: name }), el('p', { 'class': 'muted', text: t('members') + ': ' + r.members_here }), connTable(r.connections, function () { })]));
+      box.appendChild(el('div', { 'class': 'card' }, [el('h2', { text: name }),
+        el('p', { 'class': 'muted', text: t('users') + ': ' + r.users + ' · ' + t('members') + ': ' + r.members_here }),
+        el('p', { id: 'roomUsers', text: r.members.join(', ') + (r.next ? ' …' : '') }),
+        connTable(r.connections, function () { })]));
       var j = jsonBox('roomData', '{"type":"notice","text":"hello room"}');
       var out = el('pre', { hidden: true });
       function send(dry) { if (!j.ok()) return; api('POST', 'rooms/' + encodeURIComponent(name) + '/publish', { data: j.value(), dry_run: dry }).then(function (x) { out.hidden = false; out.textContent = JSON.stringify(x, null, 2); }).catch(function (e) { out.hidden = false; out.textContent = e.message; }); }
