@@ -187,3 +187,16 @@ func (b consoleBackend) RoomList(ctx context.Context, after string, limit int) (
 func (b consoleBackend) RoomUsers(ctx context.Context, room, after string, limit int) (wire.RoomPage, error) {
 	return b.s.RoomMembers(ctx, room, after, limit)
 }
+
+// UserNodes says on which nodes user has connections: the cluster's
+// presence in Redis, or this node's count on one.
+func (b consoleBackend) UserNodes(ctx context.Context, user string) (map[string]int, error) {
+	if cl, ok := b.s.b.(*cluster.Cluster); ok {
+		return cl.UserNodes(ctx, user)
+	}
+	out := map[string]int{}
+	if n := b.s.eng.UserConns(user); n > 0 {
+		out[b.s.con.Node()] = n
+	}
+	return out, nil
+}

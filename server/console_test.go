@@ -279,6 +279,15 @@ func TestConsoleOverviewListsTheClusterNodes(t *testing.T) {
 		}
 		return nil
 	})
+	// The user page of a names the node where the user is connected.
+	var u struct {
+		Nodes       map[string]int
+		Connections []any
+	}
+	c.do("GET", "/console/api/users/on-b", "", &u)
+	if len(u.Nodes) != 1 || u.Nodes["node-b"] != 1 || len(u.Connections) != 0 {
+		t.Fatalf("on-b from node a: %+v", u)
+	}
 	// A kick through a's console reaches b's client with its reason.
 	r.waitSubs("wspush:c", 2)
 	var k struct{ Closed int }

@@ -187,6 +187,7 @@ test('the console, end to end in chromium', { timeout: 180000 }, async () => {
   await page.goto(server.apiUrl + '/console/#/user/zed-remote');
   await page.waitForSelector('#userSend');
   assert.equal(await page.textContent('#presence'), 'online');
+  assert.match(await page.textContent('#userNodes'), /\(1\)/); // on node b, named from Redis
   await page.fill('#userData', '{"type":"test","text":"across the cluster"}');
   await page.click('#userSend');
   await waitFor('the push to reach the client on node b', () => remote.msgs.some((m) => m.type === 'push' && m.data?.text === 'across the cluster'));

@@ -110,3 +110,32 @@ func (cl *Cluster) Counters() Counters {
 		Unreplicated: cl.unreplicated.Load(),
 	}
 }
+
+// UserNodes says on which nodes alive user has connections, and how many
+// on each, from the user's presence hash in Redis: one round trip.
+func (cl *Cluster) UserNodes(ctx context.Context, user string) (map[string]int, error) {
+	if !cl.up.Load() {
+		return nil, errDown
+	}
+	ctx, cancel := context.WithTimeout(ctx, redisWait)
+	defer cancel()
+	var h *redis.MapStringStringCmd
+	var alive *redis.StringSliceCmd
+	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		h = p.HGetAll(ctx, keyPresence+user)
+		alive = p.ZRangeByScore(ctx, keyNodes, &redis.ZRangeBy{
+			Min: strconv.FormatInt(time.Now().Add(-nodeTimeout).UnixMilli(), 10), Max: "+inf"})
+		return nil
+	})
+	if err != nil {
+		cl.failed(err)
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, node := range alive.Val() {
+		if n, _ := strconv.Atoi(h.Val()[node]); n > 0 {
+			out[node] = n
+		}
+	}
+	return out, nil
+}

@@ -250,11 +250,15 @@ func (c *Console) disconnect(w http.ResponseWriter, r *http.Request, s session) 
 
 // userView is GET /console/api/users/{user}.
 type userView struct {
-	User        string            `json:"user"`
-	Node        string            `json:"node"`
-	Presence    wire.Presence     `json:"presence"`
-	Connections []wire.ConnInfo   `json:"connections"` // on this node
-	Closed      []wire.ClosedConn `json:"recent_disconnects"`
+	User        string          `json:"user"`
+	Node        string          `json:"node"`
+	Presence    wire.Presence   `json:"presence"`
+	Connections []wire.ConnInfo `json:"connections"` // on this node
+	// Nodes are the nodes where the user has connections, with how many
+	// (the cluster's presence); NodesError says why they are unknown.
+	Nodes      map[string]int    `json:"nodes"`
+	NodesError string            `json:"nodes_error,omitempty"`
+	Closed     []wire.ClosedConn `json:"recent_disconnects"`
 	// History is the user's stream as the history keeps it, newest last,
 	// at most 20 (nil without history); a viewer gets the envelopes
 	// without their data.
@@ -271,11 +275,15 @@ func (c *Console) user(w http.ResponseWriter, r *http.Request, s session) {
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	defer cancel()
 	v := userView{User: u, Node: c.cfg.Node, Presence: c.b.Presence(ctx, u), Connections: c.b.ConnsOf(u), Closed: c.b.Closed(u, 50)}
+	var err error
 	for i := range v.Connections {
 		v.Connections[i].Node = c.cfg.Node
 	}
 	for i := range v.Closed {
 		v.Closed[i].Node = c.cfg.Node
+	}
+	if v.Nodes, err = c.b.UserNodes(ctx, u); err != nil {
+		v.NodesError = err.Error()
 	}
 	h, on, err := c.b.History(ctx, u, 20)
 	v.HistoryOn = on

@@ -53,6 +53,8 @@ type Backend interface {
 	// order after after; RoomUsers through a room's users.
 	RoomList(ctx context.Context, after string, limit int) (wire.RoomsPage, error)
 	RoomUsers(ctx context.Context, room, after string, limit int) (wire.RoomPage, error)
+	// UserNodes says on which nodes user has connections, and how many.
+	UserNodes(ctx context.Context, user string) (map[string]int, error)
 	// History is the last messages of user's stream (push envelopes),
 	// at most limit; on is false without history.
 	History(ctx context.Context, user string, limit int) (msgs []json.RawMessage, on bool, err error)

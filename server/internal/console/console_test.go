@@ -78,6 +78,9 @@ func (f *fake) RoomList(context.Context, string, int) (wire.RoomsPage, error) {
 func (f *fake) RoomUsers(_ context.Context, room, _ string, _ int) (wire.RoomPage, error) {
 	return wire.RoomPage{Room: room, Members: []string{}}, nil
 }
+func (f *fake) UserNodes(context.Context, string) (map[string]int, error) {
+	return map[string]int{"n1": 1}, nil
+}
 func (f *fake) Publish(context.Context, string, string, json.RawMessage) (int, error) { return 0, nil }
 func (f *fake) Broadcast(context.Context, string, json.RawMessage) (int, error)       { return 0, nil }
 func (f *fake) Kick(_ context.Context, u, reason string) (int, error) {

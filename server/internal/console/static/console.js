@@ -28,7 +28,7 @@
       target: 'Target', result: 'Result', start: 'Start', pause: 'Pause', resume: 'Resume', types: 'Types', clear: 'Clear',
       sampled: 'high rate: dropped %n events in the last second (at most %r a second are shown)', none: 'nothing yet',
       viewerNote: 'This session is read-only: actions are disabled and payloads hidden.', metric: 'Metric', value: 'Value',
-      noWebhook: 'No webhook is configured (--webhook).', history: 'Recent history', closeReason: 'Why', given: 'Reason given', noHistory: 'The server keeps no history (--history-size, --history-ttl).', disconnected: 'disconnected', pushed: 'sent', confirmKick: 'Kick every connection of this user?'
+      noWebhook: 'No webhook is configured (--webhook).', history: 'Recent history', connsHere: 'Connections on this node:', closeReason: 'Why', given: 'Reason given', noHistory: 'The server keeps no history (--history-size, --history-ttl).', disconnected: 'disconnected', pushed: 'sent', confirmKick: 'Kick every connection of this user?'
     },
     zh: {
       console: '控制台', login: '登录', logout: '退出', key: 'API 密钥或控制台密钥', password: '密码',
@@ -53,7 +53,7 @@
       target: '对象', result: '结果', start: '开始', pause: '暂停', resume: '继续', types: '类型', clear: '清空',
       sampled: '事件过多：上一秒丢弃了 %n 条（每秒最多显示 %r 条）', none: '暂无',
       viewerNote: '当前会话为只读：操作已禁用，消息内容已隐藏。', metric: '指标', value: '值',
-      noWebhook: '未配置 Webhook（--webhook）。', history: '最近消息', closeReason: '断开原因', given: '操作员给出的原因', noHistory: '服务器未保存历史消息（--history-size、--history-ttl）。', disconnected: '已断开', pushed: '已发送', confirmKick: '确定踢掉该用户的所有连接？'
+      noWebhook: '未配置 Webhook（--webhook）。', history: '最近消息', connsHere: '本节点上的连接：', closeReason: '断开原因', given: '操作员给出的原因', noHistory: '服务器未保存历史消息（--history-size、--history-ttl）。', disconnected: '已断开', pushed: '已发送', confirmKick: '确定踢掉该用户的所有连接？'
     }
   };
 
@@ -300,7 +300,8 @@
     api('GET', 'users/' + encodeURIComponent(name)).then(function (u) {
       var p = u.presence;
       box.appendChild(el('div', { 'class': 'card' }, [el('h2', null, [name + ' ', el('span', { 'class': 'tag ' + (p.online ? 'ok' : 'bad'), id: 'presence', text: p.online ? t('online') : t('offline') })]),
-        el('p', { 'class': 'muted', text: t('conns') + ': ' + p.connections }), connTable(u.connections, function (c) { location.hash = '#/connections'; setTimeout(function () { }, 0); })]));
+        el('p', { 'class': 'muted', id: 'userNodes', text: t('conns') + ': ' + p.connections + (u.nodes && Object.keys(u.nodes).length ? ' · ' + t('nodes') + ': ' + Object.keys(u.nodes).sort().map(function (n) { return n + ' (' + u.nodes[n] + ')'; }).join(', ') : '') + (u.nodes_error ? ' · ' + u.nodes_error : '') }),
+        el('p', { 'class': 'muted small', text: t('connsHere') }), connTable(u.connections, function (c) { location.hash = '#/connections'; setTimeout(function () { }, 0); })]));
       var tb = el('tbody');
       u.recent_disconnects.forEach(function (c) { tb.appendChild(el('tr', null, [el('td', { text: 'c' + c.id }), el('td', { text: fmtTime(c.closed) }), el('td', { text: c.reason }), el('td', { text: c.code ? c.code + ' / ' + c.close : '' }), el('td', { text: c.detail || '' }), el('td', { text: c.remote })])); });
       box.appendChild(el('div', { 'class': 'card' }, [el('h2', { text: t('recent') }), el('table', { id: 'recent' }, [el('thead', null, [el('tr', null, [t('id'), t('closed'), t('closeReason'), t('code'), t('given'), t('remote')].map(function (h) { return el('th', { text: h }); }))]), tb])]));
