@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"time"
 
 	"github.com/wspush/wspush/frame"
 	"github.com/wspush/wspush/server/internal/cluster"
@@ -199,4 +200,9 @@ func (b consoleBackend) UserNodes(ctx context.Context, user string) (map[string]
 		out[b.s.con.Node()] = n
 	}
 	return out, nil
+}
+
+// LoopLag is the event loops' lag: how long a job waits for the slowest.
+func (b consoleBackend) LoopLag(ctx context.Context) (time.Duration, error) {
+	return b.s.eng.LoopLag(ctx)
 }

@@ -368,3 +368,45 @@ func TestConsoleListsRoomsAndTheirUsers(t *testing.T) {
 		t.Fatalf("room-b %+v", r)
 	}
 }
+
+// The overview stream sends a point a second, with the event loops' lag
+// measured while it is open.
+func TestConsoleOverviewStreamSendsPointsWithTheLoopLag(t *testing.T) {
+	s := startServer(t, Config{APIAddr: "127.0.0.1:0", APIKey: testAPIKey})
+	dialAs(t, s, "?user=x", "")
+	c := consoleLogin(t, s, testAPIKey)
+	req, _ := http.NewRequest("GET", c.base+"/console/api/overview/stream", nil)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for points := 0; sc.Scan(); {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "data: ") {
+			continue
+		}
+		var ev struct {
+			Point struct {
+				Connections int64
+				LoopLagMs   *float64 `json:"loop_lag_ms"`
+			}
+		}
+		if err := json.Unmarshal([]byte(line[6:]), &ev); err != nil {
+			t.Fatal(err)
+		}
+		points++
+		// The first point may be taken before the stream was counted.
+		if ev.Point.LoopLagMs != nil && ev.Point.Connections == 1 {
+			return
+		}
+		if points > 3 {
+			t.Fatalf("no loop lag in %d points: %s", points, line)
+		}
+	}
+	t.Fatal("the stream ended")
+}

@@ -53,6 +53,8 @@ type Backend interface {
 	// order after after; RoomUsers through a room's users.
 	RoomList(ctx context.Context, after string, limit int) (wire.RoomsPage, error)
 	RoomUsers(ctx context.Context, room, after string, limit int) (wire.RoomPage, error)
+	// LoopLag is how long a job waits for the slowest event loop.
+	LoopLag(ctx context.Context) (time.Duration, error)
 	// UserNodes says on which nodes user has connections, and how many.
 	UserNodes(ctx context.Context, user string) (map[string]int, error)
 	// History is the last messages of user's stream (push envelopes),
@@ -103,7 +105,7 @@ func New(cfg Config, b Backend) *Console {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Console{cfg: cfg, b: b, log: log, gate: newGate(cfg), tail: &Tail{}, aud: &audit{log: log}, stop: make(chan struct{})}
-	c.smp = &sampler{stats: b.Stats, gather: c.gatherer, onRedis: func(state string) {
+	c.smp = &sampler{stats: b.Stats, gather: c.gatherer, lag: b.LoopLag, onRedis: func(state string) {
 		if c.tail.On() {
 			c.tail.Emit(Event{Type: "redis", Node: cfg.Node, Reason: state})
 		}

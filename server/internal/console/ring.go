@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"math"
 	"sync"
 	"time"
@@ -30,6 +31,10 @@ type Point struct {
 	// ended in it.
 	P50 *float64 `json:"p50_ms"`
 	P99 *float64 `json:"p99_ms"`
+	// LoopLagMs is how long a job waited for the slowest event loop, in
+	// milliseconds; measured only while an overview stream is open (it
+	// wakes every loop), nil otherwise.
+	LoopLagMs *float64 `json:"loop_lag_ms"`
 	// Closes are the connections that ended in this second, by reason.
 	Closes map[string]float64 `json:"closes,omitempty"`
 	// Redis is "up" or "down" in a cluster, "" on a single node; Nodes and
@@ -43,6 +48,7 @@ type Point struct {
 type sampler struct {
 	stats  func() wire.Stats
 	gather func() prometheus.Gatherer
+	lag    func(context.Context) (time.Duration, error)
 
 	mu   sync.Mutex
 	ring []Point
@@ -74,6 +80,14 @@ func (s *sampler) take(now time.Time) Point {
 		}
 	}
 	s.prev, s.prevT = st, now
+	if s.lag != nil && s.streams() > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		if d, err := s.lag(ctx); err == nil {
+			ms := float64(d.Microseconds()) / 1000
+			p.LoopLagMs = &ms
+		}
+		cancel()
+	}
 	if g := s.gather(); g != nil {
 		if mfs, err := g.Gather(); err == nil {
 			s.fromMetrics(&p, mfs)

@@ -174,3 +174,24 @@ func (s *Engine) RoomMembers(ctx context.Context, room string, limit int) ([]wir
 	}
 	return out, r.Len()
 }
+
+// LoopLag is how long a job waits in the slowest loop's outbox before it
+// runs: a no-op posted to every loop, timed, within ctx. It wakes every
+// loop once, so the console asks only while someone watches its overview.
+func (s *Engine) LoopLag(ctx context.Context) (time.Duration, error) {
+	var mu sync.Mutex
+	var worst time.Duration
+	start := time.Now()
+	_, err := s.fan(ctx, true, nil, func(*loop) job {
+		return job{fn: func(*loop) int {
+			d := time.Since(start)
+			mu.Lock()
+			worst = max(worst, d)
+			mu.Unlock()
+			return 0
+		}}
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	return worst, err
+}

@@ -28,7 +28,7 @@
       target: 'Target', result: 'Result', start: 'Start', pause: 'Pause', resume: 'Resume', types: 'Types', clear: 'Clear',
       sampled: 'high rate: dropped %n events in the last second (at most %r a second are shown)', none: 'nothing yet',
       viewerNote: 'This session is read-only: actions are disabled and payloads hidden.', metric: 'Metric', value: 'Value',
-      noWebhook: 'No webhook is configured (--webhook).', history: 'Recent history', connsHere: 'Connections on this node:', closeReason: 'Why', given: 'Reason given', noHistory: 'The server keeps no history (--history-size, --history-ttl).', disconnected: 'disconnected', pushed: 'sent', confirmKick: 'Kick every connection of this user?'
+      noWebhook: 'No webhook is configured (--webhook).', history: 'Recent history', loopLag: 'Event-loop lag', connsHere: 'Connections on this node:', closeReason: 'Why', given: 'Reason given', noHistory: 'The server keeps no history (--history-size, --history-ttl).', disconnected: 'disconnected', pushed: 'sent', confirmKick: 'Kick every connection of this user?'
     },
     zh: {
       console: '控制台', login: '登录', logout: '退出', key: 'API 密钥或控制台密钥', password: '密码',
@@ -53,7 +53,7 @@
       target: '对象', result: '结果', start: '开始', pause: '暂停', resume: '继续', types: '类型', clear: '清空',
       sampled: '事件过多：上一秒丢弃了 %n 条（每秒最多显示 %r 条）', none: '暂无',
       viewerNote: '当前会话为只读：操作已禁用，消息内容已隐藏。', metric: '指标', value: '值',
-      noWebhook: '未配置 Webhook（--webhook）。', history: '最近消息', connsHere: '本节点上的连接：', closeReason: '断开原因', given: '操作员给出的原因', noHistory: '服务器未保存历史消息（--history-size、--history-ttl）。', disconnected: '已断开', pushed: '已发送', confirmKick: '确定踢掉该用户的所有连接？'
+      noWebhook: '未配置 Webhook（--webhook）。', history: '最近消息', loopLag: '事件循环延迟', connsHere: '本节点上的连接：', closeReason: '断开原因', given: '操作员给出的原因', noHistory: '服务器未保存历史消息（--history-size、--history-ttl）。', disconnected: '已断开', pushed: '已发送', confirmKick: '确定踢掉该用户的所有连接？'
     }
   };
 
@@ -198,7 +198,7 @@
     function stats(st, p) {
       cards.innerHTML = '';
       var items = [[t('node'), sess.node], [t('version'), sess.version], [t('uptime'), fmtDur(st.uptime_seconds)], [t('conns'), st.connections], [t('users'), st.users],
-        [t('roomsN'), st.rooms], [t('inps'), p ? p.in_per_s.toFixed(0) : '-'], [t('outps'), p ? p.out_per_s.toFixed(0) : '-'], [t('rss'), fmtBytes(st.rss_bytes)], [t('goroutines'), st.goroutines]];
+        [t('roomsN'), st.rooms], [t('inps'), p ? p.in_per_s.toFixed(0) : '-'], [t('outps'), p ? p.out_per_s.toFixed(0) : '-'], [t('rss'), fmtBytes(st.rss_bytes)], [t('goroutines'), st.goroutines], [t('loopLag'), p && p.loop_lag_ms != null ? p.loop_lag_ms.toFixed(2) + ' ms' : '-']];
       if (st.cluster) items.push([t('redis'), st.cluster.redis], [t('nodes'), st.cluster.nodes], [t('clusterConns'), st.cluster.connections], [t('clusterUsers'), st.cluster.users]);
       items.forEach(function (it) { cards.appendChild(el('div', { 'class': 'stat' }, [el('span', { text: it[0] }), el('b', { text: String(it[1]) })])); });
       nodeTable(st.cluster && st.cluster.node_list);
