@@ -18,7 +18,7 @@ import (
 //	wspush:{TAG}:p:USER                    presence
 //	wspush:{TAG}:m:ID                      message ids
 //	wspush:{TAG}:u:USER, r:ROOM            shard channels (SPUBLISH, SSUBSCRIBE)
-//	wspush:{TAG}:a                         the partition's anchor channel
+//	wspush:{TAG}:a, s                      the partition's anchors (shards.go)
 //
 // A user's or room's partition is FNV-1a of its stream name modulo the
 // partitions, so everything one script touches is in one slot, and each
@@ -108,6 +108,7 @@ func (l *layout) dedupKey(k int, id string) string {
 	return l.pre(k) + "m:" + id
 }
 func (l *layout) anchor(k int) string         { return l.pre(k) + "a" }
+func (l *layout) shardAnchor(k int) string    { return l.pre(k) + "s" }
 func (l *layout) nodesKey() string            { return l.pre(l.global()) + "nodes" }
 func (l *layout) statsKey(node string) string { return l.pre(l.global()) + "stats:" + node }
 func (l *layout) broadcastCh() string         { return l.pre(l.global()) + "b" }
@@ -166,7 +167,7 @@ func (l *layout) parse(ch string) (kind int, name string, part int) {
 		return chKindBroadcast, "", part
 	case rest == "c":
 		return chKindControl, "", part
-	case rest == "a" && l.parts != nil:
+	case (rest == "a" || rest == "s") && l.parts != nil:
 		return chKindAnchor, "", part
 	}
 	return chKindNone, "", 0

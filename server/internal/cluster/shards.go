@@ -25,13 +25,18 @@ import (
 //     all in one pipeline (go-redis sends each primary its part at once);
 //     the call's answer adds up the parts'.
 //   - Pub/sub is sharded: SPUBLISH in the script, and one PubSub per
-//     partition on each node, SSUBSCRIBEd to the partition's anchor
-//     channel and the channels of its local users and rooms. go-redis
-//     sends a PubSub's channels to the primary that owns the slot of the
-//     first and subscribes them again there, in one SSUBSCRIBE, after a
-//     failover: they are all in one slot, so it may. A slot moved away
-//     (resharding) makes Redis unsubscribe the anchor: the worker then
-//     opens the partition's PubSub again, on the new owner, and the
+//     partition on each node, SSUBSCRIBEd to the partition's shard
+//     anchor (wspush:{TAG}:s) and the channels of its local users and
+//     rooms. go-redis subscribes a PubSub's channels again, in one
+//     SSUBSCRIBE, when its connection broke (a failover): they are all in
+//     one slot, so it may. It picks the node to reconnect to by the slot
+//     of the PubSub's first classic channel, or at random without one
+//     (go-redis 9.7 does not look at the shard channels there): so each
+//     PubSub also SUBSCRIBEs to one classic channel of its partition's
+//     tag, wspush:{TAG}:a, on which nothing is ever published, and
+//     reconnects to the primary of its slot. A slot moved away
+//     (resharding) makes Redis unsubscribe the shard anchor: the worker
+//     then opens the partition's PubSub again, on the new owner, and the
 //     receiver catches its streams up as after any re-subscription.
 //   - Lost writes (epoch.go) are found per partition, by every script:
 //     partScript and checkScript compare the partition's epoch with the
@@ -513,7 +518,7 @@ func (cl *Cluster) pushBatchSharded(ctx context.Context, msgs []wire.Push, out [
 	}
 }
 
-// startShards opens one PubSub per partition, SSUBSCRIBEd to its anchor
+// startShards opens one PubSub per partition, subscribed to its anchors
 // (and, for the global partition, to broadcasts and control), and merges
 // what they carry into msgs, in each one's order.
 func (cl *Cluster) startShards(ctx context.Context) {
@@ -526,15 +531,16 @@ func (cl *Cluster) startShards(ctx context.Context) {
 	}
 }
 
-// openShard opens partition k's PubSub, subscribed to its anchor first
-// (so that go-redis always connects it to the primary of k's slot) and
-// to chs.
+// openShard opens partition k's PubSub, subscribed to its classic anchor
+// (so that go-redis always connects it to the primary of k's slot), its
+// shard anchor and chs.
 func (cl *Cluster) openShard(ctx context.Context, k int, chs []string) *redis.PubSub {
-	first := []string{cl.lay.anchor(k)}
+	first := []string{cl.lay.shardAnchor(k)}
 	if k == cl.lay.global() {
 		first = append(first, cl.lay.broadcastCh(), cl.lay.controlCh())
 	}
-	ps := cl.rdb.SSubscribe(ctx, append(first, chs...)...)
+	ps := cl.rdb.Subscribe(ctx, cl.lay.anchor(k))
+	_ = ps.SSubscribe(ctx, append(first, chs...)...) // kept for the reconnection if Redis is down now
 	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
 	cl.wg.Add(1)
 	go cl.forward(ch)
@@ -632,7 +638,7 @@ func (cl *Cluster) shardSubscribe(ctx context.Context, chs []string, on bool) er
 // has the worker open the partition again.
 func (cl *Cluster) unsubscribed(ch string) {
 	kind, _, k := cl.lay.parse(ch)
-	if kind == chKindAnchor {
+	if kind == chKindAnchor && ch == cl.lay.shardAnchor(k) {
 		select {
 		case cl.rebuild <- k:
 		default:
