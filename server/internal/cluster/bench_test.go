@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -81,7 +83,8 @@ func BenchmarkRedisClusterPush(b *testing.B) {
 		for _, topo := range []string{"one-redis", "cluster"} {
 			b.Run(topo+"/users="+strconv.Itoa(per), func(b *testing.B) {
 				url, procs := single.PrimaryURL(), []*redistest.Proc{single.Primary}
-				cfg := Config{HistorySize: 100, HistoryTTL: time.Minute, Node: "bench-" + topo + strconv.Itoa(per)}
+				cfg := Config{HistorySize: 100, HistoryTTL: time.Minute, Node: "bench-" + topo + strconv.Itoa(per),
+					Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 				if topo == "cluster" {
 					url, procs = rc.URL(), rc.Primaries()
 					cfg.Passwords.Redis = rc.Password
