@@ -103,7 +103,7 @@ func newServeFlags() *serveFlags {
 	f.def(sizeValue[int]{&c.CompressionThreshold}, "compression-threshold", "smallest payload sent compressed; smaller ones go plain")
 
 	f.group("Cluster")
-	f.def(stringValue{&c.Redis}, "redis", "`URL` redis://host:port/db, or redis+sentinel://HOST:PORT,.../MASTER for Sentinel: join the nodes sharing that Redis; empty: one node")
+	f.def(stringValue{&c.Redis}, "redis", "`URL` redis://host:port/db, redis+sentinel://HOST:PORT,.../MASTER for Sentinel, or redis+cluster://HOST:PORT,... for Redis Cluster: join the nodes sharing that Redis; empty: one node")
 	f.def(stringValue{&c.RedisPassword}, "redis-password", "`PASSWORD` the Redis primary's password, when not in the --redis URL")
 	f.def(stringValue{&c.RedisSentinelPassword}, "redis-sentinel-password", "`PASSWORD` the Sentinels' password (redis+sentinel://)")
 	f.def(intValue{&c.RedisReplicas}, "redis-replicas", "API pushes wait until this many replicas have them (WAIT) before a 200; fewer: 503; 0: no wait")

@@ -139,7 +139,8 @@ type Config struct {
 
 	// Redis, a redis://host:port/db URL (or
 	// redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME for a primary
-	// behind Sentinels), makes the server a node of the cluster that
+	// behind Sentinels, redis+cluster://HOST:PORT[,HOST:PORT...] for a
+	// Redis Cluster), makes the server a node of the cluster that
 	// shares that Redis: pushes, presence, stats and history go through it
 	// (docs/cluster.md). Empty means a single node.
 	Redis string

@@ -37,6 +37,10 @@ func (cl *Cluster) PushBatch(ctx context.Context, msgs []wire.Push) []wire.Pushe
 // pushPipeline publishes msgs in one pipeline and writes their answers to
 // out.
 func (cl *Cluster) pushPipeline(ctx context.Context, msgs []wire.Push, out []wire.Pushed) {
+	if cl.lay.sharded() {
+		cl.pushBatchSharded(ctx, msgs, out) // shards.go
+		return
+	}
 	if !cl.up.Load() {
 		for i := range msgs {
 			out[i].Err = ErrUnavailable

@@ -139,10 +139,20 @@ type Cluster struct {
 	eng   Engine
 	log   *slog.Logger
 	node  string
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	ps    *redis.PubSub
 	msgs  <-chan any // *redis.Message, and *redis.Subscription confirmations
 	clock history.Clock
+	lay   *layout
+
+	// Redis Cluster (shards.go): one PubSub per partition, each on the
+	// shard that owns it, merged into msgs; the last position this node
+	// saw per partition; and the nodes alive as of the last heartbeat.
+	shards   []*redis.PubSub
+	merged   chan any
+	seen     []atomic.Uint64
+	aliveIDs atomic.Pointer[string]
+	rebuild  chan int
 
 	up        atomic.Bool
 	downSince atomic.Int64 // unix ms when Redis stopped answering; 0: up
@@ -168,6 +178,7 @@ type Cluster struct {
 	newInstance  atomic.Bool            // a connection found another instance than the last: register again
 	unreplicated atomic.Int64           // messages fewer than Config.Replicas replicas acknowledged in time
 	followed     atomic.Int64           // len(last): streams whose last delivered position this node keeps
+	reshards     atomic.Int64           // Redis Cluster: partitions subscribed again on a new owner of their slot
 	seq          atomic.Uint64
 	queued       atomic.Int64 // client publishes waiting for the publisher
 	beatNanos    atomic.Int64 // how long the last heartbeat pipeline took
@@ -196,6 +207,7 @@ type Cluster struct {
 	umu         sync.Mutex
 	unconfirmed map[string]time.Time
 	startAt     map[string]history.Pos // Redis's last position before the channel's SUBSCRIBE
+	leaving     map[string]bool        // Redis Cluster: channels this node SUNSUBSCRIBEd, not yet confirmed
 	parked      []resumeJob            // the receiver's
 
 	// last is, per user and room channel, the last position this node
@@ -257,8 +269,13 @@ func New(cfg Config) (*Cluster, error) {
 		wake:  make(chan struct{}, 1),
 		sends: make(chan msg, cfg.MaxQueue), ready: make(chan resumeJob, cfg.MaxQueue),
 		subUsers: map[string]bool{}, subRooms: map[string]bool{}, unconfirmed: map[string]time.Time{},
-		startAt: map[string]history.Pos{}, last: map[string]history.Pos{},
+		startAt: map[string]history.Pos{}, last: map[string]history.Pos{}, leaving: map[string]bool{},
 		stop: make(chan struct{}),
+	}
+	cl.lay = newLayout(target.Partitions())
+	if cl.lay.sharded() {
+		cl.seen = make([]atomic.Uint64, cl.lay.count())
+		cl.rebuild = make(chan int, cl.lay.count())
 	}
 	// CLIENT LIST shows whose connection is whose.
 	cl.rdb = target.client("wspush-"+node, cl.onConnect)
@@ -292,8 +309,12 @@ func (cl *Cluster) Store() history.Store {
 func (cl *Cluster) Start() {
 	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
 	defer cancel()
-	cl.ps = cl.rdb.Subscribe(ctx, chBroadcast, chControl)
-	cl.msgs = cl.ps.ChannelWithSubscriptions(redis.WithChannelSize(4096))
+	if cl.lay.sharded() {
+		cl.startShards(ctx)
+	} else {
+		cl.ps = cl.rdb.Subscribe(ctx, chBroadcast, chControl)
+		cl.msgs = cl.ps.ChannelWithSubscriptions(redis.WithChannelSize(4096))
+	}
 	cl.checkUp(ctx)
 	cl.wg.Add(3)
 	go cl.receive()
@@ -315,12 +336,15 @@ func (cl *Cluster) Close() {
 	defer cancel()
 	if cl.up.Load() {
 		_, _ = cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.ZRem(ctx, keyNodes, cl.node)
-			p.Del(ctx, keyStats+cl.node)
+			p.ZRem(ctx, cl.lay.nodesKey(), cl.node)
+			p.Del(ctx, cl.lay.statsKey(cl.node))
 			return nil
 		})
 	}
-	_ = cl.ps.Close()
+	cl.closeShards()
+	if cl.ps != nil {
+		_ = cl.ps.Close()
+	}
 	_ = cl.rdb.Close()
 }
 

@@ -47,7 +47,11 @@ func (cl *Cluster) Control(ctx context.Context, op, room string, users []string)
 		cl.unavailable.Add(1)
 		return ErrUnavailable
 	}
-	if err := cl.rdb.Publish(ctx, chControl, b).Err(); err != nil {
+	publish := cl.rdb.Publish
+	if cl.lay.sharded() {
+		publish = cl.rdb.SPublish
+	}
+	if err := publish(ctx, cl.lay.controlCh(), b).Err(); err != nil {
 		cl.failed(err)
 		cl.unavailable.Add(1)
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)

@@ -129,12 +129,9 @@ func infoField(info, name string) string {
 }
 
 // floorLost raises r's floor to the bound of lost positions in lost (the
-// GET of keyLost), if any.
-func floorLost(r *history.Read, lost *redis.StringCmd) {
-	if lost == nil {
-		return
-	}
-	if p, err := history.ParsePos(lost.Val()); err == nil {
+// value of keyLost), if any.
+func floorLost(r *history.Read, lost string) {
+	if p, err := history.ParsePos(lost); err == nil {
 		r.Floor = max(r.Floor, p)
 	}
 }

@@ -12,7 +12,7 @@ type collector struct {
 
 	up, published, received, unavailable, errs, rec, dropped, queued, rejected *prometheus.Desc
 	catchups, caught, gaps, followed, lost, unreplicated, resyncs, memberQueue *prometheus.Desc
-	queueLimit, heartbeat, nodes                                               *prometheus.Desc
+	queueLimit, heartbeat, nodes, reshards                                     *prometheus.Desc
 }
 
 // Collectors are the cluster's metrics.
@@ -39,13 +39,14 @@ func (cl *Cluster) Collectors() []prometheus.Collector {
 		memberQueue:  d("wspush_cluster_room_changes", "Room membership changes (a user's first connection in a room, or its last leaving) waiting for the worker to write them to Redis."),
 		queueLimit:   d("wspush_cluster_queue_limit", "Client publishes and resumes that may wait for Redis; past it they are refused (wspush_cluster_refused_total)."),
 		heartbeat:    d("wspush_redis_heartbeat_seconds", "How long this node's last heartbeat took in Redis: one pipelined round trip of four commands, every second while Redis answers."),
+		reshards:     d("wspush_cluster_reshards_total", "Redis Cluster only: partitions whose slot moved to another primary (resharding), which this node subscribed to again there."),
 		nodes:        d("wspush_cluster_nodes", "Nodes whose heartbeat this node saw in Redis within the last 5 s, itself included; 0 before its first heartbeat and during an outage."),
 	}}
 }
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed, c.lost, c.unreplicated, c.resyncs, c.memberQueue, c.queueLimit, c.heartbeat, c.nodes} {
+	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed, c.lost, c.unreplicated, c.resyncs, c.memberQueue, c.queueLimit, c.heartbeat, c.nodes, c.reshards} {
 		ch <- d
 	}
 }
@@ -76,6 +77,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.unreplicated, k.Unreplicated)
 	ch <- prometheus.MustNewConstMetric(c.followed, prometheus.GaugeValue, float64(k.Followed))
 	counter(c.resyncs, c.cl.resyncs.Load())
+	counter(c.reshards, k.Reshards)
 	c.cl.mu.Lock()
 	waiting := len(c.cl.members)
 	c.cl.mu.Unlock()

@@ -50,9 +50,9 @@ func (cl *Cluster) presences(ctx context.Context, users []string) ([]wire.Presen
 	var alive *redis.StringSliceCmd
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, u := range users {
-			hs[i] = p.HGetAll(ctx, keyPresence+u)
+			hs[i] = p.HGetAll(ctx, cl.lay.presenceKey(u))
 		}
-		alive = p.ZRangeByScore(ctx, keyNodes, &redis.ZRangeBy{
+		alive = p.ZRangeByScore(ctx, cl.lay.nodesKey(), &redis.ZRangeBy{
 			Min: strconv.FormatInt(now.Add(-nodeTimeout).UnixMilli(), 10), Max: "+inf"})
 		return nil
 	})
@@ -97,6 +97,7 @@ type Counters struct {
 	LostWrites                                         int64 // Redis instances found lacking writes after a failover or restart
 	Unreplicated                                       int64 // API messages fewer than Config.Replicas replicas acknowledged in time (503 replicas)
 	Followed                                           int64 // streams whose last delivered position the node keeps
+	Reshards                                           int64 // Redis Cluster: partitions subscribed again on a new owner of their slot
 }
 
 // Counters reads the cluster's counters.
@@ -107,7 +108,7 @@ func (cl *Cluster) Counters() Counters {
 		Dropped: cl.dropped.Load(), Queued: cl.queued.Load(), Rejected: cl.rejected.Load(),
 		CatchUps: cl.catchups.Load(), Caught: cl.caught.Load(), Gaps: cl.gaps.Load(),
 		Followed: cl.followed.Load(), LostWrites: cl.lostWrites.Load(),
-		Unreplicated: cl.unreplicated.Load(),
+		Unreplicated: cl.unreplicated.Load(), Reshards: cl.reshards.Load(),
 	}
 }
 

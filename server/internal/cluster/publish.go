@@ -201,53 +201,62 @@ func (cl *Cluster) publisher() {
 	}
 }
 
-// prepared is a message ready for the publish script.
+// prepared is a message ready for the publish script: on Redis Cluster,
+// the part of it for one partition (shards.go).
 type prepared struct {
 	keys       []string
 	args       []any
-	users      int // the user channels that lead the channel list
+	users      int      // the user channels that lead the channel list
+	names      []string // those users
 	head, tail []byte
 	withPos    bool
+	part       int // the partition (Redis Cluster)
 }
 
-// prepare builds the script's keys and arguments for m: the envelope's
-// head and tail, between which Redis puts the position.
-func (cl *Cluster) prepare(m msg) prepared {
-	var pr prepared
-	var channels, streams []string
-	switch m.kind {
-	case kindBroadcast:
-		channels = []string{chBroadcast}
-	case kindPublish:
-		streams, channels = []string{keyHistory + history.RoomStream(m.room)}, []string{chRoom + m.room}
-	default:
-		for _, u := range m.users {
-			streams = append(streams, keyHistory+history.UserStream(u))
-			channels = append(channels, chUser+u)
-		}
-		pr.users = len(m.users)
-	}
-	pr.withPos = cl.History() && m.kind != kindBroadcast
-	if !pr.withPos {
-		streams = nil
-	}
+// envelope builds m's envelope: its head and tail, between which Redis
+// puts the position when withPos.
+func (cl *Cluster) envelope(m msg) (head, tail []byte, withPos bool) {
+	withPos = cl.History() && m.kind != kindBroadcast
 	var n uint64
 	if m.envID == "" {
 		n = cl.eng.NextID() // "mN", one of this node's
 	}
-	pr.head = wire.AppendPushHead(nil, n, m.envID)
+	head = wire.AppendPushHead(nil, n, m.envID)
 	ts := time.Now().UnixMilli()
-	if pr.withPos {
-		pr.head = append(pr.head, `,"pos":"`...)
-		pr.tail = wire.AppendPushTail([]byte{'"'}, m.data, m.room, m.from, ts)
+	if withPos {
+		head = append(head, `,"pos":"`...)
+		tail = wire.AppendPushTail([]byte{'"'}, m.data, m.room, m.from, ts)
 	} else {
-		pr.head = wire.AppendPushTail(pr.head, m.data, m.room, m.from, ts)
+		head = wire.AppendPushTail(head, m.data, m.room, m.from, ts)
+	}
+	return head, tail, withPos
+}
+
+// prepare builds the script's keys and arguments for m on one Redis.
+func (cl *Cluster) prepare(m msg) prepared {
+	pr := prepared{names: m.users}
+	var channels, streams []string
+	switch m.kind {
+	case kindBroadcast:
+		channels = []string{cl.lay.broadcastCh()}
+	case kindPublish:
+		streams, channels = []string{cl.lay.streamKey(history.RoomStream(m.room))}, []string{cl.lay.roomCh(m.room)}
+	default:
+		for _, u := range m.users {
+			streams = append(streams, cl.lay.streamKey(history.UserStream(u)))
+			channels = append(channels, cl.lay.userCh(u))
+		}
+		pr.users = len(m.users)
+	}
+	pr.head, pr.tail, pr.withPos = cl.envelope(m)
+	if !pr.withPos {
+		streams = nil
 	}
 	dedup := ""
 	if m.id != "" {
-		dedup = keyDedup + m.id
+		dedup = cl.lay.dedupKey(0, m.id)
 	}
-	pr.keys = append([]string{keyPos, dedup, keyNodes, keySince}, streams...)
+	pr.keys = append([]string{cl.lay.posKey(0), dedup, cl.lay.nodesKey(), cl.lay.sinceKey(0)}, streams...)
 	pr.args = []any{cl.cfg.HistorySize, cl.cfg.HistoryTTL.Milliseconds(), pr.head, pr.tail, boolArg(pr.withPos),
 		dedupTTL.Milliseconds(), pr.users, nodeTimeout.Milliseconds(), boolArg(m.from == "")}
 	for _, ch := range channels {
@@ -267,6 +276,9 @@ func (cl *Cluster) send(ctx context.Context, m msg) (wire.PushResult, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, redisWait)
 	defer cancel()
+	if cl.lay.sharded() {
+		return cl.sendSharded(ctx, m)
+	}
 	pr := cl.prepare(m)
 	if cl.cfg.Replicas > 0 {
 		return cl.sendWait(ctx, m, pr)
@@ -294,6 +306,11 @@ const waitMargin = 200 * time.Millisecond
 // message is answered only once Config.Replicas replicas have it, or
 // fails with ErrReplicas when fewer do within ctx's deadline.
 func (cl *Cluster) sendWait(ctx context.Context, m msg, pr prepared) (wire.PushResult, error) {
+	return cl.sendWaitOn(ctx, cl.rdb, publishScript, m, pr)
+}
+
+// sendWaitOn is sendWait through c, with script.
+func (cl *Cluster) sendWaitOn(ctx context.Context, c redis.Cmdable, script *redis.Script, m msg, pr prepared) (wire.PushResult, error) {
 	timeout := redisWait - waitMargin
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl)-waitMargin)
@@ -302,17 +319,20 @@ func (cl *Cluster) sendWait(ctx context.Context, m msg, pr prepared) (wire.PushR
 	for try := 0; ; try++ {
 		var ev *redis.Cmd
 		var wt *redis.Cmd
-		_, _ = cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			ev = publishScript.EvalSha(ctx, p, pr.keys, pr.args...)
+		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			ev = script.EvalSha(ctx, p, pr.keys, pr.args...)
 			wt = p.Do(ctx, "WAIT", cl.cfg.Replicas, timeout.Milliseconds())
 			return nil
 		})
 		if isNoScript(ev.Err()) && try == 0 {
-			if err := publishScript.Load(ctx, cl.rdb).Err(); err == nil {
+			if err := script.Load(ctx, c).Err(); err == nil {
 				continue
 			}
 		}
 		out, err := ev.Slice()
+		if err == nil && script == partScript {
+			out = cl.partReply(pr, out)
+		}
 		n, werr := wt.Int64()
 		if err == nil {
 			err = werr
@@ -335,6 +355,10 @@ func (cl *Cluster) sendWait(ctx context.Context, m msg, pr prepared) (wire.PushR
 // Redis did not take, with their ids, until it takes them or retryFor
 // passes; what is left then is dropped and counted.
 func (cl *Cluster) sendBatch(batch []msg) {
+	if cl.lay.sharded() {
+		cl.sendBatchSharded(batch)
+		return
+	}
 	prs := make([]prepared, len(batch))
 	for i, m := range batch {
 		prs[i] = cl.prepare(m)
@@ -409,14 +433,14 @@ func (cl *Cluster) result(m msg, pr prepared, out []any) wire.PushResult {
 		if s, _ := out[1].(string); s == "dup" {
 			cl.duplicates.Add(1)
 			res.Duplicate = true
-			res.Unknown = append(res.Unknown, m.users...)
+			res.Unknown = append(res.Unknown, pr.names...)
 			return res
 		}
 	}
 	cl.published.Add(1)
 	if s, _ := out[0].(string); s != "" {
 		if pos, err := history.ParsePos(s); err == nil {
-			cl.clock.Observe(pos)
+			cl.observe(pr.part, pos)
 		}
 	}
 	settled, _ := out[1].(int64)
@@ -427,15 +451,15 @@ func (cl *Cluster) result(m msg, pr prepared, out []any) wire.PushResult {
 		res.Delivered += int(n)
 		switch {
 		case n > 0:
-			res.Online = append(res.Online, m.users[i])
+			res.Online = append(res.Online, pr.names[i])
 		case here > 0 && cl.History():
 			// Connected, its node not subscribed yet: the node
 			// catches up from the stream once it is.
-			res.Online = append(res.Online, m.users[i])
+			res.Online = append(res.Online, pr.names[i])
 		case here > 0 || settled == 0:
-			res.Unknown = append(res.Unknown, m.users[i])
+			res.Unknown = append(res.Unknown, pr.names[i])
 		default:
-			res.Offline = append(res.Offline, m.users[i])
+			res.Offline = append(res.Offline, pr.names[i])
 		}
 	}
 	for _, n := range rest[2*pr.users:] {

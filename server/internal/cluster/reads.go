@@ -25,14 +25,12 @@ func (cl *Cluster) ReadHistory(ctx context.Context, user string, w history.Want)
 	}
 	ctx, cancel := context.WithTimeout(ctx, redisWait)
 	defer cancel()
-	key := keyHistory + w.Stream(user)
-	var since, lost *redis.StringCmd
+	key := cl.lay.streamKey(w.Stream(user))
+	fl := cl.newFloors()
 	var info *redis.XInfoStreamCmd
 	var rng *redis.XMessageSliceCmd
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		sinceScript.Eval(ctx, p, []string{keySince})
-		since = p.Get(ctx, keySince)
-		lost = p.Get(ctx, keyLost)
+		fl.check(ctx, p, key)
 		info = p.XInfoStream(ctx, key)
 		rng = p.XRangeN(ctx, key, "("+w.After.String(), "+", int64(cl.cfg.HistorySize))
 		return nil
@@ -41,7 +39,7 @@ func (cl *Cluster) ReadHistory(ctx context.Context, user string, w history.Want)
 		cl.failed(err)
 		return history.Result{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	rd := cl.read(since, lost, info, rng, err, w.After)
+	rd := cl.read(fl.of(key), info, rng, err, w.After)
 	if rd.Err != nil {
 		return history.Result{}, fmt.Errorf("%w: %v", ErrUnavailable, rd.Err)
 	}

@@ -52,7 +52,8 @@ func (cl *Cluster) receive() {
 // channel of its receivers. The envelope is copied once, into its frame.
 func (cl *Cluster) deliver(m *redis.Message) {
 	cl.received.Add(1)
-	if m.Channel == chControl {
+	kind, name, part := cl.lay.parse(m.Channel)
+	if kind == chKindControl {
 		cl.applyControl(m.Payload)
 		return
 	}
@@ -65,8 +66,8 @@ func (cl *Cluster) deliver(m *redis.Message) {
 		cl.reject("message that is not a push envelope")
 		return
 	}
-	cl.clock.Observe(p)
-	if cl.History() && m.Channel != chBroadcast {
+	cl.observe(part, p)
+	if cl.History() && kind != chKindBroadcast {
 		// Once per stream, in order: a catch-up may have delivered it.
 		if p <= cl.last[m.Channel] {
 			return
@@ -77,13 +78,13 @@ func (cl *Cluster) deliver(m *redis.Message) {
 	}
 	f := wire.TextFrame(env)
 	var err error
-	switch {
-	case m.Channel == chBroadcast:
+	switch kind {
+	case chKindBroadcast:
 		err = cl.eng.PostAll(f)
-	case strings.HasPrefix(m.Channel, chRoom):
-		err = cl.eng.PostRoom(m.Channel[len(chRoom):], f, p)
-	case strings.HasPrefix(m.Channel, chUser):
-		err = cl.eng.PostUsers([]string{m.Channel[len(chUser):]}, f, p)
+	case chKindRoom:
+		err = cl.eng.PostRoom(name, f, p)
+	case chKindUser:
+		err = cl.eng.PostUsers([]string{name}, f, p)
 	}
 	if err != nil {
 		cl.dropped.Add(1)
@@ -144,8 +145,12 @@ func (cl *Cluster) handle(m any) {
 				cl.forget(x.Channel)
 				return
 			}
+			if x.Kind == "sunsubscribe" {
+				cl.unsubscribed(x.Channel)
+				return
+			}
 			var chs []string
-			if x.Kind == "subscribe" {
+			if x.Kind == "subscribe" || x.Kind == "ssubscribe" {
 				chs = append(chs, x.Channel)
 			}
 			m = nil
@@ -153,8 +158,8 @@ func (cl *Cluster) handle(m any) {
 			for len(chs) < 1024 {
 				select {
 				case next := <-cl.msgs:
-					if s, ok := next.(*redis.Subscription); ok && s.Kind != "unsubscribe" {
-						if s.Kind == "subscribe" {
+					if s, ok := next.(*redis.Subscription); ok && s.Kind != "unsubscribe" && s.Kind != "sunsubscribe" {
+						if s.Kind == "subscribe" || s.Kind == "ssubscribe" {
 							chs = append(chs, s.Channel)
 						}
 						continue
@@ -199,7 +204,7 @@ func (cl *Cluster) confirmed(chs []string) {
 	if cl.History() {
 		var again []string
 		for i, ch := range chs {
-			if ch == chBroadcast || ch == chControl {
+			if kind, _, _ := cl.lay.parse(ch); kind != chKindUser && kind != chKindRoom {
 				continue
 			}
 			if _, seen := cl.last[ch]; seen {
@@ -233,30 +238,29 @@ func (cl *Cluster) catchUp(chs []string) {
 		ch    string
 		users []string
 		room  string
+		key   string
 		info  *redis.XInfoStreamCmd
 		rng   *redis.XMessageSliceCmd
 	}
 	ss := make([]stream, 0, len(chs))
 	for _, ch := range chs {
-		if u, ok := strings.CutPrefix(ch, chUser); ok {
-			ss = append(ss, stream{ch: ch, users: []string{u}})
-		} else if r, ok := strings.CutPrefix(ch, chRoom); ok {
-			ss = append(ss, stream{ch: ch, room: r})
+		switch kind, name, _ := cl.lay.parse(ch); kind {
+		case chKindUser:
+			ss = append(ss, stream{ch: ch, users: []string{name}, key: cl.lay.streamKey(history.UserStream(name))})
+		case chKindRoom:
+			ss = append(ss, stream{ch: ch, room: name, key: cl.lay.streamKey(history.RoomStream(name))})
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
 	defer cancel()
-	var since, lost *redis.StringCmd
+	fl := cl.newFloors()
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		sinceScript.Eval(ctx, p, []string{keySince}) // a Redis that restarted empty gets its since now
-		since = p.Get(ctx, keySince)
-		lost = p.Get(ctx, keyLost)
+		for i := range ss {
+			fl.check(ctx, p, ss[i].key) // a Redis that restarted empty gets its since now
+		}
 		for i := range ss {
 			s := &ss[i]
-			key := keyHistory + history.UserStream(strings.Join(s.users, ""))
-			if s.room != "" {
-				key = keyHistory + history.RoomStream(s.room)
-			}
+			key := s.key
 			s.info = p.XInfoStream(ctx, key)
 			s.rng = p.XRangeN(ctx, key, "("+cl.last[s.ch].String(), "+", int64(cl.cfg.HistorySize))
 		}
@@ -264,7 +268,7 @@ func (cl *Cluster) catchUp(chs []string) {
 	})
 	for _, s := range ss {
 		after := cl.last[s.ch]
-		res := history.Recover(history.Want{Room: s.room, After: after}, cl.read(since, lost, s.info, s.rng, err, after))
+		res := history.Recover(history.Want{Room: s.room, After: after}, cl.read(fl.of(s.key), s.info, s.rng, err, after))
 		cl.catchups.Add(1)
 		if res.Gap {
 			// The gap, then what the stream kept after it.
@@ -291,9 +295,9 @@ func (cl *Cluster) catchUp(chs []string) {
 }
 
 // read turns the answers of one stream's reads into a history.Read.
-func (cl *Cluster) read(since, lost *redis.StringCmd, info *redis.XInfoStreamCmd, rng *redis.XMessageSliceCmd, err error, after history.Pos) history.Read {
+func (cl *Cluster) read(f floor, info *redis.XInfoStreamCmd, rng *redis.XMessageSliceCmd, err error, after history.Pos) history.Read {
 	r := history.Read{Last: after, Floor: history.MakePos(time.Now().Add(-cl.cfg.HistoryTTL).UnixMilli(), 0)}
-	sp, serr := history.ParsePos(since.Val())
+	sp, serr := history.ParsePos(f.since)
 	if serr != nil {
 		// The read set since first (sinceScript): without it, Redis did
 		// not answer; a floor from this node's clock could hide
@@ -302,7 +306,7 @@ func (cl *Cluster) read(since, lost *redis.StringCmd, info *redis.XInfoStreamCmd
 		return r
 	}
 	r.Floor = max(r.Floor, sp)
-	floorLost(&r, lost) // a failover may have lost writes up to it (epoch.go)
+	floorLost(&r, f.lost) // a failover may have lost writes up to it (epoch.go)
 	if in, ierr := info.Result(); ierr == nil {
 		if md, err := history.ParsePos(in.MaxDeletedEntryID); err == nil {
 			r.Floor = max(r.Floor, md)
@@ -333,7 +337,7 @@ func (cl *Cluster) serveReady() {
 	cl.umu.Lock()
 	for _, j := range cl.parked {
 		ok := true
-		for _, ch := range j.channels() {
+		for _, ch := range j.channels(cl.lay) {
 			if t, pending := cl.unconfirmed[ch]; pending && now.Sub(t) < redisWait {
 				ok = false
 			}
@@ -354,11 +358,11 @@ func (cl *Cluster) serveReady() {
 }
 
 // channels are the channels whose messages a resume replays.
-func (j resumeJob) channels() []string {
-	chs := []string{chUser + j.user}
+func (j resumeJob) channels(lay *layout) []string {
+	chs := []string{lay.userCh(j.user)}
 	for _, sp := range j.want {
 		if sp.Room != "" {
-			chs = append(chs, chRoom+sp.Room)
+			chs = append(chs, lay.roomCh(sp.Room))
 		}
 	}
 	return chs
@@ -371,23 +375,29 @@ func (j resumeJob) channels() []string {
 // the loop after the replay.
 func (cl *Cluster) serveResumes(ctx context.Context, jobs []resumeJob) {
 	type reads struct {
+		key  string
 		info *redis.XInfoStreamCmd
 		rng  *redis.XMessageSliceCmd
 	}
 	rs := make([][]reads, len(jobs))
-	var since, lost *redis.StringCmd
+	fl := cl.newFloors()
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		sinceScript.Eval(ctx, p, []string{keySince}) // a Redis that restarted empty gets its since now
-		since = p.Get(ctx, keySince)
-		lost = p.Get(ctx, keyLost)
+		for _, j := range jobs {
+			for _, sp := range j.want {
+				if sp.After != 0 || sp.Room == "" {
+					fl.check(ctx, p, cl.lay.streamKey(sp.Stream(j.user))) // a Redis that restarted empty gets its since now
+				}
+			}
+		}
 		for i, j := range jobs {
 			for _, sp := range j.want {
 				if sp.After == 0 && sp.Room != "" {
 					rs[i] = append(rs[i], reads{})
 					continue
 				}
-				key := keyHistory + sp.Stream(j.user)
+				key := cl.lay.streamKey(sp.Stream(j.user))
 				rs[i] = append(rs[i], reads{
+					key:  key,
 					info: p.XInfoStream(ctx, key),
 					rng:  p.XRangeN(ctx, key, "("+sp.After.String(), "+", int64(cl.cfg.HistorySize)),
 				})
@@ -404,7 +414,7 @@ func (cl *Cluster) serveResumes(ctx context.Context, jobs []resumeJob) {
 			if rs[i][k].rng == nil {
 				continue
 			}
-			got = append(got, history.Recover(sp, cl.read(since, lost, rs[i][k].info, rs[i][k].rng, err, sp.After)))
+			got = append(got, history.Recover(sp, cl.read(fl.of(rs[i][k].key), rs[i][k].info, rs[i][k].rng, err, sp.After)))
 		}
 		j.done(got)
 	}

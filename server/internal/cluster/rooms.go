@@ -157,7 +157,7 @@ func (cl *Cluster) touchRooms(ctx context.Context) error {
 
 // alive lists the nodes whose heartbeat is recent.
 func (cl *Cluster) alive(ctx context.Context) ([]string, error) {
-	return cl.rdb.ZRangeByScore(ctx, keyNodes, &redis.ZRangeBy{
+	return cl.rdb.ZRangeByScore(ctx, cl.lay.nodesKey(), &redis.ZRangeBy{
 		Min: strconv.FormatInt(time.Now().Add(-nodeTimeout).UnixMilli(), 10), Max: "+inf"}).Result()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,8 @@ func (cl *Cluster) run() {
 			return
 		case <-cl.wake:
 			cl.flush()
+		case k := <-cl.rebuild: // nil but on Redis Cluster
+			cl.reopenShard(k)
 		case <-retry:
 			retry = nil
 			cl.flush()
@@ -166,26 +169,42 @@ func (cl *Cluster) subscribe(ctx context.Context, users, rooms map[string]struct
 	var sub, unsub []string
 	now := time.Now().UnixMilli()
 	var last, since *redis.StringCmd
+	checks := map[int]*redis.Cmd{}
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		// The last position before this node subscribes: whatever it
 		// receives on the new channels comes after it. A Redis that has
 		// not published anything yet has no last position: its history
-		// starts at since, and nothing before it is missing.
-		last = p.Get(ctx, keyPos)
-		since = p.Get(ctx, keySince)
+		// starts at since, and nothing before it is missing. On Redis
+		// Cluster, the partition's (checkScript, which checks its epoch
+		// first).
+		if cl.lay.sharded() {
+			for u := range users {
+				if k := cl.lay.userPart(u); checks[k] == nil && !cl.subUsers[u] {
+					checks[k] = cl.checkPart(ctx, p, k)
+				}
+			}
+			for r := range rooms {
+				if k := cl.lay.roomPart(r); checks[k] == nil && !cl.subRooms[r] {
+					checks[k] = cl.checkPart(ctx, p, k)
+				}
+			}
+		} else {
+			last = p.Get(ctx, cl.lay.posKey(0))
+			since = p.Get(ctx, cl.lay.sinceKey(0))
+		}
 		for u := range users {
-			key := keyPresence + u
+			key := cl.lay.presenceKey(u)
 			if n := cl.eng.UserConns(u); n > 0 {
 				p.HSet(ctx, key, cl.node, n)
 				if !cl.subUsers[u] {
-					sub = append(sub, chUser+u)
+					sub = append(sub, cl.lay.userCh(u))
 				}
 				p.PExpire(ctx, key, presenceTTL)
 			} else {
 				p.HDel(ctx, key, cl.node)
 				p.HSet(ctx, key, fieldSeen, now)
 				if cl.subUsers[u] {
-					unsub = append(unsub, chUser+u)
+					unsub = append(unsub, cl.lay.userCh(u))
 				}
 				// Gone from this node: the hash says when for as long
 				// as it matters (the offline grace, the history's TTL
@@ -198,13 +217,33 @@ func (cl *Cluster) subscribe(ctx context.Context, users, rooms map[string]struct
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}
-	start, _ := history.ParsePos(last.Val())
-	if sp, err := history.ParsePos(since.Val()); err == nil {
-		start = max(start, sp)
+	var start history.Pos
+	starts := map[int]history.Pos{}
+	if cl.lay.sharded() {
+		for k, c := range checks {
+			out, err := c.Slice()
+			if err != nil {
+				return err
+			}
+			if len(out) < 4 {
+				return fmt.Errorf("cluster: checkScript answered %v", out)
+			}
+			cl.lostFound(k, out[3])
+			a, _ := out[0].(string)
+			b, _ := out[1].(string)
+			pa, _ := history.ParsePos(a)
+			pb, _ := history.ParsePos(b)
+			starts[k] = max(pa, pb)
+		}
+	} else {
+		start, _ = history.ParsePos(last.Val())
+		if sp, err := history.ParsePos(since.Val()); err == nil {
+			start = max(start, sp)
+		}
 	}
 	for r := range rooms {
 		if !cl.subRooms[r] && cl.eng.HasRoom(r) {
-			sub = append(sub, chRoom+r)
+			sub = append(sub, cl.lay.roomCh(r))
 		}
 	}
 	// Recorded before SUBSCRIBE goes out: the receiver may see Redis's
@@ -214,10 +253,14 @@ func (cl *Cluster) subscribe(ctx context.Context, users, rooms map[string]struct
 	for _, ch := range sub {
 		cl.unconfirmed[ch] = at
 		cl.startAt[ch] = start
+		if cl.lay.sharded() {
+			_, _, k := cl.lay.parse(ch)
+			cl.startAt[ch] = starts[k]
+		}
 	}
 	cl.umu.Unlock()
 	if len(sub) > 0 {
-		if err := cl.ps.Subscribe(ctx, sub...); err != nil {
+		if err := cl.subscribeChannels(ctx, sub, true); err != nil {
 			cl.umu.Lock()
 			for _, ch := range sub {
 				delete(cl.unconfirmed, ch)
@@ -228,7 +271,7 @@ func (cl *Cluster) subscribe(ctx context.Context, users, rooms map[string]struct
 		}
 	}
 	if len(unsub) > 0 {
-		if err := cl.ps.Unsubscribe(ctx, unsub...); err != nil {
+		if err := cl.subscribeChannels(ctx, unsub, false); err != nil {
 			return err
 		}
 	}
@@ -244,14 +287,30 @@ func (cl *Cluster) subscribe(ctx context.Context, users, rooms map[string]struct
 	return nil
 }
 
+// subscribeChannels subscribes to chs, or unsubscribes from them: on
+// Redis Cluster each on its partition's PubSub (shards.go).
+func (cl *Cluster) subscribeChannels(ctx context.Context, chs []string, on bool) error {
+	switch {
+	case cl.lay.sharded():
+		return cl.shardSubscribe(ctx, chs, on)
+	case on:
+		return cl.ps.Subscribe(ctx, chs...)
+	default:
+		return cl.ps.Unsubscribe(ctx, chs...)
+	}
+}
+
 func (cl *Cluster) subscribed(ch string, on bool) {
-	if u, ok := strings.CutPrefix(ch, chUser); ok {
+	kind, name, _ := cl.lay.parse(ch)
+	if kind == chKindUser {
+		u := name
 		if on {
 			cl.subUsers[u] = true
 		} else {
 			delete(cl.subUsers, u)
 		}
-	} else if r, ok := strings.CutPrefix(ch, chRoom); ok {
+	} else if kind == chKindRoom {
+		r := name
 		if on {
 			cl.subRooms[r] = true
 		} else {
@@ -277,7 +336,11 @@ func (cl *Cluster) checkUp(ctx context.Context) bool {
 		return false
 	}
 	if !cl.up.Load() || cl.newInstance.Swap(false) {
-		if err := publishScript.Load(ctx, cl.rdb).Err(); err != nil {
+		script := publishScript
+		if cl.lay.sharded() {
+			script = partScript
+		}
+		if err := script.Load(ctx, cl.rdb).Err(); err != nil {
 			cl.failed(err)
 			return false
 		}
@@ -309,8 +372,10 @@ return 1
 // starts, and the presence of every local user.
 func (cl *Cluster) register(ctx context.Context) error {
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		sinceScript.Eval(ctx, p, []string{keySince})
-		p.ZAdd(ctx, keyNodes, redis.Z{Score: float64(time.Now().UnixMilli()), Member: cl.node})
+		if !cl.lay.sharded() { // on Redis Cluster, each partition's scripts set its own
+			sinceScript.Eval(ctx, p, []string{cl.lay.sinceKey(0)})
+		}
+		p.ZAdd(ctx, cl.lay.nodesKey(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: cl.node})
 		return nil
 	})
 	if err != nil {
@@ -345,10 +410,10 @@ func (cl *Cluster) beat(ctx context.Context) {
 	now := time.Now()
 	var ids *redis.ZSliceCmd
 	_, err := cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZAdd(ctx, keyNodes, redis.Z{Score: float64(now.UnixMilli()), Member: cl.node})
-		p.Set(ctx, keyStats+cl.node, mine, nodeTimeout)
-		p.ZRemRangeByScore(ctx, keyNodes, "-inf", strconv.FormatInt(now.Add(-nodeTimeout).UnixMilli(), 10))
-		ids = p.ZRangeWithScores(ctx, keyNodes, 0, -1)
+		p.ZAdd(ctx, cl.lay.nodesKey(), redis.Z{Score: float64(now.UnixMilli()), Member: cl.node})
+		p.Set(ctx, cl.lay.statsKey(cl.node), mine, nodeTimeout)
+		p.ZRemRangeByScore(ctx, cl.lay.nodesKey(), "-inf", strconv.FormatInt(now.Add(-nodeTimeout).UnixMilli(), 10))
+		ids = p.ZRangeWithScores(ctx, cl.lay.nodesKey(), 0, -1)
 		return nil
 	})
 	cl.beatNanos.Store(int64(time.Since(now)))
@@ -358,10 +423,16 @@ func (cl *Cluster) beat(ctx context.Context) {
 	}
 	cl.rtt.Store(time.Since(now).Microseconds())
 	cs := &wire.ClusterStats{Node: cl.node, Redis: "up", Nodes: len(ids.Val())}
+	names := make([]string, len(ids.Val()))
+	for i, z := range ids.Val() {
+		names[i], _ = z.Member.(string)
+	}
+	alive := "\n" + strings.Join(names, "\n") + "\n"
+	cl.aliveIDs.Store(&alive)
 	if len(ids.Val()) > 0 {
 		keys := make([]string, len(ids.Val()))
 		for i, z := range ids.Val() {
-			keys[i] = keyStats + z.Member.(string)
+			keys[i] = cl.lay.statsKey(z.Member.(string))
 		}
 		vals, err := cl.rdb.MGet(ctx, keys...).Result()
 		if err != nil {
@@ -391,11 +462,11 @@ func (cl *Cluster) beat(ctx context.Context) {
 	var gone []string
 	for r := range cl.subRooms {
 		if !cl.eng.HasRoom(r) {
-			gone = append(gone, chRoom+r)
+			gone = append(gone, cl.lay.roomCh(r))
 		}
 	}
 	if len(gone) > 0 {
-		if err := cl.ps.Unsubscribe(ctx, gone...); err != nil {
+		if err := cl.subscribeChannels(ctx, gone, false); err != nil {
 			cl.failed(err)
 			return
 		}
