@@ -89,6 +89,8 @@ func newServeFlags() *serveFlags {
 	f.def(sizeValue[int]{&c.SendBuffer}, "send-buffer", "kernel send buffer (SO_SNDBUF) per connection; -1: autotuning, up to 4MiB")
 	f.def(intValue{&c.APIBatchMessages}, "api-batch-messages", "messages in one POST /v1/push/batch; past it, 413")
 	f.def(sizeValue[int]{&c.APIBatchBytes}, "api-batch-bytes", "body of one POST /v1/push/batch; past it, 413")
+	f.def(intValue{&c.MaxReceipts}, "max-receipts", "delivery receipts pending at once (one per user of a push); past it the push is refused, 503")
+	f.def(durationValue{&c.ReceiptMaxTimeout}, "receipt-max-timeout", "longest receipt timeout a push may ask for; longer: 400")
 	f.def(intValue{&c.APIMaxConns}, "api-max-conns", "open API connections; past it the oldest idle one closes, or 503; 0: from the open-files limit")
 
 	f.group("Timeouts")

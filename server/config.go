@@ -12,6 +12,7 @@ import (
 	"github.com/wspush/wspush/server/internal/cluster"
 	"github.com/wspush/wspush/server/internal/console"
 	"github.com/wspush/wspush/server/internal/engine"
+	"github.com/wspush/wspush/server/internal/receipt"
 	"github.com/wspush/wspush/server/internal/webhook"
 )
 
@@ -37,6 +38,11 @@ const (
 	// pushes (POST /v1/push/batch).
 	DefaultAPIBatchMessages = api.DefaultBatchMessages
 	DefaultAPIBatchBytes    = api.DefaultBatchBytes
+	// DefaultMaxReceipts caps the pending delivery receipts.
+	DefaultMaxReceipts = receipt.DefaultMax
+	// DefaultReceiptMaxTimeout is the longest receipt timeout a push
+	// may ask for.
+	DefaultReceiptMaxTimeout = 10 * time.Minute
 	// DefaultHistoryMaxBytes caps a single node's history.
 	DefaultHistoryMaxBytes = 256 << 20
 	// MaxHeaderBytes caps an upgrade request's head; past it the answer is 431.
@@ -82,6 +88,15 @@ type Config struct {
 	// APIBatchBytes caps the body of one POST /v1/push/batch; past it the
 	// call is refused with 413. Zero means DefaultAPIBatchBytes.
 	APIBatchBytes int
+	// MaxReceipts caps the delivery receipts pending at once (one per
+	// user of each push that asked for one; in a cluster, the whole
+	// cluster's); a push past it is refused with 503 receipts_full, and
+	// nothing is sent. Zero means DefaultMaxReceipts.
+	MaxReceipts int
+	// ReceiptMaxTimeout is the longest timeout a push's receipt may ask
+	// for; a longer one is refused with 400. Zero means
+	// DefaultReceiptMaxTimeout.
+	ReceiptMaxTimeout time.Duration
 	// Demo, when set, is served at /demo/ on the API listener: a browser
 	// page to try the server with (main passes client.Demo in development
 	// mode). Nil serves nothing there.
@@ -191,6 +206,12 @@ func (c Config) withDefaults() Config {
 	if c.HistoryMaxBytes <= 0 {
 		c.HistoryMaxBytes = DefaultHistoryMaxBytes
 	}
+	if c.MaxReceipts <= 0 {
+		c.MaxReceipts = DefaultMaxReceipts
+	}
+	if c.ReceiptMaxTimeout <= 0 {
+		c.ReceiptMaxTimeout = DefaultReceiptMaxTimeout
+	}
 	return c
 }
 
@@ -256,7 +277,8 @@ func (c Config) Validate() error {
 	if c.APIAddr != "" && c.APIKey == "" && !auth.Loopback(c.APIAddr) {
 		errs = append(errs, fmt.Errorf("server: the API on %s is reachable from other hosts: set an API key (--api-key) or listen on a loopback address", c.APIAddr))
 	}
-	if c.APIMaxConns < 0 || c.APIReadTimeout < 0 || c.HistorySize < 0 || c.HistoryTTL < 0 || c.HistoryMaxBytes < 0 || c.OfflineGrace < 0 {
+	if c.APIMaxConns < 0 || c.APIReadTimeout < 0 || c.HistorySize < 0 || c.HistoryTTL < 0 || c.HistoryMaxBytes < 0 || c.OfflineGrace < 0 ||
+		c.MaxReceipts < 0 || c.ReceiptMaxTimeout < 0 {
 		errs = append(errs, errors.New("server: limits cannot be negative"))
 	}
 	if c.Redis != "" {

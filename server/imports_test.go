@@ -30,6 +30,7 @@ var allowedImports = map[string][]string{
 	"server/internal/auth":      {},
 	"server/internal/budget":    {},
 	"server/internal/presence":  {},
+	"server/internal/receipt":   {"server/internal/wire"},
 	"server/internal/redistest": {},
 	"server/internal/wstest":    {"frame"},
 	"server/internal/wire":      {"frame", "server/internal/history"},
@@ -41,7 +42,7 @@ var allowedImports = map[string][]string{
 	"server/internal/console":   {"server/internal/auth", "server/internal/wire", "server/webui"},
 	"server": {"frame", "pool", "server/procfs", "server/internal/api", "server/internal/auth", "server/internal/budget",
 		"server/internal/cluster", "server/internal/console", "server/internal/engine", "server/internal/history", "server/internal/local",
-		"server/internal/presence", "server/internal/webhook", "server/internal/wire"},
+		"server/internal/presence", "server/internal/receipt", "server/internal/webhook", "server/internal/wire"},
 	".": {"bench", "client", "server"},
 }
 

@@ -37,6 +37,7 @@ type Server struct {
 	hook  *webhook.Webhook     // nil without a webhook
 	admit *webhook.ConnectHook // nil without a connect hook
 	con   *console.Console     // the operator console; nil when off
+	rc    receipts             // the delivery receipts (receipts.go)
 	now   func() time.Time     // the offline grace's clock: time.Now but in tests
 
 	api     *api.Server // nil without an API, or before Serve
@@ -64,6 +65,7 @@ func New(cfg Config) *Server {
 	s.grace = presence.NewGrace(gc)
 	var bind func(*engine.Engine)
 	s.b, bind = newBroker(cfg, s.start, s.grace, s.now, s.nodeStat)
+	s.rc = s.newReceipts()
 	ec := cfg.ConnConfig
 	ec.Auth = &auth.Authenticator{Secret: cfg.JWTSecret, Audience: cfg.JWTAudience, Issuer: cfg.JWTIssuer, RequireExp: cfg.JWTRequireExp}
 	ec.AcceptCap, ec.Backlog = max(s.fds.WS, 1), s.fds.Burst
@@ -98,6 +100,7 @@ func (s *Server) Serve() error {
 	s.logBudget()
 	s.b.Start()
 	s.hook.Start()
+	s.rc.Start()
 	s.grace.Start()
 	if s.con != nil {
 		s.con.Start()
@@ -160,6 +163,7 @@ func ReserveProcs(loops int, getenv func(string) string) int {
 // registry.
 func (s *Server) APIHandler() http.Handler {
 	parts := append(s.eng.Collectors(), s.b.Collectors()...)
+	parts = append(parts, s.rc.Collector())
 	parts = append(parts, s.api.Collector(), s.fds.Collector(), auth.ModeCollector(s.cfg.AuthMode()))
 	if s.hook != nil {
 		parts = append(parts, s.hook.Collector())
@@ -220,6 +224,7 @@ func (s *Server) closeParts(ctx context.Context) {
 		s.con.Close()
 	}
 	s.grace.Close()
+	s.rc.Close() // its clock tells the webhook: before it
 	s.hook.Close(ctx)
 	s.b.Close()
 }

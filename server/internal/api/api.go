@@ -47,6 +47,7 @@ type Backend interface {
 	Kick(ctx context.Context, user string) (int, error)
 	Presence(ctx context.Context, user string) wire.Presence
 	Batcher
+	Receipter
 	Historian
 	Roomer
 	// Stats is the body of GET /v1/stats.
@@ -117,6 +118,7 @@ func New(cfg Config, b Backend) http.Handler {
 		{"POST", "/v1/rooms/{room}/publish", a.publish},
 		{"POST", "/v1/rooms/{room}/members", a.join},
 		{"DELETE", "/v1/rooms/{room}/members", a.leave},
+		{"GET", "/v1/messages/{id}", a.message},
 		{"GET", "/v1/users/{user}", a.user},
 		{"GET", "/v1/users/{user}/history", a.userHistory},
 		{"GET", "/v1/rooms/{room}/history", a.roomHistory},
@@ -209,6 +211,8 @@ type body struct {
 	ID    string          `json:"id"`
 	Users []string        `json:"users"`
 	Data  json.RawMessage `json:"data"`
+	// Receipt asks a push for receipts (messages.go).
+	Receipt json.RawMessage `json:"receipt"`
 }
 
 // decode reads r's JSON body, at most MaxAPIBody bytes, into b. On failure
@@ -358,6 +362,13 @@ func (a *handler) push(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &b) || !needUsers(w, &b) || !needData(w, &b) || !needID(w, &b) {
 		return
 	}
+	if wantsReceipt(b.Receipt) {
+		timeout, why := a.receiptTimeout(b.Receipt)
+		if answer(w, why) {
+			a.pushReceipt(w, r, &b, timeout, start)
+		}
+		return
+	}
 	ctx, cancel := loopsCtx(r)
 	defer cancel()
 	res, err := a.b.Push(ctx, b.ID, b.Users, b.Data)
@@ -378,7 +389,7 @@ type delivered struct {
 func (a *handler) broadcast(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var b body
-	if !decode(w, r, &b) || !needData(w, &b) || !needID(w, &b) {
+	if !decode(w, r, &b) || !needData(w, &b) || !needID(w, &b) || !noReceipt(w, &b) {
 		return
 	}
 	ctx, cancel := loopsCtx(r)
@@ -397,7 +408,7 @@ func (a *handler) publish(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	room, ok := pathName(w, r, "room")
 	var b body
-	if !ok || !decode(w, r, &b) || !needData(w, &b) || !needID(w, &b) {
+	if !ok || !decode(w, r, &b) || !needData(w, &b) || !needID(w, &b) || !noReceipt(w, &b) {
 		return
 	}
 	ctx, cancel := loopsCtx(r)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wspush/wspush/server/internal/wire"
 )
@@ -16,8 +17,9 @@ import (
 // calls: the API is tested here without an engine. It is used from one
 // goroutine at a time (httptest.ResponseRecorder).
 type fakeBackend struct {
-	err   error
-	calls []string
+	err        error
+	receiptErr error // BeginReceipts's answer for every start
+	calls      []string
 }
 
 func (f *fakeBackend) Push(_ context.Context, _ string, users []string, _ json.RawMessage) (wire.PushResult, error) {
@@ -48,8 +50,27 @@ func (f *fakeBackend) Presence(_ context.Context, user string) wire.Presence {
 	f.calls = append(f.calls, "presence "+user)
 	return wire.Presence{User: user}
 }
-func (f *fakeBackend) Stats() any         { return map[string]int{"connections": 0} }
-func (f *fakeBackend) Health() (int, any) { return 200, map[string]string{"status": "ok"} }
+func (f *fakeBackend) BeginReceipts(_ context.Context, starts []wire.ReceiptStart) []error {
+	errs := make([]error, len(starts))
+	for i := range starts {
+		if starts[i].ID == "" {
+			starts[i].ID = "m-" + strings.Join(starts[i].Users, "")
+		}
+		f.calls = append(f.calls, "receipts "+starts[i].ID+" "+starts[i].Timeout.String())
+		errs[i] = f.receiptErr
+	}
+	return errs
+}
+func (f *fakeBackend) Receipt(_ context.Context, id string) (wire.Receipt, error) {
+	f.calls = append(f.calls, "receipt "+id)
+	if id != "known" {
+		return wire.Receipt{}, wire.ErrNoReceipt
+	}
+	return wire.Receipt{ID: id, Pending: 1, Users: []wire.UserReceipt{{User: "al", State: wire.ReceiptPending}}}, nil
+}
+func (f *fakeBackend) ReceiptMaxTimeout() time.Duration { return time.Minute }
+func (f *fakeBackend) Stats() any                       { return map[string]int{"connections": 0} }
+func (f *fakeBackend) Health() (int, any)               { return 200, map[string]string{"status": "ok"} }
 
 // call sends a JSON request for a loopback host, with key as a bearer
 // unless it is empty.

@@ -41,10 +41,9 @@ type Batcher interface {
 }
 
 // batchEntry is one message of a batch as the backend writes it: the body
-// of POST /v1/push. Receipt is reserved: it is refused until receipts are.
+// of POST /v1/push, "receipt" included.
 type batchEntry struct {
 	body
-	Receipt json.RawMessage `json:"receipt"`
 }
 
 // batchResult is the answer for one message: the status /v1/push would
@@ -105,10 +104,16 @@ func (a *handler) pushBatch(w http.ResponseWriter, r *http.Request) {
 	out := make([]batchResult, len(req.Messages))
 	var msgs []wire.Push
 	var at []int // out's index of each of msgs
+	var starts []wire.ReceiptStart
+	var startAt []int // msgs' index of each of starts
 	users := 0
 	for i, m := range req.Messages {
 		e, why := parseEntry(m)
 		out[i].ID = e.ID
+		var timeout time.Duration
+		if why == "" && wantsReceipt(e.Receipt) {
+			timeout, why = a.receiptTimeout(e.Receipt)
+		}
 		if why != "" {
 			out[i].Status, out[i].Error, out[i].Message = http.StatusBadRequest, "bad_request", why
 			continue
@@ -118,9 +123,14 @@ func (a *handler) pushBatch(w http.ResponseWriter, r *http.Request) {
 				"the messages of one batch may name at most "+strconv.Itoa(MaxBatchUsers)+" users together")
 			return
 		}
+		if timeout > 0 {
+			starts = append(starts, wire.ReceiptStart{ID: e.ID, Users: e.Users, Data: e.Data, Timeout: timeout})
+			startAt = append(startAt, len(msgs))
+		}
 		msgs = append(msgs, wire.Push{ID: e.ID, Users: e.Users, Data: e.Data})
 		at = append(at, i)
 	}
+	msgs, at = a.batchReceipts(r, msgs, at, starts, startAt, out)
 	if len(msgs) > 0 {
 		ctx, cancel := loopsCtx(r)
 		defer cancel()
@@ -154,9 +164,6 @@ func parseEntry(m json.RawMessage) (batchEntry, string) {
 			return e, typeMismatch(typ.Field)
 		}
 		return e, "not a JSON object: " + err.Error()
-	}
-	if len(e.Receipt) > 0 && string(e.Receipt) != "null" {
-		return e, "receipt: this server does not offer receipts"
 	}
 	for _, why := range []string{checkID(&e.body), checkUsers(&e.body), checkData(&e.body)} {
 		if why != "" {

@@ -55,14 +55,15 @@ func TestBatchAnswersEachMessageInOrder(t *testing.T) {
 		{"users":["d","d","e"],"data":{"x":1}},
 		{"users":["f"],"data":"fail","id":"m6"},
 		{"users":["g"],"data":1,"receipt":{"timeout":"30s"}},
-		{"users":["h"],"data":1,"id":"bad\u0000id"}
+		{"users":["h"],"data":1,"id":"bad\u0000id"},
+		{"users":["i"],"data":1,"receipt":{"timeout":"1h"}}
 	]}`
 	w := call(t, h, "POST", "/v1/push/batch", "", body)
 	var got batchAnswer
-	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &got) != nil || len(got.Results) != 8 {
+	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &got) != nil || len(got.Results) != 9 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
-	want := []int{200, 400, 400, 400, 200, 503, 400, 400}
+	want := []int{200, 400, 400, 400, 200, 503, 200, 400, 400}
 	for i, r := range got.Results {
 		if r.Status != want[i] {
 			t.Errorf("message %d: status %d (%s), want %d", i, r.Status, r.Message, want[i])
@@ -83,11 +84,15 @@ func TestBatchAnswersEachMessageInOrder(t *testing.T) {
 	if w.Header().Get("Retry-After") != "1" {
 		t.Errorf("a batch with a 503 message has no Retry-After header")
 	}
-	if !strings.Contains(got.Results[6].Message, "receipt") {
-		t.Errorf("a receipt is refused with %q", got.Results[6].Message)
+	if r := got.Results[6]; r.ID != "m-g" {
+		t.Errorf("a message with a receipt is answered without the id the server gave it: %+v", r)
 	}
-	// Only the well-formed messages reached the backend, in order.
-	if strings.Join(f.calls, ";") != "batch a;batch d,e;batch f" {
+	if !strings.Contains(got.Results[8].Message, "receipt") {
+		t.Errorf("a receipt over the longest timeout is refused with %q", got.Results[8].Message)
+	}
+	// Only the well-formed messages reached the backend, in order, the
+	// receipts started first in one call.
+	if strings.Join(f.calls, ";") != "receipts m-g 30s;batch a;batch d,e;batch f;batch g" {
 		t.Errorf("backend calls %q", f.calls)
 	}
 }

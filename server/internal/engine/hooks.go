@@ -42,6 +42,9 @@ type Hooks interface {
 	Send(c Conn, to string, data []byte, webhookOnly bool) error
 	// Binary: c sent a binary message, opaque to the protocol.
 	Binary(c Conn, data []byte)
+	// Received: c acknowledges the messages ids (receipts.go); ids are
+	// valid only during the call.
+	Received(c Conn, ids []string)
 }
 
 // nopHooks is the Hooks of an engine nobody listens to: client publishes
@@ -57,3 +60,4 @@ func (nopHooks) Disconnected(Conn, string, bool)       {}
 func (nopHooks) Publish(Conn, string, []byte) error    { return nil }
 func (nopHooks) Send(Conn, string, []byte, bool) error { return nil }
 func (nopHooks) Binary(Conn, []byte)                   {}
+func (nopHooks) Received(Conn, []string)               {}

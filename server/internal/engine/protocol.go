@@ -28,6 +28,8 @@ type request struct {
 	Rooms   map[string]string `json:"rooms"`
 	// Token is a refresh's new token (refresh.go).
 	Token string `json:"token"`
+	// IDs are the messages a received acknowledges (receipts.go).
+	IDs []string `json:"ids"`
 }
 
 // Error codes of {"type":"error"} replies.
@@ -104,6 +106,8 @@ func (c *conn) request(p []byte) {
 		c.resume(req)
 	case "refresh":
 		c.refresh(req)
+	case "received":
+		c.received(req)
 	case "join", "leave", "publish":
 		if !auth.ValidName(req.Room) {
 			c.reply(req.Ref, codeBadRequest, "room: 1 to 128 bytes of printable UTF-8 required")

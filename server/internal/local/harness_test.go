@@ -31,6 +31,7 @@ func (h testHooks) Member(room, user string)               { h.b.Member(room, us
 func (h testHooks) Leaving(user string)                    { h.b.Leaving(user) }
 func (h testHooks) Disconnected(engine.Conn, string, bool) {}
 func (h testHooks) Binary(engine.Conn, []byte)             {}
+func (h testHooks) Received(engine.Conn, []string)         {}
 func (h testHooks) Left(user string, last bool) {
 	if last {
 		h.grace.Left(user)

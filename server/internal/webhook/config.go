@@ -18,6 +18,12 @@ const (
 	// EventOffline is a user's: its last connection closed and the
 	// offline grace passed without a new one.
 	EventOffline = "offline"
+	// EventUndelivered is a message's (receipts.go): users who did not
+	// acknowledge a push that asked for a receipt before its timeout.
+	// Sent for every such push whatever Config.Events lists.
+	EventUndelivered = "message.undelivered"
+	// EventReceived is a message's: a user acknowledged it. Opt-in.
+	EventReceived = "message.received"
 )
 
 // DefaultEvents are the kinds sent when Config.Events is empty.
@@ -118,12 +124,14 @@ const (
 	evSend
 	evBinary
 	evOffline
+	evUndelivered
+	evReceived
 )
 
 var kindNames = map[string]uint8{
 	EventConnect: evConnect, EventDisconnect: evDisconnect,
 	EventPublish: evPublish, EventSend: evSend, EventBinary: evBinary,
-	EventOffline: evOffline,
+	EventOffline: evOffline, EventUndelivered: evUndelivered, EventReceived: evReceived,
 }
 
 // kindName is the name of one kind bit.
@@ -145,7 +153,7 @@ func kindsOf(names []string) (uint8, error) {
 	for _, n := range names {
 		b, ok := kindNames[strings.TrimSpace(n)]
 		if !ok {
-			return 0, fmt.Errorf("webhook: unknown event %q: want connect, disconnect, offline, publish, send or binary", n)
+			return 0, fmt.Errorf("webhook: unknown event %q: want connect, disconnect, offline, publish, send, binary, message.undelivered or message.received", n)
 		}
 		k |= b
 	}

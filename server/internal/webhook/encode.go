@@ -35,6 +35,9 @@ func (w *Webhook) appendEvent(b []byte, e *event) []byte {
 	b = append(b, kindName(e.kind)...)
 	b = append(b, `","ts":`...)
 	b = strconv.AppendInt(b, e.ts, 10)
+	if e.kind&(evUndelivered|evReceived) != 0 {
+		return appendReceipt(b, e)
+	}
 	if e.conn != 0 {
 		b = append(b, `,"conn":"c`...)
 		b = strconv.AppendUint(b, e.conn, 10)

@@ -28,6 +28,7 @@ type event struct {
 	remote net.Addr // the peer of a connect
 	ip     string   // X-Real-IP of a connect, set by a proxy
 	data   []byte   // JSON of publish and send, raw bytes of binary
+	users  []string // the users of a message.* event; target is its id
 	size   int64    // what the event counts against QueueBytes
 }
 
@@ -106,6 +107,9 @@ func (w *Webhook) Offline(users []string, due []time.Time) {
 // when the queue is full it drops e. It may run on any goroutine.
 func (w *Webhook) enqueue(e *event, data []byte) {
 	e.size = int64(EventOverhead + len(data) + len(e.user) + len(e.target))
+	for _, u := range e.users {
+		e.size += int64(len(u) + 3)
+	}
 	if w.bytes.Add(e.size) > int64(w.cfg.QueueBytes) {
 		w.bytes.Add(-e.size)
 		w.drop(1)

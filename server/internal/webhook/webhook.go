@@ -64,6 +64,7 @@ func New(cfg Config, deps Deps) *Webhook {
 	}
 	cfg = cfg.WithDefaults()
 	kinds, _ := kindsOf(cfg.Events) // Validate has refused bad names
+	kinds |= evUndelivered          // whatever Events lists (receipts.go)
 	log := deps.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
