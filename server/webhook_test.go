@@ -45,6 +45,7 @@ type receiver struct {
 	srv     *httptest.Server
 	mu      sync.Mutex
 	events  []hookEvent
+	raw     []json.RawMessage // the same events undecoded (receipts_test.go)
 	calls   int
 	statusF func(call int) int // the status of the nth request (from 1); nil: 204
 }
@@ -89,6 +90,11 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if status/100 == 2 {
 		rc.events = append(rc.events, batch.Events...)
+		var raw struct {
+			Events []json.RawMessage `json:"events"`
+		}
+		_ = json.Unmarshal(body, &raw)
+		rc.raw = append(rc.raw, raw.Events...)
 	}
 	rc.mu.Unlock()
 	w.WriteHeader(status)
