@@ -37,7 +37,7 @@ var allowedImports = map[string][]string{
 	"server/internal/engine":    {"frame", "pool", "server/internal/auth", "server/internal/budget", "server/internal/history", "server/internal/roster", "server/internal/wire"},
 	"server/internal/local":     {"server/internal/engine", "server/internal/history", "server/internal/presence", "server/internal/wire"},
 	"server/internal/webhook":   {"server/internal/auth", "server/internal/wire"},
-	"server/internal/cluster":   {"server/internal/auth", "server/internal/history", "server/internal/roster", "server/internal/wire"},
+	"server/internal/cluster":   {"server/internal/auth", "server/internal/history", "server/internal/receipt", "server/internal/roster", "server/internal/wire"},
 	"server/internal/api":       {"pool", "server/internal/auth", "server/internal/history", "server/internal/wire"},
 	"server/internal/console":   {"server/internal/auth", "server/internal/wire", "server/webui"},
 	"server": {"frame", "pool", "server/procfs", "server/internal/api", "server/internal/auth", "server/internal/budget",

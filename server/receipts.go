@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wspush/wspush/server/internal/cluster"
 	"github.com/wspush/wspush/server/internal/engine"
 	"github.com/wspush/wspush/server/internal/receipt"
 	"github.com/wspush/wspush/server/internal/wire"
@@ -39,7 +40,10 @@ type receipts interface {
 	Close()
 }
 
-var _ receipts = (*receipt.Memory)(nil)
+var (
+	_ receipts = (*receipt.Memory)(nil)
+	_ receipts = (*cluster.Receipts)(nil)
+)
 
 // receiptConfig is the receipts' configuration for cfg: its cap, and the
 // webhook's events.
@@ -135,7 +139,11 @@ func (b backend) Receipt(ctx context.Context, id string) (wire.Receipt, error) {
 
 func (b backend) ReceiptMaxTimeout() time.Duration { return b.s.ReceiptMaxTimeout() }
 
-// newReceipts returns where the receipts are kept for s's broker.
+// newReceipts returns where the receipts are kept for s's broker: in
+// Redis for a cluster, in memory on one node.
 func (s *Server) newReceipts() receipts {
+	if cl, ok := s.b.(*cluster.Cluster); ok {
+		return cl.Receipts(s.receiptConfig())
+	}
 	return receipt.NewMemory(s.receiptConfig())
 }

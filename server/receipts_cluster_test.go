@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Receipts across two nodes sharing one Redis: the push goes through
+// node a, the acknowledgement reaches node b, either node answers the
+// state, a forger on b changes nothing, and after node a stops, node b
+// tells the webhook of the users who did not acknowledge, once; a node a
+// started again reads the same receipts.
+func TestReceiptsAcrossTwoNodes(t *testing.T) {
+	python, node := interopClients(t)
+	rc := newReceiver(t, nil)
+	r := startRedis(t)
+	clock := &manualClock{t: time.UnixMilli(1700000000000)}
+	cfg := clusterConfig()
+	cfg.clock = clock.now
+	cfg.Webhook = WebhookConfig{URL: rc.srv.URL, Secret: testWebhookSecret, Delay: 10 * time.Millisecond, Events: []string{"connect"}}
+	a, b := startNode(t, r, "a", cfg), startNode(t, r, "b", cfg)
+	py := runPeer(t, python, "testdata/receipts.py", "ws://"+b.Addr().String()+Path+"?user=py", "ack")
+	nd := runPeer(t, node, "testdata/receipts.mjs", "ws://"+a.Addr().String()+Path+"?user=nd", "noack")
+	py.wait("welcome", "")
+	nd.wait("welcome", "")
+	r.waitSubs("wspush:u:py", 1)
+	r.waitSubs("wspush:u:nd", 1)
+
+	code, ans := pushAPI(t, a, `{"users":["py","nd","off"],"data":{"order":2},"receipt":{"timeout":"30s"}}`)
+	id, _ := ans["id"].(string)
+	if code != 200 || id == "" {
+		t.Fatalf("push: %d %v", code, ans)
+	}
+	if m := py.wait("push", id); m["receipt"] != true {
+		t.Fatalf("python on b got %v", m)
+	}
+	nd.wait("push", id)
+	mal := runPeer(t, python, "testdata/receipts.py", "ws://"+b.Addr().String()+Path+"?user=mallory", "forge:"+id)
+	mal.wait("ack", "")
+	// Applied in Redis, and ignored, before the states are read.
+	waitFor(t, 5*time.Second, func() error {
+		if body := getBody(t, b.APIHandler(), "/metrics"); !strings.Contains(body, "wspush_receipt_acks_ignored_total 1") {
+			return fmt.Errorf("the forged acknowledgement is not counted as ignored on b")
+		}
+		return nil
+	})
+	want := map[string]string{"py": "received", "nd": "pending", "off": "pending"}
+	wantStates(t, a, id, want)
+	wantStates(t, b, id, want)
+
+	// Node a, which took the push, goes away before the timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.set(clock.get().Add(30 * time.Second))
+	wantStates(t, b, id, map[string]string{"py": "received", "nd": "undelivered", "off": "undelivered"})
+	// The barrier (receipts_test.go): a second message's event after it.
+	if code, ans := pushAPI(t, b, `{"users":["off"],"data":"barrier","id":"barrier","receipt":{"timeout":"1s"}}`); code != 200 {
+		t.Fatalf("barrier: %d %v", code, ans)
+	}
+	clock.set(clock.get().Add(time.Second))
+	var evs []receiptEvent
+	waitFor(t, 5*time.Second, func() error {
+		if evs = receiptEvents(rc, "message.undelivered"); len(evs) < 2 {
+			return fmt.Errorf("undelivered events %+v", evs)
+		}
+		return nil
+	})
+	if len(evs) != 2 || evs[0].Message != id || !slices.Equal(evs[0].Users, []string{"nd", "off"}) || string(evs[0].Data) != `{"order":2}` || evs[1].Message != "barrier" {
+		t.Fatalf("undelivered events %+v, want %s's once for nd and off with the data, then the barrier's", evs, id)
+	}
+	a2 := startNode(t, r, "a", cfg)
+	wantStates(t, a2, id, map[string]string{"py": "received", "nd": "undelivered", "off": "undelivered"})
+}
