@@ -53,6 +53,8 @@ export interface Push<T = Json> {
   from?: string;
   /** The push's position in its stream (the user's, or the room's), when the server keeps history. */
   pos?: string;
+  /** The backend asked for a delivery receipt: the SDK acknowledges it after the handlers returned (options.receipts), or call received(id). */
+  receipt?: true;
 }
 
 /** The last position handled in each stream, for resuming. */
@@ -230,6 +232,10 @@ export interface Options {
   maxRate?: number;
   /** Resume after a reconnect: get what the user's stream and the joined rooms missed, from the positions seen (the server needs --history-size and --history-ttl). Default true. */
   resume?: boolean;
+  /** Acknowledge each push that asks for a receipt ("receipt": true) once its handlers returned without throwing. false: call received(id) yourself. Default true. */
+  receipts?: boolean;
+  /** How long an acknowledgement waits for others to go in one message, ms. Default 50. */
+  receiptDelay?: number;
   /** Hook the app's onAppShow/onAppHide (or the page's visibility) for pause and resume, and the network status. Default true. */
   lifecycle?: boolean;
   /** Test seams: the clock and randomness the client uses. */
@@ -314,6 +320,8 @@ export declare class WsPush {
   send<T = Json>(user: string, data: T): Promise<Ack>;
   /** Sends any client-protocol message with a ref; resolves on its ack. */
   request(msg: { type: string; [key: string]: unknown }): Promise<Ack>;
+  /** Acknowledges pushes that asked for a receipt, by id: batched, and kept for the next connection while there is none (at most 1024). */
+  received(ids: string | string[]): void;
   /** Sends one binary message now; false when not open. Not queued. */
   sendBinary(data: ArrayBuffer | ArrayBufferView): boolean;
 

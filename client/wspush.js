@@ -52,8 +52,17 @@
     queueOverflow: 'drop-oldest',
     maxRate: 15,
     closeTimeout: 5000,
-    refreshBefore: 60000
+    refreshBefore: 60000,
+    receipts: true, // acknowledge pushes that ask for a receipt, after their handlers
+    receiptDelay: 50 // ms an acknowledgement waits for others to go in one message
   };
+
+  // MAX_RECEIPT_IDS mirrors engine.MaxReceivedIDs: the most ids one
+  // {"type":"received"} message may carry. MAX_HELD_RECEIPTS bounds the
+  // acknowledgements kept while disconnected (the oldest go first: their
+  // receipts have likely timed out by then).
+  var MAX_RECEIPT_IDS = 256;
+  var MAX_HELD_RECEIPTS = 1024;
 
   function noop() {}
 
@@ -478,6 +487,7 @@
     this._history = true; // false once the server said it keeps none
     this._joins = {}; // room -> waiters of join() promises
     this._pending = {}; // ref -> request sent or queued
+    this._receipts = []; // ids handled, waiting to be acknowledged (received)
     this._queue = []; // requests waiting for a connection or for rate
     this._ref = 0;
     this._sock = null;
@@ -606,17 +616,22 @@
       w._fn = fn;
       return this.on(event, w);
     },
+    // _emit calls event's listeners with a and b, and reports whether
+    // none threw.
     _emit: function (event, a, b) {
       var l = this._listeners[event];
-      if (!l) return;
+      if (!l) return true;
       l = l.slice();
+      var ok = true;
       for (var i = 0; i < l.length; i++) {
         try {
           l[i].call(this, a, b);
         } catch (e) {
+          ok = false;
           if (typeof console !== 'undefined') console.error('wspush: a ' + event + ' listener threw', e);
         }
       }
+      return ok;
     },
     // _setState reports a change of state, and each retry scheduled while
     // reconnecting (info.delay, info.attempt).
@@ -968,6 +983,7 @@
     // waits for the app to come back.
     pause: function () {
       this._hidden = true;
+      this._clear('receipt');
       this._clear('ping');
       this._clear('pong');
       if (this._timers.retry !== undefined) {
@@ -983,6 +999,44 @@
     resume: function () {
       this._hidden = false;
       this._wake();
+      this._flushReceipts();
+    },
+
+    // ---- delivery receipts (docs/protocol.md, "Receipts") ----
+
+    // received acknowledges pushes by id (a string or an array of them):
+    // what the SDK does by itself after the handlers of a push that asks
+    // for a receipt, unless options.receipts is false. Acknowledgements
+    // wait receiptDelay ms to go in one message, and while disconnected
+    // or in the background until the next connection (at most 1024).
+    received: function (ids) {
+      var list = typeof ids === 'string' ? [ids] : ids || [];
+      for (var i = 0; i < list.length; i++) {
+        if (typeof list[i] === 'string' && list[i]) this._receipt(list[i]);
+      }
+    },
+
+    _receipt: function (id) {
+      this._receipts.push(id);
+      if (this._receipts.length > MAX_HELD_RECEIPTS) this._receipts.shift();
+      if (this._receipts.length >= MAX_RECEIPT_IDS) {
+        this._flushReceipts();
+        return;
+      }
+      var self = this;
+      if (this._timers.receipt === undefined) this._timer('receipt', this.options.receiptDelay, function () { self._flushReceipts(); });
+    },
+
+    // _flushReceipts sends the acknowledgements waiting, MAX_RECEIPT_IDS
+    // ids a message, on the open connection; they stay for the next one
+    // while there is none or the app is in the background.
+    _flushReceipts: function () {
+      this._clear('receipt');
+      while (this._receipts.length && !this._hidden && this.state === 'open') {
+        var ids = this._receipts.slice(0, MAX_RECEIPT_IDS);
+        if (!this._write({ type: 'received', ids: ids }, true)) break;
+        this._receipts.splice(0, ids.length);
+      }
     },
 
     // _network is for a change of network status (wx.onNetworkStatusChange,
@@ -1051,7 +1105,9 @@
         case 'push':
           // A push the resume replay already gave is not handled twice.
           if (m.pos && !this._advance(m.room, m.pos)) break;
-          this._emit(m.room !== undefined ? 'message' : 'push', m);
+          var handled = this._emit(m.room !== undefined ? 'message' : 'push', m);
+          // Acknowledged once every handler returned without throwing.
+          if (m.receipt === true && typeof m.id === 'string' && this.options.receipts !== false && handled) this._receipt(m.id);
           break;
         case 'gap':
           // The server lost messages of this stream after our position:
@@ -1110,6 +1166,7 @@
       this._scheduleRefresh(m.exp);
       this._drain();
       this._emit('open', m);
+      this._flushReceipts();
     },
 
     // ---- in-band token refresh ----

@@ -144,6 +144,7 @@ class FakeSocketTask {
     this.frozen = false;
     this.released = false;
     this.closes = []; // each close() call's {code, reason}
+    this.sent = []; // each text message sent on the open socket
     if (p.live() >= MaxTasks) {
       this.released = true;
       this.ws = { terminate() {}, close() {} };
@@ -197,6 +198,7 @@ class FakeSocketTask {
     if (typeof data !== 'string' && !(data instanceof ArrayBuffer)) {
       throw new TypeError('SocketTask.send: data must be a string or an ArrayBuffer');
     }
+    if (typeof data === 'string') this.sent.push(data);
     this.ws.send(typeof data === 'string' ? data : Buffer.from(data));
     if (success) success({});
   }

@@ -38,6 +38,14 @@ client.on('push', (m) => {
   const s: string = m.data;
   void s;
 });
+// Receipts: acknowledged by hand when options.receipts is false.
+const manual = new WsPush({ url: 'wss://push.example.com/ws', receipts: false, receiptDelay: 20 });
+manual.on('push', (m) => {
+  if (m.receipt) manual.received(m.id);
+  manual.received([m.id]);
+});
+// @ts-expect-error ids are strings
+manual.received(7);
 client.on('unauthorized', (info: UnauthorizedInfo) => {
   const src: 'server' | 'token' = info.source;
   void src;
