@@ -121,7 +121,7 @@ func newServeFlags() *serveFlags {
 	f.group("Webhook (events to the backend)")
 	f.def(stringValue{&w.URL}, "webhook", "`URL` receives client events as signed JSON batches; empty: none")
 	f.def(stringValue{&w.Secret}, "webhook-secret", "`KEY` HMAC-SHA256 key of the X-Wspush-Signature header")
-	f.def(listValue{&w.Events}, "webhook-events", "`KINDS` events to send: connect, disconnect, offline, publish, send, binary")
+	f.def(listValue{&w.Events}, "webhook-events", "`KINDS` events to send: connect, disconnect, offline, publish, send, binary, message.received (message.undelivered always)")
 	f.def(intValue{&w.Queue}, "webhook-queue", "events waiting for the backend; past it, new ones dropped")
 	f.def(sizeValue[int]{&w.QueueBytes}, "webhook-queue-bytes", "bytes those events may hold; past it, new ones dropped")
 	f.def(intValue{&w.Batch}, "webhook-batch", "most events in one request")

@@ -75,8 +75,15 @@ func TestWebhookDocVerifiersAcceptWspushAndRefuseForgeries(t *testing.T) {
 	w := startHook(t, Config{URL: b.url, Events: []string{"connect"}, Delay: 10 * time.Millisecond}, Deps{})
 	w.Connect(1, "alice", nil, "")
 	req := b.next()
+	// And a message.undelivered, whose body carries users and the push's
+	// data as the backend sent it (non-ASCII included).
+	w.Undelivered("order-7", []string{"u1", "u2"}, []byte(`{"title":"订单已支付","n":7}`))
+	ureq := b.next()
 	closeHook(w)
 	body, ts, sig := req.body, req.ts, req.sig
+	if !strings.Contains(string(ureq.body), `"type":"message.undelivered"`) || !strings.Contains(string(ureq.body), `"users":["u1","u2"],"data":{"title":"订单已支付","n":7}`) {
+		t.Fatalf("undelivered body %s", ureq.body)
+	}
 	// And one request of the connect hook, signed the same way.
 	hooked := make(chan request, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -117,6 +124,8 @@ func TestWebhookDocVerifiersAcceptWspushAndRefuseForgeries(t *testing.T) {
 		{"TimestampChanged", genuine, fresh, sig, fresh, "false"},
 		{"ReplayedLater", genuine, ts, sig, later, "false"},
 		{"NoTimestamp", genuine, "", sig, now, "false"},
+		{"Undelivered", write("undelivered.json", string(ureq.body)), ureq.ts, ureq.sig, ureq.ts, "true"},
+		{"UndeliveredChanged", write("undelivered-tampered.json", strings.Replace(string(ureq.body), `"u2"`, `"u3"`, 1)), ureq.ts, ureq.sig, ureq.ts, "false"},
 		{"ConnectHook", write("hook.json", string(hreq.body)), hreq.ts, hreq.sig, hreq.ts, "true"},
 		{"ConnectHookChanged", write("hook-tampered.json", strings.Replace(string(hreq.body), `"alice"`, `"admin"`, 1)), hreq.ts, hreq.sig, hreq.ts, "false"},
 	}
