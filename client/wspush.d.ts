@@ -234,7 +234,7 @@ export interface Options {
   resume?: boolean;
   /** Acknowledge each push that asks for a receipt ("receipt": true) once its handlers returned without throwing. false: call received(id) yourself. Default true. */
   receipts?: boolean;
-  /** How long an acknowledgement waits for others to go in one message, ms. Default 50. */
+  /** How long an acknowledgement waits for others to go in one message, ms. Default 250. */
   receiptDelay?: number;
   /** Hook the app's onAppShow/onAppHide (or the page's visibility) for pause and resume, and the network status. Default true. */
   lifecycle?: boolean;

@@ -54,7 +54,7 @@
     closeTimeout: 5000,
     refreshBefore: 60000,
     receipts: true, // acknowledge pushes that ask for a receipt, after their handlers
-    receiptDelay: 50 // ms an acknowledgement waits for others to go in one message
+    receiptDelay: 250 // ms an acknowledgement waits for others to go in one message (docs/benchmarks.md)
   };
 
   // MAX_RECEIPT_IDS mirrors engine.MaxReceivedIDs: the most ids one

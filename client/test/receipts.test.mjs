@@ -77,7 +77,7 @@ test('a push that asks for a receipt is acknowledged after its handler returned'
   // A push without a receipt is not acknowledged.
   await srv.push(['rita'], 'plain');
   await waitFor('the plain push', () => ev.push.length === 2);
-  await sleep(150); // past receiptDelay
+  await sleep(500); // past receiptDelay
   assert.equal(wx.last.sent.filter((s) => s.includes('"received"')).length, 1);
 });
 
@@ -105,7 +105,7 @@ test('a handler that throws does not acknowledge', async () => {
     c.connect();
     await waitFor('open', () => c.state === 'open');
     const { id } = await pushReceipt(['tom'], 1, '30s');
-    await sleep(300);
+    await sleep(600); // past receiptDelay
     assert.deepEqual(await states(id), { tom: 'pending' });
   } finally {
     console.error = err;
