@@ -60,8 +60,8 @@ func TestMeasureReceipts(t *testing.T) {
 	pid := cmd.Process.Pid
 
 	var got, acked, acks atomic.Int64 // pushes received, ids acknowledged, acknowledgements sent (batched)
-	var batched atomic.Bool // acknowledge as the SDK does: every window, all ids at once
-	var window atomic.Int64 // the SDK's receiptDelay, ns
+	var batched atomic.Bool           // acknowledge as the SDK does: every window, all ids at once
+	var window atomic.Int64           // the SDK's receiptDelay, ns
 	window.Store(int64(50 * time.Millisecond))
 	var wg sync.WaitGroup
 	conns := make([]net.Conn, clients)
@@ -239,11 +239,8 @@ func TestMeasureReceipts(t *testing.T) {
 	run("") // warm up
 	n := float64(clients * rounds)
 	plainCPU, plainWall := run("")
-	acked.Store(0)
-	rcCPU, rcWall := run(`,"receipt":{"timeout":"30s"}`)
-	batched.Store(true)
 	if f := os.Getenv("WSPUSH_MEASURE_PROFILE"); f != "" {
-		// A CPU profile of the server during the next run, for a look at
+		// A CPU profile of the server during the next run (one acknowledgement per push), for a look at
 		// where the time goes (go tool pprof).
 		go func() {
 			resp, err := hc.Get("http://" + api + "/debug/pprof/profile?seconds=2")
@@ -254,6 +251,9 @@ func TestMeasureReceipts(t *testing.T) {
 			}
 		}()
 	}
+	acked.Store(0)
+	rcCPU, rcWall := run(`,"receipt":{"timeout":"30s"}`)
+	batched.Store(true)
 	t.Logf("without receipts: %.1f µs of server CPU per delivered push (%.0f deliveries in %v, %.0f/s)",
 		plainCPU/n*1e6, n, plainWall.Round(time.Millisecond), n/plainWall.Seconds())
 	t.Logf("with receipts, one acknowledgement per push: %.1f µs per delivered push, acknowledged (%.0f in %v: %.0f receipts/s); ratio %.2fx",
