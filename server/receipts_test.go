@@ -270,3 +270,41 @@ func TestReceiptsCapRefusesThePushCleanly(t *testing.T) {
 		}
 	}
 }
+
+// The messages of a batch take receipts each: the results carry their
+// ids, the states are per message, and a message without a receipt has
+// none.
+func TestBatchWithReceipts(t *testing.T) {
+	s := startServer(t, Config{})
+	c, _ := dialAs(t, s, "?user=a", "")
+	code, _, out := callAPI(t, s.APIHandler(), "POST", "/v1/push/batch", `{"messages":[
+		{"users":["a"],"data":1,"id":"b1","receipt":{"timeout":"1m"}},
+		{"users":["a","z"],"data":2,"receipt":{}},
+		{"users":["a"],"data":3}
+	]}`)
+	var got struct {
+		Results []struct {
+			Status int    `json:"status"`
+			ID     string `json:"id"`
+		} `json:"results"`
+	}
+	if code != 200 || json.Unmarshal([]byte(out), &got) != nil || len(got.Results) != 3 {
+		t.Fatalf("%d %s", code, out)
+	}
+	second := got.Results[1].ID
+	if got.Results[0].ID != "b1" || !strings.HasPrefix(second, "m-") || got.Results[2].ID != "" {
+		t.Fatalf("results %s", out)
+	}
+	for _, want := range []struct {
+		id      string
+		receipt bool
+	}{{"b1", true}, {second, true}, {"", false}} {
+		m := c.ExpectJSON("push")
+		if want.id != "" && m["id"] != want.id || (m["receipt"] == true) != want.receipt {
+			t.Fatalf("got %v, want id %q receipt %v", m, want.id, want.receipt)
+		}
+	}
+	c.SendJSON(`{"type":"received","ids":["b1","` + second + `"]}`)
+	wantStates(t, s, "b1", map[string]string{"a": "received"})
+	wantStates(t, s, second, map[string]string{"a": "received", "z": "pending"})
+}

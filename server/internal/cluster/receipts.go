@@ -40,8 +40,11 @@ const (
 	// maxAckQueue caps the acknowledgements waiting for Redis; past it
 	// they are dropped and counted, and their receipts time out.
 	maxAckQueue = 4096
-	// maxDue caps the messages one tick finishes.
-	maxDue = 256
+	// maxDue caps the messages one round of a tick finishes, and
+	// maxDueRounds the rounds of one tick: up to 4,096 messages a tick
+	// per node, the rest at the next.
+	maxDue       = 256
+	maxDueRounds = 16
 	// hsetChunk caps the fields of one HSET in the begin script (Lua's
 	// unpack has a stack limit).
 	hsetChunk = 500
@@ -348,17 +351,25 @@ func (r *Receipts) clock() {
 		case <-r.quit:
 			return
 		case <-t.C:
-			if r.cl.up.Load() {
-				r.Expire(r.cfg.Now())
-			}
+			r.expireDue()
+		}
+	}
+}
+
+// expireDue finishes what came due, maxDue messages at a time, at most
+// maxDueRounds times.
+func (r *Receipts) expireDue() {
+	for range maxDueRounds {
+		if !r.cl.up.Load() || r.Expire(r.cfg.Now()) < maxDue {
+			return
 		}
 	}
 }
 
 // Expire finishes the messages whose deadline passed by now (at most
 // maxDue of them): those this node took first go to
-// Config.Undelivered.
-func (r *Receipts) Expire(now time.Time) {
+// Config.Undelivered. It returns how many came due.
+func (r *Receipts) Expire(now time.Time) int {
 	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
 	defer cancel()
 	ms := now.UnixMilli()
@@ -367,14 +378,14 @@ func (r *Receipts) Expire(now time.Time) {
 	}
 	ids, err := r.rdb.ZRangeByScore(ctx, keyDue, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(ms, 10), Count: maxDue}).Result()
 	if err != nil || len(ids) == 0 {
-		return
+		return 0
 	}
 	cmds, err := r.pipeline(ctx, finishScript, len(ids), func(i int) ([]string, []any) {
 		return []string{keyDue, keyReceipt + ids[i], keyPendingRc}, []any{ids[i], ms}
 	})
 	if err != nil {
 		r.cl.failed(err)
-		return
+		return 0
 	}
 	for i, c := range cmds {
 		out, err := c.StringSlice()
@@ -387,6 +398,7 @@ func (r *Receipts) Expire(now time.Time) {
 			r.cfg.Undelivered(ids[i], users, []byte(out[0]))
 		}
 	}
+	return len(ids)
 }
 
 // sortUsers sorts receipts by user.
