@@ -53,8 +53,8 @@ export interface Push<T = Json> {
   from?: string;
   /** The push's position in its stream (the user's, or the room's), when the server keeps history. */
   pos?: string;
-  /** The backend asked for a delivery receipt: the SDK acknowledges it after the handlers returned (options.receipts), or call received(id). */
-  receipt?: true;
+  /** The backend asked for a delivery receipt: the receipt's key, which the SDK acknowledges after the handlers returned (options.receipts), or pass the push to received(). */
+  receipt?: string;
 }
 
 /** The last position handled in each stream, for resuming. */
@@ -232,7 +232,7 @@ export interface Options {
   maxRate?: number;
   /** Resume after a reconnect: get what the user's stream and the joined rooms missed, from the positions seen (the server needs --history-size and --history-ttl). Default true. */
   resume?: boolean;
-  /** Acknowledge each push that asks for a receipt ("receipt": true) once its handlers returned without throwing. false: call received(id) yourself. Default true. */
+  /** Acknowledge each push that asks for a receipt (it has a "receipt" key) once its handlers returned without throwing. false: call received(push) yourself. Default true. */
   receipts?: boolean;
   /** How long an acknowledgement waits for others to go in one message, ms. Default 250. */
   receiptDelay?: number;
@@ -320,8 +320,8 @@ export declare class WsPush {
   send<T = Json>(user: string, data: T): Promise<Ack>;
   /** Sends any client-protocol message with a ref; resolves on its ack. */
   request(msg: { type: string; [key: string]: unknown }): Promise<Ack>;
-  /** Acknowledges pushes that asked for a receipt, by id: batched, and kept for the next connection while there is none (at most 1024). */
-  received(ids: string | string[]): void;
+  /** Acknowledges pushes that asked for a receipt (a push, its receipt key, or an array of either): batched, and kept for the next connection while there is none (at most 1024). */
+  received(pushes: Push<any> | string | Array<Push<any> | string>): void;
   /** Sends one binary message now; false when not open. Not queued. */
   sendBinary(data: ArrayBuffer | ArrayBufferView): boolean;
 

@@ -487,7 +487,7 @@
     this._history = true; // false once the server said it keeps none
     this._joins = {}; // room -> waiters of join() promises
     this._pending = {}; // ref -> request sent or queued
-    this._receipts = []; // ids handled, waiting to be acknowledged (received)
+    this._receipts = []; // receipt keys of pushes handled, waiting to be acknowledged (received)
     this._queue = []; // requests waiting for a connection or for rate
     this._ref = 0;
     this._sock = null;
@@ -1004,20 +1004,23 @@
 
     // ---- delivery receipts (docs/protocol.md, "Receipts") ----
 
-    // received acknowledges pushes by id (a string or an array of them):
-    // what the SDK does by itself after the handlers of a push that asks
-    // for a receipt, unless options.receipts is false. Acknowledgements
-    // wait receiptDelay ms to go in one message, and while disconnected
-    // or in the background until the next connection (at most 1024).
-    received: function (ids) {
-      var list = typeof ids === 'string' ? [ids] : ids || [];
+    // received acknowledges pushes that asked for a receipt: a push, its
+    // receipt key (m.receipt), or an array of either. It is what the SDK
+    // does by itself after a push's handlers returned, unless
+    // options.receipts is false. Acknowledgements wait receiptDelay ms to
+    // go in one message, and while disconnected or in the background
+    // until the next connection (at most 1024). A push without a receipt
+    // is skipped.
+    received: function (pushes) {
+      var list = Array.isArray(pushes) ? pushes : [pushes];
       for (var i = 0; i < list.length; i++) {
-        if (typeof list[i] === 'string' && list[i]) this._receipt(list[i]);
+        var k = list[i] && typeof list[i] === 'object' ? list[i].receipt : list[i];
+        if (typeof k === 'string' && k) this._receipt(k);
       }
     },
 
-    _receipt: function (id) {
-      this._receipts.push(id);
+    _receipt: function (key) {
+      this._receipts.push(key);
       if (this._receipts.length > MAX_HELD_RECEIPTS) this._receipts.shift();
       if (this._receipts.length >= MAX_RECEIPT_IDS) {
         this._flushReceipts();
@@ -1107,7 +1110,7 @@
           if (m.pos && !this._advance(m.room, m.pos)) break;
           var handled = this._emit(m.room !== undefined ? 'message' : 'push', m);
           // Acknowledged once every handler returned without throwing.
-          if (m.receipt === true && typeof m.id === 'string' && this.options.receipts !== false && handled) this._receipt(m.id);
+          if (typeof m.receipt === 'string' && m.receipt && this.options.receipts !== false && handled) this._receipt(m.receipt);
           break;
         case 'gap':
           // The server lost messages of this stream after our position:

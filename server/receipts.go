@@ -30,9 +30,9 @@ type receipts interface {
 	// Begin starts the receipts of starts (ids set) and says for each nil
 	// or why not (wire.ErrReceiptsFull, wire.ErrUnavailable).
 	Begin(ctx context.Context, starts []wire.ReceiptStart) []error
-	// Ack applies a connection's acknowledgement of ids for user. It runs
-	// on an event loop and never blocks.
-	Ack(user string, ids []string) int
+	// Ack applies a connection's acknowledgement of keys for user. It
+	// runs on an event loop and never blocks.
+	Ack(user string, keys []string) int
 	// Status is message id's receipt per user, or wire.ErrNoReceipt.
 	Status(ctx context.Context, id string) (wire.Receipt, error)
 	Collector() prometheus.Collector
@@ -71,21 +71,22 @@ type Receipt = wire.Receipt
 // PushReceipt is PushID for a push that asks each of users for a receipt
 // within timeout (at most Config.ReceiptMaxTimeout): it returns the
 // message's id too, one of the server's when id is empty. The push's
-// envelope carries "receipt":true. Past Config.MaxReceipts pending
+// envelope carries "receipt":KEY, the receipt's key, which the clients
+// acknowledge. Past Config.MaxReceipts pending
 // receipts it sends nothing and returns ErrReceiptsFull.
 func (s *Server) PushReceipt(ctx context.Context, id string, users []string, data json.RawMessage, timeout time.Duration) (PushResult, string, error) {
 	starts := []wire.ReceiptStart{{ID: id, Users: users, Data: data, Timeout: timeout}}
 	if err := s.BeginReceipts(ctx, starts)[0]; err != nil {
 		return PushResult{}, starts[0].ID, err
 	}
-	res, err := s.b.Push(ctx, starts[0].ID, users, wire.ReceiptData(data), "")
+	res, err := s.b.Push(ctx, starts[0].ID, users, wire.ReceiptData(data, starts[0].Key), "")
 	return res, starts[0].ID, err
 }
 
 // BeginReceipts starts the receipts of pushes about to be sent: it gives
-// each start without an id one of the server's (in starts), and says for
-// each nil or why not. The push itself must then carry
-// wire.ReceiptData(data) under that id. A timeout over
+// each start without an id one of the server's, and each its key (in
+// starts), and says for each nil or why not. The push itself must then
+// carry wire.ReceiptData(data, key) under that id. A timeout over
 // Config.ReceiptMaxTimeout, or not positive, is refused.
 func (s *Server) BeginReceipts(ctx context.Context, starts []wire.ReceiptStart) []error {
 	errs := make([]error, len(starts))
@@ -96,6 +97,7 @@ func (s *Server) BeginReceipts(ctx context.Context, starts []wire.ReceiptStart) 
 		if st.ID == "" {
 			st.ID = newMessageID()
 		}
+		st.Key = newReceiptKey()
 		if st.Timeout <= 0 || st.Timeout > s.cfg.ReceiptMaxTimeout {
 			errs[i] = fmt.Errorf("server: a receipt's timeout is 1ms to %s (--receipt-max-timeout), not %s", s.cfg.ReceiptMaxTimeout, st.Timeout)
 			continue
@@ -105,6 +107,7 @@ func (s *Server) BeginReceipts(ctx context.Context, starts []wire.ReceiptStart) 
 	}
 	for k, err := range s.rc.Begin(ctx, ok) {
 		errs[at[k]] = err
+		starts[at[k]].Key = ok[k].Key // a retry's: the receipts' own
 	}
 	return errs
 }
@@ -118,6 +121,14 @@ func (s *Server) Receipt(ctx context.Context, id string) (Receipt, error) {
 // ReceiptMaxTimeout is the longest receipt timeout in force.
 func (s *Server) ReceiptMaxTimeout() time.Duration { return s.cfg.ReceiptMaxTimeout }
 
+// newReceiptKey is a receipt's key: "r-" and 16 random hex digits, which
+// only a client that got the push can know.
+func newReceiptKey() string {
+	var b [8]byte
+	_, _ = io.ReadFull(crand.Reader, b[:])
+	return "r-" + hex.EncodeToString(b[:])
+}
+
 // newMessageID is an id for a push with receipts whose backend gave none:
 // "m-" and 16 random hex digits, unique across the nodes of a cluster and
 // their restarts, unlike the "mN" of a push without receipts.
@@ -127,7 +138,7 @@ func newMessageID() string {
 	return "m-" + hex.EncodeToString(b[:])
 }
 
-func (h hooks) Received(c engine.Conn, ids []string) { h.s.rc.Ack(c.User, ids) }
+func (h hooks) Received(c engine.Conn, keys []string) { h.s.rc.Ack(c.User, keys) }
 
 func (b backend) BeginReceipts(ctx context.Context, starts []wire.ReceiptStart) []error {
 	return b.s.BeginReceipts(ctx, starts)

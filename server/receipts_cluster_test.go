@@ -35,15 +35,17 @@ func TestReceiptsAcrossTwoNodes(t *testing.T) {
 	if code != 200 || id == "" {
 		t.Fatalf("push: %d %v", code, ans)
 	}
-	if m := py.wait("push", id); m["receipt"] != true {
+	m := py.wait("push", id)
+	key, _ := m["receipt"].(string)
+	if key == "" {
 		t.Fatalf("python on b got %v", m)
 	}
 	nd.wait("push", id)
-	mal := runPeer(t, python, "testdata/receipts.py", "ws://"+b.Addr().String()+Path+"?user=mallory", "forge:"+id)
+	mal := runPeer(t, python, "testdata/receipts.py", "ws://"+b.Addr().String()+Path+"?user=mallory", "forge:"+key+","+id)
 	mal.wait("ack", "")
 	// Applied in Redis, and ignored, before the states are read.
 	waitFor(t, 5*time.Second, func() error {
-		if body := getBody(t, b.APIHandler(), "/metrics"); !strings.Contains(body, "wspush_receipt_acks_ignored_total 1") {
+		if body := getBody(t, b.APIHandler(), "/metrics"); !strings.Contains(body, "wspush_receipt_acks_ignored_total 2") {
 			return fmt.Errorf("the forged acknowledgement is not counted as ignored on b")
 		}
 		return nil

@@ -80,23 +80,24 @@ func TestMeasureReceipts(t *testing.T) {
 			var m struct {
 				Type    string `json:"type"`
 				ID      string `json:"id"`
-				Receipt bool   `json:"receipt"`
+				Receipt string `json:"receipt"`
 			}
 			for {
 				p, err := wsutil.ReadServerText(nc)
 				if err != nil {
 					return
 				}
+				m.Receipt = ""
 				if json.Unmarshal(p, &m) != nil || m.Type != "push" {
 					continue
 				}
 				got.Add(1)
-				if m.Receipt && batched.Load() {
+				if m.Receipt != "" && batched.Load() {
 					heldMu.Lock()
-					held[i] = append(held[i], m.ID)
+					held[i] = append(held[i], m.Receipt)
 					heldMu.Unlock()
-				} else if m.Receipt {
-					_ = wsutil.WriteClientText(nc, []byte(`{"type":"received","ids":["`+m.ID+`"]}`))
+				} else if m.Receipt != "" {
+					_ = wsutil.WriteClientText(nc, []byte(`{"type":"received","ids":["`+m.Receipt+`"]}`))
 					acked.Add(1)
 				}
 			}

@@ -155,18 +155,35 @@ func TestReceiptsWithClientsNobodyHereWrote(t *testing.T) {
 	if code != 200 || ans["id"] != "order-1" || fmt.Sprint(ans["online"]) != "[py nd]" || fmt.Sprint(ans["offline"]) != "[off]" {
 		t.Fatalf("push: %d %v", code, ans)
 	}
-	if m := py.wait("push", "order-1"); m["receipt"] != true || fmt.Sprint(m["data"]) != "map[order:1]" {
-		t.Fatalf("python got %v, want the data and \"receipt\":true", m)
+	m := py.wait("push", "order-1")
+	key, _ := m["receipt"].(string)
+	if !strings.HasPrefix(key, "r-") || fmt.Sprint(m["data"]) != "map[order:1]" {
+		t.Fatalf("python got %v, want the data and a receipt key", m)
 	}
-	nd.wait("push", "order-1") // read, never acknowledged
+	if m := nd.wait("push", "order-1"); m["receipt"] != key {
+		t.Fatalf("node got %v, want the same receipt key %s", m, key)
+	}
+	// read, never acknowledged
 
-	// Forged: another user acknowledges nd's message and an id nobody
-	// was sent; the server answers as to any request and changes nothing.
-	mal := runPeer(t, python, "testdata/receipts.py", url+"mallory", "forge:order-1,m-0000000000000000,m1")
+	// Forged: another user acknowledges with the receipt's key (someone
+	// else's), with the message's id, with an id nobody was sent; and
+	// "off", a user of the message who never got it, acknowledges it by
+	// its id (which it could guess: not its key). The server answers as
+	// to any request and changes nothing.
+	mal := runPeer(t, python, "testdata/receipts.py", url+"mallory", "forge:"+key+",order-1,m-0000000000000000,m1")
 	if m := mal.wait("ack", ""); m["ref"] != float64(1) {
 		t.Fatalf("forged acknowledgement answered %v", m)
 	}
+	if m := runPeer(t, python, "testdata/receipts.py", url+"off", "forge:order-1").wait("ack", ""); m["ref"] != float64(1) {
+		t.Fatalf("a guessed acknowledgement answered %v", m)
+	}
 	wantStates(t, s, "order-1", map[string]string{"py": "received", "nd": "pending", "off": "pending"})
+	waitFor(t, 5*time.Second, func() error {
+		if body := getBody(t, s.APIHandler(), "/metrics"); !strings.Contains(body, "wspush_receipt_acks_ignored_total 5") {
+			return fmt.Errorf("the forged acknowledgements are not all counted as ignored")
+		}
+		return nil
+	})
 	if got := receiptStates(t, s, "order-1"); got["mallory"] != "" {
 		t.Fatalf("a forger got a receipt: %v", got)
 	}
@@ -196,7 +213,7 @@ func TestReceiptsWithClientsNobodyHereWrote(t *testing.T) {
 		t.Fatalf("order-1's event %+v, want nd and off with the data", e)
 	}
 	// A late acknowledgement changes nothing: the backend was told.
-	if m := runPeer(t, python, "testdata/receipts.py", url+"nd", "forge:order-1").wait("ack", ""); m["ref"] != float64(1) {
+	if m := runPeer(t, python, "testdata/receipts.py", url+"nd", "forge:"+key).wait("ack", ""); m["ref"] != float64(1) {
 		t.Fatalf("late acknowledgement answered %v", m)
 	}
 	wantStates(t, s, "order-1", map[string]string{"py": "received", "nd": "undelivered", "off": "undelivered"})
@@ -243,8 +260,10 @@ func TestReceiptsCapRefusesThePushCleanly(t *testing.T) {
 	if code, ans := pushAPI(t, s, `{"users":["a","b"],"data":1,"id":"one","receipt":{"timeout":"1m"}}`); code != 200 {
 		t.Fatalf("first: %d %v", code, ans)
 	}
-	if m := c.ExpectJSON("push"); m["id"] != "one" || m["receipt"] != true {
-		t.Fatalf("got %v, want push one with \"receipt\":true", m)
+	m := c.ExpectJSON("push")
+	key, _ := m["receipt"].(string)
+	if m["id"] != "one" || key == "" {
+		t.Fatalf("got %v, want push one with a receipt", m)
 	}
 	code, hdr, out := callAPI(t, s.APIHandler(), "POST", "/v1/push", `{"users":["a"],"data":2,"id":"two","receipt":{"timeout":"1m"}}`)
 	if code != 503 || hdr.Get("Retry-After") != "1" || !strings.Contains(out, `"error":"receipts_full"`) || !strings.Contains(out, "--max-receipts") {
@@ -256,7 +275,7 @@ func TestReceiptsCapRefusesThePushCleanly(t *testing.T) {
 	if m := c.ExpectJSON("push"); m["data"] != float64(3) || m["receipt"] != nil {
 		t.Fatalf("got %v, want the push of 3 without a receipt (2 was refused)", m)
 	}
-	c.SendJSON(`{"type":"received","ids":["one"],"ref":"r"}`)
+	c.SendJSON(`{"type":"received","ids":["` + key + `"],"ref":"r"}`)
 	if m := c.ExpectJSON("ack"); m["ref"] != "r" {
 		t.Fatalf("ack %v", m)
 	}
@@ -295,16 +314,21 @@ func TestBatchWithReceipts(t *testing.T) {
 	if got.Results[0].ID != "b1" || !strings.HasPrefix(second, "m-") || got.Results[2].ID != "" {
 		t.Fatalf("results %s", out)
 	}
+	var keys []string
 	for _, want := range []struct {
 		id      string
 		receipt bool
 	}{{"b1", true}, {second, true}, {"", false}} {
 		m := c.ExpectJSON("push")
-		if want.id != "" && m["id"] != want.id || (m["receipt"] == true) != want.receipt {
+		k, _ := m["receipt"].(string)
+		if want.id != "" && m["id"] != want.id || (k != "") != want.receipt {
 			t.Fatalf("got %v, want id %q receipt %v", m, want.id, want.receipt)
 		}
+		if k != "" {
+			keys = append(keys, k)
+		}
 	}
-	c.SendJSON(`{"type":"received","ids":["b1","` + second + `"]}`)
+	c.SendJSON(`{"type":"received","ids":["` + strings.Join(keys, `","`) + `"]}`)
 	wantStates(t, s, "b1", map[string]string{"a": "received"})
 	wantStates(t, s, second, map[string]string{"a": "received", "z": "pending"})
 }

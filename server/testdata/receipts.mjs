@@ -4,8 +4,8 @@
 //	node server/testdata/receipts.mjs ws://127.0.0.1:8080/ws?user=nd noack
 //
 // prints every message the server sends, one JSON line each; with "ack"
-// it answers each push that says "receipt":true with
-// {"type":"received","ids":[its id]}, with "noack" it reads and never
+// it answers each push that carries a "receipt" with
+// {"type":"received","ids":[its receipt]}, with "noack" it reads and never
 // answers (an app that shows the message but never says so). It runs
 // until killed. `ws` comes from client/node_modules, or from the
 // directory WSPUSH_CLIENT_DIR names.
@@ -23,8 +23,8 @@ const ws = new WebSocket(url);
 ws.on('message', (raw) => {
   const m = JSON.parse(raw.toString());
   process.stdout.write(JSON.stringify(m) + '\n');
-  if (m.type === 'push' && m.receipt === true && mode === 'ack') {
-    ws.send(JSON.stringify({ type: 'received', ids: [m.id] }));
+  if (m.type === 'push' && typeof m.receipt === 'string' && mode === 'ack') {
+    ws.send(JSON.stringify({ type: 'received', ids: [m.receipt] }));
   }
 });
 ws.on('error', (e) => { console.error(e.message); process.exit(1); });

@@ -41,10 +41,11 @@ client.on('push', (m) => {
 // Receipts: acknowledged by hand when options.receipts is false.
 const manual = new WsPush({ url: 'wss://push.example.com/ws', receipts: false, receiptDelay: 20 });
 manual.on('push', (m) => {
-  if (m.receipt) manual.received(m.id);
-  manual.received([m.id]);
+  if (m.receipt) manual.received(m.receipt);
+  manual.received(m);
+  manual.received([m, 'r-0123456789abcdef']);
 });
-// @ts-expect-error ids are strings
+// @ts-expect-error a push or its receipt key
 manual.received(7);
 client.on('unauthorized', (info: UnauthorizedInfo) => {
   const src: 'server' | 'token' = info.source;

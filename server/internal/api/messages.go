@@ -22,9 +22,10 @@ const DefaultReceiptTimeout = 30 * time.Second
 // Receipter is the Backend's door for receipts.
 type Receipter interface {
 	// BeginReceipts starts the receipts of pushes about to be sent,
-	// giving those without an id one (in starts), and says for each nil
-	// or why not (wire.ErrReceiptsFull, wire.ErrUnavailable). The push
-	// then carries wire.ReceiptData(data) under that id.
+	// giving those without an id one, and each its key (in starts), and
+	// says for each nil or why not (wire.ErrReceiptsFull,
+	// wire.ErrUnavailable). The push then carries
+	// wire.ReceiptData(data, key) under that id.
 	BeginReceipts(ctx context.Context, starts []wire.ReceiptStart) []error
 	// Receipt is message id's receipt per user, or wire.ErrNoReceipt.
 	Receipt(ctx context.Context, id string) (wire.Receipt, error)
@@ -77,7 +78,7 @@ func (a *handler) pushReceipt(w http.ResponseWriter, r *http.Request, b *body, t
 		a.receiptsFailed(w, r, err)
 		return
 	}
-	res, err := a.b.Push(ctx, starts[0].ID, b.Users, wire.ReceiptData(b.Data))
+	res, err := a.b.Push(ctx, starts[0].ID, b.Users, wire.ReceiptData(b.Data, starts[0].Key))
 	a.m.observe(kindPush, start, err)
 	if err != nil {
 		a.loopsFailed(w, r, err)
@@ -152,7 +153,7 @@ func (a *handler) batchReceipts(r *http.Request, msgs []wire.Push, at []int, sta
 			o.RetryAfter = 1
 			continue
 		}
-		msgs[i].ID, msgs[i].Data = starts[k].ID, wire.ReceiptData(msgs[i].Data)
+		msgs[i].ID, msgs[i].Data = starts[k].ID, wire.ReceiptData(msgs[i].Data, starts[k].Key)
 	}
 	keep, keepAt := msgs[:0], at[:0]
 	for i := range msgs {

@@ -22,11 +22,14 @@ import (
 // shares the hash tag {rc}, so that each script touches one slot, Redis
 // Cluster included:
 //
-//	wspush:{rc}:m:ID     hash: "d" the data, "dl" the deadline (ms),
-//	                     "u:USER" the user's state: "0" pending, "MS"
-//	                     received then, "-MS" undelivered then;
-//	                     expiring at the deadline plus receipt.Config.Keep
-//	wspush:{rc}:due      sorted set: ID -> deadline, the receipts pending
+//	wspush:{rc}:r:KEY    hash: "i" the message's id, "d" the data, "dl" the
+//	                     deadline (ms), "u:USER" the user's state: "0"
+//	                     pending, "MS" received then, "-MS" undelivered
+//	                     then; expiring at the deadline plus
+//	                     receipt.Config.Keep
+//	wspush:{rc}:m:ID     the message's receipt KEY (what the envelope
+//	                     carries and clients acknowledge), as long
+//	wspush:{rc}:due      sorted set: KEY -> deadline, the receipts pending
 //	wspush:{rc}:pending  the pending receipts of the whole cluster, the cap's count
 //
 // Each node's clock takes what came due from wspush:{rc}:due; the script
@@ -34,7 +37,8 @@ import (
 // alone tells the webhook, once. Acknowledgements queue on the loops and
 // go to Redis from a goroutine, many in one pipeline.
 const (
-	keyReceipt   = "wspush:{rc}:m:"
+	keyReceipt   = "wspush:{rc}:r:"
+	keyReceiptID = "wspush:{rc}:m:"
 	keyDue       = "wspush:{rc}:due"
 	keyPendingRc = "wspush:{rc}:pending"
 	// maxAckQueue caps the acknowledgements waiting for Redis; past it
@@ -50,42 +54,46 @@ const (
 	hsetChunk = 500
 )
 
-// beginScript starts one message's receipts. KEYS: the message, due,
-// pending. ARGV: max, deadline ms, ttl ms, data, id, users... It answers
-// 1 started, 0 there already (a retry), -1 over the cap.
+// beginScript starts one message's receipts. KEYS: the id's, the key's
+// hash, due, pending. ARGV: max, deadline ms, ttl ms, data, id, key,
+// users... It answers {1, key} started, {0, key} there already under key
+// (a retry), {-1, ""} over the cap.
 var beginScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local n = #ARGV - 5
-local p = tonumber(redis.call('GET', KEYS[3]) or '0')
-if p + n > tonumber(ARGV[1]) then return -1 end
-redis.call('HSET', KEYS[1], 'd', ARGV[4], 'dl', ARGV[2])
+local old = redis.call('GET', KEYS[1])
+if old then return {0, old} end
+local n = #ARGV - 6
+local p = tonumber(redis.call('GET', KEYS[4]) or '0')
+if p + n > tonumber(ARGV[1]) then return {-1, ''} end
+redis.call('HSET', KEYS[2], 'i', ARGV[5], 'd', ARGV[4], 'dl', ARGV[2])
 local f = {}
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   f[#f+1] = 'u:' .. ARGV[i]
   f[#f+1] = '0'
   if #f >= ` + strconv.Itoa(2*hsetChunk) + ` then
-    redis.call('HSET', KEYS[1], unpack(f))
+    redis.call('HSET', KEYS[2], unpack(f))
     f = {}
   end
 end
-if #f > 0 then redis.call('HSET', KEYS[1], unpack(f)) end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
-redis.call('INCRBY', KEYS[3], n)
-return 1
+if #f > 0 then redis.call('HSET', KEYS[2], unpack(f)) end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[1], ARGV[6], 'PX', ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[6])
+redis.call('INCRBY', KEYS[4], n)
+return {1, ARGV[6]}
 `)
 
-// ackScript applies one user's acknowledgement. KEYS: the messages...,
-// pending. ARGV: the user's field, now ms. It answers the indexes (from
-// 1) of the messages whose receipt it turned received: only a field that
-// exists and is pending changes, so an id of another user's message, or
-// of none, changes nothing.
+// ackScript applies one user's acknowledgement. KEYS: the keys'
+// hashes..., pending. ARGV: the user's field, now ms. It answers the ids
+// of the messages whose receipt it turned received: only a field that
+// exists and is pending changes, so a key of another user's message, or
+// of none (a message's id, which a client may guess, is not its key),
+// changes nothing.
 var ackScript = redis.NewScript(`
 local out = {}
 for i = 1, #KEYS - 1 do
   if redis.call('HGET', KEYS[i], ARGV[1]) == '0' then
     redis.call('HSET', KEYS[i], ARGV[1], ARGV[2])
-    out[#out+1] = i
+    out[#out+1] = redis.call('HGET', KEYS[i], 'i')
   end
 end
 if #out > 0 then redis.call('DECRBY', KEYS[#KEYS], #out) end
@@ -93,23 +101,25 @@ return out
 `)
 
 // finishScript gives up a message's pending receipts at its deadline.
-// KEYS: due, the message, pending. ARGV: id, now ms. It answers nothing
-// when another node took it first, else the data and the users who had
-// not acknowledged.
+// KEYS: due, the key's hash, pending. ARGV: key, now ms. It answers
+// nothing when another node took it first, else the data, the id and
+// the users who had not acknowledged.
 var finishScript = redis.NewScript(`
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return false end
 local all = redis.call('HGETALL', KEYS[2])
-local out = {''}
+local out = {'', ''}
 for i = 1, #all, 2 do
   local f = all[i]
   if f == 'd' then
     out[1] = all[i+1]
+  elseif f == 'i' then
+    out[2] = all[i+1]
   elseif string.sub(f, 1, 2) == 'u:' and all[i+1] == '0' then
     out[#out+1] = string.sub(f, 3)
     redis.call('HSET', KEYS[2], f, '-' .. ARGV[2])
   end
 end
-if #out > 1 then redis.call('DECRBY', KEYS[3], #out - 1) end
+if #out > 2 then redis.call('DECRBY', KEYS[3], #out - 2) end
 return out
 `)
 
@@ -130,7 +140,7 @@ type Receipts struct {
 // ack is one connection's acknowledgement, copied off the loop.
 type ack struct {
 	user string
-	ids  []string
+	keys []string
 }
 
 // Receipts returns the cluster's receipts for cfg, not yet running
@@ -143,7 +153,8 @@ func (cl *Cluster) Receipts(cfg receipt.Config) *Receipts {
 }
 
 // Begin starts the receipts of starts in one pipeline and says for each
-// nil, wire.ErrReceiptsFull, or ErrUnavailable.
+// nil, wire.ErrReceiptsFull, or ErrUnavailable; a start whose id has
+// receipts already gets their Key.
 func (r *Receipts) Begin(ctx context.Context, starts []wire.ReceiptStart) []error {
 	errs := make([]error, len(starts))
 	if len(starts) == 0 {
@@ -159,21 +170,25 @@ func (r *Receipts) Begin(ctx context.Context, starts []wire.ReceiptStart) []erro
 	cmds, err := r.pipeline(ctx, beginScript, len(starts), func(i int) ([]string, []any) {
 		st := starts[i]
 		dl := now.Add(st.Timeout)
-		args := make([]any, 0, 5+len(st.Users))
-		args = append(args, r.cfg.Max, dl.UnixMilli(), (st.Timeout + r.cfg.Keep).Milliseconds(), string(st.Data), st.ID)
+		args := make([]any, 0, 6+len(st.Users))
+		args = append(args, r.cfg.Max, dl.UnixMilli(), (st.Timeout + r.cfg.Keep).Milliseconds(), string(st.Data), st.ID, st.Key)
 		for _, u := range st.Users {
 			args = append(args, u)
 		}
-		return []string{keyReceipt + st.ID, keyDue, keyPendingRc}, args
+		return []string{keyReceiptID + st.ID, keyReceipt + st.Key, keyDue, keyPendingRc}, args
 	})
 	for i := range starts {
 		if err == nil {
-			var n int64
-			n, err = cmds[i].Int64()
-			if err == nil {
+			var out []any
+			out, err = cmds[i].Slice()
+			if err == nil && len(out) == 2 {
+				n, _ := out[0].(int64)
+				key, _ := out[1].(string)
 				if n < 0 {
 					r.c.Refused.Add(1)
 					errs[i] = wire.ErrReceiptsFull
+				} else {
+					starts[i].Key = key
 				}
 				continue
 			}
@@ -213,13 +228,13 @@ func (r *Receipts) pipeline(ctx context.Context, script *redis.Script, n int, ar
 	return cmds, err
 }
 
-// Ack queues user's acknowledgement of ids for Redis; past maxAckQueue
-// it is dropped and counted. It runs on an event loop and never blocks;
-// ids is copied.
-func (r *Receipts) Ack(user string, ids []string) int {
+// Ack queues user's acknowledgement of keys for Redis; past
+// maxAckQueue it is dropped and counted. It runs on an event loop and
+// never blocks; keys is copied.
+func (r *Receipts) Ack(user string, keys []string) int {
 	select {
-	case r.acks <- ack{user: user, ids: append([]string(nil), ids...)}:
-		return len(ids)
+	case r.acks <- ack{user: user, keys: append([]string(nil), keys...)}:
+		return len(keys)
 	default:
 		r.c.Dropped.Add(1)
 		return 0
@@ -230,7 +245,14 @@ func (r *Receipts) Ack(user string, ids []string) int {
 func (r *Receipts) Status(ctx context.Context, id string) (wire.Receipt, error) {
 	ctx, cancel := context.WithTimeout(ctx, redisWait)
 	defer cancel()
-	all, err := r.rdb.HGetAll(ctx, keyReceipt+id).Result()
+	key, err := r.rdb.Get(ctx, keyReceiptID+id).Result()
+	if err == redis.Nil {
+		return wire.Receipt{}, wire.ErrNoReceipt
+	}
+	var all map[string]string
+	if err == nil {
+		all, err = r.rdb.HGetAll(ctx, keyReceipt+key).Result()
+	}
 	if err != nil {
 		r.cl.failed(err)
 		return wire.Receipt{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
@@ -312,29 +334,29 @@ func (r *Receipts) sender() {
 func (r *Receipts) sendAcks(batch []ack) {
 	now := r.cfg.Now().UnixMilli()
 	cmds, err := r.pipeline(context.Background(), ackScript, len(batch), func(i int) ([]string, []any) {
-		keys := make([]string, 0, len(batch[i].ids)+1)
-		for _, id := range batch[i].ids {
-			keys = append(keys, keyReceipt+id)
+		keys := make([]string, 0, len(batch[i].keys)+1)
+		for _, k := range batch[i].keys {
+			keys = append(keys, keyReceipt+k)
 		}
 		return append(keys, keyPendingRc), []any{"u:" + batch[i].user, now}
 	})
 	if err != nil {
 		r.cl.failed(err)
 		for _, a := range batch {
-			r.c.Dropped.Add(int64(len(a.ids)))
+			r.c.Dropped.Add(int64(len(a.keys)))
 		}
 		return
 	}
 	for i, c := range cmds {
-		done, err := c.Int64Slice()
+		done, err := c.StringSlice()
 		if err != nil {
-			r.c.Dropped.Add(int64(len(batch[i].ids)))
+			r.c.Dropped.Add(int64(len(batch[i].keys)))
 			continue
 		}
-		r.c.Acked(len(done), len(batch[i].ids)-len(done))
+		r.c.Acked(len(done), len(batch[i].keys)-len(done))
 		if r.cfg.Received != nil {
-			for _, k := range done {
-				r.cfg.Received(batch[i].ids[k-1], batch[i].user)
+			for _, id := range done {
+				r.cfg.Received(id, batch[i].user)
 			}
 		}
 	}
@@ -376,29 +398,29 @@ func (r *Receipts) Expire(now time.Time) int {
 	if n, err := r.rdb.Get(ctx, keyPendingRc).Int64(); err == nil || err == redis.Nil {
 		r.c.Pending.Store(n)
 	}
-	ids, err := r.rdb.ZRangeByScore(ctx, keyDue, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(ms, 10), Count: maxDue}).Result()
-	if err != nil || len(ids) == 0 {
+	keys, err := r.rdb.ZRangeByScore(ctx, keyDue, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(ms, 10), Count: maxDue}).Result()
+	if err != nil || len(keys) == 0 {
 		return 0
 	}
-	cmds, err := r.pipeline(ctx, finishScript, len(ids), func(i int) ([]string, []any) {
-		return []string{keyDue, keyReceipt + ids[i], keyPendingRc}, []any{ids[i], ms}
+	cmds, err := r.pipeline(ctx, finishScript, len(keys), func(i int) ([]string, []any) {
+		return []string{keyDue, keyReceipt + keys[i], keyPendingRc}, []any{keys[i], ms}
 	})
 	if err != nil {
 		r.cl.failed(err)
 		return 0
 	}
-	for i, c := range cmds {
+	for _, c := range cmds {
 		out, err := c.StringSlice()
-		if err != nil || len(out) < 2 {
+		if err != nil || len(out) < 3 {
 			continue // another node took it, or nobody was pending
 		}
-		users := out[1:]
+		users := out[2:]
 		r.c.Undelivered.Add(int64(len(users)))
 		if r.cfg.Undelivered != nil {
-			r.cfg.Undelivered(ids[i], users, []byte(out[0]))
+			r.cfg.Undelivered(out[1], users, []byte(out[0]))
 		}
 	}
-	return len(ids)
+	return len(keys)
 }
 
 // sortUsers sorts receipts by user.

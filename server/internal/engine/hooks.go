@@ -42,9 +42,9 @@ type Hooks interface {
 	Send(c Conn, to string, data []byte, webhookOnly bool) error
 	// Binary: c sent a binary message, opaque to the protocol.
 	Binary(c Conn, data []byte)
-	// Received: c acknowledges the messages ids (receipts.go); ids are
-	// valid only during the call.
-	Received(c Conn, ids []string)
+	// Received: c acknowledges the pushes whose receipt keys are keys
+	// (receipts.go); keys are valid only during the call.
+	Received(c Conn, keys []string)
 }
 
 // nopHooks is the Hooks of an engine nobody listens to: client publishes

@@ -73,7 +73,7 @@ func (c Config) WithDefaults() Config {
 // state: 0 pending, > 0 received at that Unix ms, < 0 undelivered at
 // minus that.
 type message struct {
-	id       string
+	id, key  string
 	data     []byte
 	deadline time.Time
 	users    []string
@@ -89,9 +89,10 @@ type Memory struct {
 	c   Counters
 
 	mu      sync.Mutex
-	msgs    map[string]*message
-	due     dueHeap    // messages before their timeout, soonest first
-	kept    []*message // messages past their timeout, in that order
+	msgs    map[string]*message // by id
+	keys    map[string]*message // by key
+	due     dueHeap             // messages before their timeout, soonest first
+	kept    []*message          // messages past their timeout, in that order
 	pending int
 
 	startOnce, closeOnce sync.Once
@@ -103,15 +104,15 @@ type Memory struct {
 // (Start).
 func NewMemory(cfg Config) *Memory {
 	cfg = cfg.WithDefaults()
-	m := &Memory{cfg: cfg, msgs: map[string]*message{}, quit: make(chan struct{}), done: make(chan struct{})}
+	m := &Memory{cfg: cfg, msgs: map[string]*message{}, keys: map[string]*message{}, quit: make(chan struct{}), done: make(chan struct{})}
 	m.c.Max.Store(int64(cfg.Max))
 	return m
 }
 
-// Begin starts the receipts of each of starts and says, for each, nil
-// or why not: wire.ErrReceiptsFull past Config.Max pending receipts. A
-// start whose id has receipts already (a retry of the same push) leaves
-// them as they are and is not refused. It keeps each start's Data and
+// Begin starts the receipts of each of starts, under its Key, and says,
+// for each, nil or why not: wire.ErrReceiptsFull past Config.Max pending
+// receipts. A start whose id has receipts already (a retry of the same
+// push) leaves them as they are, gets their Key, and is not refused. It keeps each start's Data and
 // Users' strings: the caller must not modify them. ctx is unused: one
 // node waits for nothing.
 func (m *Memory) Begin(_ context.Context, starts []wire.ReceiptStart) []error {
@@ -119,8 +120,10 @@ func (m *Memory) Begin(_ context.Context, starts []wire.ReceiptStart) []error {
 	errs := make([]error, len(starts))
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for k, st := range starts {
-		if _, ok := m.msgs[st.ID]; ok {
+	for k := range starts {
+		st := &starts[k]
+		if old, ok := m.msgs[st.ID]; ok {
+			st.Key = old.key
 			continue
 		}
 		if m.pending+len(st.Users) > m.cfg.Max {
@@ -128,9 +131,10 @@ func (m *Memory) Begin(_ context.Context, starts []wire.ReceiptStart) []error {
 			errs[k] = wire.ErrReceiptsFull
 			continue
 		}
-		msg := &message{id: st.ID, data: st.Data, deadline: now.Add(st.Timeout), users: slices.Clone(st.Users), at: make([]int64, len(st.Users))}
+		msg := &message{id: st.ID, key: st.Key, data: st.Data, deadline: now.Add(st.Timeout), users: slices.Clone(st.Users), at: make([]int64, len(st.Users))}
 		slices.Sort(msg.users)
 		m.msgs[st.ID] = msg
+		m.keys[st.Key] = msg
 		heap.Push(&m.due, msg)
 		m.pending += len(st.Users)
 		m.c.Messages.Add(1)
@@ -139,17 +143,18 @@ func (m *Memory) Begin(_ context.Context, starts []wire.ReceiptStart) []error {
 	return errs
 }
 
-// Ack applies user's acknowledgement of ids: each pending receipt of
-// user among them becomes received. Ids that have no receipt, that are
-// not user's, or whose receipt is no longer pending change nothing. It
-// returns how many it applied. ids are only read.
-func (m *Memory) Ack(user string, ids []string) int {
+// Ack applies user's acknowledgement of keys (the "receipt" of each
+// push's envelope): each pending receipt of user among them becomes
+// received. Keys of no receipt (a message id, say, which may be
+// guessed), of receipts that are not user's, or no longer pending change
+// nothing. It returns how many it applied. keys are only read.
+func (m *Memory) Ack(user string, keys []string) int {
 	now := m.cfg.Now().UnixMilli()
 	var got []string // for Config.Received
 	n := 0
 	m.mu.Lock()
-	for _, id := range ids {
-		msg, ok := m.msgs[id]
+	for _, key := range keys {
+		msg, ok := m.keys[key]
 		if !ok || msg.expired {
 			continue
 		}
@@ -161,12 +166,12 @@ func (m *Memory) Ack(user string, ids []string) int {
 		m.pending--
 		n++
 		if m.cfg.Received != nil {
-			got = append(got, id)
+			got = append(got, msg.id)
 		}
 	}
 	m.c.Pending.Store(int64(m.pending))
 	m.mu.Unlock()
-	m.c.acked(n, len(ids)-n)
+	m.c.acked(n, len(keys)-n)
 	for _, id := range got {
 		m.cfg.Received(id, user)
 	}
@@ -232,6 +237,7 @@ func (m *Memory) Expire(now time.Time) {
 	}
 	for len(m.kept) > 0 && !m.kept[0].deadline.Add(m.cfg.Keep).After(now) {
 		delete(m.msgs, m.kept[0].id)
+		delete(m.keys, m.kept[0].key)
 		m.kept[0] = nil
 		m.kept = m.kept[1:]
 		m.c.Messages.Add(-1)

@@ -45,10 +45,13 @@ func TestAckByTheUserOnlyAndUndeliveredOnce(t *testing.T) {
 	if err := begin(m, "m7", 30*time.Second, "bob", "alice", "carol"); err != nil {
 		t.Fatalf("Begin: %v", err)
 	}
-	if n := m.Ack("alice", []string{"m7", "m7", "nope"}); n != 1 {
-		t.Fatalf("alice's ack applied %d, want 1 (a repeat and an unknown id change nothing)", n)
+	if n := m.Ack("bob", []string{"m7"}); n != 0 {
+		t.Fatalf("an ack by the message's id (which a client may guess) applied %d", n)
 	}
-	if n := m.Ack("mallory", []string{"m7"}); n != 0 {
+	if n := m.Ack("alice", []string{"k-m7", "k-m7", "nope"}); n != 1 {
+		t.Fatalf("alice's ack applied %d, want 1 (a repeat and an unknown key change nothing)", n)
+	}
+	if n := m.Ack("mallory", []string{"k-m7"}); n != 0 {
 		t.Fatalf("an ack of someone else's message applied %d", n)
 	}
 	want := map[string]string{"alice": "received", "bob": "pending", "carol": "pending"}
@@ -64,7 +67,7 @@ func TestAckByTheUserOnlyAndUndeliveredOnce(t *testing.T) {
 	if len(*out) != 1 || (*out)[0].id != "m7" || !slices.Equal((*out)[0].users, []string{"bob", "carol"}) || (*out)[0].data != `{"n":1}` {
 		t.Fatalf("told %v, want m7 once for bob and carol with the data", *out)
 	}
-	if n := m.Ack("bob", []string{"m7"}); n != 0 {
+	if n := m.Ack("bob", []string{"k-m7"}); n != 0 {
 		t.Fatal("a late ack turned undelivered into received")
 	}
 	want = map[string]string{"alice": "received", "bob": "undelivered", "carol": "undelivered"}
@@ -94,9 +97,10 @@ func TestCapRefusesAndARetryKeepsTheReceipts(t *testing.T) {
 	if _, err := m.Status(context.Background(), "b"); !errors.Is(err, wire.ErrNoReceipt) {
 		t.Fatalf("refused b is kept: %v", err)
 	}
-	m.Ack("u1", []string{"a"})
-	if err := begin(m, "a", time.Second, "u1", "u2"); err != nil {
-		t.Fatalf("a retry of a: %v", err)
+	m.Ack("u1", []string{"k-a"})
+	retry := []wire.ReceiptStart{{ID: "a", Key: "k-other", Users: []string{"u1", "u2"}, Timeout: time.Second}}
+	if err := m.Begin(context.Background(), retry)[0]; err != nil || retry[0].Key != "k-a" {
+		t.Fatalf("a retry of a: %v, key %q; want a's own key", err, retry[0].Key)
 	}
 	if got := states(t, m, "a"); got["u1"] != "received" {
 		t.Fatalf("a retry reset the receipts of a: %v", got)
@@ -110,7 +114,7 @@ func TestCapRefusesAndARetryKeepsTheReceipts(t *testing.T) {
 }
 
 func begin(m *Memory, id string, timeout time.Duration, users ...string) error {
-	return m.Begin(context.Background(), []wire.ReceiptStart{{ID: id, Users: users, Data: []byte(`{"n":1}`), Timeout: timeout}})[0]
+	return m.Begin(context.Background(), []wire.ReceiptStart{{ID: id, Key: "k-" + id, Users: users, Data: []byte(`{"n":1}`), Timeout: timeout}})[0]
 }
 
 func maps(a, b map[string]string) bool {

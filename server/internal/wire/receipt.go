@@ -30,18 +30,20 @@ var (
 	ErrNoReceipt = errors.New("no receipt is kept for this message")
 )
 
-// ReceiptEnvelope is what a push that asks for a receipt adds after its
-// data, so that the client sees "receipt":true in the envelope
-// (docs/protocol.md). The brokers copy a message's data into the envelope
-// as is, between ,"data": and ,"ts":, so the mark rides with the data
-// through every broker, the cluster's Redis script and the history alike:
-// no broker needs to know of receipts. ReceiptData appends it.
-const ReceiptEnvelope = `,"receipt":true`
-
-// ReceiptData returns data followed by ReceiptEnvelope, in a new slice.
-func ReceiptData(data []byte) []byte {
-	b := make([]byte, 0, len(data)+len(ReceiptEnvelope))
-	return append(append(b, data...), ReceiptEnvelope...)
+// ReceiptData returns data followed by ,"receipt":"KEY", in a new
+// slice: what a push that asks for a receipt carries as its data, so that
+// the client sees "receipt":"KEY" in the envelope (docs/protocol.md) and
+// acknowledges with that key. The brokers copy a message's data into the
+// envelope as is, between ,"data": and ,"ts":, so the key rides with the
+// data through every broker, the cluster's Redis script and the history
+// alike: no broker needs to know of receipts. key is the receipt's
+// (NewReceiptKey): printable ASCII, no quote to escape.
+func ReceiptData(data []byte, key string) []byte {
+	b := make([]byte, 0, len(data)+len(key)+14)
+	b = append(b, data...)
+	b = append(b, `,"receipt":"`...)
+	b = append(b, key...)
+	return append(b, '"')
 }
 
 // Receipt is the answer of GET /v1/messages/{id}: the message's receipt,
@@ -81,10 +83,14 @@ func (r *Receipt) Count() {
 }
 
 // ReceiptStart is one push's request for receipts: its id, its users
-// (distinct), its data as the backend sent it, and the timeout within
-// which each user must acknowledge it.
+// (distinct), its data as the backend sent it, the timeout within which
+// each user must acknowledge it, and its key: the unguessable name the
+// envelope carries and the clients acknowledge, so that only a client
+// that got the push can (an id may be the backend's, and guessable).
+// Begin sets Key to the receipts' own when they exist already (a retry).
 type ReceiptStart struct {
 	ID      string
+	Key     string
 	Users   []string
 	Data    []byte
 	Timeout time.Duration
