@@ -80,3 +80,31 @@ func TestReceiptsAcrossTwoNodes(t *testing.T) {
 	a2 := startNode(t, r, "a", cfg)
 	wantStates(t, a2, id, map[string]string{"py": "received", "nd": "undelivered", "off": "undelivered"})
 }
+
+// The cap counts the whole cluster's pending receipts in Redis: a push
+// through either node past it is refused whole (503 receipts_full), and
+// an acknowledgement on the other node frees room.
+func TestReceiptsCapAcrossTwoNodes(t *testing.T) {
+	r := startRedis(t)
+	cfg := clusterConfig()
+	cfg.MaxReceipts = 2
+	a, b := startNode(t, r, "a", cfg), startNode(t, r, "b", cfg)
+	c, _ := dialAs(t, b, "?user=u1", "")
+	r.waitSubs("wspush:u:u1", 1)
+	if code, ans := pushAPI(t, a, `{"users":["u1","u2"],"data":1,"id":"c1","receipt":{"timeout":"1m"}}`); code != 200 {
+		t.Fatalf("first: %d %v", code, ans)
+	}
+	m := c.ExpectJSON("push")
+	code, hdr, out := callAPI(t, b.APIHandler(), "POST", "/v1/push", `{"users":["u1"],"data":2,"id":"c2","receipt":{"timeout":"1m"}}`)
+	if code != 503 || hdr.Get("Retry-After") != "1" || !strings.Contains(out, `"error":"receipts_full"`) {
+		t.Fatalf("past the cluster's cap through the other node: %d %v %s", code, hdr, out)
+	}
+	c.SendJSON(`{"type":"received","ids":["` + m["receipt"].(string) + `"]}`)
+	wantStates(t, a, "c1", map[string]string{"u1": "received", "u2": "pending"})
+	if code, ans := pushAPI(t, a, `{"users":["u1"],"data":3,"id":"c3","receipt":{"timeout":"1m"}}`); code != 200 {
+		t.Fatalf("after an acknowledgement freed room: %d %v", code, ans)
+	}
+	if m := c.ExpectJSON("push"); m["id"] != "c3" {
+		t.Fatalf("got %v, want c3 (c2 was refused)", m)
+	}
+}
