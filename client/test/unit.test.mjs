@@ -515,3 +515,50 @@ test('a token function that fails is asked again with the same reason, initial',
   assert.equal(adapter.sockets.length, 1);
   client.close();
 });
+
+// Receipts: acknowledged after the handlers, batched over receiptDelay,
+// at most 256 keys a message, held while hidden or disconnected and sent
+// on the next connection.
+test('receipts are batched over receiptDelay, split at 256, held across a reconnect', async () => {
+  const { client, clock, adapter } = newClient({ receiptDelay: 250, minDelay: 100, maxDelay: 100, randoms: [0] });
+  client.connect();
+  await flush();
+  adapter.last.open('ann');
+  const received = (s) => s.sent.filter((m) => m.type === 'received');
+  const push = (s, i) => s.recv({ type: 'push', id: 'm' + i, data: i, ts: 1, receipt: 'r-' + i });
+  push(adapter.last, 1);
+  push(adapter.last, 2);
+  adapter.last.recv({ type: 'push', id: 'm3', data: 3, ts: 1 }); // no receipt: not acknowledged
+  await clock.advance(249);
+  assert.deepEqual(received(adapter.last), [], 'sent before receiptDelay passed');
+  await clock.advance(1);
+  assert.deepEqual(received(adapter.last), [{ type: 'received', ids: ['r-1', 'r-2'] }]);
+
+  // 300 at once: 256 go at once, the rest after receiptDelay.
+  for (let i = 0; i < 300; i++) push(adapter.last, 100 + i);
+  assert.equal(received(adapter.last).length, 2);
+  assert.equal(received(adapter.last)[1].ids.length, 256);
+  await clock.advance(250);
+  assert.equal(received(adapter.last)[2].ids.length, 44);
+
+  // Hidden: held; back: sent.
+  adapter.hide();
+  push(adapter.last, 7);
+  await clock.advance(1000);
+  assert.equal(received(adapter.last).length, 3, 'acknowledged while hidden');
+  adapter.show();
+  await flush();
+  assert.deepEqual(received(adapter.last)[3], { type: 'received', ids: ['r-7'] });
+
+  // Disconnected: held, then sent on the next connection's welcome.
+  push(adapter.last, 8);
+  const first = adapter.last;
+  first.drop(1006);
+  await clock.advance(250);
+  await clock.advance(100);
+  assert.notEqual(adapter.last, first);
+  adapter.last.open('ann');
+  await flush();
+  assert.deepEqual(received(adapter.last), [{ type: 'received', ids: ['r-8'] }]);
+  client.close();
+});

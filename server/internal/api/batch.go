@@ -131,6 +131,11 @@ func (a *handler) pushBatch(w http.ResponseWriter, r *http.Request) {
 		at = append(at, i)
 	}
 	msgs, at = a.batchReceipts(r, msgs, at, starts, startAt, out)
+	for _, o := range out {
+		if o.Status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1") // a message refused at the receipts' cap
+		}
+	}
 	if len(msgs) > 0 {
 		ctx, cancel := loopsCtx(r)
 		defer cancel()

@@ -67,6 +67,9 @@ func TestReceiptsFullRefusesThePush(t *testing.T) {
 	if r := got.Results[0]; r.Status != 503 || r.Error != "receipts_full" || r.RetryAfter != 1 || r.ID != "m-a" {
 		t.Errorf("message 0 at the cap: %+v", r)
 	}
+	if w.Header().Get("Retry-After") != "1" {
+		t.Errorf("a batch with a message refused at the cap has no Retry-After header")
+	}
 	if got.Results[1].Status != 200 || strings.Join(f.calls, ";") != "receipts m-a 30s;batch b" {
 		t.Errorf("the other message: %+v, calls %q", got.Results[1], f.calls)
 	}
