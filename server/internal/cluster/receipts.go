@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -177,32 +178,34 @@ func (r *Receipts) Begin(ctx context.Context, starts []wire.ReceiptStart) []erro
 		}
 		return []string{keyReceiptID + st.ID, keyReceipt + st.Key, keyDue, keyPendingRc}, args
 	})
-	for i := range starts {
-		if err == nil {
-			var out []any
-			out, err = cmds[i].Slice()
-			if err == nil && len(out) == 2 {
-				n, _ := out[0].(int64)
-				key, _ := out[1].(string)
-				if n < 0 {
-					r.c.Refused.Add(1)
-					errs[i] = wire.ErrReceiptsFull
-				} else {
-					starts[i].Key = key
-				}
-				continue
-			}
-		}
-		errs[i] = fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
 	if err != nil {
 		r.cl.failed(err)
+	}
+	for i := range starts {
+		out, cerr := cmds[i].Slice()
+		if cerr == nil && len(out) == 2 {
+			n, _ := out[0].(int64)
+			key, _ := out[1].(string)
+			if n < 0 {
+				r.c.Refused.Add(1)
+				errs[i] = wire.ErrReceiptsFull
+			} else {
+				starts[i].Key = key
+			}
+			continue
+		}
+		if cerr == nil {
+			cerr = fmt.Errorf("the begin script answered %v", out)
+		}
+		errs[i] = fmt.Errorf("%w: %v", ErrUnavailable, cerr)
 	}
 	return errs
 }
 
 // pipeline runs script n times in one pipeline, with the keys and
-// arguments args(i) gives, loading the script once if Redis lost it.
+// arguments args(i) gives, loading the script once if Redis lost it. Its
+// error says Redis did not answer (the caller marks it down); what one
+// script answered, an error of Redis's own included, is in its Cmd.
 func (r *Receipts) pipeline(ctx context.Context, script *redis.Script, n int, args func(i int) ([]string, []any)) ([]*redis.Cmd, error) {
 	ctx, cancel := context.WithTimeout(ctx, redisWait)
 	defer cancel()
@@ -222,8 +225,9 @@ func (r *Receipts) pipeline(ctx context.Context, script *redis.Script, n int, ar
 			cmds, err = run()
 		}
 	}
-	if err == redis.Nil {
-		err = nil // a script answered nil (finishScript: taken)
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		err = nil // Redis answered: nil (finishScript: taken), or an error of one script
 	}
 	return cmds, err
 }
