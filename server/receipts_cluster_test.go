@@ -108,3 +108,38 @@ func TestReceiptsCapAcrossTwoNodes(t *testing.T) {
 		t.Fatalf("got %v, want c3 (c2 was refused)", m)
 	}
 }
+
+// On Redis Cluster the receipts' keys share one slot ({rc}): a push
+// through one node, its acknowledgement through another, and the
+// timeout's one message.undelivered.
+func TestReceiptsOnRedisCluster(t *testing.T) {
+	rc := startRedisCluster(t)
+	hook := newReceiver(t, nil)
+	clock := &manualClock{t: time.UnixMilli(1700000000000)}
+	node := func(name string) *Server {
+		return startPlain(t, Config{Redis: rc.URL(), RedisPassword: rc.Password, Node: name, clock: clock.now,
+			Webhook: WebhookConfig{URL: hook.srv.URL, Secret: testWebhookSecret, Delay: 10 * time.Millisecond, Events: []string{"connect"}}})
+	}
+	a, b := node("a"), node("b")
+	c, _ := dialAs(t, b, "?user=rc1", "")
+	waitShardSubs(t, rc, "u:rc1", 1)
+	code, ans := pushAPI(t, a, `{"users":["rc1","rc2"],"data":{"n":1},"id":"rcm","receipt":{"timeout":"10s"}}`)
+	if code != 200 || ans["id"] != "rcm" {
+		t.Fatalf("push: %d %v", code, ans)
+	}
+	m := c.ExpectJSON("push")
+	c.SendJSON(`{"type":"received","ids":["` + m["receipt"].(string) + `"]}`)
+	wantStates(t, a, "rcm", map[string]string{"rc1": "received", "rc2": "pending"})
+	clock.set(clock.get().Add(10 * time.Second))
+	wantStates(t, b, "rcm", map[string]string{"rc1": "received", "rc2": "undelivered"})
+	var evs []receiptEvent
+	waitFor(t, 5*time.Second, func() error {
+		if evs = receiptEvents(hook, "message.undelivered"); len(evs) == 0 {
+			return fmt.Errorf("no message.undelivered")
+		}
+		return nil
+	})
+	if e := evs[0]; len(evs) != 1 || e.Message != "rcm" || !slices.Equal(e.Users, []string{"rc2"}) || string(e.Data) != `{"n":1}` {
+		t.Fatalf("events %+v", evs)
+	}
+}

@@ -128,7 +128,7 @@ return out
 // any goroutine; Ack, called on the event loops, only queues.
 type Receipts struct {
 	cl   *Cluster
-	rdb  *redis.Client
+	rdb  redis.UniversalClient
 	cfg  receipt.Config
 	c    receipt.Counters
 	acks chan ack
