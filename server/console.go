@@ -206,3 +206,6 @@ func (b consoleBackend) UserNodes(ctx context.Context, user string) (map[string]
 func (b consoleBackend) LoopLag(ctx context.Context) (time.Duration, error) {
 	return b.s.eng.LoopLag(ctx)
 }
+
+// WebhookFailures are the webhook's last failed requests.
+func (b consoleBackend) WebhookFailures() []wire.WebhookFailure { return b.s.hook.Failures() }

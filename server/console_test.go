@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -409,4 +410,31 @@ func TestConsoleOverviewStreamSendsPointsWithTheLoopLag(t *testing.T) {
 		}
 	}
 	t.Fatal("the stream ended")
+}
+
+// The webhook page shows the backend's failed answers with their status.
+func TestConsoleShowsWebhookFailures(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusBadRequest)
+	}))
+	defer backend.Close()
+	s := startServer(t, Config{APIAddr: "127.0.0.1:0", APIKey: testAPIKey, Webhook: WebhookConfig{
+		URL: backend.URL, Secret: testWebhookSecret, Delay: 10 * time.Millisecond}})
+	dialAs(t, s, "?user=w1", "")
+	c := consoleLogin(t, s, testAPIKey)
+	waitFor(t, 10*time.Second, func() error {
+		var w struct {
+			Enabled  bool
+			Failures []struct {
+				Status int
+				Final  bool
+			}
+		}
+		c.do("GET", "/console/api/webhook", "", &w)
+		if !w.Enabled || len(w.Failures) == 0 || w.Failures[0].Status != 400 || !w.Failures[0].Final {
+			return errorf("webhook page %+v", w)
+		}
+		return nil
+	})
 }

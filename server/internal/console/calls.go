@@ -531,7 +531,7 @@ func (c *Console) webhook(w http.ResponseWriter, r *http.Request, _ session) {
 		}
 		out[name] = series
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"enabled": len(out) > 0, "metrics": out})
+	writeJSON(w, http.StatusOK, map[string]any{"enabled": len(out) > 0, "metrics": out, "failures": c.b.WebhookFailures()})
 }
 
 // GET /console/api/audit: newest first; payloads for admins only.

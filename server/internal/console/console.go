@@ -53,6 +53,9 @@ type Backend interface {
 	// order after after; RoomUsers through a room's users.
 	RoomList(ctx context.Context, after string, limit int) (wire.RoomsPage, error)
 	RoomUsers(ctx context.Context, room, after string, limit int) (wire.RoomPage, error)
+	// WebhookFailures are the webhook's last failed requests, newest
+	// first.
+	WebhookFailures() []wire.WebhookFailure
 	// LoopLag is how long a job waits for the slowest event loop.
 	LoopLag(ctx context.Context) (time.Duration, error)
 	// UserNodes says on which nodes user has connections, and how many.

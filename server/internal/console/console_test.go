@@ -78,6 +78,7 @@ func (f *fake) RoomList(context.Context, string, int) (wire.RoomsPage, error) {
 func (f *fake) RoomUsers(_ context.Context, room, _ string, _ int) (wire.RoomPage, error) {
 	return wire.RoomPage{Room: room, Members: []string{}}, nil
 }
+func (f *fake) WebhookFailures() []wire.WebhookFailure         { return nil }
 func (f *fake) LoopLag(context.Context) (time.Duration, error) { return time.Millisecond, nil }
 func (f *fake) UserNodes(context.Context, string) (map[string]int, error) {
 	return map[string]int{"n1": 1}, nil

@@ -176,7 +176,9 @@ func (w *Webhook) deliver(batch []*event) {
 			return
 		}
 		retry := err != nil || status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests
-		if !retry || attempt >= w.cfg.Retries || w.ctx.Err() != nil {
+		final := !retry || attempt >= w.cfg.Retries || w.ctx.Err() != nil
+		w.failedAttempt(status, err, len(batch), attempt+1, final)
+		if final {
 			n := w.failed.Add(int64(len(batch)))
 			if w.logDue() {
 				w.log.Warn("webhook: events not delivered", "url", auth.RedactURL(w.cfg.URL), "status", status,

@@ -111,6 +111,9 @@ func TestRetriesAfter500(t *testing.T) {
 	if c := w.Counters(); c.Retries != 1 || c.Requests[2] != 1 || c.Requests[0] != 1 || c.Sent != 1 || c.Failed != 0 {
 		t.Fatalf("counters %+v, want one retry after one 5xx, then sent", c)
 	}
+	if f := w.Failures(); len(f) != 1 || f[0].Status != 500 || f[0].Attempt != 1 || f[0].Final || f[0].Events != 1 {
+		t.Fatalf("failures %+v, want the 500, retried", f)
+	}
 }
 
 func TestGivesUpOn4xx(t *testing.T) {
@@ -122,6 +125,24 @@ func TestGivesUpOn4xx(t *testing.T) {
 	b.quiet()
 	if c := w.Counters(); c.Failed != 1 || c.Retries != 0 || c.Requests[1] != 1 || c.Sent != 0 {
 		t.Fatalf("counters %+v, want one failed event, not retried", c)
+	}
+	if f := w.Failures(); len(f) != 1 || f[0].Status != 400 || !f[0].Final {
+		t.Fatalf("failures %+v, want the 400, final", f)
+	}
+	var none *Webhook
+	if f := none.Failures(); len(f) != 0 {
+		t.Fatal("a nil webhook has failures")
+	}
+}
+
+func TestFailureRingKeepsTheLast(t *testing.T) {
+	w := &Webhook{}
+	for i := range FailureRing + 5 {
+		w.failedAttempt(500+i%3, nil, i, 1, false)
+	}
+	f := w.Failures()
+	if len(f) != FailureRing || f[0].Events != FailureRing+4 || f[FailureRing-1].Events != 5 {
+		t.Fatalf("ring of %d, newest %d, oldest %d", len(f), f[0].Events, f[len(f)-1].Events)
 	}
 }
 

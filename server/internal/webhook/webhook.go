@@ -42,6 +42,7 @@ type Webhook struct {
 	// Counters for the metrics.
 	sent, dropped, failed, retries atomic.Int64
 	requests                       [4]atomic.Int64 // by requestClasses
+	fails                          failures        // the last failed requests, for the console
 
 	// Users whose grace passed, waiting for the sender to check them
 	// (Offline); bounded by Config.Queue. offReady wakes the sender.

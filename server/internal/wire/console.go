@@ -90,3 +90,14 @@ type ConnPage struct {
 
 // ErrNoConn is a connection id that is not connected on this node.
 var ErrNoConn = errors.New("no such connection on this node")
+
+// WebhookFailure is one webhook request that did not deliver its batch:
+// an answer other than 2xx, or no answer.
+type WebhookFailure struct {
+	T       time.Time `json:"t"`
+	Status  int       `json:"status,omitempty"` // the HTTP status; 0 for no answer
+	Error   string    `json:"error,omitempty"`  // why there was no answer
+	Events  int       `json:"events"`           // the batch's events
+	Attempt int       `json:"attempt"`          // 1 for the first try
+	Final   bool      `json:"final"`            // no retry follows: the events are lost
+}

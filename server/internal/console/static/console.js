@@ -28,7 +28,7 @@
       target: 'Target', result: 'Result', start: 'Start', pause: 'Pause', resume: 'Resume', types: 'Types', clear: 'Clear',
       sampled: 'high rate: dropped %n events in the last second (at most %r a second are shown)', none: 'nothing yet',
       viewerNote: 'This session is read-only: actions are disabled and payloads hidden.', metric: 'Metric', value: 'Value',
-      noWebhook: 'No webhook is configured (--webhook).', history: 'Recent history', loopLag: 'Event-loop lag', connsHere: 'Connections on this node:', closeReason: 'Why', given: 'Reason given', noHistory: 'The server keeps no history (--history-size, --history-ttl).', disconnected: 'disconnected', pushed: 'sent', confirmKick: 'Kick every connection of this user?'
+      noWebhook: 'No webhook is configured (--webhook).', history: 'Recent history', failures: 'Recent failures', status: 'Status', error: 'Error', events: 'Events', attempt: 'Attempt', lost: 'lost', retried: 'retried', loopLag: 'Event-loop lag', connsHere: 'Connections on this node:', closeReason: 'Why', given: 'Reason given', noHistory: 'The server keeps no history (--history-size, --history-ttl).', disconnected: 'disconnected', pushed: 'sent', confirmKick: 'Kick every connection of this user?'
     },
     zh: {
       console: '控制台', login: '登录', logout: '退出', key: 'API 密钥或控制台密钥', password: '密码',
@@ -53,7 +53,7 @@
       target: '对象', result: '结果', start: '开始', pause: '暂停', resume: '继续', types: '类型', clear: '清空',
       sampled: '事件过多：上一秒丢弃了 %n 条（每秒最多显示 %r 条）', none: '暂无',
       viewerNote: '当前会话为只读：操作已禁用，消息内容已隐藏。', metric: '指标', value: '值',
-      noWebhook: '未配置 Webhook（--webhook）。', history: '最近消息', loopLag: '事件循环延迟', connsHere: '本节点上的连接：', closeReason: '断开原因', given: '操作员给出的原因', noHistory: '服务器未保存历史消息（--history-size、--history-ttl）。', disconnected: '已断开', pushed: '已发送', confirmKick: '确定踢掉该用户的所有连接？'
+      noWebhook: '未配置 Webhook（--webhook）。', history: '最近消息', failures: '最近失败', status: '状态码', error: '错误', events: '事件数', attempt: '第几次', lost: '已丢弃', retried: '将重试', loopLag: '事件循环延迟', connsHere: '本节点上的连接：', closeReason: '断开原因', given: '操作员给出的原因', noHistory: '服务器未保存历史消息（--history-size、--history-ttl）。', disconnected: '已断开', pushed: '已发送', confirmKick: '确定踢掉该用户的所有连接？'
     }
   };
 
@@ -403,6 +403,12 @@
       });
       box.appendChild(el('table', null, [el('thead', null, [el('tr', null, [t('metric'), '', t('value')].map(function (h) { return el('th', { text: h }); }))]), tb]));
       main.appendChild(box);
+      if (w.enabled) {
+        var fb = el('tbody');
+        (w.failures || []).forEach(function (f) { fb.appendChild(el('tr', null, [el('td', { text: fmtTime(f.t) }), el('td', { text: f.status ? String(f.status) : '-' }), el('td', { text: f.error || '' }), el('td', { text: String(f.events) }), el('td', { text: String(f.attempt) }), el('td', { text: f.final ? t('lost') : t('retried') })])); });
+        main.appendChild(el('div', { 'class': 'card' }, [el('h2', { text: t('failures') }), el('table', { id: 'webhookFailures' }, [el('thead', null, [el('tr', null, [t('when'), t('status'), t('error'), t('events'), t('attempt'), ''].map(function (h) { return el('th', { text: h }); }))]), fb]),
+          (w.failures || []).length ? null : el('p', { 'class': 'muted', text: t('none') })]));
+      }
     });
   }
   function auditPage(main) {
