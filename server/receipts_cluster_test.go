@@ -132,14 +132,19 @@ func TestReceiptsOnRedisCluster(t *testing.T) {
 	wantStates(t, a, "rcm", map[string]string{"rc1": "received", "rc2": "pending"})
 	clock.set(clock.get().Add(10 * time.Second))
 	wantStates(t, b, "rcm", map[string]string{"rc1": "received", "rc2": "undelivered"})
+	// The barrier (receipts_test.go): a second message's event after it.
+	if code, ans := pushAPI(t, b, `{"users":["rc3"],"data":"barrier","id":"barrier","receipt":{"timeout":"1s"}}`); code != 200 {
+		t.Fatalf("barrier: %d %v", code, ans)
+	}
+	clock.set(clock.get().Add(time.Second))
 	var evs []receiptEvent
 	waitFor(t, 5*time.Second, func() error {
-		if evs = receiptEvents(hook, "message.undelivered"); len(evs) == 0 {
-			return fmt.Errorf("no message.undelivered")
+		if evs = receiptEvents(hook, "message.undelivered"); len(evs) < 2 {
+			return fmt.Errorf("undelivered events %+v", evs)
 		}
 		return nil
 	})
-	if e := evs[0]; len(evs) != 1 || e.Message != "rcm" || !slices.Equal(e.Users, []string{"rc2"}) || string(e.Data) != `{"n":1}` {
-		t.Fatalf("events %+v", evs)
+	if e := evs[0]; len(evs) != 2 || e.Message != "rcm" || !slices.Equal(e.Users, []string{"rc2"}) || string(e.Data) != `{"n":1}` || evs[1].Message != "barrier" {
+		t.Fatalf("events %+v, want rcm's once, then the barrier's", evs)
 	}
 }

@@ -45,12 +45,23 @@ func TestMeasureReceipts(t *testing.T) {
 	if r, err := strconv.Atoi(os.Getenv("WSPUSH_MEASURE_ROUNDS")); err == nil {
 		rounds = r
 	}
-	bin := filepath.Join(t.TempDir(), "wspush")
-	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	// WSPUSH_MEASURE_BIN measures another build's pushes without
+	// receipts (a commit from before them), WSPUSH_MEASURE_PLAIN=1 this
+	// build's: the baseline alone, three runs.
+	bin := os.Getenv("WSPUSH_MEASURE_BIN")
+	baseline := bin != "" || os.Getenv("WSPUSH_MEASURE_PLAIN") == "1"
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "wspush")
+		if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
 	}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--loops", "1",
-		"--log-format", "json", "--log-level", "info", "--max-rate", "-1", "--max-receipts", "2000000")
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--loops", "1",
+		"--log-format", "json", "--log-level", "info", "--max-rate", "-1"}
+	if os.Getenv("WSPUSH_MEASURE_BIN") == "" {
+		args = append(args, "--max-receipts", "2000000")
+	}
+	cmd := exec.Command(bin, args...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -240,6 +251,15 @@ func TestMeasureReceipts(t *testing.T) {
 	run("") // warm up
 	n := float64(clients * rounds)
 	plainCPU, plainWall := run("")
+	if baseline {
+		for range 2 {
+			c, wall := run("")
+			plainCPU, plainWall = plainCPU+c, plainWall+wall
+		}
+		t.Logf("%s, without receipts: %.1f µs of server CPU per delivered push (3 runs of %.0f deliveries in %v)",
+			bin, plainCPU/n/3*1e6, n, plainWall.Round(time.Millisecond))
+		return
+	}
 	if f := os.Getenv("WSPUSH_MEASURE_PROFILE"); f != "" {
 		// A CPU profile of the server during the next run (one acknowledgement per push), for a look at
 		// where the time goes (go tool pprof).
