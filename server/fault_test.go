@@ -44,6 +44,9 @@ func TestMain(m *testing.M) {
 	if cfg := os.Getenv(faultNodeEnv); cfg != "" {
 		os.Exit(runFaultNode(cfg))
 	}
+	if os.Getenv(benchHookEnv) != "" {
+		os.Exit(runBenchHook())
+	}
 	os.Exit(m.Run())
 }
 
