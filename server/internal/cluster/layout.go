@@ -173,18 +173,6 @@ func (l *layout) parse(ch string) (kind int, name string, part int) {
 	return chKindNone, "", 0
 }
 
-// stream is the stream a user or room channel carries ("u:USER",
-// "r:ROOM"), or "".
-func (l *layout) stream(ch string) string {
-	switch kind, name, _ := l.parse(ch); kind {
-	case chKindUser:
-		return history.UserStream(name)
-	case chKindRoom:
-		return history.RoomStream(name)
-	}
-	return ""
-}
-
 // keySlot is Redis Cluster's slot of a key: CRC16 (XMODEM) of its hash
 // tag, or of the whole key without one, modulo 16,384.
 func keySlot(key string) uint16 {

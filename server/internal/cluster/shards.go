@@ -213,7 +213,7 @@ func (cl *Cluster) lostFound(part int, v any) {
 		cl.observe(part, p)
 		cl.lostWrites.Add(1)
 		cl.log.Warn("redis: a partition on a new primary, or on one restarted from older data: messages up to the lost position may be missing; reads from before it get a gap notice",
-			"node", cl.node, "partition", strings.Trim(cl.lay.pre(part), "wspush:"), "lost", s)
+			"node", cl.node, "partition", strings.TrimSuffix(strings.TrimPrefix(cl.lay.pre(part), "wspush:"), ":"), "lost", s)
 	}
 }
 
