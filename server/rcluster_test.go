@@ -336,7 +336,7 @@ func checkFailover(t *testing.T, what string, killed time.Time, clients []*fault
 			t.Errorf("%s: an API call took %v", c.user, p.slowest)
 		}
 	}
-	t.Logf("%s failover window: %v from the primary's SIGKILL to the first 200 of a call made after it for a user of that primary; "+
+	t.Logf("%s failover window: %v from the primary's SIGKILL to the first 200 of a call made after it (by a user of that primary, on Redis Cluster); "+
 		"%d of %d calls refused (503, Retry-After), %d acknowledged, %d acknowledged but missing (each behind a gap notice), %d gap notices; slowest call %v",
 		what, first.Sub(killed).Round(time.Millisecond), refused, calls, total, lost, gaps, slowest.Round(time.Millisecond))
 }

@@ -111,51 +111,7 @@ func TestFaultsSentinelFailoverLosesNoAcknowledgedPush(t *testing.T) {
 	cancel()
 	wg.Wait()
 
-	total, gaps, refused, calls, lost := 0, 0, 0, 0, 0
-	var first time.Time // the first 200 of a call made after the kill
-	var slowest time.Duration
-	for i, p := range pushers {
-		c := clients[i]
-		total += len(p.acks)
-		gaps += len(c.gaps)
-		refused += p.refused
-		calls += p.calls
-		slowest = max(slowest, p.slowest)
-		for _, o := range p.odd {
-			t.Errorf("%s: a push answered %s: only 200 or 503 with Retry-After may be", c.user, o)
-		}
-		if c.dups != 0 {
-			t.Errorf("%s: %d pushes at or before a position already seen", c.user, c.dups)
-		}
-		for k := 1; k < len(c.seqs); k++ {
-			if c.seqs[k] <= c.seqs[k-1] {
-				t.Errorf("%s: seq %d after %d", c.user, c.seqs[k], c.seqs[k-1])
-			}
-		}
-		got := map[int]bool{}
-		for _, s := range c.seqs {
-			got[s] = true
-		}
-		for _, a := range p.acks {
-			if !a.at.Before(killed) && (first.IsZero() || a.done.Before(first)) {
-				first = a.done
-			}
-			if got[a.seq] {
-				continue
-			}
-			lost++
-			if !toldOfGap(c, a.seq) {
-				t.Errorf("%s: acknowledged seq %d never arrived and no gap was announced where it is missing (received %v, gaps after %v)",
-					c.user, a.seq, c.seqs, c.gaps)
-			}
-		}
-		if p.slowest > 4*time.Second {
-			t.Errorf("%s: an API call took %v", c.user, p.slowest)
-		}
-	}
-	t.Logf("failover window: %v from the primary's SIGKILL to the first 200 of a call made after it; "+
-		"%d of %d calls refused (503, Retry-After), %d acknowledged, %d acknowledged but missing (each behind a gap notice), %d gap notices; slowest call %v",
-		first.Sub(killed).Round(time.Millisecond), refused, calls, total, lost, gaps, slowest.Round(time.Millisecond))
+	checkFailover(t, "Sentinel", killed, clients, pushers, nil)
 
 	for _, n := range nodes {
 		var body []byte
