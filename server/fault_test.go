@@ -513,21 +513,7 @@ func TestFaultsLoseNoAcknowledgedPush(t *testing.T) {
 
 	// Every acknowledged push arrives, unless its user was told of a gap
 	// where it is missing.
-	waitFor(t, 20*time.Second, func() error {
-		for i, p := range pushers {
-			if len(p.acks) == 0 {
-				continue
-			}
-			c := clients[i]
-			c.mu.Lock()
-			got := c.maxed
-			c.mu.Unlock()
-			if want := p.acks[len(p.acks)-1].seq; got < want {
-				return fmt.Errorf("%s: last seq %d, want %d", c.user, got, want)
-			}
-		}
-		return nil
-	})
+	waitForLastAcks(t, clients, pushers)
 	cancel()
 	wg.Wait()
 
@@ -600,4 +586,25 @@ func disconnectedAround(c *faultClient, t time.Time) bool {
 		}
 	}
 	return !c.since.IsZero() && !t.Before(c.since.Add(-time.Second))
+}
+
+// waitForLastAcks waits until each client has received up to the last
+// push its pusher had acknowledged (or been told of a gap past it).
+func waitForLastAcks(t *testing.T, clients []*faultClient, pushers []*pusher) {
+	t.Helper()
+	waitFor(t, 20*time.Second, func() error {
+		for i, p := range pushers {
+			if len(p.acks) == 0 {
+				continue
+			}
+			c := clients[i]
+			c.mu.Lock()
+			got := c.maxed
+			c.mu.Unlock()
+			if want := p.acks[len(p.acks)-1].seq; got < want {
+				return fmt.Errorf("%s: last seq %d, want %d", c.user, got, want)
+			}
+		}
+		return nil
+	})
 }

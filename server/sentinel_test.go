@@ -96,18 +96,7 @@ func TestFaultsSentinelFailoverLosesNoAcknowledgedPush(t *testing.T) {
 	stopPush()
 	pwg.Wait()
 
-	waitFor(t, 20*time.Second, func() error {
-		for i, p := range pushers {
-			c := clients[i]
-			c.mu.Lock()
-			got := c.maxed
-			c.mu.Unlock()
-			if want := p.acks[len(p.acks)-1].seq; got < want {
-				return fmt.Errorf("%s: last seq %d, want %d", c.user, got, want)
-			}
-		}
-		return nil
-	})
+	waitForLastAcks(t, clients, pushers)
 	cancel()
 	wg.Wait()
 
