@@ -174,3 +174,29 @@ func TestRedisClusterCarriesPushesRoomsBroadcastsAndResumes(t *testing.T) {
 		t.Fatalf("presence %+v %v", ps, err)
 	}
 }
+
+// A node whose calls never failed across a short Redis outage (go-redis
+// replaces dead pooled connections silently) still writes its presence
+// again: a new connection to another Redis instance (another run id) makes
+// it register again.
+func TestANewRedisInstanceMakesTheNodeWriteItsPresenceAgain(t *testing.T) {
+	r, _, _, b, eb := start(t)
+	eb.mu.Lock()
+	eb.users["al"] = 1
+	eb.mu.Unlock()
+	b.Arrived("al")
+	r.WaitSubs("wspush:u:al", 1)
+	ctx := context.Background()
+	waitUntil(t, func() bool { return r.Client.Exists(ctx, "wspush:p:al").Val() == 1 })
+	// As if Redis had restarted empty between two heartbeats of b: its
+	// presence is gone, and b's next connection meets a new run id.
+	if err := r.Client.Del(ctx, "wspush:p:al").Err(); err != nil {
+		t.Fatal(err)
+	}
+	other := "an-instance-before-the-restart"
+	b.runID.Store(&other)
+	if err := r.Client.ClientKillByFilter(ctx, "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return r.Client.HGet(ctx, "wspush:p:al", "b").Val() == "1" })
+}
