@@ -13,7 +13,8 @@ import (
 // Coalescing (issue 20): API pushes, publishes and broadcasts that arrive
 // together go to Redis together. Each call hands its message to one of a
 // few senders and waits for its own answer; a sender takes every message
-// waiting, up to maxPipeline, and runs their scripts in one pipeline (on
+// waiting, up to maxPipeline calls and maxPipelineUsers users, and runs
+// their scripts in one pipeline (on
 // Redis Cluster, one script per partition of each, go-redis sending each
 // primary its share at once). Under load a round trip thus carries many
 // calls, which costs Redis one read and one write for all of them rather
@@ -25,7 +26,15 @@ import (
 // WAIT must follow their own script on one connection.
 
 // senders is how many pipelines of API calls may be in flight at once.
-const senders = 4
+const senders = 8
+
+// maxPipelineUsers caps the work of one pipeline of API calls: a sender
+// stops taking calls once their users (a room publish or a broadcast
+// counts one) add up to it, so that one round trip stays well within a
+// call's bound even for pushes to many users each.
+const maxPipelineUsers = 1024
+
+func (c *call) weight() int { return max(1, len(c.m.users)) }
 
 // call is one API call waiting for a sender.
 type call struct {
@@ -68,11 +77,13 @@ func (cl *Cluster) sender() {
 			return
 		case c := <-cl.calls:
 			batch = append(batch[:0], c)
+			users := c.weight()
 		fill:
-			for len(batch) < maxPipeline {
+			for len(batch) < maxPipeline && users < maxPipelineUsers {
 				select {
 				case c := <-cl.calls:
 					batch = append(batch, c)
+					users += c.weight()
 				default:
 					break fill
 				}
