@@ -557,9 +557,21 @@ func (cl *Cluster) reopenShard(k int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
 	defer cancel()
-	// go-redis finds the slot's new owner once it reloads the cluster's
-	// slots, which a MOVED answer makes it do.
-	cl.rdb.(*redis.ClusterClient).ReloadState(ctx)
+	// go-redis connects a PubSub to the primary its map of the slots
+	// names, and reloads that map in the background: wait until the
+	// primary it names answers for the slot itself (no MOVED).
+	cc := cl.rdb.(*redis.ClusterClient)
+	for {
+		cc.ReloadState(ctx)
+		c, err := cc.MasterForKey(ctx, cl.lay.posKey(k))
+		if err == nil {
+			err = c.Exists(ctx, cl.lay.posKey(k)).Err()
+		}
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	old := cl.shards[k]
 	cl.shards[k] = cl.openShard(ctx, k, chs)
 	_ = old.Close()
