@@ -195,6 +195,7 @@ type Cluster struct {
 	lastTouch time.Time    // the worker's: when the room keys' TTL was last renewed
 
 	sends chan msg       // client publishes, for the publisher
+	calls chan *call     // API calls, for the senders (coalesce.go)
 	ready chan resumeJob // resumes whose channels are subscribed, for the receiver
 
 	// Owned by the worker goroutine.
@@ -267,7 +268,7 @@ func New(cfg Config) (*Cluster, error) {
 		cfg: cfg, log: log, node: node,
 		users: map[string]struct{}{}, rooms: map[string]struct{}{}, members: map[[2]string]struct{}{},
 		wake:  make(chan struct{}, 1),
-		sends: make(chan msg, cfg.MaxQueue), ready: make(chan resumeJob, cfg.MaxQueue),
+		sends: make(chan msg, cfg.MaxQueue), calls: make(chan *call, cfg.MaxQueue), ready: make(chan resumeJob, cfg.MaxQueue),
 		subUsers: map[string]bool{}, subRooms: map[string]bool{}, unconfirmed: map[string]time.Time{},
 		startAt: map[string]history.Pos{}, last: map[string]history.Pos{}, leaving: map[string]bool{},
 		stop: make(chan struct{}),
@@ -316,10 +317,13 @@ func (cl *Cluster) Start() {
 		cl.msgs = cl.ps.ChannelWithSubscriptions(redis.WithChannelSize(4096))
 	}
 	cl.checkUp(ctx)
-	cl.wg.Add(3)
+	cl.wg.Add(3 + senders)
 	go cl.receive()
 	go cl.run()
 	go cl.publisher()
+	for range senders {
+		go cl.sender()
+	}
 }
 
 // Close stops the goroutines, takes the node out of the cluster and

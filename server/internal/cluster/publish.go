@@ -276,8 +276,11 @@ func (cl *Cluster) send(ctx context.Context, m msg) (wire.PushResult, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, redisWait)
 	defer cancel()
+	if cl.cfg.Replicas == 0 {
+		return cl.submit(ctx, m) // coalesce.go
+	}
 	if cl.lay.sharded() {
-		return cl.sendSharded(ctx, m)
+		return cl.sendShardedWait(ctx, m, cl.prepareParts(m))
 	}
 	pr := cl.prepare(m)
 	if cl.cfg.Replicas > 0 {

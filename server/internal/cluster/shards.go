@@ -302,28 +302,7 @@ func (cl *Cluster) prepareParts(m msg) []prepared {
 // primary its share at once, and follows MOVED and ASK) and returns each
 // one's answer, read as publishScript's, or its error.
 func (cl *Cluster) runParts(ctx context.Context, prs []prepared) ([][]any, []error) {
-	run := func() []*redis.Cmd {
-		cmds := make([]*redis.Cmd, len(prs))
-		_, _ = cl.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i := range prs {
-				cmds[i] = partScript.EvalSha(ctx, p, prs[i].keys, prs[i].args...)
-			}
-			return nil
-		})
-		return cmds
-	}
-	cmds := run()
-	for _, c := range cmds {
-		if isNoScript(c.Err()) {
-			// A primary that lost the script (restarted, promoted):
-			// load it everywhere and send again; scripts refused with
-			// NOSCRIPT did not run, and the others' ids make them no-ops.
-			if err := partScript.Load(ctx, cl.rdb).Err(); err == nil {
-				cmds = run()
-			}
-			break
-		}
-	}
+	cmds := pipeScripts(ctx, cl.rdb, partScript, prs)
 	outs := make([][]any, len(prs))
 	errs := make([]error, len(prs))
 	for i, c := range cmds {
@@ -355,28 +334,11 @@ func (cl *Cluster) merge(m msg, prs []prepared, outs [][]any) wire.PushResult {
 	return res
 }
 
-// sendSharded is send on Redis Cluster: the scripts of m's partitions in
-// one pipeline, answered 200 only if every one ran. A part that failed
-// makes the whole call ErrUnavailable: its retry with the same id runs
-// only the parts that did not run (the others' ids are kept).
-func (cl *Cluster) sendSharded(ctx context.Context, m msg) (wire.PushResult, error) {
-	prs := cl.prepareParts(m)
-	if cl.cfg.Replicas > 0 {
-		return cl.sendShardedWait(ctx, m, prs)
-	}
-	outs, errs := cl.runParts(ctx, prs)
-	for _, err := range errs {
-		if err != nil {
-			cl.failed(err)
-			cl.unavailable.Add(1)
-			return wire.PushResult{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
-		}
-	}
-	return cl.merge(m, prs, outs), nil
-}
-
-// sendShardedWait runs each part with WAIT on a connection to the primary
-// of its partition (sendWait), one after the other.
+// sendShardedWait is sendWait on Redis Cluster: each part with WAIT on a
+// connection to the primary of its partition, one after the other. The
+// call is 200 only if every part ran and was replicated; if one did not,
+// its retry with the same id runs only the missing parts (the others' ids
+// are kept per partition).
 func (cl *Cluster) sendShardedWait(ctx context.Context, m msg, prs []prepared) (wire.PushResult, error) {
 	cc, ok := cl.rdb.(*redis.ClusterClient)
 	if !ok {
@@ -595,9 +557,21 @@ func (cl *Cluster) reopenShard(k int) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), redisWait)
 	defer cancel()
-	// go-redis finds the slot's new owner once it reloads the cluster's
-	// slots, which a MOVED answer makes it do.
-	cl.rdb.(*redis.ClusterClient).ReloadState(ctx)
+	// go-redis connects a PubSub to the primary its map of the slots
+	// names, and reloads that map in the background: wait until the
+	// primary it names answers for the slot itself (no MOVED).
+	cc := cl.rdb.(*redis.ClusterClient)
+	for {
+		cc.ReloadState(ctx)
+		c, err := cc.MasterForKey(ctx, cl.lay.posKey(k))
+		if err == nil {
+			err = c.Exists(ctx, cl.lay.posKey(k)).Err()
+		}
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	old := cl.shards[k]
 	cl.shards[k] = cl.openShard(ctx, k, chs)
 	_ = old.Close()

@@ -174,3 +174,123 @@ func TestRedisClusterCarriesPushesRoomsBroadcastsAndResumes(t *testing.T) {
 		t.Fatalf("presence %+v %v", ps, err)
 	}
 }
+
+// A node whose calls never failed across a short Redis outage (go-redis
+// replaces dead pooled connections silently) still writes its presence
+// again: a new connection to another Redis instance (another run id) makes
+// it register again.
+func TestANewRedisInstanceMakesTheNodeWriteItsPresenceAgain(t *testing.T) {
+	r, _, _, b, eb := start(t)
+	eb.mu.Lock()
+	eb.users["al"] = 1
+	eb.mu.Unlock()
+	b.Arrived("al")
+	r.WaitSubs("wspush:u:al", 1)
+	ctx := context.Background()
+	waitUntil(t, func() bool { return r.Client.Exists(ctx, "wspush:p:al").Val() == 1 })
+	// As if Redis had restarted empty between two heartbeats of b: its
+	// presence is gone, and b's next connection meets a new run id.
+	if err := r.Client.Del(ctx, "wspush:p:al").Err(); err != nil {
+		t.Fatal(err)
+	}
+	other := "an-instance-before-the-restart"
+	b.runID.Store(&other)
+	if err := r.Client.ClientKillByFilter(ctx, "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return r.Client.HGet(ctx, "wspush:p:al", "b").Val() == "1" })
+}
+
+// A resharding mid-traffic: the slot of a user's partition moves to
+// another primary between pushes. go-redis follows MOVED for the scripts;
+// Redis unsubscribes the node from the partition's shard channels on the
+// old owner, and the node subscribes again on the new one and catches the
+// stream up: every push answered arrives once, in order.
+func TestRedisClusterReshardingKeepsEveryPush(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster of six processes")
+	}
+	rc := redistest.StartCluster(t, "../../../docs/deploy/redis/cluster")
+	cfg := Config{HistorySize: 100, HistoryTTL: time.Minute, Passwords: Passwords{Redis: rc.Password}}
+	ea, eb := newFake(), newFake()
+	a := startClusterAt(t, rc.URL()+"?partitions=16", "a", ea, cfg)
+	b := startClusterAt(t, rc.URL()+"?partitions=16", "b", eb, cfg)
+	ctx := context.Background()
+	eb.mu.Lock()
+	eb.users["al"] = 1
+	eb.mu.Unlock()
+	b.Arrived("al")
+	ch := b.lay.userCh("al")
+	waitUntil(t, func() bool {
+		n, err := rc.Owner(ch).Client.PubSubShardNumSub(ctx, ch).Result()
+		return err == nil && n[ch] == 1
+	})
+	from := rc.Owner(ch)
+	var to *redistest.Proc
+	for _, p := range rc.Primaries() {
+		if p != from {
+			to = p
+		}
+	}
+	done := make(chan int)
+	go func() {
+		n := 0
+		defer func() { done <- n }()
+		for i := 1; i <= 200; i++ {
+			for try := 0; ; try++ {
+				_, err := a.Push(ctx, "m"+strconv.Itoa(i), []string{"al"}, json.RawMessage(strconv.Itoa(i)), "")
+				if err == nil {
+					n = i
+					break
+				}
+				if try > 50 {
+					t.Errorf("push %d: %v", i, err)
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	rc.MoveSlot(ch, to)
+	sent := <-done
+	// Every push answered arrives once, in order; the moved partition
+	// carries the other primary's epoch, which the new owner cannot tell
+	// from a failover's: its stream gets a gap notice, and what was
+	// published before the bound may only be behind it.
+	var last history.Pos
+	got, gaps, missing := 0, 0, 0
+	for got < sent {
+		p := eb.next(t)
+		switch {
+		case p.kind == "gap":
+			gaps++
+			last = max(last, p.pos)
+		case p.kind == "users" && p.pos > last:
+			n := int(p.env["data"].(float64))
+			if n <= got {
+				t.Fatalf("push %d after %d", n, got)
+			}
+			if n != got+1 && gaps == 0 {
+				t.Fatalf("push %d after %d without a gap notice", n, got)
+			}
+			missing += n - got - 1
+			got, last = n, p.pos
+		default:
+			t.Fatalf("delivery %+v after %v", p, last)
+		}
+	}
+	eb.none(t)
+	t.Logf("%d pushes, the slot moved mid-way: %d gap notices, %d pushes behind them, %d re-subscriptions", sent, gaps, missing, b.reshards.Load())
+	if rc.Owner(ch) != to {
+		t.Fatal("the slot did not move")
+	}
+	waitUntil(t, func() bool {
+		n, err := to.Client.PubSubShardNumSub(ctx, ch).Result()
+		return err == nil && n[ch] == 1
+	})
+	if b.reshards.Load() == 0 {
+		t.Fatal("the node did not subscribe again on the new owner")
+	}
+}

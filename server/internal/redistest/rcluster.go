@@ -281,3 +281,51 @@ func (c *RedisCluster) wait(d time.Duration, ok func() error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// MoveSlot moves the slot of key, and its keys, from the primary that owns
+// it to the primary to, as redis-cli --cluster reshard does for each slot
+// (CLUSTER SETSLOT IMPORTING and MIGRATING, MIGRATE, SETSLOT NODE on every
+// primary).
+func (c *RedisCluster) MoveSlot(key string, to *Proc) {
+	c.t.Helper()
+	ctx := context.Background()
+	from := c.Owner(key)
+	if from == nil || from == to {
+		c.t.Fatalf("slot of %q: owner %v, want another than %s", key, from, to.Addr())
+	}
+	slot, err := from.Client.ClusterKeySlot(ctx, key).Result()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	id := func(p *Proc) string {
+		s, err := p.Client.Do(ctx, "CLUSTER", "MYID").Text()
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		return s
+	}
+	fromID, toID := id(from), id(to)
+	must := func(err error) {
+		if err != nil {
+			c.t.Helper()
+			c.t.Fatal(err)
+		}
+	}
+	must(to.Client.Do(ctx, "CLUSTER", "SETSLOT", slot, "IMPORTING", fromID).Err())
+	must(from.Client.Do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", toID).Err())
+	for {
+		keys, err := from.Client.ClusterGetKeysInSlot(ctx, int(slot), 100).Result()
+		must(err)
+		if len(keys) == 0 {
+			break
+		}
+		args := []any{"MIGRATE", "127.0.0.1", to.Port, "", 0, 5000, "AUTH", c.Password, "KEYS"}
+		for _, k := range keys {
+			args = append(args, k)
+		}
+		must(from.Client.Do(ctx, args...).Err())
+	}
+	for _, p := range c.Primaries() {
+		must(p.Client.Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", toID).Err())
+	}
+}
