@@ -141,9 +141,12 @@ func TestIdleConnectionIsPingedThenClosed(t *testing.T) {
 }
 
 func TestAnsweringPingsKeepsAConnectionAlive(t *testing.T) {
-	s := startEngine(t, Config{Echo: true, PingInterval: 100 * time.Millisecond, IdleTimeout: 400 * time.Millisecond}, nil)
+	// The idle timeout leaves a pong 500 ms to come back, which a test
+	// goroutine on a loaded machine (the race pass) needs; the loop runs
+	// past it twice over.
+	s := startEngine(t, Config{Echo: true, PingInterval: 100 * time.Millisecond, IdleTimeout: 600 * time.Millisecond}, nil)
 	c := dialWS(t, s)
-	deadline := time.Now().Add(1200 * time.Millisecond)
+	deadline := time.Now().Add(1500 * time.Millisecond)
 	pings := 0
 	for time.Now().Before(deadline) {
 		h, p := c.Read()
@@ -154,7 +157,7 @@ func TestAnsweringPingsKeepsAConnectionAlive(t *testing.T) {
 		c.Send(ws.OpPong, p)
 	}
 	if pings < 3 {
-		t.Fatalf("%d pings in 1.2s at a 100ms interval", pings)
+		t.Fatalf("%d pings in 1.5s at a 100ms interval", pings)
 	}
 	c.Send(ws.OpText, []byte("alive"))
 	for {
