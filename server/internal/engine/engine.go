@@ -69,6 +69,10 @@ type Engine struct {
 
 	pool *pool.Pool
 	rel  *releaser // collects after a burst of connections (release.go)
+
+	// waits are the channels fan waits on, emptied and reused: one per
+	// API call otherwise (outbox.go).
+	waits sync.Pool
 }
 
 // New returns an Engine for cfg, with defaults filled in. hooks tell the
