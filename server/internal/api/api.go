@@ -217,8 +217,11 @@ func decode(w http.ResponseWriter, r *http.Request, b *body) bool {
 		}
 		return false
 	}
-	// Unmarshal copies what it keeps (strings, RawMessage), so raw goes
-	// back to the pool.
+	// Both copy what they keep (strings, RawMessage), so raw goes back
+	// to the pool.
+	if decodeFast(raw, b) {
+		return true
+	}
 	if err := json.Unmarshal(raw, b); err != nil {
 		var typ *json.UnmarshalTypeError
 		if errors.As(err, &typ) {
