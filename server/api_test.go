@@ -82,7 +82,7 @@ func (a *apiClient) do(method, path, body string, v any) {
 }
 
 // apiDialUser connects as user in development mode and reads the welcome.
-func apiDialUser(t *testing.T, s *Server, user string) *client {
+func apiDialUser(t testing.TB, s *Server, user string) *client {
 	t.Helper()
 	c := dial(t, s)
 	c.Write([]byte(upgradeRequest("/ws?user=" + url.QueryEscape(user))))

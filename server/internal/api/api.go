@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -218,16 +219,24 @@ type body struct {
 // decode reads r's JSON body, at most MaxAPIBody bytes, into b. On failure
 // it answers the request and returns false.
 func decode(w http.ResponseWriter, r *http.Request, b *body) bool {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxAPIBody))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, "too_large",
-			"the body is over "+strconv.Itoa(MaxAPIBody)+" bytes")
+	buf := bodies.Get().(*[]byte)
+	defer putBody(buf)
+	raw, err := readBody(w, r, (*buf)[:0])
+	*buf = raw
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large",
+				"the body is over "+strconv.Itoa(MaxAPIBody)+" bytes")
+		} else {
+			writeError(w, http.StatusBadRequest, "bad_request", "reading the body: "+err.Error())
+		}
 		return false
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "bad_request", "reading the body: "+err.Error())
-		return false
+	}
+	// Both copy what they keep (strings, RawMessage), so raw goes back
+	// to the pool.
+	if decodeFast(raw, b) {
+		return true
 	}
 	if err := json.Unmarshal(raw, b); err != nil {
 		var typ *json.UnmarshalTypeError
@@ -239,6 +248,48 @@ func decode(w http.ResponseWriter, r *http.Request, b *body) bool {
 		return false
 	}
 	return true
+}
+
+// bodies are the buffers that decode reads bodies into: a push's body is
+// read and dropped thousands of times a second.
+var bodies = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxPooledBody is the largest buffer that goes back to bodies; a rare
+// big body does not pin its memory.
+const maxPooledBody = 64 << 10
+
+func putBody(b *[]byte) {
+	if cap(*b) <= maxPooledBody {
+		*b = (*b)[:0]
+		bodies.Put(b)
+	}
+}
+
+// readBody appends r's body to buf, at most MaxAPIBody bytes. A body of
+// known length is read in one go; any other, or one announced over the
+// cap, goes through http.MaxBytesReader, which answers *http.MaxBytesError
+// past the cap and has net/http close the connection after the answer.
+func readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n <= MaxAPIBody {
+		buf = slices.Grow(buf, int(n))[:n]
+		_, err := io.ReadFull(r.Body, buf)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return buf, err
+	}
+	rd := http.MaxBytesReader(w, r.Body, MaxAPIBody)
+	for {
+		buf = slices.Grow(buf, 512)
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // typeMismatch explains a body whose JSON has the wrong shape at field.
@@ -500,11 +551,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		b, _ = json.Marshal(wire.Error{Error: "internal", Message: err.Error()})
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = []string{strconv.Itoa(len(b) + 1)}
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
+
+// jsonType is the Content-Type of every answer, shared: net/http only
+// reads header values.
+var jsonType = []string{"application/json"}
 
 // writeError answers with status and {"error":code,"message":msg}.
 func writeError(w http.ResponseWriter, status int, code, msg string) {

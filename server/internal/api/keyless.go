@@ -30,12 +30,22 @@ func (a *handler) checkKeyless(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	if r.Method == http.MethodPost {
-		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if !strings.EqualFold(mt, "application/json") {
+		if !isJSON(r.Header.Get("Content-Type")) {
 			writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
 				"the API without --api-key takes POST bodies only with Content-Type: application/json")
 			return false
 		}
 	}
 	return true
+}
+
+// isJSON reports whether the Content-Type ct is application/json, with
+// any parameters. The exact value, what nearly every backend sends, is
+// recognized without parsing.
+func isJSON(ct string) bool {
+	if strings.EqualFold(ct, "application/json") {
+		return true
+	}
+	mt, _, _ := mime.ParseMediaType(ct)
+	return strings.EqualFold(mt, "application/json")
 }

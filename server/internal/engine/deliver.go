@@ -117,23 +117,55 @@ func sendAll(ms []*pool.Member, frame []byte, p history.Pos) int {
 }
 
 // membersOf looks up the connections of users, grouped by pool shard, and
-// splits users into online and offline.
+// splits users into online and offline. When every user is online, online
+// is users itself (the callers only read both). A user whose connections
+// are all on one shard, the usual case, gives that shard the slice the
+// pool look-up filled, without a copy: a push to one user allocates only
+// the look-up and byShard.
 func (s *Engine) membersOf(users []string) (byShard [][]*pool.Member, online, offline []string) {
 	byShard = make([][]*pool.Member, s.pool.Shards())
-	online, offline = []string{}, []string{}
+	offline = []string{}
+	all := true // users[:i] are all online, and online is not built yet
 	var buf []*pool.Member
-	for _, u := range users {
+	for i, u := range users {
 		buf = s.pool.User(u, buf[:0])
 		if len(buf) == 0 {
+			if all {
+				online, all = append(make([]string, 0, len(users)-1), users[:i]...), false
+			}
 			offline = append(offline, u)
 			continue
 		}
-		online = append(online, u)
+		if !all {
+			online = append(online, u)
+		}
+		if sh := buf[0].Shard(); byShard[sh] == nil && oneShard(buf) {
+			byShard[sh] = buf[:len(buf):len(buf)] // full: an append elsewhere copies
+			buf = buf[len(buf):]
+			continue
+		}
 		for _, m := range buf {
 			byShard[m.Shard()] = append(byShard[m.Shard()], m)
 		}
+		buf = buf[:0]
+	}
+	if all {
+		online = users
+		if online == nil {
+			online = []string{}
+		}
 	}
 	return byShard, online, offline
+}
+
+// oneShard reports whether the members ms are all on one shard.
+func oneShard(ms []*pool.Member) bool {
+	for _, m := range ms[1:] {
+		if m.Shard() != ms[0].Shard() {
+			return false
+		}
+	}
+	return true
 }
 
 // onMembers runs f on the loop of each connection of users and sums what

@@ -70,6 +70,10 @@ type Engine struct {
 	pool *pool.Pool
 	rel  *releaser  // collects after a burst of connections (release.go)
 	dir  *directory // the console's ordered index of connections and its ring of closes (directory.go)
+
+	// waits are the channels fan waits on, emptied and reused: one per
+	// API call otherwise (outbox.go).
+	waits sync.Pool
 }
 
 // New returns an Engine for cfg, with defaults filled in. hooks tell the

@@ -197,7 +197,7 @@ func (s *Engine) fan(ctx context.Context, wait bool, want func(i int) bool, mk f
 	loops := s.loopList()
 	var results chan int
 	if wait {
-		results = make(chan int, len(loops))
+		results = s.waitChan(len(loops))
 	}
 	pending := 0
 	var err error
@@ -222,8 +222,23 @@ func (s *Engine) fan(ctx context.Context, wait bool, want func(i int) bool, mk f
 		case n := <-results:
 			total += n
 		case <-ctx.Done():
+			// The loops still answer on results: it is not reused.
 			return total, ctx.Err()
 		}
 	}
+	if wait {
+		// Every job that was posted has answered: results is empty and
+		// nobody holds it any more.
+		s.waits.Put(results)
+	}
 	return total, err
+}
+
+// waitChan returns an empty channel with room for an answer from each of
+// n loops, reused if one is free.
+func (s *Engine) waitChan(n int) chan int {
+	if c, ok := s.waits.Get().(chan int); ok && cap(c) >= n {
+		return c
+	}
+	return make(chan int, n)
 }
