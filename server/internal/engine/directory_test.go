@@ -251,8 +251,7 @@ func TestDirectorySharesClientTags(t *testing.T) {
 		ss.m.User = "u"
 		p.Add(&ss.m, 0)
 		d.add(ss, tags, time.Now())
-		it, _ := d.parts[0].byUser.Get(dirItem{s: ss})
-		return it.tags
+		return d.parts[0].slot(ss.m.ID()).tags
 	}
 	if add(clientTags{}) != nil {
 		t.Fatal("no tags said, tags kept")
