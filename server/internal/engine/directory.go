@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/btree"
@@ -32,8 +33,8 @@ import (
 // loop never wait for another. A page merges the loops' parts, reading at
 // most dirBatch entries of a part per lock, and at most MaxPageScan in
 // all: no request walks or copies the whole directory, whatever it holds.
-// A bounded ring keeps the connections that closed last, with their
-// reasons.
+// A bounded ring in each part keeps the connections that closed last, with
+// their reasons: ClosedRing in all.
 
 // Limits of the directory.
 const (
@@ -124,6 +125,7 @@ func (r *dirRow) info() wire.ConnInfo {
 // closedEntry is one connection of the ring of recent closes.
 type closedEntry struct {
 	dirRow
+	seq    uint64 // the directory's count of closes with this one
 	closed int64
 	reason wire.CloseReason
 	detail string
@@ -137,15 +139,15 @@ type dirPart struct {
 	dead   int       // slots of byID whose connection closed
 	detail map[uint64]string
 	tags   map[clientTags]*clientTags // shared tags, at most MaxTags
+
+	closed []closedEntry // the loop's ring of recent closes: its share of ClosedRing
+	next   int           // where the next close goes
+	full   bool
 }
 
 type directory struct {
-	parts []dirPart
-
-	cmu    sync.Mutex
-	closed []closedEntry // a ring of ClosedRing
-	next   int           // where the next close goes
-	full   bool
+	parts  []dirPart
+	closes atomic.Uint64 // closes filed, ever: their order across the loops
 }
 
 func byUserLess(a, b dirItem) bool {
@@ -240,18 +242,16 @@ func (d *directory) remove(ss *session, reason wire.CloseReason, now time.Time) 
 	if detail != "" {
 		delete(p.detail, id)
 	}
-	p.mu.Unlock()
 	row.s = nil
-	d.cmu.Lock()
-	if d.closed == nil {
-		d.closed = make([]closedEntry, ClosedRing)
+	if p.closed == nil {
+		p.closed = make([]closedEntry, max(ClosedRing/len(d.parts), 1))
 	}
-	d.closed[d.next] = closedEntry{dirRow: row, closed: now.UnixNano(), reason: reason, detail: detail}
-	d.next++
-	if d.next == len(d.closed) {
-		d.next, d.full = 0, true
+	p.closed[p.next] = closedEntry{dirRow: row, seq: d.closes.Add(1), closed: now.UnixNano(), reason: reason, detail: detail}
+	p.next++
+	if p.next == len(p.closed) {
+		p.next, p.full = 0, true
 	}
-	d.cmu.Unlock()
+	p.mu.Unlock()
 }
 
 // compact drops the closed slots once they are half of the slice, into a
@@ -558,25 +558,16 @@ func (d *directory) user(user string) []wire.ConnInfo {
 	return out
 }
 
-// recent lists the ring's closes, newest first, of user ("" for anyone),
-// at most limit.
+// recent lists the rings' closes, newest first, of user ("" for anyone),
+// at most limit: each loop's newest limit, merged.
 func (d *directory) recent(user string, limit int) []wire.ClosedConn {
-	out := []wire.ClosedConn{}
-	d.cmu.Lock()
-	defer d.cmu.Unlock()
-	n := d.next
-	if d.full {
-		n = len(d.closed)
+	var got []closedEntry
+	for i := range d.parts {
+		got = d.parts[i].recent(user, limit, got)
 	}
-	for i := 0; i < n && len(out) < limit; i++ {
-		j := d.next - 1 - i
-		if j < 0 {
-			j += len(d.closed)
-		}
-		e := &d.closed[j]
-		if user != "" && e.user != user {
-			continue
-		}
+	slices.SortFunc(got, func(a, b closedEntry) int { return cmp.Compare(b.seq, a.seq) })
+	out := make([]wire.ClosedConn, 0, min(len(got), limit))
+	for _, e := range got[:min(len(got), limit)] {
 		c := wire.ClosedConn{ConnInfo: e.info(), Closed: time.Unix(0, e.closed), Reason: e.reason.String(), Detail: e.detail}
 		if dc, ok := disconnectOf(e.reason); ok {
 			c.Code, c.Close = dc.Code, int(dc.Close)
@@ -584,6 +575,28 @@ func (d *directory) recent(user string, limit int) []wire.ClosedConn {
 		out = append(out, c)
 	}
 	return out
+}
+
+// recent appends p's newest closes of user ("" for anyone) to dst, at
+// most limit.
+func (p *dirPart) recent(user string, limit int, dst []closedEntry) []closedEntry {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.next
+	if p.full {
+		n = len(p.closed)
+	}
+	for i, taken := 0, 0; i < n && taken < limit; i++ {
+		j := p.next - 1 - i
+		if j < 0 {
+			j += len(p.closed)
+		}
+		if e := &p.closed[j]; user == "" || e.user == user {
+			dst = append(dst, *e)
+			taken++
+		}
+	}
+	return dst
 }
 
 // disconnectOf is the disconnect the server sends for reason, if it sends
