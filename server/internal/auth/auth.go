@@ -125,9 +125,8 @@ type Authenticator struct {
 // (development mode) the ?user= the client names, or an anonymous id.
 // Its errors are gobwas/ws rejections carrying their HTTP status.
 func (a *Authenticator) Authenticate(query, bearer []byte) (Identity, error) {
-	q, _ := url.ParseQuery(string(query))
 	if a.Secret == "" {
-		user := q.Get("user")
+		user := queryValue(query, "user")
 		if user == "" {
 			return Identity{User: "anon-" + strconv.FormatInt(a.anon.Add(1), 10)}, nil
 		}
@@ -136,7 +135,7 @@ func (a *Authenticator) Authenticate(query, bearer []byte) (Identity, error) {
 		}
 		return Identity{User: user}, nil
 	}
-	token := q.Get("token")
+	token := queryValue(query, "token")
 	if token == "" {
 		token = string(bearer)
 	}
@@ -144,6 +143,40 @@ func (a *Authenticator) Authenticate(query, bearer []byte) (Identity, error) {
 		return Identity{}, errNoToken
 	}
 	return a.VerifyToken(token)
+}
+
+// queryValue is url.ParseQuery(string(query)).Get(key) without the map:
+// the first value of key, unescaped, from the pairs that parse (a pair
+// with a semicolon or a bad escape is skipped, as ParseQuery skips it).
+// It allocates only the value it returns, when it needs unescaping.
+func queryValue(query []byte, key string) string {
+	s := string(query) // not copied: only the returned value escapes
+	for s != "" {
+		var kv string
+		kv, s, _ = strings.Cut(s, "&")
+		if kv == "" || strings.Contains(kv, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.ContainsAny(k, "%+") {
+			var err error
+			if k, err = url.QueryUnescape(k); err != nil {
+				continue
+			}
+		}
+		if k != key {
+			continue
+		}
+		if !strings.ContainsAny(v, "%+") {
+			return strings.Clone(v)
+		}
+		u, err := url.QueryUnescape(v)
+		if err != nil {
+			continue
+		}
+		return u
+	}
+	return ""
 }
 
 // VerifyToken checks an HS256 token against the secret and returns the
