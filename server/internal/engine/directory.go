@@ -445,6 +445,9 @@ func (w *dirWalk) fill(c *dirCursor) {
 	if c.at < len(c.buf) || c.done {
 		return
 	}
+	if cap(c.buf) < c.batch {
+		c.buf = make([]dirRow, 0, c.batch)
+	}
 	c.buf, c.at = c.p.read(c.pos, w.oldest, w.prefix, c.batch, c.buf[:0]), 0
 	if n := len(c.buf); n < c.batch {
 		c.done = true
