@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/base64"
 	"errors"
@@ -611,6 +612,16 @@ func disconnectOf(r wire.CloseReason) (wire.Disconnect, bool) {
 		}
 	}
 	return wire.Disconnect{}, false
+}
+
+// clientParams reads what a client says of itself in its upgrade's query
+// (?platform=, ?sdk=, as queryParam), in one pass, and in none when the
+// query names neither.
+func clientParams(q []byte) (platform, sdk string) {
+	if !bytes.Contains(q, []byte("platform=")) && !bytes.Contains(q, []byte("sdk=")) {
+		return "", ""
+	}
+	return queryParam(q, "platform"), queryParam(q, "sdk")
 }
 
 // queryParam returns the value of key in a raw query string, unescaped

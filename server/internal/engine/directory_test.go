@@ -145,6 +145,15 @@ func TestQueryParam(t *testing.T) {
 	if got := queryParam(q, "none"); got != "" {
 		t.Fatal(got)
 	}
+	if p, sdk := clientParams(q); p != "wx mini" || sdk != "1.2.0" {
+		t.Fatal(p, sdk)
+	}
+	if p, sdk := clientParams([]byte("user=u1&sdk=2")); p != "" || sdk != "2" {
+		t.Fatal(p, sdk)
+	}
+	if p, sdk := clientParams([]byte("user=platform")); p != "" || sdk != "" {
+		t.Fatal(p, sdk)
+	}
 }
 
 // A page of 50 users by prefix and a filtered page, at 100,000 connections.
