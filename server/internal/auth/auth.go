@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -148,29 +149,27 @@ func (a *Authenticator) Authenticate(query, bearer []byte) (Identity, error) {
 // queryValue is url.ParseQuery(string(query)).Get(key) without the map:
 // the first value of key, unescaped, from the pairs that parse (a pair
 // with a semicolon or a bad escape is skipped, as ParseQuery skips it).
-// It allocates only the value it returns, when it needs unescaping.
+// It allocates only the value it returns.
 func queryValue(query []byte, key string) string {
-	s := string(query) // not copied: only the returned value escapes
-	for s != "" {
-		var kv string
-		kv, s, _ = strings.Cut(s, "&")
-		if kv == "" || strings.Contains(kv, ";") {
+	for q := query; len(q) > 0; {
+		var kv []byte
+		kv, q, _ = bytes.Cut(q, []byte("&"))
+		if len(kv) == 0 || bytes.IndexByte(kv, ';') >= 0 {
 			continue
 		}
-		k, v, _ := strings.Cut(kv, "=")
-		if strings.ContainsAny(k, "%+") {
-			var err error
-			if k, err = url.QueryUnescape(k); err != nil {
+		k, v, _ := bytes.Cut(kv, []byte("="))
+		if bytes.ContainsAny(k, "%+") {
+			uk, err := url.QueryUnescape(string(k))
+			if err != nil || uk != key {
 				continue
 			}
-		}
-		if k != key {
+		} else if string(k) != key {
 			continue
 		}
-		if !strings.ContainsAny(v, "%+") {
-			return strings.Clone(v)
+		if !bytes.ContainsAny(v, "%+") {
+			return string(v)
 		}
-		u, err := url.QueryUnescape(v)
+		u, err := url.QueryUnescape(string(v))
 		if err != nil {
 			continue
 		}
