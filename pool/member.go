@@ -32,6 +32,10 @@ type Member struct {
 // ID is the member's connection id, unique in the pool, assigned by Add.
 func (m *Member) ID() uint64 { return m.id }
 
+// Key is a member in no pool, with only a user and an id: a search key for
+// an index of members in (User, ID) order.
+func Key(user string, id uint64) Member { return Member{User: user, id: id} }
+
 // Shard is the index of the shard the member lives in.
 func (m *Member) Shard() int { return int(m.shard) }
 

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -125,9 +126,8 @@ type Authenticator struct {
 // (development mode) the ?user= the client names, or an anonymous id.
 // Its errors are gobwas/ws rejections carrying their HTTP status.
 func (a *Authenticator) Authenticate(query, bearer []byte) (Identity, error) {
-	q, _ := url.ParseQuery(string(query))
 	if a.Secret == "" {
-		user := q.Get("user")
+		user := queryValue(query, "user")
 		if user == "" {
 			return Identity{User: "anon-" + strconv.FormatInt(a.anon.Add(1), 10)}, nil
 		}
@@ -136,7 +136,7 @@ func (a *Authenticator) Authenticate(query, bearer []byte) (Identity, error) {
 		}
 		return Identity{User: user}, nil
 	}
-	token := q.Get("token")
+	token := queryValue(query, "token")
 	if token == "" {
 		token = string(bearer)
 	}
@@ -144,6 +144,38 @@ func (a *Authenticator) Authenticate(query, bearer []byte) (Identity, error) {
 		return Identity{}, errNoToken
 	}
 	return a.VerifyToken(token)
+}
+
+// queryValue is url.ParseQuery(string(query)).Get(key) without the map:
+// the first value of key, unescaped, from the pairs that parse (a pair
+// with a semicolon or a bad escape is skipped, as ParseQuery skips it).
+// It allocates only the value it returns.
+func queryValue(query []byte, key string) string {
+	for q := query; len(q) > 0; {
+		var kv []byte
+		kv, q, _ = bytes.Cut(q, []byte("&"))
+		if len(kv) == 0 || bytes.IndexByte(kv, ';') >= 0 {
+			continue
+		}
+		k, v, _ := bytes.Cut(kv, []byte("="))
+		if bytes.ContainsAny(k, "%+") {
+			uk, err := url.QueryUnescape(string(k))
+			if err != nil || uk != key {
+				continue
+			}
+		} else if string(k) != key {
+			continue
+		}
+		if !bytes.ContainsAny(v, "%+") {
+			return string(v)
+		}
+		u, err := url.QueryUnescape(string(v))
+		if err != nil {
+			continue
+		}
+		return u
+	}
+	return ""
 }
 
 // VerifyToken checks an HS256 token against the secret and returns the

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -296,4 +297,20 @@ func TestNamesRefuseInvisibleCharacters(t *testing.T) {
 			t.Errorf("ValidName(%q) = false", name)
 		}
 	}
+}
+
+// queryValue answers as url.ParseQuery(q).Get(key) does, for the queries
+// clients send and for broken ones.
+func FuzzQueryValue(f *testing.F) {
+	for _, q := range []string{"", "user=alice", "a=1&user=bob&user=carol", "user", "user=",
+		"us%65r=x%20y", "user=a+b", "user=%zz&user=ok", "user=a;b&user=c", "%zz=1&user=d",
+		"token=abc.def&user=e", "&&user=f&", "user=%E4%BD%A0", "x=1&user=g=h"} {
+		f.Add(q, "user")
+	}
+	f.Fuzz(func(t *testing.T, q, key string) {
+		vals, _ := url.ParseQuery(q)
+		if got, want := queryValue([]byte(q), key), vals.Get(key); got != want {
+			t.Fatalf("queryValue(%q, %q) = %q, url.ParseQuery gives %q", q, key, got, want)
+		}
+	})
 }

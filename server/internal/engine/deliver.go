@@ -259,7 +259,7 @@ func (s *Engine) control(ctx context.Context, wait bool, op, room string, users 
 		}
 		return s.onMembers(ctx, wait, users, func(m *pool.Member) int {
 			if room != "" {
-				s.dir.setDetail(m.User, m.ID(), room)
+				s.dir.setDetail(m, room)
 			}
 			m.Conn.(*conn).disconnect(wire.DisconnectKicked, room)
 			return 1

@@ -3,19 +3,49 @@ package engine
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/wspush/wspush/pool"
 	"github.com/wspush/wspush/server/internal/wire"
 )
 
-func fillDirectory(n int) *directory {
-	d := newDirectory()
+// sideConn stands for a connection in the directory's tests: its remote
+// address and compression, as a conn gives them.
+type sideConn struct {
+	remote netip.AddrPort
+	zout   bool
+}
+
+func (sideConn) Send([]byte) error                 { return nil }
+func (c sideConn) dirSide() (netip.AddrPort, bool) { return c.remote, c.zout }
+
+// dirConns is a directory and the sessions it holds, numbered 1 to n by
+// a pool of 4 loops: user-%06d of i-1 on loop (i-1)%4, compressed for odd
+// ids.
+type dirConns struct {
+	*directory
+	pool  *pool.Pool
+	conns []*session
+}
+
+func fillDirectory(n int) *dirConns {
+	d := &dirConns{directory: newDirectory(4), pool: pool.New(pool.Config{Shards: 4})}
 	for i := range n {
-		d.add(&dirEntry{user: fmt.Sprintf("user-%06d", i), id: uint64(i + 1), since: int64(i),
-			remote: netip.MustParseAddrPort("127.0.0.1:1000"), loop: int32(i % 4), zout: i%2 == 0})
+		d.open(fmt.Sprintf("user-%06d", i), i%4, i%2 == 0, time.Unix(0, int64(i)))
 	}
 	return d
+}
+
+func (d *dirConns) open(user string, loop int, zout bool, since time.Time) *session {
+	ss := &session{}
+	ss.m.User = user
+	ss.m.Conn = sideConn{remote: netip.MustParseAddrPort("127.0.0.1:1000"), zout: zout}
+	d.pool.Add(&ss.m, loop)
+	d.add(ss, clientTags{}, since)
+	d.conns = append(d.conns, ss)
+	return ss
 }
 
 // Paging by prefix visits every match once, in order, and never more than
@@ -82,10 +112,10 @@ func TestDirectoryFiltersOldestAndBadCursor(t *testing.T) {
 
 func TestDirectoryRingKeepsTheLastClosesWithReasons(t *testing.T) {
 	d := fillDirectory(10)
-	d.setDetail("user-000003", 4, "support asked")
-	d.remove("user-000003", 4, wire.ReasonKicked, time.Now())
-	d.remove("user-000005", 6, wire.ReasonPeerGone, time.Now())
-	d.remove("nobody", 99, wire.ReasonPeerGone, time.Now())
+	d.setDetail(&d.conns[3].m, "support asked")
+	d.remove(d.conns[3], wire.ReasonKicked, time.Now())
+	d.remove(d.conns[5], wire.ReasonPeerGone, time.Now())
+	d.remove(&session{m: pool.Key("nobody", 99)}, wire.ReasonPeerGone, time.Now())
 	r := d.recent("", 10)
 	if len(r) != 2 || r[0].User != "user-000005" || r[1].Code != 4500 || r[1].Detail != "support asked" || r[1].Reason != "kicked" {
 		t.Fatalf("recent %+v", r)
@@ -93,11 +123,13 @@ func TestDirectoryRingKeepsTheLastClosesWithReasons(t *testing.T) {
 	if u := d.user("user-000003"); len(u) != 0 {
 		t.Fatalf("closed connection still listed: %+v", u)
 	}
+	var newest uint64
 	for i := range ClosedRing + 5 {
-		d.add(&dirEntry{user: "u", id: uint64(100 + i)})
-		d.remove("u", uint64(100+i), wire.ReasonPeerClose, time.Now())
+		ss := d.open("u", i%4, false, time.Now())
+		d.remove(ss, wire.ReasonPeerClose, time.Now())
+		newest = ss.m.ID()
 	}
-	if r := d.recent("u", ClosedRing*2); len(r) != ClosedRing || r[0].ID != uint64(100+ClosedRing+4) {
+	if r := d.recent("u", ClosedRing*2); len(r) != ClosedRing || r[0].ID != newest {
 		t.Fatalf("ring holds %d, newest %d", len(r), r[0].ID)
 	}
 }
@@ -112,6 +144,15 @@ func TestQueryParam(t *testing.T) {
 	}
 	if got := queryParam(q, "none"); got != "" {
 		t.Fatal(got)
+	}
+	if p, sdk := clientParams(q); p != "wx mini" || sdk != "1.2.0" {
+		t.Fatal(p, sdk)
+	}
+	if p, sdk := clientParams([]byte("user=u1&sdk=2")); p != "" || sdk != "2" {
+		t.Fatal(p, sdk)
+	}
+	if p, sdk := clientParams([]byte("user=platform")); p != "" || sdk != "" {
+		t.Fatal(p, sdk)
 	}
 }
 
@@ -141,11 +182,106 @@ func BenchmarkDirectoryPage(b *testing.B) {
 		}
 	})
 	b.Run("add-remove", func(b *testing.B) {
-		i := uint64(1 << 40)
 		for b.Loop() {
-			i++
-			d.add(&dirEntry{user: "bench", id: i})
-			d.remove("bench", i, wire.ReasonPeerClose, time.Time{})
+			ss := &session{}
+			ss.m.User = "bench"
+			d.pool.Add(&ss.m, 1)
+			d.add(ss, clientTags{}, time.Time{})
+			d.remove(ss, wire.ReasonPeerClose, time.Time{})
+			d.pool.Remove(&ss.m)
 		}
 	})
+}
+
+// After closes, the oldest-first pages and lookups by id see exactly the
+// connections still open, in id order across the loops, and the id order
+// gives back the slots of the closed ones.
+func TestDirectoryChurnKeepsIDOrderCompact(t *testing.T) {
+	d := fillDirectory(2000)
+	open := map[uint64]bool{}
+	for i, ss := range d.conns {
+		if i%10 == 3 {
+			open[ss.m.ID()] = true
+			continue
+		}
+		d.remove(ss, wire.ReasonPeerGone, time.Now())
+	}
+	var got []uint64
+	q := Query{Oldest: true, Limit: 37, Loop: -1}
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("paging does not end")
+		}
+		p, err := d.page(q, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Total != len(open) {
+			t.Fatalf("total %d, want %d", p.Total, len(open))
+		}
+		for _, c := range p.Conns {
+			got = append(got, c.ID)
+		}
+		if p.Next == "" {
+			break
+		}
+		q.Cursor = p.Next
+	}
+	if len(got) != len(open) {
+		t.Fatalf("paged %d connections, %d open", len(got), len(open))
+	}
+	for i, id := range got {
+		if !open[id] || i > 0 && id <= got[i-1] {
+			t.Fatalf("entry %d: id %d (open %v) after %v", i, id, open[id], got[max(i-1, 0)])
+		}
+	}
+	for i, ss := range d.conns {
+		r, ok := d.get(ss.m.ID())
+		if ok != open[ss.m.ID()] || ok && (r.user != ss.m.User || r.loop != int32(i%4)) {
+			t.Fatalf("get(%d) = %+v, %v", ss.m.ID(), r, ok)
+		}
+	}
+	slots := 0
+	for i := range d.parts {
+		slots += len(d.parts[i].byID)
+	}
+	if slots > 2*len(open)+4*64 {
+		t.Fatalf("%d slots kept for %d connections", slots, len(open))
+	}
+}
+
+// Connections that say the same platform and SDK share their tags, up to
+// MaxTags pairs a loop; one with a proxy's address has its own.
+func TestDirectorySharesClientTags(t *testing.T) {
+	d := newDirectory(1)
+	p := pool.New(pool.Config{Shards: 1})
+	add := func(tags clientTags) *clientTags {
+		ss := &session{}
+		ss.m.User = "u"
+		p.Add(&ss.m, 0)
+		d.add(ss, tags, time.Now())
+		return d.parts[0].slot(ss.m.ID()).tags
+	}
+	if add(clientTags{}) != nil {
+		t.Fatal("no tags said, tags kept")
+	}
+	a, b := add(clientTags{platform: "wx", sdk: "1.2"}), add(clientTags{platform: "wx", sdk: "1.2"})
+	if a != b || a.platform != "wx" {
+		t.Fatalf("%p %p %+v", a, b, a)
+	}
+	if c := add(clientTags{ip: "10.1.1.1", platform: "wx", sdk: "1.2"}); c == a || c.ip != "10.1.1.1" {
+		t.Fatalf("proxy address shared: %+v", c)
+	}
+	for i := range MaxTags + 10 {
+		add(clientTags{platform: "p", sdk: strconv.Itoa(i)})
+	}
+	if n := len(d.parts[0].tags); n != MaxTags {
+		t.Fatalf("%d shared pairs, cap %d", n, MaxTags)
+	}
+	if x, y := add(clientTags{sdk: "past"}), add(clientTags{sdk: "past"}); x == y || x.sdk != "past" {
+		t.Fatal("a pair past the cap is shared")
+	}
+	if u := d.user("u"); len(u) != MaxTags+16 || u[3].IP != "10.1.1.1" || u[1].Platform != "wx" {
+		t.Fatalf("%d conns of u: %+v", len(u), u[:4])
+	}
 }

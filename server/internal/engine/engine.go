@@ -100,7 +100,7 @@ func New(cfg Config, hooks Hooks, store history.Store) *Engine {
 		pool:      pool.New(pool.Config{Shards: cfg.Loops}),
 		roster:    roster.New(),
 		rel:       newReleaser(cfg.ReleaseQuiet),
-		dir:       newDirectory(),
+		dir:       newDirectory(cfg.Loops),
 	}
 	s.loops.Store(&[]*loop{})
 	return s
@@ -310,7 +310,7 @@ func (s *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	c.state = stateClosed
 	if c.sess != nil {
-		s.dir.remove(c.sess.m.User, c.sess.m.ID(), c.reason, time.Now())
+		s.dir.remove(c.sess, c.reason, time.Now())
 		s.hooks.Disconnected(Conn{ID: c.sess.m.ID(), User: c.sess.m.User}, c.reason.String(), s.pool.UserConns(c.sess.m.User) == 0)
 	}
 	s.tcp.Add(-1)

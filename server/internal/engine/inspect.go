@@ -30,18 +30,14 @@ func (s *Engine) ConnsOf(user string) []wire.ConnInfo { return s.dir.user(user) 
 // ClosedRing).
 func (s *Engine) Closed(user string, limit int) []wire.ClosedConn { return s.dir.recent(user, limit) }
 
-// member finds connection id among its user's, or nil.
-func (s *Engine) member(id uint64) (*pool.Member, dirEntry) {
-	e, ok := s.dir.get(id)
+// member finds connection id in the directory, or nil. Whether it is
+// still in the pool is for its loop to say (m.Live).
+func (s *Engine) member(id uint64) (*pool.Member, dirRow) {
+	r, ok := s.dir.get(id)
 	if !ok {
-		return nil, e
+		return nil, r
 	}
-	for _, m := range s.pool.User(e.user, nil) {
-		if m.ID() == id {
-			return m, e
-		}
-	}
-	return nil, e
+	return &r.s.m, r
 }
 
 // onConn runs f on the loop of connection id, if it is still open, and
@@ -97,7 +93,7 @@ func (s *Engine) ConnDetail(ctx context.Context, id uint64) (wire.ConnDetail, er
 func (s *Engine) Disconnect(ctx context.Context, id uint64, reason string) error {
 	return s.onConn(ctx, id, func(c *conn) {
 		if reason != "" {
-			s.dir.setDetail(c.sess.m.User, id, reason)
+			s.dir.setDetail(&c.sess.m, reason)
 		}
 		c.disconnect(wire.DisconnectKicked, reason)
 	})

@@ -66,8 +66,8 @@ func (c *conn) join(out []byte, id auth.Identity, hs *handshake, meta json.RawMe
 		ss.setResume(c.l, newHold(c.l.now))
 	}
 	ip := s.clientIP(c.gc.RemoteAddr(), hs)
-	s.dir.add(&dirEntry{user: id.User, id: ss.m.ID(), since: time.Now().UnixNano(), remote: addrPort(c.gc.RemoteAddr()),
-		ip: ip, platform: queryParam(hs.query, "platform"), sdk: queryParam(hs.query, "sdk"), loop: int32(c.l.idx), zout: c.zout})
+	platform, sdk := clientParams(hs.query)
+	s.dir.add(ss, clientTags{ip: ip, platform: platform, sdk: sdk}, time.Now())
 	s.hooks.Connected(c.id(), c.gc.RemoteAddr(), ip)
 
 	b := append(c.l.scratch[:0], `{"type":"welcome","conn":"c`...)
