@@ -115,6 +115,9 @@ func (b consoleBackend) Page(ctx context.Context, q wire.ConnQuery) (wire.ConnPa
 	if cl, ok := b.s.b.(*cluster.Cluster); ok {
 		return cl.Page(ctx, q, b.s.eng)
 	}
+	if q.Node != "" && q.Node != b.s.con.Node() {
+		return wire.ConnPage{Conns: []wire.ConnInfo{}, Taken: time.Now(), Missing: []string{q.Node}}, nil
+	}
 	p, err := b.s.eng.Page(q)
 	if errors.Is(err, engine.ErrCursor) {
 		err = wire.ErrCursor

@@ -338,7 +338,7 @@ func (cl *Cluster) Page(ctx context.Context, q wire.ConnQuery, local Inspector) 
 	if err != nil {
 		return wire.ConnPage{}, err
 	}
-	want := slices.DeleteFunc(slices.Clone(others), func(n string) bool { return pos[n] == done })
+	want := slices.DeleteFunc(slices.Clone(others), func(n string) bool { return pos[n] == done || q.Node != "" && n != q.Node })
 	nq := q
 	nq.Cursor = ""
 	got, missing, err := cl.askNodes(ctx, ask{Kind: "page", Query: &nq, Cursors: pos}, want)
@@ -353,7 +353,7 @@ func (cl *Cluster) Page(ctx context.Context, q wire.ConnQuery, local Inspector) 
 		}
 		pages[n] = *an.Page
 	}
-	if pos[cl.node] != done {
+	if pos[cl.node] != done && (q.Node == "" || q.Node == cl.node) {
 		lq := q
 		lq.Cursor = pos[cl.node]
 		p, err := local.Page(lq)
@@ -364,9 +364,13 @@ func (cl *Cluster) Page(ctx context.Context, q wire.ConnQuery, local Inspector) 
 	}
 	// A node in the cursor whose heartbeat stopped is missing too.
 	for n, c := range pos {
-		if _, ok := pages[n]; !ok && c != done && !slices.Contains(missing, n) && !slices.Contains(want, n) && n != cl.node {
+		if _, ok := pages[n]; !ok && c != done && !slices.Contains(missing, n) && !slices.Contains(want, n) && n != cl.node &&
+			(q.Node == "" || q.Node == n) {
 			missing = append(missing, n)
 		}
+	}
+	if q.Node != "" && q.Node != cl.node && !slices.Contains(others, q.Node) && !slices.Contains(missing, q.Node) {
+		missing = append(missing, q.Node) // no heartbeat from it
 	}
 	slices.Sort(missing)
 	for _, n := range missing {
@@ -381,14 +385,12 @@ func (cl *Cluster) Page(ctx context.Context, q wire.ConnQuery, local Inspector) 
 
 // Merge merges the nodes' pages, each read from its position in pos:
 // at most limit connections, in (user, node, id) order (or (since, node,
-// id) when oldest), and the cursor of the page after. A node's page is in
-// that order, and complete up to its frontier: its last connection when
-// it has a next page, past everything when it has none, or nothing for a
-// page that stopped at the scan cap without a match (Partial). The merged
-// page keeps only what comes before the first frontier, so that no
-// connection shown later sorts before one shown now; each node's position
-// moves past its last connection shown, or to its next when all of its
-// page was shown.
+// id) when oldest), and the cursor of the page after. It takes the least
+// of the nodes' first connections not taken yet, one at a time, so that
+// what it takes of each node is the start of its page; and it stops when
+// a node that has a next page has none left here, as its next ones might
+// come before the others'. Each node's position moves past its last
+// connection taken, or to its page's next when all of it was taken.
 func Merge(pages map[string]wire.ConnPage, pos map[string]string, limit int, oldest bool, cursor func(c wire.ConnInfo, oldest bool) string) wire.ConnPage {
 	less := func(a, b wire.ConnInfo) int {
 		if oldest {
@@ -404,73 +406,62 @@ func Merge(pages map[string]wire.ConnPage, pos map[string]string, limit int, old
 		return cmp.Compare(a.ID, b.ID)
 	}
 	out := wire.ConnPage{Conns: []wire.ConnInfo{}}
-	var all []wire.ConnInfo
-	var frontier *wire.ConnInfo // the least frontier; nil: none
-	noFrontier := false         // a node that has shown nothing has a frontier before all
 	var nodes []string
 	for n, p := range pages {
 		nodes = append(nodes, n)
 		out.Total += p.Total
 		out.Scanned += p.Scanned
+		out.Partial = out.Partial || p.Partial
 		if out.Taken.IsZero() || p.Taken.Before(out.Taken) {
 			out.Taken = p.Taken
 		}
 		for i := range p.Conns {
 			p.Conns[i].Node = n
-			all = append(all, p.Conns[i])
-		}
-		if p.Next != "" {
-			if len(p.Conns) == 0 {
-				noFrontier = true
-			} else if last := p.Conns[len(p.Conns)-1]; frontier == nil || less(last, *frontier) < 0 {
-				frontier = &last
-			}
 		}
 	}
 	slices.Sort(nodes)
-	slices.SortFunc(all, less)
-	if noFrontier {
-		all = nil
-	} else if frontier != nil {
-		n, _ := slices.BinarySearchFunc(all, *frontier, less)
-		all = all[:n+1]
+	taken := map[string]int{}
+merge:
+	for len(out.Conns) < limit {
+		best := ""
+		for _, n := range nodes {
+			p := pages[n]
+			if taken[n] == len(p.Conns) {
+				if p.Next != "" {
+					break merge // its next ones are not known here
+				}
+				continue
+			}
+			if best == "" || less(p.Conns[taken[n]], pages[best].Conns[taken[best]]) < 0 {
+				best = n
+			}
+		}
+		if best == "" {
+			break
+		}
+		out.Conns = append(out.Conns, pages[best].Conns[taken[best]])
+		taken[best]++
 	}
-	all = all[:min(len(all), limit)]
-	out.Conns = append(out.Conns, all...)
 	next := map[string]string{}
 	for n, c := range pos {
 		next[n] = c // the nodes without a page keep their position
 	}
-	for _, n := range nodes {
-		p := pages[n]
-		shown := 0
-		for _, c := range all {
-			if c.Node == n {
-				shown++
-			}
-		}
-		switch {
-		case shown == len(p.Conns) && p.Next == "":
-			next[n] = done
-		case shown == len(p.Conns):
-			next[n] = p.Next
-		case shown > 0:
-			next[n] = cursor(p.Conns[shown-1], oldest)
-		default:
-			next[n] = pos[n] // nothing shown: where it was ("" for its start)
-		}
-		if p.Partial {
-			out.Partial = true
-		}
-	}
-	if noFrontier {
-		out.Partial = true
-	}
 	more := false
-	for _, c := range next {
-		if c != done {
-			more = true
+	for _, n := range nodes {
+		p, k := pages[n], taken[n]
+		switch {
+		case k == len(p.Conns) && p.Next == "":
+			next[n] = done
+		case k == len(p.Conns):
+			next[n] = p.Next
+		case k > 0:
+			next[n] = cursor(p.Conns[k-1], oldest)
+		default:
+			next[n] = pos[n] // nothing taken: where it was ("" for its start)
 		}
+	}
+	for _, c := range next {
+		more = more || c != done
 	}
 	if more {
 		b, _ := json.Marshal(next)

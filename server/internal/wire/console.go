@@ -75,6 +75,9 @@ type ConnQuery struct {
 	Compression string
 	// Loop: an event loop's index, or -1 for any.
 	Loop int
+	// Node keeps one node's connections, in a cluster-wide page ("" for
+	// every node); a node's own directory does not look at it.
+	Node string
 }
 
 // ConnPage is one page of the directory.
