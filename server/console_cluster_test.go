@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -187,6 +188,13 @@ func TestConsoleConnectionsSpanTheCluster(t *testing.T) {
 	}
 	if st := c.do("GET", "/console/api/connections/c1@node-c", "", &e); st != 503 || e.Error != "no_answer" {
 		t.Fatalf("details on the silent node: %d %+v", st, e)
+	}
+	mreq := httptest.NewRequest("GET", "http://127.0.0.1/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer "+testAPIKey)
+	mw := httptest.NewRecorder()
+	a.APIHandler().ServeHTTP(mw, mreq)
+	if body := mw.Body.String(); !strings.Contains(body, "wspush_cluster_inspect_missing_total 2") {
+		t.Fatalf("a's metrics do not count the two asks c did not answer:\n%s", grepLines(body, "inspect"))
 	}
 	ccl.SetInspector(cn.eng)
 	var rest clusterPage

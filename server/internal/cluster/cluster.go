@@ -150,6 +150,9 @@ type Cluster struct {
 	insMu  sync.Mutex
 	ins    Inspector
 	insSem chan struct{}
+	// insDropped counts asks not answered (insSem full), insMissing
+	// nodes this node's asks named missing.
+	insDropped, insMissing atomic.Int64
 
 	// Redis Cluster (shards.go): one PubSub per partition, each on the
 	// shard that owns it, merged into msgs; the last position this node

@@ -131,6 +131,7 @@ func (cl *Cluster) answerAsk(a *ask) {
 	select {
 	case cl.insSem <- struct{}{}:
 	default:
+		cl.insDropped.Add(1)
 		if cl.logDue() {
 			cl.log.Warn("cluster: dropped an inspect ask: " + fmt.Sprint(inspectWorkers) + " being answered already; the asker names this node as missing")
 		}
@@ -247,6 +248,7 @@ func (cl *Cluster) askNodes(ctx context.Context, a ask, want []string) (map[stri
 		missing = append(missing, n)
 	}
 	slices.Sort(missing)
+	cl.insMissing.Add(int64(len(missing)))
 	return got, missing, nil
 }
 
