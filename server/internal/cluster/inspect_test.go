@@ -1,11 +1,16 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/wspush/wspush/server/internal/redistest"
 	"github.com/wspush/wspush/server/internal/wire"
+	"github.com/wspush/wspush/server/internal/wstest"
 )
 
 // fakeDir is one node's directory for Merge: connections in (user, id)
@@ -111,6 +116,70 @@ func TestMergeShowsEveryConnectionOnceInOrder(t *testing.T) {
 			if a.User > b.User || a.User == b.User && (a.Node > b.Node || a.Node == b.Node && a.ID >= b.ID) {
 				t.Fatalf("limit %d: %+v before %+v", limit, a, b)
 			}
+		}
+	}
+}
+
+// dirInspector answers asks from a sorted fakeDir, finding the cursor's
+// place by binary search as the B-tree would.
+type dirInspector struct{ d fakeDir }
+
+func (i dirInspector) Page(q wire.ConnQuery) (wire.ConnPage, error) {
+	cs := i.d.conns
+	from := sort.Search(len(cs), func(k int) bool { return q.Cursor == "" || testCursor(cs[k], false) > q.Cursor })
+	from = max(from, sort.Search(len(cs), func(k int) bool { return cs[k].User >= q.Prefix }))
+	p := wire.ConnPage{Conns: []wire.ConnInfo{}, Total: len(cs), Taken: time.Now()}
+	for k := from; k < len(cs) && len(p.Conns) < q.Limit && strings.HasPrefix(cs[k].User, q.Prefix); k++ {
+		p.Conns = append(p.Conns, cs[k])
+		p.Scanned++
+	}
+	if n := len(p.Conns); n > 0 && from+n < len(cs) && strings.HasPrefix(cs[from+n].User, q.Prefix) {
+		p.Next = testCursor(p.Conns[n-1], false)
+	}
+	return p, nil
+}
+func (dirInspector) ConnDetail(context.Context, uint64) (wire.ConnDetail, error) {
+	return wire.ConnDetail{}, wire.ErrNoConn
+}
+func (dirInspector) Disconnect(context.Context, uint64, string) error { return wire.ErrNoConn }
+func (dirInspector) Cursor(c wire.ConnInfo, oldest bool) string       { return testCursor(c, oldest) }
+
+// BenchmarkClusterPage pages through 100,000 connections on three nodes
+// (a third each) from node a: one op is one page of 50, asked of b and c
+// over Redis and merged with a's.
+func BenchmarkClusterPage(b *testing.B) {
+	r := redistest.Start(b)
+	dirs := map[string]dirInspector{}
+	var nodes []*Cluster
+	for k, n := range []string{"a", "b", "c"} {
+		var d fakeDir
+		for i := range 33334 {
+			d.conns = append(d.conns, wire.ConnInfo{ID: uint64(i + 1), User: fmt.Sprintf("user-%06d", i*3+k)})
+		}
+		dirs[n] = dirInspector{d}
+		cl := startCluster(b, r, n, newFake(), Config{Secret: "bench-secret"})
+		cl.SetInspector(dirs[n])
+		nodes = append(nodes, cl)
+	}
+	a := nodes[0]
+	ctx := context.Background()
+	wstest.WaitFor(b, 10*time.Second, func() error {
+		if o, err := a.others(ctx); err != nil || len(o) != 2 {
+			return fmt.Errorf("others %v %v", o, err)
+		}
+		return nil
+	})
+	r.WaitSubs("wspush:c", 3)
+	b.ResetTimer()
+	cursor, rows := "", 0
+	for range b.N {
+		p, err := a.Page(ctx, wire.ConnQuery{Prefix: "user-", Limit: 50, Cursor: cursor}, dirs["a"])
+		if err != nil || len(p.Missing) != 0 || len(p.Conns) != 50 {
+			b.Fatalf("page: %v, missing %v, %d rows", err, p.Missing, len(p.Conns))
+		}
+		rows += len(p.Conns)
+		if cursor = p.Next; rows >= 99000 {
+			cursor, rows = "", 0
 		}
 	}
 }
