@@ -82,7 +82,7 @@ func newBroker(cfg Config, start time.Time, grace *presence.Grace, now func() ti
 			OfflineGrace: cfg.OfflineGrace, Logger: cfg.Logger, Secret: cfg.ClusterSecret, Report: report,
 		})
 		if err == nil {
-			return cl, func(e *engine.Engine) { cl.Bind(e) }
+			return cl, func(e *engine.Engine) { cl.Bind(e); cl.SetInspector(e) }
 		}
 	}
 	l := local.New(local.Config{HistorySize: cfg.HistorySize, HistoryTTL: cfg.HistoryTTL,

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -101,19 +103,51 @@ func (s *Server) tailConn(c engine.Conn, reason string) {
 // consoleBackend is what the console may ask of the server.
 type consoleBackend struct{ s *Server }
 
-func (b consoleBackend) Stats() wire.Stats                            { return b.s.Stats() }
-func (b consoleBackend) Page(q wire.ConnQuery) (wire.ConnPage, error) { return b.s.eng.Page(q) }
-func (b consoleBackend) ConnsOf(user string) []wire.ConnInfo          { return b.s.eng.ConnsOf(user) }
+func (b consoleBackend) Stats() wire.Stats                   { return b.s.Stats() }
+func (b consoleBackend) ConnsOf(user string) []wire.ConnInfo { return b.s.eng.ConnsOf(user) }
 func (b consoleBackend) Closed(user string, limit int) []wire.ClosedConn {
 	return b.s.eng.Closed(user, limit)
 }
 
-func (b consoleBackend) ConnDetail(ctx context.Context, id uint64) (wire.ConnDetail, error) {
-	return b.s.eng.ConnDetail(ctx, id)
+// Page is a page of the cluster's connections (cluster.Page asks the
+// other nodes, within cluster.InspectWait), or this node's on one.
+func (b consoleBackend) Page(ctx context.Context, q wire.ConnQuery) (wire.ConnPage, error) {
+	if cl, ok := b.s.b.(*cluster.Cluster); ok {
+		return cl.Page(ctx, q, b.s.eng)
+	}
+	if q.Node != "" && q.Node != b.s.con.Node() {
+		return wire.ConnPage{Conns: []wire.ConnInfo{}, Taken: time.Now(), Missing: []string{q.Node}}, nil
+	}
+	p, err := b.s.eng.Page(q)
+	if errors.Is(err, engine.ErrCursor) {
+		err = wire.ErrCursor
+	}
+	return p, err
 }
 
-func (b consoleBackend) Disconnect(ctx context.Context, id uint64, reason string) error {
-	return b.s.eng.Disconnect(ctx, id, reason)
+// ConnDetail reads connection id of node: this node's from its loop,
+// another's by asking it through the cluster.
+func (b consoleBackend) ConnDetail(ctx context.Context, node string, id uint64) (wire.ConnDetail, error) {
+	if node == "" {
+		return b.s.eng.ConnDetail(ctx, id)
+	}
+	cl, ok := b.s.b.(*cluster.Cluster)
+	if !ok {
+		return wire.ConnDetail{}, fmt.Errorf("%w: node %q is not this node, and there is no cluster", wire.ErrNoConn, node)
+	}
+	return cl.ConnDetail(ctx, node, id)
+}
+
+// Disconnect closes connection id of node with reason, as ConnDetail.
+func (b consoleBackend) Disconnect(ctx context.Context, node string, id uint64, reason string) error {
+	if node == "" {
+		return b.s.eng.Disconnect(ctx, id, reason)
+	}
+	cl, ok := b.s.b.(*cluster.Cluster)
+	if !ok {
+		return fmt.Errorf("%w: node %q is not this node, and there is no cluster", wire.ErrNoConn, node)
+	}
+	return cl.Disconnect(ctx, node, id, reason)
 }
 
 func (b consoleBackend) TopQueued(ctx context.Context, k int) []wire.Queued {

@@ -75,6 +75,7 @@ test('the console, end to end in chromium', { timeout: 180000 }, async () => {
     await Promise.all(batch);
   }
   const remote = await connect('zed-remote', nodeB);
+  const otherB = await connect('zed-other-b', nodeB);
   chromium = await launchChromium({ viewport: { width: 1280, height: 860 }, locale: 'en-US' });
   const page = await chromium.context.newPage();
   const errors = [];
@@ -117,7 +118,7 @@ test('the console, end to end in chromium', { timeout: 180000 }, async () => {
   // Both nodes, from their heartbeats through Redis.
   await page.waitForFunction(() => {
     const rows = [...document.querySelectorAll('#nodeTable tbody tr')].map((r) => r.textContent);
-    return rows.length === 2 && rows.some((r) => r.includes('★') && r.includes('4000')) && rows.some((r) => r.includes('1001'));
+    return rows.length === 2 && rows.some((r) => r.includes('★') && r.includes('4000')) && rows.some((r) => r.includes('1002'));
   });
   const pixels = () => page.evaluate(() => [...document.querySelectorAll('.charts canvas')].map((c) => c.toDataURL()).join());
   const before = await pixels();
@@ -146,9 +147,24 @@ test('the console, end to end in chromium', { timeout: 180000 }, async () => {
     .catch(async (e) => { await page.screenshot({ path: '/tmp/console-fail.png' }); throw e; });
   await page.fill('#prefix', 'zed-');
   await page.click('#searchBtn');
-  await page.waitForFunction(() => document.querySelector('#connList tbody tr td:nth-child(2)')?.textContent === 'zed-target-7');
-  await page.click('#connList tbody tr');
-  await page.waitForSelector('#detail');
+  // The page is the cluster's: node b's connections are in it, in user
+  // order, and one of them disconnects from node a's console.
+  const zedRows = () => page.$$eval('#connList tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  await waitFor('the cluster-wide page', async () => (await zedRows()).map((r) => r[1]).join() === 'zed-other-b,zed-remote,zed-target-7', 10000);
+  const rows = await zedRows();
+  assert.equal(rows[0][2], rows[1][2]);
+  assert.notEqual(rows[0][2], rows[2][2]);
+  assert.ok(rows.every((r) => r[0] === r[0].split('@')[0] + '@' + r[2]), 'each row shows its ref, c<id>@<node>');
+  assert.ok(!/did not answer/.test(await page.textContent('#pageInfo')));
+  await page.click('#connList tbody tr:nth-child(1)');
+  await page.waitForSelector('#discReason');
+  await page.fill('#discReason', 'closed from node a');
+  await page.click('#discBtn');
+  await waitFor('node b\'s client to close', () => otherB.closed);
+  assert.equal(otherB.closed.code, 4500);
+  assert.equal(otherB.closed.reason, 'closed from node a');
+  await page.click('#connList tbody tr:nth-child(3)');
+  await page.waitForFunction(() => /zed-target-7/.test(document.querySelector('#detail h2')?.textContent || ''));
   await page.screenshot({ path: path.join(images, 'console-connection.png') });
 
   // The user page: push to the user, and the Node ws client gets it.

@@ -145,6 +145,15 @@ type Cluster struct {
 	clock history.Clock
 	lay   *layout
 
+	// Inspecting (inspect.go): what this node answers asks from, and a
+	// token per ask being answered.
+	insMu  sync.Mutex
+	ins    Inspector
+	insSem chan struct{}
+	// insDropped counts asks not answered (insSem full), insMissing
+	// nodes this node's asks named missing.
+	insDropped, insMissing atomic.Int64
+
 	// Redis Cluster (shards.go): one PubSub per partition, each on the
 	// shard that owns it, merged into msgs; the last position this node
 	// saw per partition; and the nodes alive as of the last heartbeat.
@@ -264,7 +273,7 @@ func New(cfg Config) (*Cluster, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cl := &Cluster{
+	cl := &Cluster{insSem: make(chan struct{}, inspectWorkers),
 		cfg: cfg, log: log, node: node,
 		users: map[string]struct{}{}, rooms: map[string]struct{}{}, members: map[[2]string]struct{}{},
 		wake:  make(chan struct{}, 1),

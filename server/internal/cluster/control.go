@@ -29,7 +29,8 @@ type control struct {
 	Op    string   `json:"op"`
 	Room  string   `json:"room,omitempty"` // for a kick, the reason the clients read ("" for the table's)
 	Users []string `json:"users"`
-	Node  string   `json:"node"` // the node it came from, which has applied it already
+	Node  string   `json:"node"`          // the node it came from, which has applied it already
+	Ask   *ask     `json:"ask,omitempty"` // for "inspect" (inspect.go)
 }
 
 // Control publishes a control message to the other nodes: op ("join",
@@ -79,6 +80,9 @@ func (cl *Cluster) applyControl(payload string) {
 		return
 	}
 	switch m.Op {
+	case "inspect":
+		cl.answerAsk(m.Ask)
+		return
 	case "join", "leave", "kick":
 	default:
 		cl.reject("control message with an unknown op")

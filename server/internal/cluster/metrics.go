@@ -41,7 +41,12 @@ func (cl *Cluster) Collectors() []prometheus.Collector {
 		heartbeat:    d("wspush_redis_heartbeat_seconds", "How long this node's last heartbeat took in Redis: one pipelined round trip of four commands, every second while Redis answers."),
 		reshards:     d("wspush_cluster_reshards_total", "Redis Cluster only: partitions whose slot moved to another primary (resharding), which this node subscribed to again there."),
 		nodes:        d("wspush_cluster_nodes", "Nodes whose heartbeat this node saw in Redis within the last 5 s, itself included; 0 before its first heartbeat and during an outage."),
-	}}
+	}, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wspush_cluster_inspect_dropped_total",
+		Help: "Asks of the operator console from other nodes (a page of connections, a connection's details, a disconnect) this node did not answer because 4 were being answered already: the asker named it missing."},
+		func() float64 { return float64(cl.insDropped.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wspush_cluster_inspect_missing_total",
+			Help: "Nodes that did not answer an ask of this node's operator console within 1 s, and were named missing."},
+			func() float64 { return float64(cl.insMissing.Load()) })}
 }
 
 // Describe implements prometheus.Collector.

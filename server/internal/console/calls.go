@@ -1,8 +1,10 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -80,11 +82,14 @@ func (c *Console) overviewStream(w http.ResponseWriter, r *http.Request, _ sessi
 	}
 }
 
-// GET /console/api/connections?prefix=&cursor=&limit=&order=user|oldest&ip=&platform=&sdk=&compression=on|off&loop=
+// GET /console/api/connections?prefix=&cursor=&limit=&order=user|oldest&ip=&platform=&sdk=&compression=on|off&loop=&node=
+// A page of the cluster's connections (this node's on one): each node
+// answers from its own directory within cluster.InspectWait; the nodes
+// that did not are named in missing.
 func (c *Console) connections(w http.ResponseWriter, r *http.Request, _ session) {
 	v := r.URL.Query()
 	q := wire.ConnQuery{Prefix: v.Get("prefix"), Cursor: v.Get("cursor"), Oldest: v.Get("order") == "oldest",
-		IP: v.Get("ip"), Platform: v.Get("platform"), SDK: v.Get("sdk"), Compression: v.Get("compression"), Loop: -1}
+		IP: v.Get("ip"), Platform: v.Get("platform"), SDK: v.Get("sdk"), Compression: v.Get("compression"), Loop: -1, Node: v.Get("node")}
 	switch o := v.Get("order"); o {
 	case "", "user", "oldest":
 	default:
@@ -112,13 +117,25 @@ func (c *Console) connections(w http.ResponseWriter, r *http.Request, _ session)
 			return
 		}
 	}
-	p, err := c.b.Page(q)
-	if err != nil {
+	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
+	defer cancel()
+	p, err := c.b.Page(ctx, q)
+	if errors.Is(err, wire.ErrCursor) {
 		writeError(w, http.StatusBadRequest, "bad_cursor", "cursor: pass a page's next as it came")
 		return
 	}
+	if err != nil {
+		failed(w, err)
+		return
+	}
 	for i := range p.Conns {
-		p.Conns[i].Node = c.cfg.Node
+		if p.Conns[i].Node == "" {
+			p.Conns[i].Node = c.cfg.Node
+		}
+		p.Conns[i].Ref = ref(p.Conns[i])
+	}
+	if p.Missing == nil {
+		p.Missing = []string{}
 	}
 	writeJSON(w, http.StatusOK, p)
 }
@@ -140,37 +157,57 @@ func (c *Console) top(w http.ResponseWriter, r *http.Request, _ session) {
 		defer cancel()
 		writeJSON(w, http.StatusOK, map[string]any{"by": "queued", "node": c.cfg.Node, "taken": time.Now(), "connections": c.b.TopQueued(ctx, k)})
 	case "oldest":
-		p, _ := c.b.Page(wire.ConnQuery{Oldest: true, Limit: k, Loop: -1})
-		writeJSON(w, http.StatusOK, map[string]any{"by": "oldest", "node": c.cfg.Node, "taken": p.Taken, "connections": p.Conns})
+		ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
+		defer cancel()
+		p, err := c.b.Page(ctx, wire.ConnQuery{Oldest: true, Limit: k, Loop: -1})
+		if err != nil {
+			failed(w, err)
+			return
+		}
+		for i := range p.Conns {
+			p.Conns[i].Ref = ref(p.Conns[i])
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"by": "oldest", "node": c.cfg.Node, "taken": p.Taken, "connections": p.Conns,
+			"missing": append([]string{}, p.Missing...)})
 	default:
 		writeError(w, http.StatusBadRequest, "bad_request", "by: queued or oldest")
 	}
 }
 
-func connID(w http.ResponseWriter, r *http.Request) (uint64, bool) {
-	s := strings.TrimPrefix(r.PathValue("id"), "c")
-	id, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || id == 0 {
-		writeError(w, http.StatusBadRequest, "bad_request", "id: a connection id, as c123 or 123")
-		return 0, false
+// ref is a connection's id qualified by its node, unique in the
+// cluster: "c123@node-a".
+func ref(c wire.ConnInfo) string { return "c" + strconv.FormatUint(c.ID, 10) + "@" + c.Node }
+
+// connID reads the path's connection: c123@NODE (a page's ref), or c123
+// or 123 for this node's. node is "" for this node.
+func (c *Console) connID(w http.ResponseWriter, r *http.Request) (string, uint64, bool) {
+	s, node, _ := strings.Cut(r.PathValue("id"), "@")
+	if node == c.cfg.Node {
+		node = ""
 	}
-	return id, true
+	id, err := strconv.ParseUint(strings.TrimPrefix(s, "c"), 10, 64)
+	if err != nil || id == 0 {
+		writeError(w, http.StatusBadRequest, "bad_request", "id: a connection, as c123@NODE (a page's ref), or c123 on this node")
+		return "", 0, false
+	}
+	return node, id, true
 }
 
 // GET /console/api/connections/{id}
 func (c *Console) conn(w http.ResponseWriter, r *http.Request, _ session) {
-	id, ok := connID(w, r)
+	node, id, ok := c.connID(w, r)
 	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	defer cancel()
-	d, err := c.b.ConnDetail(ctx, id)
+	d, err := c.b.ConnDetail(ctx, node, id)
 	if err != nil {
 		failed(w, err)
 		return
 	}
-	d.Node = c.cfg.Node
+	d.Node = cmp.Or(node, c.cfg.Node)
+	d.Ref = ref(d.ConnInfo)
 	writeJSON(w, http.StatusOK, d)
 }
 
@@ -229,7 +266,7 @@ func result(err error) string {
 
 // POST /console/api/connections/{id}/disconnect {"reason":R}
 func (c *Console) disconnect(w http.ResponseWriter, r *http.Request, s session) {
-	id, ok := connID(w, r)
+	node, id, ok := c.connID(w, r)
 	if !ok {
 		return
 	}
@@ -239,8 +276,8 @@ func (c *Console) disconnect(w http.ResponseWriter, r *http.Request, s session) 
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	defer cancel()
-	err := c.b.Disconnect(ctx, id, a.Reason)
-	c.record(r, s, "disconnect", "c"+strconv.FormatUint(id, 10), a, result(err))
+	err := c.b.Disconnect(ctx, node, id, a.Reason)
+	c.record(r, s, "disconnect", ref(wire.ConnInfo{ID: id, Node: cmp.Or(node, c.cfg.Node)}), a, result(err))
 	if err != nil {
 		failed(w, err)
 		return

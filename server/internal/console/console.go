@@ -35,9 +35,14 @@ var static embed.FS
 // Backend is what the console calls: the server's goroutine-safe doors.
 type Backend interface {
 	Stats() wire.Stats
-	Page(q wire.ConnQuery) (wire.ConnPage, error)
-	ConnDetail(ctx context.Context, id uint64) (wire.ConnDetail, error)
-	Disconnect(ctx context.Context, id uint64, reason string) error
+	// Page is a page of the connections, the cluster's: the nodes that
+	// did not answer in time are named in its Missing, and each
+	// connection's Node is set.
+	Page(ctx context.Context, q wire.ConnQuery) (wire.ConnPage, error)
+	// ConnDetail and Disconnect act on connection id of node ("" for
+	// this node).
+	ConnDetail(ctx context.Context, node string, id uint64) (wire.ConnDetail, error)
+	Disconnect(ctx context.Context, node string, id uint64, reason string) error
 	ConnsOf(user string) []wire.ConnInfo
 	Closed(user string, limit int) []wire.ClosedConn
 	TopQueued(ctx context.Context, k int) []wire.Queued
@@ -385,6 +390,9 @@ func failed(w http.ResponseWriter, err error) {
 	case errors.Is(err, wire.ErrBusy):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "busy", err.Error()+": retry later")
+	case errors.Is(err, wire.ErrNoAnswer):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "no_answer", err.Error()+": retry later")
 	case errors.Is(err, wire.ErrUnavailable):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "unavailable", err.Error()+": retry later")

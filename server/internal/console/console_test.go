@@ -38,13 +38,13 @@ type fake struct {
 }
 
 func (f *fake) Stats() wire.Stats { return wire.Stats{Connections: 3, Users: 2} }
-func (f *fake) Page(q wire.ConnQuery) (wire.ConnPage, error) {
+func (f *fake) Page(_ context.Context, q wire.ConnQuery) (wire.ConnPage, error) {
 	return wire.ConnPage{Conns: []wire.ConnInfo{{ID: 1, User: q.Prefix + "x"}}}, nil
 }
-func (f *fake) ConnDetail(context.Context, uint64) (wire.ConnDetail, error) {
+func (f *fake) ConnDetail(context.Context, string, uint64) (wire.ConnDetail, error) {
 	return wire.ConnDetail{}, wire.ErrNoConn
 }
-func (f *fake) Disconnect(_ context.Context, id uint64, reason string) error {
+func (f *fake) Disconnect(_ context.Context, _ string, id uint64, reason string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.disc = append(f.disc, reason)

@@ -22,6 +22,13 @@ var ErrNoConn = wire.ErrNoConn
 // Page reads one page of the directory of connections.
 func (s *Engine) Page(q Query) (Page, error) { return s.dir.page(q, time.Now()) }
 
+// Cursor is the position just after connection c in a page's order (by
+// user, or by id when oldest), as a page's Next: what a cluster-wide page
+// hands each node to go on from.
+func (s *Engine) Cursor(c wire.ConnInfo, oldest bool) string {
+	return cursor(&dirEntry{user: c.User, id: c.ID}, oldest)
+}
+
 // ConnsOf lists user's connections on this node, from the directory.
 func (s *Engine) ConnsOf(user string) []wire.ConnInfo { return s.dir.user(user) }
 

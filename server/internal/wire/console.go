@@ -9,9 +9,12 @@ import (
 // connection from the engine's directory of connections: who, since when,
 // from where, with what.
 type ConnInfo struct {
-	ID          uint64    `json:"id"`
-	User        string    `json:"user"`
-	Node        string    `json:"node,omitempty"`
+	ID   uint64 `json:"id"`
+	User string `json:"user"`
+	Node string `json:"node,omitempty"`
+	// Ref is the id qualified by the node, unique in the cluster
+	// ("c123@node-a"), as the console's API shows and takes it.
+	Ref         string    `json:"ref,omitempty"`
 	Remote      string    `json:"remote"`
 	IP          string    `json:"ip,omitempty"` // X-Real-IP from a trusted proxy
 	Since       time.Time `json:"since"`
@@ -72,6 +75,9 @@ type ConnQuery struct {
 	Compression string
 	// Loop: an event loop's index, or -1 for any.
 	Loop int
+	// Node keeps one node's connections, in a cluster-wide page ("" for
+	// every node); a node's own directory does not look at it.
+	Node string
 }
 
 // ConnPage is one page of the directory.
@@ -86,10 +92,20 @@ type ConnPage struct {
 	// Total is the directory's size, Taken when the page was read.
 	Total int       `json:"total"`
 	Taken time.Time `json:"taken"`
+	// Missing names the nodes of the cluster that did not answer in
+	// time: their connections are not in the page (cluster-wide pages).
+	Missing []string `json:"missing"`
 }
+
+// ErrCursor is a page's cursor that is not a Next as it came.
+var ErrCursor = errors.New("cursor: pass a page's next as it came")
 
 // ErrNoConn is a connection id that is not connected on this node.
 var ErrNoConn = errors.New("no such connection on this node")
+
+// ErrNoAnswer is a node of the cluster that did not answer an operator's
+// ask in time.
+var ErrNoAnswer = errors.New("the node did not answer in time")
 
 // WebhookFailure is one webhook request that did not deliver its batch:
 // an answer other than 2xx, or no answer.

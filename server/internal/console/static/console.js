@@ -17,7 +17,7 @@
       chartLat: 'Push latency (ms)', chartCloses: 'Disconnects per second', in: 'in', out: 'out',
       prefix: 'User id prefix', search: 'Search', next: 'Next page', first: 'First page', order: 'Order',
       byUser: 'by user', oldest: 'oldest first', ip: 'Remote IP', platform: 'Platform', sdk: 'SDK', compression: 'Compression',
-      any: 'any', on: 'on', off: 'off', snapshot: 'Snapshot', total: 'total here', scanned: 'scanned', partial: 'stopped at the scan limit: go on with Next page',
+      any: 'any', on: 'on', off: 'off', snapshot: 'Snapshot', total: 'total', missing: 'did not answer:', scanned: 'scanned', partial: 'stopped at the scan limit: go on with Next page',
       topQueued: 'Most queued bytes', topOldest: 'Oldest', id: 'Id', since: 'Since', remote: 'Remote', loop: 'Loop',
       details: 'Connection', roomsOf: 'Rooms', queued: 'Queued bytes', lag: 'Lag bytes', lastActivity: 'Last activity',
       rate: 'Rate tokens', reason: 'Reason (the client reads it)', disconnect: 'Disconnect', lookup: 'Look up',
@@ -42,7 +42,7 @@
       chartLat: '推送延迟 (毫秒)', chartCloses: '每秒断开数', in: '收', out: '发',
       prefix: '用户 ID 前缀', search: '搜索', next: '下一页', first: '第一页', order: '排序',
       byUser: '按用户', oldest: '最早的在前', ip: '远端 IP', platform: '平台', sdk: 'SDK', compression: '压缩',
-      any: '全部', on: '开', off: '关', snapshot: '快照时间', total: '本节点总数', scanned: '已扫描', partial: '已到扫描上限：请点下一页继续',
+      any: '全部', on: '开', off: '关', snapshot: '快照时间', total: '总数', missing: '未应答节点：', scanned: '已扫描', partial: '已到扫描上限：请点下一页继续',
       topQueued: '排队字节最多', topOldest: '最早的连接', id: 'ID', since: '连接时间', remote: '远端地址', loop: '事件循环',
       details: '连接详情', roomsOf: '所在房间', queued: '排队字节', lag: '积压字节', lastActivity: '最后活动',
       rate: '限速令牌', reason: '原因（客户端可见）', disconnect: '断开', lookup: '查询',
@@ -217,28 +217,28 @@
     var tb = el('tbody');
     rows.forEach(function (c) {
       tb.appendChild(el('tr', { 'class': 'click', on: { click: function () { onClick(c); } } }, [
-        el('td', { text: 'c' + c.id }), el('td', { text: c.user }), el('td', { text: c.node || '' }), el('td', { text: c.remote + (c.ip ? ' (' + c.ip + ')' : '') }),
+        el('td', { text: c.ref || 'c' + c.id }), el('td', { text: c.user }), el('td', { text: c.node || '' }), el('td', { text: c.remote + (c.ip ? ' (' + c.ip + ')' : '') }),
         el('td', { text: fmtTime(c.since) }), el('td', { text: c.platform || '' }), el('td', { text: c.sdk || '' }), el('td', { text: c.compression ? t('on') : t('off') }), el('td', { text: String(c.loop) })]));
     });
     return el('table', { 'class': 'conns' }, [el('thead', null, [el('tr', null, [t('id'), t('user'), t('node'), t('remote'), t('since'), t('platform'), t('sdk'), t('compression'), t('loop')].map(function (h) { return el('th', { text: h }); }))]), tb]);
   }
   function connDetail(box, id) {
     box.innerHTML = '';
-    api('GET', 'connections/' + id).then(function (d) {
+    api('GET', 'connections/' + encodeURIComponent(id)).then(function (d) {
       var reason = el('input', { id: 'discReason', placeholder: t('reason'), maxlength: 123 });
       var out = el('span');
-      box.appendChild(el('div', { 'class': 'card', id: 'detail' }, [el('h2', { text: t('details') + ' c' + d.id + ' · ' + d.user }),
+      box.appendChild(el('div', { 'class': 'card', id: 'detail' }, [el('h2', { text: t('details') + ' ' + (d.ref || 'c' + d.id) + ' · ' + d.user }),
         el('div', { 'class': 'grid' }, [[t('roomsOf'), d.rooms.join(', ') || '-'], [t('compression'), d.compression ? t('on') : t('off')], [t('queued'), fmtBytes(d.queued_bytes)],
           [t('lag'), fmtBytes(d.lag_bytes)], [t('lastActivity'), fmtTime(d.last_activity)], [t('rate'), d.rate_tokens.toFixed(1)], [t('remote'), d.remote], [t('since'), fmtTime(d.since)]]
           .map(function (it) { return el('div', { 'class': 'stat' }, [el('span', { text: it[0] }), el('b', { text: String(it[1]) })]); })),
         el('div', { 'class': 'row', style: 'margin-top:10px' }, [reason, el('button', { 'class': 'danger', id: 'discBtn', disabled: !isAdmin(), text: t('disconnect'), on: { click: function () {
-          api('POST', 'connections/' + d.id + '/disconnect', { reason: reason.value }).then(function () { out.textContent = t('disconnected'); out.className = 'ok'; })
+          api('POST', 'connections/' + encodeURIComponent(d.ref || 'c' + d.id) + '/disconnect', { reason: reason.value }).then(function () { out.textContent = t('disconnected'); out.className = 'ok'; })
             .catch(function (e) { out.textContent = e.message; out.className = 'err'; });
         } } }), out])]));
     }).catch(function (e) { box.appendChild(el('p', { 'class': 'err', text: e.message })); });
   }
   function connections(main) {
-    var f = { prefix: el('input', { id: 'prefix', placeholder: t('prefix') }), ip: el('input', { placeholder: t('ip'), size: 14 }), platform: el('input', { placeholder: t('platform'), size: 10 }), sdk: el('input', { placeholder: t('sdk'), size: 8 }) };
+    var f = { prefix: el('input', { id: 'prefix', placeholder: t('prefix') }), ip: el('input', { placeholder: t('ip'), size: 14 }), platform: el('input', { placeholder: t('platform'), size: 10 }), sdk: el('input', { placeholder: t('sdk'), size: 8 }), node: el('input', { placeholder: t('node'), size: 10 }) };
     var comp = el('select', null, [el('option', { value: '', text: t('compression') + ': ' + t('any') }), el('option', { value: 'on', text: t('on') }), el('option', { value: 'off', text: t('off') })]);
     var order = el('select', null, [el('option', { value: 'user', text: t('byUser') }), el('option', { value: 'oldest', text: t('oldest') })]);
     var info = el('p', { 'class': 'muted small', id: 'pageInfo' });
@@ -249,14 +249,15 @@
     function load(cursor) {
       var q = new URLSearchParams({ limit: '25' });
       if (f.prefix.value) q.set('prefix', f.prefix.value);
-      ['ip', 'platform', 'sdk'].forEach(function (k) { if (f[k].value) q.set(k, f[k].value); });
+      ['ip', 'platform', 'sdk', 'node'].forEach(function (k) { if (f[k].value) q.set(k, f[k].value); });
       if (comp.value) q.set('compression', comp.value);
       if (order.value === 'oldest' && !f.prefix.value) q.set('order', 'oldest');
       if (cursor) q.set('cursor', cursor);
       api('GET', 'connections?' + q).then(function (p) {
-        list.innerHTML = ''; list.appendChild(connTable(p.connections, function (c) { connDetail(detail, c.id); }));
+        list.innerHTML = ''; list.appendChild(connTable(p.connections, function (c) { connDetail(detail, c.ref || c.id); }));
         next = p.next || ''; nextBtn.disabled = !next;
-        info.textContent = t('snapshot') + ' ' + fmtTime(p.taken) + ' · ' + p.total + ' ' + t('total') + ' · ' + t('scanned') + ' ' + p.scanned + (p.partial ? ' · ' + t('partial') : '');
+        info.textContent = t('snapshot') + ' ' + fmtTime(p.taken) + ' · ' + p.total + ' ' + t('total') + ' · ' + t('scanned') + ' ' + p.scanned + (p.partial ? ' · ' + t('partial') : '') +
+          (p.missing && p.missing.length ? ' · ' + t('missing') + ' ' + p.missing.join(', ') : '');
       }).catch(function (e) { info.textContent = e.message; });
     }
     nextBtn.addEventListener('click', function () { load(next); });
@@ -268,12 +269,12 @@
           var tb = el('tbody'); r.connections.forEach(function (c) { tb.appendChild(el('tr', { 'class': 'click', on: { click: function () { connDetail(detail, c.id); } } }, [el('td', { text: 'c' + c.id }), el('td', { text: c.user }), el('td', { text: fmtBytes(c.queued_bytes) }), el('td', { text: fmtBytes(c.lag_bytes) })])); });
           list.appendChild(el('table', null, [el('thead', null, [el('tr', null, [t('id'), t('user'), t('queued'), t('lag')].map(function (h) { return el('th', { text: h }); }))]), tb]));
           if (!r.connections.length) list.appendChild(el('p', { 'class': 'muted', text: t('none') }));
-        } else list.appendChild(connTable(r.connections, function (c) { connDetail(detail, c.id); }));
+        } else list.appendChild(connTable(r.connections, function (c) { connDetail(detail, c.ref || c.id); }));
         nextBtn.disabled = true;
       });
     }
     main.appendChild(el('div', { 'class': 'card' }, [
-      el('form', { 'class': 'row', on: { submit: function (e) { e.preventDefault(); load(''); } } }, [f.prefix, f.ip, f.platform, f.sdk, comp, order, el('button', { id: 'searchBtn', type: 'submit', text: t('search') }), nextBtn,
+      el('form', { 'class': 'row', on: { submit: function (e) { e.preventDefault(); load(''); } } }, [f.prefix, f.ip, f.platform, f.sdk, f.node, comp, order, el('button', { id: 'searchBtn', type: 'submit', text: t('search') }), nextBtn,
         el('button', { type: 'button', 'class': 'ghost', text: t('topQueued'), on: { click: function () { top('queued'); } } }),
         el('button', { type: 'button', 'class': 'ghost', text: t('topOldest'), on: { click: function () { top('oldest'); } } })]),
       info, list]));
