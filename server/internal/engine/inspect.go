@@ -26,7 +26,7 @@ func (s *Engine) Page(q Query) (Page, error) { return s.dir.page(q, time.Now()) 
 // user, or by id when oldest), as a page's Next: what a cluster-wide page
 // hands each node to go on from.
 func (s *Engine) Cursor(c wire.ConnInfo, oldest bool) string {
-	return cursor(&dirEntry{user: c.User, id: c.ID}, oldest)
+	return cursor(&dirRow{user: c.User, id: c.ID}, oldest)
 }
 
 // ConnsOf lists user's connections on this node, from the directory.
