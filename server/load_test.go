@@ -133,8 +133,11 @@ func TestLoadSlowMemberOfA2000MemberRoom(t *testing.T) {
 		messages = 10000
 	)
 	s := startServer(t, Config{ConnConfig: ConnConfig{MaxRate: -1,
-		SendBuffer:   16 << 10,
-		MaxPending:   256 << 10,       // gnet's buffer and the kernel's queue: the readers keep up within it
+		SendBuffer: 16 << 10,
+		// gnet's buffer and the kernel's queue: the readers keep up within
+		// it even on a loaded machine (the 10,000 pushes are about 1 MB
+		// per member, so the slow one still passes it well before the end).
+		MaxPending:   512 << 10,
 		CloseTimeout: 2 * time.Minute, // the slow member reads its disconnect at the end
 		IdleTimeout:  10 * time.Minute,
 		PingInterval: 10 * time.Minute},
