@@ -368,6 +368,19 @@ func TestConsoleListsRoomsAndTheirUsers(t *testing.T) {
 	if r.Users != 2 || len(r.Members) != 2 || r.Members[0] != "r1" || r.MembersHere != 2 || len(r.Connections) != 2 {
 		t.Fatalf("room-b %+v", r)
 	}
+	// The connections page filtered by a room: its members' connections
+	// only, r3 left out.
+	var pg struct {
+		Connections []struct{ User string }
+		Total       int
+	}
+	if st := c.do("GET", "/console/api/connections?room=room-b", "", &pg); st != 200 || len(pg.Connections) != 2 ||
+		pg.Connections[0].User != "r1" || pg.Connections[1].User != "r2" || pg.Total != 3 {
+		t.Fatalf("connections in room-b: %d %+v", st, pg)
+	}
+	if st := c.do("GET", "/console/api/connections?room=nowhere", "", &pg); st != 200 || len(pg.Connections) != 0 {
+		t.Fatalf("connections in an empty room: %d %+v", st, pg)
+	}
 }
 
 // The overview stream sends a point a second, with the event loops' lag

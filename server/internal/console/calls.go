@@ -82,14 +82,14 @@ func (c *Console) overviewStream(w http.ResponseWriter, r *http.Request, _ sessi
 	}
 }
 
-// GET /console/api/connections?prefix=&cursor=&limit=&order=user|oldest&ip=&platform=&sdk=&compression=on|off&loop=&node=
+// GET /console/api/connections?prefix=&cursor=&limit=&order=user|oldest&ip=&platform=&sdk=&room=&compression=on|off&loop=&node=
 // A page of the cluster's connections (this node's on one): each node
 // answers from its own directory within cluster.InspectWait; the nodes
 // that did not are named in missing.
 func (c *Console) connections(w http.ResponseWriter, r *http.Request, _ session) {
 	v := r.URL.Query()
 	q := wire.ConnQuery{Prefix: v.Get("prefix"), Cursor: v.Get("cursor"), Oldest: v.Get("order") == "oldest",
-		IP: v.Get("ip"), Platform: v.Get("platform"), SDK: v.Get("sdk"), Compression: v.Get("compression"), Loop: -1, Node: v.Get("node")}
+		IP: v.Get("ip"), Platform: v.Get("platform"), SDK: v.Get("sdk"), Room: v.Get("room"), Compression: v.Get("compression"), Loop: -1, Node: v.Get("node")}
 	switch o := v.Get("order"); o {
 	case "", "user", "oldest":
 	default:

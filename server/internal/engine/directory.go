@@ -149,6 +149,9 @@ type dirPart struct {
 type directory struct {
 	parts  []dirPart
 	closes atomic.Uint64 // closes filed, ever: their order across the loops
+	// inRoom says whether user is in room on this node (the roster), for
+	// a page's room filter; nil: no connection matches one.
+	inRoom func(room, user string) bool
 }
 
 func byUserLess(a, b dirItem) bool {
@@ -164,8 +167,8 @@ func dirKey(user string, id uint64) dirItem {
 	return dirItem{s: &session{m: pool.Key(user, id)}}
 }
 
-func newDirectory(loops int) *directory {
-	d := &directory{parts: make([]dirPart, max(loops, 1))}
+func newDirectory(loops int, inRoom func(room, user string) bool) *directory {
+	d := &directory{parts: make([]dirPart, max(loops, 1)), inRoom: inRoom}
 	for i := range d.parts {
 		d.parts[i].byUser = btree.NewG(32, byUserLess)
 	}
@@ -518,7 +521,7 @@ func (d *directory) page(q Query, now time.Time) (Page, error) {
 		}
 		p.Scanned++
 		last = r
-		if strings.HasPrefix(r.user, q.Prefix) && match(&q, &r) {
+		if strings.HasPrefix(r.user, q.Prefix) && match(&q, &r) && (q.Room == "" || d.inRoom != nil && d.inRoom(q.Room, r.user)) {
 			p.Conns = append(p.Conns, r.info())
 			if len(p.Conns) == q.Limit {
 				stopped = true

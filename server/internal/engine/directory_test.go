@@ -31,7 +31,7 @@ type dirConns struct {
 }
 
 func fillDirectory(n int) *dirConns {
-	d := &dirConns{directory: newDirectory(4), pool: pool.New(pool.Config{Shards: 4})}
+	d := &dirConns{directory: newDirectory(4, nil), pool: pool.New(pool.Config{Shards: 4})}
 	for i := range n {
 		d.open(fmt.Sprintf("user-%06d", i), i%4, i%2 == 0, time.Unix(0, int64(i)))
 	}
@@ -253,7 +253,7 @@ func TestDirectoryChurnKeepsIDOrderCompact(t *testing.T) {
 // Connections that say the same platform and SDK share their tags, up to
 // MaxTags pairs a loop; one with a proxy's address has its own.
 func TestDirectorySharesClientTags(t *testing.T) {
-	d := newDirectory(1)
+	d := newDirectory(1, nil)
 	p := pool.New(pool.Config{Shards: 1})
 	add := func(tags clientTags) *clientTags {
 		ss := &session{}

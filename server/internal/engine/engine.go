@@ -100,8 +100,8 @@ func New(cfg Config, hooks Hooks, store history.Store) *Engine {
 		pool:      pool.New(pool.Config{Shards: cfg.Loops}),
 		roster:    roster.New(),
 		rel:       newReleaser(cfg.ReleaseQuiet),
-		dir:       newDirectory(cfg.Loops),
 	}
+	s.dir = newDirectory(cfg.Loops, s.roster.Has)
 	s.loops.Store(&[]*loop{})
 	return s
 }

@@ -69,8 +69,9 @@ type ConnQuery struct {
 	Cursor string
 	// Limit caps the page; 0 means 50; at most the engine's MaxPage.
 	Limit int
-	// Exact filters; empty matches all.
-	IP, Platform, SDK string
+	// Exact filters; empty matches all. Room keeps the connections of
+	// the users in that room on the node (its roster).
+	IP, Platform, SDK, Room string
 	// Compression: "on", "off" or "" for either.
 	Compression string
 	// Loop: an event loop's index, or -1 for any.

@@ -238,7 +238,7 @@
     }).catch(function (e) { box.appendChild(el('p', { 'class': 'err', text: e.message })); });
   }
   function connections(main) {
-    var f = { prefix: el('input', { id: 'prefix', placeholder: t('prefix') }), ip: el('input', { placeholder: t('ip'), size: 14 }), platform: el('input', { placeholder: t('platform'), size: 10 }), sdk: el('input', { placeholder: t('sdk'), size: 8 }), node: el('input', { placeholder: t('node'), size: 10 }) };
+    var f = { prefix: el('input', { id: 'prefix', placeholder: t('prefix') }), ip: el('input', { placeholder: t('ip'), size: 14 }), platform: el('input', { placeholder: t('platform'), size: 10 }), sdk: el('input', { placeholder: t('sdk'), size: 8 }), room: el('input', { placeholder: t('room'), size: 10 }), node: el('input', { placeholder: t('node'), size: 10 }) };
     var comp = el('select', null, [el('option', { value: '', text: t('compression') + ': ' + t('any') }), el('option', { value: 'on', text: t('on') }), el('option', { value: 'off', text: t('off') })]);
     var order = el('select', null, [el('option', { value: 'user', text: t('byUser') }), el('option', { value: 'oldest', text: t('oldest') })]);
     var info = el('p', { 'class': 'muted small', id: 'pageInfo' });
@@ -249,7 +249,7 @@
     function load(cursor) {
       var q = new URLSearchParams({ limit: '25' });
       if (f.prefix.value) q.set('prefix', f.prefix.value);
-      ['ip', 'platform', 'sdk', 'node'].forEach(function (k) { if (f[k].value) q.set(k, f[k].value); });
+      ['ip', 'platform', 'sdk', 'room', 'node'].forEach(function (k) { if (f[k].value) q.set(k, f[k].value); });
       if (comp.value) q.set('compression', comp.value);
       if (order.value === 'oldest' && !f.prefix.value) q.set('order', 'oldest');
       if (cursor) q.set('cursor', cursor);
