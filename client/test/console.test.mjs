@@ -6,9 +6,12 @@
 // it from the user page and a Node ws client receives it, kicks it and
 // the client reads the reason, does the same to a user on the other node,
 // and sees the live tail show the connect and the push. It writes a
-// screenshot of each page to docs/images/console-*.png.
+// screenshot of each page to client/test-artifacts/, or, with
+// WSPUSH_SCREENSHOTS=1, to docs/images/console-*.png (the README's and
+// docs/console.md's pictures), so that a test run leaves the tree as it was.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
@@ -18,7 +21,9 @@ import { Server, clientDir, launchChromium, waitFor } from './server.mjs';
 const KEY = 'console-test-api-key-0123456789';
 const RO = 'console-test-readonly-key-98765';
 const CONNS = 5000; // background connections, besides the ones the test looks for: 4,000 on node a, 1,000 on b
-const images = path.join(clientDir, '..', 'docs', 'images');
+const images = process.env.WSPUSH_SCREENSHOTS === '1' ? path.join(clientDir, '..', 'docs', 'images') : path.join(clientDir, 'test-artifacts');
+
+fs.mkdirSync(images, { recursive: true });
 
 let chromium = null;
 let server = null; // node a, whose console the test uses
