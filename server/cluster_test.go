@@ -18,6 +18,7 @@ import (
 
 	"github.com/wspush/wspush/server/internal/cluster"
 	"github.com/wspush/wspush/server/internal/redistest"
+	"github.com/wspush/wspush/server/internal/wstest"
 )
 
 // redisServer is a real redis-server for the length of a test, with a
@@ -32,7 +33,7 @@ type redisServer struct {
 func startRedis(t testing.TB) *redisServer {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	t.Cleanup(func() { wstest.NoLeaks(t, ignore) })
 	r := redistest.Start(t)
 	return &redisServer{Server: r, rdb: r.Client}
 }

@@ -19,7 +19,7 @@ func startServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
 	// Cleanups run last first: the leak check after startPlain's shutdown.
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	t.Cleanup(func() { wstest.NoLeaks(t, ignore) })
 	return startPlain(t, cfg)
 }
 

@@ -63,7 +63,7 @@ func startEngineBefore(t *testing.T, cfg Config, prep func(*Engine)) *Engine {
 func runEnginePrep(t *testing.T, cfg Config, hooks Hooks, store history.Store, prep func(*Engine)) (s *Engine, shutdown func() <-chan error) {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	t.Cleanup(func() { wstest.NoLeaks(t, ignore) })
 	cfg.Addr = "127.0.0.1:0"
 	if cfg.Loops == 0 {
 		cfg.Loops = 2

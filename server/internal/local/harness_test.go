@@ -60,7 +60,7 @@ type node struct {
 func startNode(t *testing.T, cfg Config, ecfg engine.Config, grace time.Duration) *node {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	t.Cleanup(func() { wstest.NoLeaks(t, ignore) })
 	if cfg.HistorySize > 0 && cfg.HistoryMaxBytes == 0 {
 		cfg.HistoryMaxBytes = 256 << 20 // the server's DefaultHistoryMaxBytes
 	}
