@@ -91,6 +91,9 @@ type Engine interface {
 	Conns() int64
 	Users() int
 	NextID() uint64
+	// Backlog is how many jobs the deepest of this node's event loop
+	// outboxes holds: how far behind its deliveries are.
+	Backlog() int64
 }
 
 // Config configures a node of the cluster.
@@ -123,6 +126,12 @@ type Config struct {
 	// MaxQueue caps the client publishes and the resumes waiting for
 	// Redis; past it they are refused. Zero means 4096.
 	MaxQueue int
+	// MaxBacklog bounds how far behind this node's deliveries may fall:
+	// while the deepest event loop outbox holds more jobs than this,
+	// Push, Publish, Broadcast and PushBatch refuse with ErrBehind (503
+	// busy, Retry-After) and publish nothing, instead of queueing
+	// messages from Redis without end. Zero means DefaultMaxBacklog.
+	MaxBacklog int
 	// Logger receives the cluster's logs. Nil discards them.
 	Logger *slog.Logger
 	// Report, when set, is what this node's heartbeat says of it besides
@@ -176,6 +185,7 @@ type Cluster struct {
 	reconnects  atomic.Int64 // outages that ended
 
 	dropped      atomic.Int64           // client publishes and resumes refused by a full queue
+	behind       atomic.Int64           // API calls refused while the loops were behind (ErrBehind)
 	duplicates   atomic.Int64           // publishes whose id Redis had seen: not published again
 	rejected     atomic.Int64           // messages from Redis that no node sent: dropped
 	lastLog      atomic.Int64           // unix nanoseconds of the last rejection logged
@@ -268,6 +278,9 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	if cfg.MaxQueue <= 0 {
 		cfg.MaxQueue = 4096
+	}
+	if cfg.MaxBacklog <= 0 {
+		cfg.MaxBacklog = DefaultMaxBacklog
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -41,7 +41,8 @@ type fakeEngine struct {
 	rooms map[string]bool
 	posts chan post
 	id    uint64
-	busy  bool // Post* refuse, as a full outbox
+	busy  bool  // Post* refuse, as a full outbox
+	jobs  int64 // Backlog's answer: the deepest outbox
 
 	roster *roster.Roster // who is in which room, as the engine's
 }
@@ -108,6 +109,11 @@ func (e *fakeEngine) LocalUsers(context.Context) []string {
 func (e *fakeEngine) Roster() *roster.Roster { return e.roster }
 func (e *fakeEngine) Conns() int64           { return 0 }
 func (e *fakeEngine) Users() int             { return 0 }
+func (e *fakeEngine) Backlog() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.jobs
+}
 func (e *fakeEngine) NextID() uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
