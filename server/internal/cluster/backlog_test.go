@@ -17,6 +17,7 @@ func TestBehindLoopsRefuseAPICallsAndPublishNothing(t *testing.T) {
 	r, _, _, b, eb := start(t)
 	ea := newFake()
 	a := startCluster(t, r, "a2", ea, Config{HistorySize: 10, HistoryTTL: time.Minute, MaxBacklog: 8})
+	a.behindWait = time.Millisecond // refused at once
 	eb.users["al"] = 1
 	b.Arrived("al")
 	r.WaitSubs("wspush:u:al", 1)
@@ -61,4 +62,44 @@ func TestBehindLoopsRefuseAPICallsAndPublishNothing(t *testing.T) {
 		t.Fatalf("first delivery %+v, want the push accepted at the bound", p)
 	}
 	eb.none(t)
+}
+
+// A call that finds the loops behind waits for them and is published
+// once they catch up, rather than refused at once.
+func TestACallWaitsForTheLoopsToCatchUp(t *testing.T) {
+	r, _, _, b, eb := start(t)
+	ea := newFake()
+	a := startCluster(t, r, "a2", ea, Config{HistorySize: 10, HistoryTTL: time.Minute, MaxBacklog: 8})
+	a.behindWait = time.Minute // the test lowers the backlog well before
+	eb.users["al"] = 1
+	b.Arrived("al")
+	r.WaitSubs("wspush:u:al", 1)
+
+	ea.mu.Lock()
+	ea.jobs = 9
+	ea.mu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Push(context.Background(), "", []string{"al"}, json.RawMessage(`{"n":1}`), "")
+		done <- err
+	}()
+	// The call is waiting once it has looked at the backlog again.
+	waitUntil(t, func() bool {
+		ea.mu.Lock()
+		defer ea.mu.Unlock()
+		return ea.looked >= 3
+	})
+	eb.none(t)
+	ea.mu.Lock()
+	ea.jobs = 0
+	ea.mu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if p := eb.next(t); p.env["data"].(map[string]any)["n"] != 1.0 {
+		t.Fatalf("delivery %+v", p)
+	}
+	if got := a.behind.Load(); got != 0 {
+		t.Fatalf("behind counter %d after a call that waited and went through", got)
+	}
 }

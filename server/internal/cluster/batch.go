@@ -28,7 +28,7 @@ const maxBatchPipeline = 1000
 // ErrReplicas, as Push would.
 func (cl *Cluster) PushBatch(ctx context.Context, msgs []wire.Push) []wire.Pushed {
 	out := make([]wire.Pushed, len(msgs))
-	if err := cl.keepingUp(len(msgs)); err != nil {
+	if err := cl.keepingUp(ctx, len(msgs)); err != nil {
 		for i := range out {
 			out[i].Err = err
 		}

@@ -186,6 +186,7 @@ type Cluster struct {
 
 	dropped      atomic.Int64           // client publishes and resumes refused by a full queue
 	behind       atomic.Int64           // API calls refused while the loops were behind (ErrBehind)
+	behindWait   time.Duration          // how long a call waits for them (behindWait; tests change it)
 	duplicates   atomic.Int64           // publishes whose id Redis had seen: not published again
 	rejected     atomic.Int64           // messages from Redis that no node sent: dropped
 	lastLog      atomic.Int64           // unix nanoseconds of the last rejection logged
@@ -290,7 +291,7 @@ func New(cfg Config) (*Cluster, error) {
 		cfg: cfg, log: log, node: node,
 		users: map[string]struct{}{}, rooms: map[string]struct{}{}, members: map[[2]string]struct{}{},
 		wake:  make(chan struct{}, 1),
-		sends: make(chan msg, cfg.MaxQueue), calls: make(chan *call, cfg.MaxQueue), ready: make(chan resumeJob, cfg.MaxQueue),
+		sends: make(chan msg, cfg.MaxQueue), behindWait: behindWait, calls: make(chan *call, cfg.MaxQueue), ready: make(chan resumeJob, cfg.MaxQueue),
 		subUsers: map[string]bool{}, subRooms: map[string]bool{}, unconfirmed: map[string]time.Time{},
 		startAt: map[string]history.Pos{}, last: map[string]history.Pos{}, leaving: map[string]bool{},
 		stop: make(chan struct{}),
