@@ -28,6 +28,12 @@ const maxBatchPipeline = 1000
 // ErrReplicas, as Push would.
 func (cl *Cluster) PushBatch(ctx context.Context, msgs []wire.Push) []wire.Pushed {
 	out := make([]wire.Pushed, len(msgs))
+	if err := cl.keepingUp(ctx, len(msgs)); err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
 	for lo := 0; lo < len(msgs); lo += maxBatchPipeline {
 		cl.pushPipeline(ctx, msgs[lo:min(lo+maxBatchPipeline, len(msgs))], out[lo:])
 	}

@@ -91,6 +91,9 @@ type Engine interface {
 	Conns() int64
 	Users() int
 	NextID() uint64
+	// Backlog is how many jobs the deepest of this node's event loop
+	// outboxes holds: how far behind its deliveries are.
+	Backlog() int64
 }
 
 // Config configures a node of the cluster.
@@ -123,6 +126,12 @@ type Config struct {
 	// MaxQueue caps the client publishes and the resumes waiting for
 	// Redis; past it they are refused. Zero means 4096.
 	MaxQueue int
+	// MaxBacklog bounds how far behind this node's deliveries may fall:
+	// while the deepest event loop outbox holds more jobs than this,
+	// Push, Publish, Broadcast and PushBatch refuse with ErrBehind (503
+	// busy, Retry-After) and publish nothing, instead of queueing
+	// messages from Redis without end. Zero means DefaultMaxBacklog.
+	MaxBacklog int
 	// Logger receives the cluster's logs. Nil discards them.
 	Logger *slog.Logger
 	// Report, when set, is what this node's heartbeat says of it besides
@@ -176,6 +185,8 @@ type Cluster struct {
 	reconnects  atomic.Int64 // outages that ended
 
 	dropped      atomic.Int64           // client publishes and resumes refused by a full queue
+	behind       atomic.Int64           // API calls refused while the loops were behind (ErrBehind)
+	behindWait   time.Duration          // how long a call waits for them (behindWait; tests change it)
 	duplicates   atomic.Int64           // publishes whose id Redis had seen: not published again
 	rejected     atomic.Int64           // messages from Redis that no node sent: dropped
 	lastLog      atomic.Int64           // unix nanoseconds of the last rejection logged
@@ -269,6 +280,9 @@ func New(cfg Config) (*Cluster, error) {
 	if cfg.MaxQueue <= 0 {
 		cfg.MaxQueue = 4096
 	}
+	if cfg.MaxBacklog <= 0 {
+		cfg.MaxBacklog = DefaultMaxBacklog
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -277,7 +291,7 @@ func New(cfg Config) (*Cluster, error) {
 		cfg: cfg, log: log, node: node,
 		users: map[string]struct{}{}, rooms: map[string]struct{}{}, members: map[[2]string]struct{}{},
 		wake:  make(chan struct{}, 1),
-		sends: make(chan msg, cfg.MaxQueue), calls: make(chan *call, cfg.MaxQueue), ready: make(chan resumeJob, cfg.MaxQueue),
+		sends: make(chan msg, cfg.MaxQueue), behindWait: behindWait, calls: make(chan *call, cfg.MaxQueue), ready: make(chan resumeJob, cfg.MaxQueue),
 		subUsers: map[string]bool{}, subRooms: map[string]bool{}, unconfirmed: map[string]time.Time{},
 		startAt: map[string]history.Pos{}, last: map[string]history.Pos{}, leaving: map[string]bool{},
 		stop: make(chan struct{}),

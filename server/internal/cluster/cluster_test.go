@@ -36,12 +36,14 @@ type post struct {
 // fakeEngine holds the users and rooms a test says are local, and records
 // every delivery.
 type fakeEngine struct {
-	mu    sync.Mutex
-	users map[string]int
-	rooms map[string]bool
-	posts chan post
-	id    uint64
-	busy  bool // Post* refuse, as a full outbox
+	mu     sync.Mutex
+	users  map[string]int
+	rooms  map[string]bool
+	posts  chan post
+	id     uint64
+	busy   bool  // Post* refuse, as a full outbox
+	jobs   int64 // Backlog's answer: the deepest outbox
+	looked int   // how many times Backlog was asked
 
 	roster *roster.Roster // who is in which room, as the engine's
 }
@@ -108,6 +110,12 @@ func (e *fakeEngine) LocalUsers(context.Context) []string {
 func (e *fakeEngine) Roster() *roster.Roster { return e.roster }
 func (e *fakeEngine) Conns() int64           { return 0 }
 func (e *fakeEngine) Users() int             { return 0 }
+func (e *fakeEngine) Backlog() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.looked++
+	return e.jobs
+}
 func (e *fakeEngine) NextID() uint64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()

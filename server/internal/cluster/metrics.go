@@ -12,7 +12,7 @@ type collector struct {
 
 	up, published, received, unavailable, errs, rec, dropped, queued, rejected *prometheus.Desc
 	catchups, caught, gaps, followed, lost, unreplicated, resyncs, memberQueue *prometheus.Desc
-	queueLimit, heartbeat, nodes, reshards                                     *prometheus.Desc
+	queueLimit, heartbeat, nodes, reshards, behind, backlogLimit               *prometheus.Desc
 }
 
 // Collectors are the cluster's metrics.
@@ -37,6 +37,8 @@ func (cl *Cluster) Collectors() []prometheus.Collector {
 		gaps:         d("wspush_cluster_gaps_total", "Streams whose catch-up found a hole the history no longer covers: their connections got a gap notice."),
 		resyncs:      d("wspush_cluster_room_resyncs_total", "Times this node rewrote all of its room memberships in Redis: at start, when Redis came back, or when more than 262,144 changes waited for the worker."),
 		memberQueue:  d("wspush_cluster_room_changes", "Room membership changes (a user's first connection in a room, or its last leaving) waiting for the worker to write them to Redis."),
+		behind:       d("wspush_cluster_behind_total", "API pushes, publishes and broadcasts refused (503 busy, nothing published) because this node's deepest event loop outbox held more than wspush_cluster_backlog_limit jobs: its deliveries were behind."),
+		backlogLimit: d("wspush_cluster_backlog_limit", "The outbox depth (jobs in one event loop, wspush_outbox_jobs) past which this node refuses API calls rather than queue more messages from Redis."),
 		queueLimit:   d("wspush_cluster_queue_limit", "Client publishes and resumes that may wait for Redis; past it they are refused (wspush_cluster_refused_total)."),
 		heartbeat:    d("wspush_redis_heartbeat_seconds", "How long this node's last heartbeat took in Redis: one pipelined round trip of four commands, every second while Redis answers."),
 		reshards:     d("wspush_cluster_reshards_total", "Redis Cluster only: partitions whose slot moved to another primary (resharding), which this node subscribed to again there."),
@@ -51,7 +53,7 @@ func (cl *Cluster) Collectors() []prometheus.Collector {
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed, c.lost, c.unreplicated, c.resyncs, c.memberQueue, c.queueLimit, c.heartbeat, c.nodes, c.reshards} {
+	for _, d := range []*prometheus.Desc{c.up, c.published, c.received, c.unavailable, c.errs, c.rec, c.dropped, c.queued, c.rejected, c.catchups, c.caught, c.gaps, c.followed, c.lost, c.unreplicated, c.resyncs, c.memberQueue, c.queueLimit, c.heartbeat, c.nodes, c.reshards, c.behind, c.backlogLimit} {
 		ch <- d
 	}
 }
@@ -83,6 +85,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.followed, prometheus.GaugeValue, float64(k.Followed))
 	counter(c.resyncs, c.cl.resyncs.Load())
 	counter(c.reshards, k.Reshards)
+	counter(c.behind, c.cl.behind.Load())
+	ch <- prometheus.MustNewConstMetric(c.backlogLimit, prometheus.GaugeValue, float64(c.cl.cfg.MaxBacklog))
 	c.cl.mu.Lock()
 	waiting := len(c.cl.members)
 	c.cl.mu.Unlock()

@@ -274,6 +274,9 @@ func (cl *Cluster) send(ctx context.Context, m msg) (wire.PushResult, error) {
 		cl.unavailable.Add(1)
 		return wire.PushResult{}, ErrUnavailable
 	}
+	if err := cl.keepingUp(ctx, 1); err != nil {
+		return wire.PushResult{}, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, redisWait)
 	defer cancel()
 	if cl.cfg.Replicas == 0 {
@@ -293,6 +296,53 @@ func (cl *Cluster) send(ctx context.Context, m msg) (wire.PushResult, error) {
 		return wire.PushResult{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return cl.result(m, pr, out), nil
+}
+
+// DefaultMaxBacklog is Config.MaxBacklog's default: 256 jobs in one
+// loop's outbox, a few tens of milliseconds of deliveries (each job is
+// one message to its receivers on that loop; docs/benchmarks.md, "Two
+// nodes, 100 users per call").
+const DefaultMaxBacklog = 256
+
+// ErrBehind is returned while this node's event loops are behind on the
+// messages they deliver (Config.MaxBacklog): nothing was published.
+var ErrBehind = fmt.Errorf("cluster: this node's event loops are behind on deliveries, nothing was published: %w", wire.ErrBusy)
+
+// behindWait is how long an API call waits for this node's loops to
+// catch up before it is refused with ErrBehind, and behindPoll how often
+// it looks: a backend that calls back to back is slowed to the pace of
+// the deliveries rather than turned away at once.
+const (
+	behindWait = 200 * time.Millisecond
+	behindPoll = 2 * time.Millisecond
+)
+
+// keepingUp waits, at most behindWait and never past ctx, while the
+// deepest loop outbox is past Config.MaxBacklog, and then refuses n API
+// calls with ErrBehind. Messages from Redis are never refused on the way
+// in (other nodes answered 200 for them): the bound holds upstream, at
+// the API, which is where a backend can wait and retry.
+func (cl *Cluster) keepingUp(ctx context.Context, n int) error {
+	if cl.eng.Backlog() <= int64(cl.cfg.MaxBacklog) {
+		return nil
+	}
+	t := time.NewTimer(cl.behindWait)
+	defer t.Stop()
+	tick := time.NewTicker(behindPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if cl.eng.Backlog() <= int64(cl.cfg.MaxBacklog) {
+				return nil
+			}
+			continue
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		cl.behind.Add(int64(n))
+		return ErrBehind
+	}
 }
 
 // ErrReplicas is returned, with Config.Replicas, when fewer replicas than

@@ -73,3 +73,15 @@ func (s *Engine) Counters() Counters {
 	}
 	return c
 }
+
+// Backlog is the depth of the deepest event loop's outbox: the jobs the
+// slowest loop has yet to run, which is how far behind its deliveries
+// are. The cluster refuses API calls while it is past its bound
+// (cluster.Config.MaxBacklog) rather than queue them without end.
+func (s *Engine) Backlog() int64 {
+	var most int64
+	for _, l := range s.loopList() {
+		most = max(most, l.queued.Load())
+	}
+	return most
+}
