@@ -82,9 +82,15 @@ func TestDevelopmentModeIsLoudAndReported(t *testing.T) {
 	if health["auth"] != AuthDevelopment || health["status"] != "ok" {
 		t.Fatalf("healthz %v, want it to say development", health)
 	}
+}
 
+// TestJWTModeIsQuiet: with a secret, no development warning, and health
+// does not report the mode.
+func TestJWTModeIsQuiet(t *testing.T) {
 	var jlogs logBuf
-	s = startServer(t, Config{ConnConfig: ConnConfig{Logger: jlogs.logger()}, APIAddr: "127.0.0.1:0", JWTSecret: testSecret})
+	s := startServer(t, Config{ConnConfig: ConnConfig{Logger: jlogs.logger()}, APIAddr: "127.0.0.1:0", JWTSecret: testSecret})
+	var st Stats
+	var health map[string]string
 	newAPIClient(t, s, "").do("GET", "/v1/stats", "", &st)
 	if st.Auth != AuthJWT || strings.Contains(jlogs.String(), "DEVELOPMENT") {
 		t.Fatalf("stats auth %q, logs %s", st.Auth, jlogs.String())
