@@ -416,30 +416,7 @@ func (cl *Cluster) sendBatch(batch []msg) {
 	for i, m := range batch {
 		prs[i] = cl.prepare(m)
 	}
-	left := make([]int, len(batch))
-	for i := range left {
-		left[i] = i
-	}
-	deadline := time.Now().Add(retryFor)
-	backoff := minBackoff
-	for len(left) > 0 {
-		if cl.up.Load() {
-			left = cl.pipeline(batch, prs, left)
-		}
-		if len(left) == 0 || time.Now().After(deadline) {
-			break
-		}
-		select {
-		case <-cl.stop:
-			deadline = time.Now()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
-	if len(left) > 0 {
-		cl.dropped.Add(int64(len(left)))
-		cl.log.Warn("cluster: client messages dropped: redis did not take them in time", "count", len(left))
-	}
+	cl.sendRetrying(len(batch), func(left []int) []int { return cl.pipeline(batch, prs, left) })
 }
 
 // pipeline sends the messages of batch at indices left in one round trip
@@ -527,4 +504,35 @@ func boolArg(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// sendRetrying hands the n client messages of a batch to send, which
+// returns the indexes Redis did not take, until none is left or retryFor
+// has passed (backing off while Redis is down); what is left then is
+// dropped and counted.
+func (cl *Cluster) sendRetrying(n int, send func(left []int) []int) {
+	left := make([]int, n)
+	for i := range left {
+		left[i] = i
+	}
+	deadline := time.Now().Add(retryFor)
+	backoff := minBackoff
+	for len(left) > 0 {
+		if cl.up.Load() {
+			left = send(left)
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-cl.stop:
+			deadline = time.Now()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+	if len(left) > 0 {
+		cl.dropped.Add(int64(len(left)))
+		cl.log.Warn("cluster: client messages dropped: redis did not take them in time", "count", len(left))
+	}
 }

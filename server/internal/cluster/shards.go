@@ -380,30 +380,7 @@ func (cl *Cluster) sendBatchSharded(batch []msg) {
 		}
 		parts[i] = cl.prepareParts(batch[i])
 	}
-	left := make([]int, len(batch))
-	for i := range left {
-		left[i] = i
-	}
-	deadline := time.Now().Add(retryFor)
-	backoff := minBackoff
-	for len(left) > 0 {
-		if cl.up.Load() {
-			left = cl.pipelineSharded(batch, parts, left)
-		}
-		if len(left) == 0 || time.Now().After(deadline) {
-			break
-		}
-		select {
-		case <-cl.stop:
-			deadline = time.Now()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
-	if len(left) > 0 {
-		cl.dropped.Add(int64(len(left)))
-		cl.log.Warn("cluster: client messages dropped: redis did not take them in time", "count", len(left))
-	}
+	cl.sendRetrying(len(batch), func(left []int) []int { return cl.pipelineSharded(batch, parts, left) })
 }
 
 // pipelineSharded sends the parts of the messages of batch at indices
